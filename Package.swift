@@ -1,0 +1,74 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Plutus",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "plutus", targets: ["plutus"]),
+        .library(name: "PlutusCore", targets: ["PlutusCore"]),
+        .library(name: "PlutusStore", targets: ["PlutusStore"]),
+        .library(name: "PlutusSQLite", targets: ["PlutusSQLite"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(
+            name: "PlutusCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(name: "PlutusStore", dependencies: ["PlutusCore"], swiftSettings: strict),
+        .target(
+            name: "PlutusStoreTesting",
+            dependencies: ["PlutusStore", "PlutusCore"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PlutusSQLite",
+            dependencies: [
+                "PlutusStore",
+                "PlutusCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "plutus",
+            dependencies: [
+                "PlutusCore",
+                "PlutusStore",
+                "PlutusSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PlutusCoreTests", dependencies: ["PlutusCore"], swiftSettings: strict),
+        .testTarget(
+            name: "PlutusStoreTests",
+            dependencies: ["PlutusStore", "PlutusCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlutusSQLiteTests",
+            dependencies: ["PlutusSQLite", "PlutusStoreTesting", "PlutusStore", "PlutusCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlutusCLITests",
+            dependencies: ["plutus", "PlutusCore"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,102 @@
+/// Identifiers are `<prefix>_<16 lowercase hex>` (8 random bytes), as in the original.
+/// Each entity has its own type so an organization id cannot stand where a workspace id
+/// is expected.
+public protocol PrefixedID: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible
+where RawValue == String {
+    static var prefix: String { get }
+    init(rawValue: String)
+}
+
+extension PrefixedID {
+    /// A fresh random identifier.
+    public static func random() -> Self {
+        var generator = SystemRandomNumberGenerator()
+        return random(using: &generator)
+    }
+
+    public static func random(using generator: inout some RandomNumberGenerator) -> Self {
+        let bits = generator.next() as UInt64
+        let hex = String(bits, radix: 16)
+        return Self(rawValue: "\(prefix)_" + String(repeating: "0", count: 16 - hex.count) + hex)
+    }
+
+    /// `true` when `text` has this type's prefix and shape.
+    public static func isWellFormed(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        let head = Array((prefix + "_").utf8)
+        guard bytes.count == head.count + 16, Array(bytes.prefix(head.count)) == head else { return false }
+        return bytes.dropFirst(head.count).allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    public var description: String { rawValue }
+}
+
+public struct OrganizationID: PrefixedID {
+    public static let prefix = "org"
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct WorkspaceID: PrefixedID {
+    public static let prefix = "ws"
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct UserID: PrefixedID {
+    public static let prefix = "usr"
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct UsageEventID: PrefixedID {
+    public static let prefix = "evt"
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct EntryID: PrefixedID {
+    public static let prefix = "ent"
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct AlertID: PrefixedID {
+    public static let prefix = "alr"
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+public struct APIKeyID: PrefixedID {
+    public static let prefix = "key"
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+/// Slugs: lower-case every alphanumeric character, turn every run of other characters
+/// into one `-`, trim `-` from both ends, `default` when nothing is left.
+public enum Slug {
+    public static func make(from name: String) -> String {
+        var out = ""
+        var pendingDash = false
+        for character in name.lowercased() {
+            if character.isLetter || character.isNumber {
+                if pendingDash && !out.isEmpty { out.append("-") }
+                pendingDash = false
+                out.append(character)
+            } else {
+                pendingDash = true
+            }
+        }
+        return out.isEmpty ? "default" : out
+    }
+
+    /// `base`, or `base-2`, `base-3`, … — the first that `isTaken` says is free.
+    public static func unique(_ base: String, isTaken: (String) throws -> Bool) rethrows -> String {
+        if try !isTaken(base) { return base }
+        var counter = 2
+        while try isTaken("\(base)-\(counter)") { counter += 1 }
+        return "\(base)-\(counter)"
+    }
+}

@@ -1,0 +1,64 @@
+/// Serialises a `JSONValue` compactly, keys in the given order. Numbers are written from
+/// their exact text, so money rendered with `MicroDollars.decimalString` stays exact.
+extension JSONValue {
+    public func serialized() -> String {
+        var out = ""
+        out.reserveCapacity(256)
+        write(into: &out)
+        return out
+    }
+
+    public func write(into out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let flag): out += flag ? "true" : "false"
+        case .number(let text): out += text
+        case .string(let text): JSONValue.writeString(text, into: &out)
+        case .array(let elements):
+            out += "["
+            for (offset, element) in elements.enumerated() {
+                if offset > 0 { out += "," }
+                element.write(into: &out)
+            }
+            out += "]"
+        case .object(let members):
+            out += "{"
+            for (offset, member) in members.enumerated() {
+                if offset > 0 { out += "," }
+                JSONValue.writeString(member.0, into: &out)
+                out += ":"
+                member.1.write(into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    static func writeString(_ text: String, into out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    // Convenience constructors for building responses.
+    public static func int(_ value: Int64) -> JSONValue { .number(String(value)) }
+    public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
+    public static func money(_ value: MicroDollars) -> JSONValue { .number(value.decimalString) }
+    public static func optionalString(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+}

@@ -1,0 +1,106 @@
+public enum AlertKind: String, Sendable, CaseIterable {
+    case lowBalance = "low_balance"
+    case balanceExhausted = "balance_exhausted"
+    case budgetWarn = "budget_warn"
+    case budgetCap = "budget_cap"
+    case freeTierNear = "free_tier_near"
+    case freeTierOver = "free_tier_over"
+    case hardStop = "hard_stop"
+    case paymentFailed = "payment_failed"
+
+    public var title: String {
+        switch self {
+        case .lowBalance: "Low balance"
+        case .balanceExhausted: "Balance exhausted"
+        case .budgetWarn: "Budget warning"
+        case .budgetCap: "Budget cap"
+        case .freeTierNear: "Free tier near limit"
+        case .freeTierOver: "Free tier over limit"
+        case .hardStop: "Hard stop engaged"
+        case .paymentFailed: "Payment failed"
+        }
+    }
+}
+
+/// An alert to log. `(kind, subject, period)` is its de-duplication key within an
+/// organization: the same alert is raised at most once per period.
+public struct AlertDraft: Sendable, Equatable {
+    public var kind: AlertKind
+    public var subject: String
+    public var period: String
+    public var workspaceID: WorkspaceID?
+    public var message: String
+
+    public init(kind: AlertKind, subject: String, period: String, workspaceID: WorkspaceID?, message: String) {
+        self.kind = kind
+        self.subject = subject
+        self.period = period
+        self.workspaceID = workspaceID
+        self.message = message
+    }
+}
+
+public enum Alerting {
+    /// Balance alerts apply only to organizations that have held credit; one per UTC day.
+    public static func balanceAlert(
+        balanceAfter: MicroDollars, everCredited: Bool, policy: MeteringPolicy, at time: Timestamp
+    ) -> AlertDraft? {
+        guard everCredited else { return nil }
+        if balanceAfter.isPositive, balanceAfter <= policy.lowBalanceThreshold {
+            return AlertDraft(
+                kind: .lowBalance, subject: "balance", period: time.day.text, workspaceID: nil,
+                message: "Low credit balance: \(balanceAfter.formatted) (threshold \(policy.lowBalanceThreshold.formatted))")
+        }
+        if !balanceAfter.isPositive {
+            return AlertDraft(
+                kind: .balanceExhausted, subject: "balance", period: time.day.text, workspaceID: nil,
+                message: "Credit exhausted: balance \(balanceAfter.formatted)")
+        }
+        return nil
+    }
+
+    /// The highest budget threshold a workspace's month-to-date spend has reached, once per
+    /// threshold per UTC month.
+    public static func budgetAlert(
+        workspaceID: WorkspaceID, workspaceName: String, budget: MicroDollars, spent: MicroDollars,
+        policy: MeteringPolicy, month: CivilMonth
+    ) -> AlertDraft? {
+        guard budget.isPositive else { return nil }
+        let percent = Int((Int128(spent.rawValue) * 100) / Int128(budget.rawValue))
+        guard let threshold = policy.budgetAlertPercents.last(where: { percent >= $0 }) else { return nil }
+        let amounts = "\(spent.formatted) / \(budget.formatted)"
+        if threshold >= 100 {
+            return AlertDraft(
+                kind: .budgetCap, subject: "\(workspaceID.rawValue):\(threshold)", period: month.text,
+                workspaceID: workspaceID, message: "Workspace '\(workspaceName)' over budget: \(amounts) (\(percent)%)")
+        }
+        return AlertDraft(
+            kind: .budgetWarn, subject: "\(workspaceID.rawValue):\(threshold)", period: month.text,
+            workspaceID: workspaceID, message: "Workspace '\(workspaceName)' at \(percent)% of budget: \(amounts)")
+    }
+
+    /// Quota alerts for limited plans: near the limit, and at or over it; once per month each.
+    public static func quotaAlert(
+        plan: Plan, tokensAfter: Int64, policy: MeteringPolicy, month: CivilMonth
+    ) -> AlertDraft? {
+        guard let limit = plan.trackedTokensPerMonth, limit > 0 else { return nil }
+        if tokensAfter >= limit {
+            return AlertDraft(
+                kind: .freeTierOver, subject: "tokens", period: month.text, workspaceID: nil,
+                message: "\(plan.displayName) plan token quota reached: \(tokensAfter) of \(limit) tracked tokens this month")
+        }
+        if tokensAfter * 100 >= limit * Int64(policy.freeTierNearPercent) {
+            return AlertDraft(
+                kind: .freeTierNear, subject: "tokens", period: month.text, workspaceID: nil,
+                message: "\(plan.displayName) plan at \(tokensAfter * 100 / limit)% of its token quota: \(tokensAfter) of \(limit)")
+        }
+        return nil
+    }
+
+    /// An event was refused by the prepaid hard stop; once per UTC day.
+    public static func hardStopAlert(balance: MicroDollars, at time: Timestamp) -> AlertDraft {
+        AlertDraft(
+            kind: .hardStop, subject: "balance", period: time.day.text, workspaceID: nil,
+            message: "Hard stop engaged: usage refused at balance \(balance.formatted)")
+    }
+}

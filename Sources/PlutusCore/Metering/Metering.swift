@@ -1,0 +1,105 @@
+/// The knobs an operator sets for metering.
+public struct MeteringPolicy: Sendable, Equatable {
+    /// Refuse events an organization that has held credit can no longer pay for.
+    public var blockOverBalance: Bool
+    /// Refuse events once a limited plan's monthly token quota is used up.
+    public var blockOverFreeLimit: Bool
+    /// A balance at or below this (and above zero) raises a low-balance alert.
+    public var lowBalanceThreshold: MicroDollars
+    /// Percentages of a workspace's monthly budget that raise an alert (100 = over budget).
+    public var budgetAlertPercents: [Int]
+    /// Percentage of a limited plan's monthly quota that raises a "near the limit" alert.
+    public var freeTierNearPercent: Int
+
+    public init(
+        blockOverBalance: Bool = true, blockOverFreeLimit: Bool = false,
+        lowBalanceThreshold: MicroDollars = MicroDollars.dollars(10)!,
+        budgetAlertPercents: [Int] = [50, 80, 100], freeTierNearPercent: Int = 75
+    ) {
+        precondition(budgetAlertPercents.allSatisfy { $0 > 0 && $0 <= 1000 }, "budget percents out of range")
+        self.blockOverBalance = blockOverBalance
+        self.blockOverFreeLimit = blockOverFreeLimit
+        self.lowBalanceThreshold = lowBalanceThreshold
+        self.budgetAlertPercents = budgetAlertPercents.sorted()
+        self.freeTierNearPercent = freeTierNearPercent
+    }
+
+    public static let standard = MeteringPolicy()
+}
+
+/// What the metering decision needs to know about an organization, read inside the same
+/// database transaction as the write it guards.
+public struct OrganizationSnapshot: Sendable, Equatable {
+    public var plan: Plan
+    public var balance: MicroDollars
+    /// The organization has ever received a top-up or grant. Organizations that never did
+    /// are track-only and never hard-stopped.
+    public var everCredited: Bool
+    /// Exempt from the prepaid hard stop (may run a negative balance).
+    public var hardStopExempt: Bool
+    /// Tracked tokens already recorded in the event's UTC month.
+    public var monthTrackedTokens: Int64
+
+    public init(plan: Plan, balance: MicroDollars, everCredited: Bool, hardStopExempt: Bool, monthTrackedTokens: Int64) {
+        self.plan = plan
+        self.balance = balance
+        self.everCredited = everCredited
+        self.hardStopExempt = hardStopExempt
+        self.monthTrackedTokens = monthTrackedTokens
+    }
+}
+
+public enum Rejection: String, Sendable, Equatable {
+    /// The plan's monthly token quota was already used up (and the policy blocks).
+    case overFreeLimit = "free_limit"
+    /// The prepaid balance cannot cover the cost.
+    case overBalance = "over_balance"
+}
+
+public enum MeteringDecision: Sendable, Equatable {
+    case record(balanceAfter: MicroDollars, overFreeLimit: Bool)
+    case reject(Rejection)
+}
+
+public enum Metering {
+    /// Decides whether one event is recorded, in a fixed order of precedence:
+    /// 1. free-tier block: a limited plan, a blocking policy, and the month's tokens
+    ///    **before** this event already at or past the quota (the crossing event lands);
+    /// 2. prepaid hard stop: the policy on, the organization not exempt, it has ever held
+    ///    credit, and `balance − cost < 0` (draining to exactly zero is allowed);
+    /// 3. otherwise recorded, flagged `overFreeLimit` when the month's tokens including
+    ///    this event reach the quota.
+    public static func decide(
+        snapshot: OrganizationSnapshot, tokens: TokenCounts, cost: MicroDollars, policy: MeteringPolicy
+    ) -> MeteringDecision {
+        precondition(!cost.isNegative, "cost is validated non-negative")
+        let limit = snapshot.plan.trackedTokensPerMonth
+        if let limit, policy.blockOverFreeLimit, snapshot.monthTrackedTokens >= limit {
+            return .reject(.overFreeLimit)
+        }
+        guard let balanceAfter = snapshot.balance.subtracting(cost) else { return .reject(.overBalance) }
+        if policy.blockOverBalance, !snapshot.hardStopExempt, snapshot.everCredited, balanceAfter.isNegative {
+            return .reject(.overBalance)
+        }
+        let overFreeLimit = limit.map { snapshot.monthTrackedTokens + tokens.tracked >= $0 } ?? false
+        return .record(balanceAfter: balanceAfter, overFreeLimit: overFreeLimit)
+    }
+
+    /// Where an event's workspace string leads.
+    public enum WorkspaceChoice: Equatable, Sendable {
+        /// The event names an existing workspace of the organization.
+        case existing
+        /// The plan's workspace cap is reached: fold into the earliest workspace.
+        case foldIntoEarliest
+        /// Create a workspace with this name.
+        case create
+    }
+
+    /// A named workspace that does not exist yet is created, unless the plan's cap is
+    /// reached, in which case the event folds into the earliest workspace.
+    public static func chooseWorkspace(found: Bool, workspaceCount: Int, plan: Plan) -> WorkspaceChoice {
+        if found { return .existing }
+        if let cap = plan.workspacesMax, workspaceCount >= cap, workspaceCount > 0 { return .foldIntoEarliest }
+        return .create
+    }
+}

@@ -1,0 +1,54 @@
+/// What a customer pays Plutus for, and the two limits enforced in code: tracked tokens per
+/// UTC month and workspaces.
+public enum Plan: String, Sendable, CaseIterable, Codable {
+    case free
+    case pro
+    case team
+    case enterprise
+
+    /// Reads a stored plan key; anything unknown is treated as `free`.
+    public init(storedKey: String) { self = Plan(rawValue: storedKey) ?? .free }
+
+    public var displayName: String {
+        switch self {
+        case .free: "Free"
+        case .pro: "Pro"
+        case .team: "Team"
+        case .enterprise: "Enterprise"
+        }
+    }
+
+    /// Monthly price; `nil` for a custom (negotiated) price.
+    public var monthlyPrice: MicroDollars? {
+        switch self {
+        case .free: .zero
+        case .pro: MicroDollars.dollars(20)
+        case .team: MicroDollars.dollars(149)
+        case .enterprise: nil
+        }
+    }
+
+    /// Tracked tokens per UTC month; `nil` = unlimited.
+    public var trackedTokensPerMonth: Int64? {
+        self == .free ? 10_000 : nil
+    }
+
+    /// Workspaces an organization may have; `nil` = unlimited.
+    public var workspacesMax: Int? {
+        switch self {
+        case .free: 1
+        case .pro: 10
+        case .team: 50
+        case .enterprise: nil
+        }
+    }
+
+    public var blurb: String {
+        switch self {
+        case .free: "Track a single agent's spend. No card required."
+        case .pro: "For solo builders and small teams running real agent workloads."
+        case .team: "Shared budgets and many workspaces for teams running agents in production."
+        case .enterprise: "Org-wide FinOps with custom limits, SSO, and an SLA."
+        }
+    }
+}

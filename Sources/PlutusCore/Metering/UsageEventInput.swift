@@ -1,0 +1,289 @@
+/// One usage event as accepted from a caller, after validation.
+public struct UsageEventInput: Sendable, Hashable {
+    public var provider: String
+    public var model: String?
+    public var taskType: String
+    /// A workspace id, slug or name; `nil` for none.
+    public var workspace: String?
+    public var source: String
+    public var tokens: TokenCounts
+    /// The caller's exact cost; `nil` = estimate from tokens.
+    public var exactCost: MicroDollars?
+    /// When the call happened; `nil` = when Plutus receives it.
+    public var timestamp: Timestamp?
+    /// A client-chosen id, deduplicated per organization forever.
+    public var clientEventID: String?
+
+    public init(
+        provider: String, model: String? = nil, taskType: String = "general", workspace: String? = nil,
+        source: String = "api", tokens: TokenCounts = .zero, exactCost: MicroDollars? = nil,
+        timestamp: Timestamp? = nil, clientEventID: String? = nil
+    ) {
+        self.provider = provider
+        self.model = model
+        self.taskType = taskType
+        self.workspace = workspace
+        self.source = source
+        self.tokens = tokens
+        self.exactCost = exactCost
+        self.timestamp = timestamp
+        self.clientEventID = clientEventID
+    }
+}
+
+/// A field of an event that failed validation. `message` starts with the original Plutus
+/// wording (which clients match on) and then names the event index and field.
+public struct UsageFieldError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case missingProvider = "missing_provider"
+        case wrongType = "wrong_type"
+        case negative
+        case tooLarge = "too_large"
+        case tooLong = "too_long"
+        case empty
+        case controlCharacter = "control_character"
+        case notFinite = "not_finite"
+        case timestampOutOfRange = "timestamp_out_of_range"
+        case invalidTimestamp = "invalid_timestamp"
+        case notAnObject = "not_an_object"
+    }
+
+    public var index: Int
+    public var field: String
+    public var code: Code
+    /// The rule that was broken, in the original's words where one exists.
+    public var rule: String
+    /// What was found.
+    public var found: String
+
+    public var message: String { "\(rule) (event \(index), field '\(field)': \(found))" }
+    public var description: String { message }
+
+    public init(index: Int, field: String, code: Code, rule: String, found: String) {
+        self.index = index
+        self.field = field
+        self.code = code
+        self.rule = rule
+        self.found = found
+    }
+}
+
+/// The request as a whole is malformed (not the events in it).
+public struct UsageBatchShapeError: Error, Equatable, Sendable {
+    public var message: String
+}
+
+public enum UsageValidation {
+    /// Normalises a request body to a list of validated events. Validates every event
+    /// before returning any, so a caller never records part of an invalid batch.
+    /// Returns the events and whether the body was an array.
+    public static func validateBody(
+        _ body: JSONValue, now: Timestamp, defaultSource: String = "api"
+    ) throws -> (events: [UsageEventInput], wasArray: Bool) {
+        let items: [JSONValue]
+        let wasArray: Bool
+        switch body {
+        case .array(let elements):
+            items = elements
+            wasArray = true
+        case .object:
+            items = [body]
+            wasArray = false
+        default:
+            throw UsageBatchShapeError(message: "body must be a JSON object or an array of events")
+        }
+        guard (1...Limits.batchEventsMax).contains(items.count) else {
+            throw UsageBatchShapeError(message: "send 1–\(Limits.batchEventsMax) events")
+        }
+        var events: [UsageEventInput] = []
+        events.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            events.append(try validate(item, index: index, now: now, defaultSource: defaultSource))
+        }
+        return (events, wasArray)
+    }
+
+    /// Validates one event object. Unknown fields are ignored, as in the original.
+    public static func validate(
+        _ value: JSONValue, index: Int, now: Timestamp, defaultSource: String = "api"
+    ) throws(UsageFieldError) -> UsageEventInput {
+        guard case .object = value else {
+            throw UsageFieldError(
+                index: index, field: "", code: .notAnObject, rule: "each event must be a JSON object", found: value.kindName)
+        }
+        func failure(_ field: String, _ code: UsageFieldError.Code, _ rule: String, _ found: String) -> UsageFieldError {
+            UsageFieldError(index: index, field: field, code: code, rule: rule, found: found)
+        }
+        guard let providerValue = value["provider"], providerValue != .null else {
+            throw failure("provider", .missingProvider, "each event needs a 'provider'", "missing")
+        }
+        guard case .string(let provider) = providerValue else {
+            throw failure("provider", .wrongType, "each event needs a 'provider'", providerValue.kindName)
+        }
+        guard !provider.allSatisfy(\.isWhitespace) else {
+            throw failure("provider", .missingProvider, "each event needs a 'provider'", "empty")
+        }
+        try checkLabel(provider, field: "provider", bytesMax: Limits.providerBytesMax, index: index)
+        let model = try optionalLabel(value, "model", bytesMax: Limits.labelBytesMax, index: index)
+        let taskType = try optionalLabel(value, "task_type", bytesMax: Limits.labelBytesMax, index: index)
+        let workspace = try optionalLabel(value, "workspace", bytesMax: Limits.labelBytesMax, index: index)
+        let source = try optionalLabel(value, "source", bytesMax: Limits.labelBytesMax, index: index)
+        let clientEventID = try optionalLabel(value, "event_id", bytesMax: Limits.clientEventIDBytesMax, index: index)
+
+        let tokens = TokenCounts(
+            input: try tokenCount(value["input_tokens"], field: "input_tokens", index: index),
+            output: try tokenCount(value["output_tokens"], field: "output_tokens", index: index),
+            cacheRead: try tokenCount(value["cache_read_tokens"], field: "cache_read_tokens", index: index),
+            cacheWrite: try tokenCount(value["cache_write_tokens"], field: "cache_write_tokens", index: index),
+            reasoning: try tokenCount(value["reasoning_tokens"], field: "reasoning_tokens", index: index))
+        let cost = try exactCost(value["cost_usd"], index: index)
+        let timestamp = try eventTimestamp(value["ts"], now: now, index: index)
+        return UsageEventInput(
+            provider: provider, model: model.flatMap { $0.isEmpty ? nil : $0 },
+            taskType: taskType.flatMap { $0.isEmpty ? nil : $0 } ?? "general",
+            workspace: workspace.flatMap { $0.isEmpty ? nil : $0 },
+            source: source.flatMap { $0.isEmpty ? nil : $0 } ?? defaultSource,
+            tokens: tokens,
+            exactCost: cost, timestamp: timestamp, clientEventID: clientEventID)
+    }
+
+    /// Checks a caller-supplied label (provider, model, name…): length in UTF-8 bytes and no
+    /// control characters.
+    public static func checkLabel(_ text: String, field: String, bytesMax: Int, index: Int) throws(UsageFieldError) {
+        guard text.utf8.count <= bytesMax else {
+            throw UsageFieldError(
+                index: index, field: field, code: .tooLong, rule: "'\(field)' must be at most \(bytesMax) bytes",
+                found: "\(text.utf8.count) bytes")
+        }
+        guard !containsControlCharacter(text) else {
+            throw UsageFieldError(
+                index: index, field: field, code: .controlCharacter,
+                rule: "'\(field)' must not contain control characters", found: "a control character")
+        }
+    }
+
+    public static func containsControlCharacter(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+    }
+
+    private static func optionalLabel(
+        _ object: JSONValue, _ field: String, bytesMax: Int, index: Int
+    ) throws(UsageFieldError) -> String? {
+        guard let value = object[field], value != .null else { return nil }
+        guard case .string(let text) = value else {
+            throw UsageFieldError(
+                index: index, field: field, code: .wrongType, rule: "'\(field)' must be a string", found: value.kindName)
+        }
+        try checkLabel(text, field: field, bytesMax: bytesMax, index: index)
+        return text
+    }
+
+    private static func tokenCount(_ value: JSONValue?, field: String, index: Int) throws(UsageFieldError) -> Int64 {
+        guard let value, value != .null else { return 0 }
+        guard case .number(let text) = value, isIntegerLiteral(text) else {
+            throw UsageFieldError(
+                index: index, field: field, code: .wrongType, rule: "token fields must be integers",
+                found: describeNonInteger(value))
+        }
+        if text.hasPrefix("-") && text != "-0" {
+            throw UsageFieldError(
+                index: index, field: field, code: .negative, rule: "token fields must be non-negative", found: text)
+        }
+        guard let count = Int64(text == "-0" ? "0" : text), count <= Limits.tokensPerFieldMax else {
+            throw UsageFieldError(
+                index: index, field: field, code: .tooLarge,
+                rule: "token fields must be at most \(Limits.tokensPerFieldMax)", found: String(text.prefix(24)))
+        }
+        return count
+    }
+
+    private static func isIntegerLiteral(_ text: String) -> Bool {
+        let digits = text.hasPrefix("-") ? text.utf8.dropFirst() : text.utf8[...]
+        return !digits.isEmpty && digits.allSatisfy { $0 >= 48 && $0 <= 57 }
+    }
+
+    private static func describeNonInteger(_ value: JSONValue) -> String {
+        if case .number(let text) = value, !(text == "NaN" || text.hasSuffix("Infinity")) {
+            return "a non-integer number \(text.prefix(24))"
+        }
+        return value.kindName
+    }
+
+    private static func exactCost(_ value: JSONValue?, index: Int) throws(UsageFieldError) -> MicroDollars? {
+        guard let value, value != .null else { return nil }
+        let text: String
+        switch value {
+        case .number(let literal): text = literal
+        case .string(let literal): text = literal.trimmingASCIISpaces()
+        default:
+            throw UsageFieldError(
+                index: index, field: "cost_usd", code: .wrongType, rule: "cost_usd must be a number", found: value.kindName)
+        }
+        if text == "NaN" || text.hasSuffix("Infinity") || text.lowercased() == "nan" || text.lowercased().hasSuffix("inf") {
+            throw UsageFieldError(
+                index: index, field: "cost_usd", code: .notFinite, rule: "cost_usd must be a finite number", found: text)
+        }
+        switch MicroDollars.parse(text) {
+        case .success(let cost):
+            guard !cost.isNegative else {
+                throw UsageFieldError(
+                    index: index, field: "cost_usd", code: .negative, rule: "cost_usd must be non-negative",
+                    found: String(text.prefix(24)))
+            }
+            guard cost <= Limits.eventCostMax else {
+                throw UsageFieldError(
+                    index: index, field: "cost_usd", code: .tooLarge,
+                    rule: "cost_usd must be at most \(Limits.eventCostMax.decimalString)", found: String(text.prefix(24)))
+            }
+            return cost
+        case .failure(.outOfRange):
+            let rule = text.hasPrefix("-") ? "cost_usd must be non-negative" : "cost_usd must be at most \(Limits.eventCostMax.decimalString)"
+            throw UsageFieldError(
+                index: index, field: "cost_usd", code: text.hasPrefix("-") ? .negative : .tooLarge, rule: rule,
+                found: String(text.prefix(24)))
+        case .failure(.notANumber):
+            throw UsageFieldError(
+                index: index, field: "cost_usd", code: .wrongType, rule: "cost_usd must be a number",
+                found: "a string that is not a decimal number")
+        }
+    }
+
+    private static func eventTimestamp(_ value: JSONValue?, now: Timestamp, index: Int) throws(UsageFieldError) -> Timestamp? {
+        guard let value, value != .null else { return nil }
+        let timestamp: Timestamp?
+        switch value {
+        case .number(let text):
+            if case .success(let millis) = DecimalText.scaled(text, scale: 3) {
+                timestamp = Timestamp(rawValue: millis)
+            } else {
+                timestamp = nil
+            }
+        case .string(let text):
+            timestamp = Timestamp.parseISO8601(text)
+        default:
+            timestamp = nil
+        }
+        guard let timestamp else {
+            throw UsageFieldError(
+                index: index, field: "ts", code: .invalidTimestamp,
+                rule: "'ts' must be epoch seconds or an ISO 8601 time with a zone", found: value.kindName)
+        }
+        let earliest = now.adding(seconds: -Limits.eventBackfillSecondsMax)
+        let latest = now.adding(seconds: Limits.eventFutureSecondsMax)
+        guard timestamp >= earliest, timestamp <= latest else {
+            throw UsageFieldError(
+                index: index, field: "ts", code: .timestampOutOfRange,
+                rule: "'ts' must be within the last 35 days and at most 5 minutes ahead", found: timestamp.iso8601)
+        }
+        return timestamp
+    }
+}
+
+extension String {
+    func trimmingASCIISpaces() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first == " " { scalars = scalars.dropFirst() }
+        while let last = scalars.last, last == " " { scalars = scalars.dropLast() }
+        return String(scalars)
+    }
+}

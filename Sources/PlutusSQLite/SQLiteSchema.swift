@@ -1,0 +1,191 @@
+import GRDB
+
+/// The schema, as named migrations that are never edited once shipped. A new change is a
+/// new migration appended to the list.
+enum SQLiteSchema {
+    /// Bumped with every migration; a file stamped with a larger number is refused.
+    static let version = 1
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-foundation") { db in
+            try db.execute(sql: v1)
+        }
+        return migrator
+    }
+
+    private static let v1 = """
+        CREATE TABLE plutus_meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) STRICT;
+
+        CREATE TABLE organizations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            slug TEXT NOT NULL UNIQUE,
+            plan TEXT NOT NULL DEFAULT 'free',
+            hard_stop_exempt INTEGER NOT NULL DEFAULT 0 CHECK (hard_stop_exempt IN (0, 1)),
+            ever_credited INTEGER NOT NULL DEFAULT 0 CHECK (ever_credited IN (0, 1)),
+            stripe_customer_id TEXT UNIQUE,
+            created_at INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            name TEXT,
+            created_at INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE memberships (
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            user_id TEXT NOT NULL REFERENCES users(id),
+            role TEXT NOT NULL CHECK (role IN ('owner', 'member')),
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (org_id, user_id)
+        ) STRICT;
+
+        CREATE TABLE workspaces (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            name TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            monthly_budget_micros INTEGER CHECK (monthly_budget_micros IS NULL OR monthly_budget_micros > 0),
+            created_at INTEGER NOT NULL,
+            UNIQUE (org_id, slug)
+        ) STRICT;
+        CREATE INDEX workspaces_org_name ON workspaces(org_id, name);
+
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            name TEXT,
+            prefix TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            last_used_at INTEGER,
+            revoked_at INTEGER
+        ) STRICT;
+        CREATE INDEX api_keys_org ON api_keys(org_id);
+
+        -- Double-entry ledger. balance_micros = credits − debits, kept in step with the
+        -- entries in the same transaction; `plutus verify` recomputes it.
+        CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            code TEXT NOT NULL CHECK (code IN ('credit', 'usage', 'stripe', 'grants', 'adjustments')),
+            balance_micros INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (org_id, code)
+        ) STRICT;
+
+        CREATE TABLE entries (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            debit_account_id INTEGER NOT NULL REFERENCES accounts(id),
+            credit_account_id INTEGER NOT NULL REFERENCES accounts(id),
+            amount_micros INTEGER NOT NULL CHECK (amount_micros > 0),
+            kind TEXT NOT NULL CHECK (kind IN ('usage', 'topup', 'grant', 'adjustment', 'refund', 'dispute')),
+            reference TEXT NOT NULL,
+            external_ref TEXT,
+            memo TEXT,
+            debit_balance_after_micros INTEGER NOT NULL,
+            credit_balance_after_micros INTEGER NOT NULL,
+            ts INTEGER NOT NULL,
+            CHECK (debit_account_id <> credit_account_id),
+            UNIQUE (kind, reference)
+        ) STRICT;
+        CREATE INDEX entries_org_seq ON entries(org_id, seq);
+        CREATE INDEX entries_external_ref ON entries(external_ref) WHERE external_ref IS NOT NULL;
+        CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+            BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+        CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+            BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+
+        CREATE TABLE usage_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            workspace_id TEXT REFERENCES workspaces(id),
+            client_event_id TEXT,
+            provider TEXT NOT NULL,
+            model TEXT,
+            task_type TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL CHECK (input_tokens >= 0),
+            output_tokens INTEGER NOT NULL CHECK (output_tokens >= 0),
+            cache_read_tokens INTEGER NOT NULL CHECK (cache_read_tokens >= 0),
+            cache_write_tokens INTEGER NOT NULL CHECK (cache_write_tokens >= 0),
+            reasoning_tokens INTEGER NOT NULL CHECK (reasoning_tokens >= 0),
+            cost_micros INTEGER NOT NULL CHECK (cost_micros >= 0),
+            cost_kind TEXT NOT NULL CHECK (cost_kind IN ('exact', 'estimated', 'unpriced')),
+            price_version TEXT NOT NULL,
+            source TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            recorded_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX usage_events_org_seq ON usage_events(org_id, seq);
+        CREATE INDEX usage_events_org_ts ON usage_events(org_id, ts);
+        CREATE UNIQUE INDEX usage_events_client_id ON usage_events(org_id, client_event_id)
+            WHERE client_event_id IS NOT NULL;
+        CREATE TRIGGER usage_events_no_update BEFORE UPDATE ON usage_events
+            BEGIN SELECT RAISE(ABORT, 'usage events are immutable'); END;
+        CREATE TRIGGER usage_events_no_delete BEFORE DELETE ON usage_events
+            BEGIN SELECT RAISE(ABORT, 'usage events are immutable'); END;
+
+        -- Month counters per organization (workspace_id '') and per workspace, kept in the
+        -- same transaction as each event: quota and budget decisions read one row.
+        CREATE TABLE usage_months (
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            workspace_id TEXT NOT NULL,
+            month TEXT NOT NULL,
+            tokens INTEGER NOT NULL,
+            cost_micros INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            PRIMARY KEY (org_id, workspace_id, month)
+        ) STRICT, WITHOUT ROWID;
+
+        CREATE TABLE idempotency_records (
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            idem_key TEXT NOT NULL,
+            request_hash TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            response TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (org_id, idem_key)
+        ) STRICT;
+        CREATE INDEX idempotency_created ON idempotency_records(created_at);
+
+        CREATE TABLE alerts (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            workspace_id TEXT REFERENCES workspaces(id),
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            period TEXT NOT NULL,
+            message TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (org_id, kind, subject, period)
+        ) STRICT;
+        CREATE INDEX alerts_org_seq ON alerts(org_id, seq);
+
+        CREATE TABLE stripe_events (
+            event_id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            org_id TEXT REFERENCES organizations(id),
+            payload TEXT NOT NULL,
+            received_at INTEGER NOT NULL,
+            applied_at INTEGER
+        ) STRICT;
+
+        CREATE TABLE price_catalogs (
+            version INTEGER PRIMARY KEY AUTOINCREMENT,
+            label TEXT NOT NULL,
+            as_of TEXT,
+            prices TEXT NOT NULL,
+            imported_at INTEGER NOT NULL
+        ) STRICT;
+        """
+}

@@ -1,0 +1,155 @@
+import GRDB
+import PlutusCore
+import PlutusStore
+
+extension SQLiteStore {
+    /// The ledger account ids of one organization.
+    static func accountIDs(_ db: Database, _ organizationID: OrganizationID) throws -> [AccountCode: Int64] {
+        var ids: [AccountCode: Int64] = [:]
+        for row in try Row.fetchAll(
+            try db.cachedStatement(sql: "SELECT id, code FROM accounts WHERE org_id = ?"),
+            arguments: [organizationID.rawValue])
+        {
+            guard let code = AccountCode(rawValue: row["code"]) else { continue }
+            ids[code] = row["id"]
+        }
+        guard ids.count == AccountCode.allCases.count else { throw StoreError.organizationNotFound(organizationID.rawValue) }
+        return ids
+    }
+
+    static func creditBalance(_ db: Database, _ organizationID: OrganizationID) throws -> MicroDollars {
+        let balance = try Int64.fetchOne(
+            try db.cachedStatement(sql: "SELECT balance_micros FROM accounts WHERE org_id = ? AND code = 'credit'"),
+            arguments: [organizationID.rawValue])
+        guard let balance else { throw StoreError.organizationNotFound(organizationID.rawValue) }
+        return MicroDollars(rawValue: balance)
+    }
+
+    /// Appends one entry and moves both account balances in step. Must run inside the
+    /// caller's write transaction.
+    static func postEntry(
+        _ db: Database, organizationID: OrganizationID, accounts: [AccountCode: Int64], kind: EntryKind,
+        signedAmount: MicroDollars, reference: String, externalReference: String? = nil, memo: String?,
+        at time: Timestamp
+    ) throws -> LedgerEntryRecord {
+        let (debitCode, creditCode) = kind.accounts(signedAmount: signedAmount)
+        let amount = signedAmount.isNegative ? signedAmount.negated! : signedAmount
+        assert(amount.isPositive, "entries carry positive amounts")
+        let move = try db.cachedStatement(
+            sql: "UPDATE accounts SET balance_micros = balance_micros + ? WHERE id = ? RETURNING balance_micros")
+        guard let debitAfter = try Int64.fetchOne(move, arguments: [-amount.rawValue, accounts[debitCode]!]),
+            let creditAfter = try Int64.fetchOne(move, arguments: [amount.rawValue, accounts[creditCode]!])
+        else { throw StoreError.backend("ledger account vanished") }
+        let id = EntryID.random()
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,
+                                    external_ref, memo, debit_balance_after_micros, credit_balance_after_micros, ts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            id.rawValue, organizationID.rawValue, accounts[debitCode]!, accounts[creditCode]!, amount.rawValue,
+            kind.rawValue, reference, externalReference, memo, debitAfter, creditAfter, time.millis,
+        ])
+        return LedgerEntryRecord(
+            sequence: db.lastInsertedRowID, id: id, organizationID: organizationID, kind: kind, amount: signedAmount,
+            debitAccount: debitCode, creditAccount: creditCode, reference: reference,
+            externalReference: externalReference, memo: memo,
+            balanceAfter: MicroDollars(rawValue: creditCode == .credit ? creditAfter : debitAfter), timestamp: time)
+    }
+
+    public func postCredit(_ organizationID: OrganizationID, _ movement: CreditMovement, at time: Timestamp)
+        async throws -> CreditResult
+    {
+        try await writeTransaction { db in
+            let organization = try Self.requireOrganization(db, organizationID)
+            if let existing = try Row.fetchOne(
+                db, sql: "\(Self.entrySelect) WHERE e.kind = ? AND e.reference = ?",
+                arguments: [movement.kind.rawValue, movement.reference])
+            {
+                let entry = Self.entry(existing)
+                guard entry.organizationID == organization.id, entry.amount == movement.amount else {
+                    throw StoreError.creditReferenceConflict(reference: movement.reference)
+                }
+                return .alreadyPosted(entry)
+            }
+            let entry = try Self.postEntry(
+                db, organizationID: organizationID, accounts: try Self.accountIDs(db, organizationID), kind: movement.kind,
+                signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time)
+            if movement.kind.grantsCredit && !organization.everCredited {
+                try db.execute(
+                    sql: "UPDATE organizations SET ever_credited = 1 WHERE id = ?", arguments: [organizationID.rawValue])
+            }
+            return .posted(entry)
+        }
+    }
+
+    /// Selects an entry with the codes of both its accounts.
+    static let entrySelect = """
+        SELECT e.*, d.code AS debit_code, c.code AS credit_code
+        FROM entries e JOIN accounts d ON d.id = e.debit_account_id JOIN accounts c ON c.id = e.credit_account_id
+        """
+
+    static func entry(_ row: Row) -> LedgerEntryRecord {
+        let debitCode = AccountCode(rawValue: row["debit_code"]) ?? .credit
+        let creditCode = AccountCode(rawValue: row["credit_code"]) ?? .credit
+        let amount = MicroDollars(rawValue: row["amount_micros"])
+        let towardCredit = creditCode == .credit
+        return LedgerEntryRecord(
+            sequence: row["seq"], id: EntryID(rawValue: row["id"]), organizationID: OrganizationID(rawValue: row["org_id"]),
+            kind: EntryKind(rawValue: row["kind"]) ?? .adjustment, amount: towardCredit ? amount : amount.negated!,
+            debitAccount: debitCode, creditAccount: creditCode, reference: row["reference"],
+            externalReference: row["external_ref"], memo: row["memo"],
+            balanceAfter: MicroDollars(
+                rawValue: towardCredit ? row["credit_balance_after_micros"] : row["debit_balance_after_micros"]),
+            timestamp: Timestamp(rawValue: row["ts"]))
+    }
+
+    public func ledgerEntries(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<LedgerEntryRecord> {
+        try await read { db in
+            _ = try Self.requireOrganization(db, organizationID)
+            let rows = try Row.fetchAll(
+                db, sql: "\(Self.entrySelect) WHERE e.org_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?",
+                arguments: [organizationID.rawValue, page.before ?? Int64.max, page.limit + 1])
+            return Self.page(rows.map(Self.entry), limit: page.limit, sequence: \.sequence)
+        }
+    }
+
+    static func page<Item>(_ items: [Item], limit: Int, sequence: (Item) -> Int64) -> Page<Item> {
+        guard items.count > limit else { return Page(items: items, nextBefore: nil) }
+        let kept = Array(items.prefix(limit))
+        return Page(items: kept, nextBefore: kept.last.map(sequence))
+    }
+
+    public func balance(_ organizationID: OrganizationID, at time: Timestamp) async throws -> BalanceSnapshot {
+        try await read { db in
+            let organization = try Self.requireOrganization(db, organizationID)
+            let month = time.month
+            let row = try Row.fetchOne(
+                db, sql: "SELECT tokens, cost_micros, events FROM usage_months WHERE org_id = ? AND workspace_id = '' AND month = ?",
+                arguments: [organizationID.rawValue, month.text])
+            let workspaces = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM workspaces WHERE org_id = ?", arguments: [organizationID.rawValue]) ?? 0
+            return BalanceSnapshot(
+                organizationID: organizationID, plan: organization.plan, balance: try Self.creditBalance(db, organizationID),
+                everCredited: organization.everCredited, hardStopExempt: organization.hardStopExempt, month: month,
+                monthTrackedTokens: row?["tokens"] ?? 0, monthSpend: MicroDollars(rawValue: row?["cost_micros"] ?? 0),
+                monthEvents: row?["events"] ?? 0, workspaceCount: workspaces)
+        }
+    }
+
+    public func recentAlerts(_ organizationID: OrganizationID, limit: Int) async throws -> [AlertRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM alerts WHERE org_id = ? ORDER BY seq DESC LIMIT ?",
+                arguments: [organizationID.rawValue, min(max(limit, 1), Limits.pageRowsMax)]
+            ).compactMap { row in
+                guard let kind = AlertKind(rawValue: row["kind"]) else { return nil }
+                return AlertRecord(
+                    id: AlertID(rawValue: row["id"]), organizationID: organizationID,
+                    workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)), kind: kind,
+                    message: row["message"], period: row["period"], createdAt: Timestamp(rawValue: row["created_at"]))
+            }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+import GRDB
+import PlutusCore
+import PlutusStore
+
+extension SQLiteStore {
+    public func recordUsage(_ batch: UsageBatch) async throws -> UsageBatchResult {
+        let priced = try Self.price(batch.events, with: catalog.withLock { $0 })
+        return try await writeTransaction { db in try Self.recordUsage(db, batch, priced: priced) }
+    }
+
+    /// Prices every event before the transaction opens, so an event whose estimate is out
+    /// of range fails the whole batch before anything is written.
+    static func price(_ events: [UsageEventInput], with catalog: PriceCatalog) throws(UsageFieldError) -> [PricedCost] {
+        var priced: [PricedCost] = []
+        priced.reserveCapacity(events.count)
+        for (index, event) in events.enumerated() {
+            guard
+                let cost = catalog.price(
+                    provider: event.provider, model: event.model, tokens: event.tokens, exactCost: event.exactCost)
+            else {
+                throw UsageFieldError(
+                    index: index, field: "tokens", code: .tooLarge,
+                    rule: "the estimated cost must be at most \(Limits.eventCostMax.decimalString)",
+                    found: "more than \(Limits.eventCostMax.formatted) at list price")
+            }
+            priced.append(cost)
+        }
+        return priced
+    }
+
+    /// One ingest request inside one write transaction: the idempotency claim, each event's
+    /// quota and hard-stop decision read from the same snapshot it updates, the event and
+    /// entry inserts, counters, alerts and the stored response.
+    static func recordUsage(_ db: Database, _ batch: UsageBatch, priced: [PricedCost]) throws -> UsageBatchResult {
+        let organization = try requireOrganization(db, batch.organizationID)
+        if let claim = batch.idempotency,
+            let stored = try Row.fetchOne(
+                try db.cachedStatement(
+                    sql: "SELECT request_hash, status, response FROM idempotency_records WHERE org_id = ? AND idem_key = ?"),
+                arguments: [organization.id.rawValue, claim.key])
+        {
+            guard stored["request_hash"] == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
+            return .replayed(StoredResponse(status: stored["status"], body: stored["response"]))
+        }
+        var run = BatchRun(
+            db: db, organization: organization, accounts: try accountIDs(db, organization.id),
+            balance: try creditBalance(db, organization.id), batch: batch)
+        var outcomes: [EventOutcome] = []
+        outcomes.reserveCapacity(batch.events.count)
+        for (index, event) in batch.events.enumerated() {
+            outcomes.append(try run.apply(event, priced: priced[index]))
+        }
+        let outcome = UsageBatchOutcome(
+            organizationID: organization.id, plan: organization.plan,
+            trackedTokensThisMonth: try run.monthTokens(batch.receivedAt.month), events: outcomes)
+        let response = UsageResponse.render(outcome, upgradeURL: batch.upgradeURL)
+        if let claim = batch.idempotency {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                organization.id.rawValue, claim.key, claim.requestHash, response.status, response.body,
+                batch.receivedAt.millis,
+            ])
+        }
+        return .committed(outcome, response)
+    }
+
+    public func usageEvents(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<UsageEventRecord> {
+        try await read { db in
+            _ = try Self.requireOrganization(db, organizationID)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.*, w.name AS workspace_name FROM usage_events e
+                    LEFT JOIN workspaces w ON w.id = e.workspace_id
+                    WHERE e.org_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?
+                    """, arguments: [organizationID.rawValue, page.before ?? Int64.max, page.limit + 1])
+            return Self.page(rows.map(Self.usageEvent), limit: page.limit, sequence: \.sequence)
+        }
+    }
+
+    static func usageEvent(_ row: Row) -> UsageEventRecord {
+        UsageEventRecord(
+            sequence: row["seq"], id: UsageEventID(rawValue: row["id"]),
+            organizationID: OrganizationID(rawValue: row["org_id"]),
+            workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)),
+            workspaceName: row["workspace_name"], clientEventID: row["client_event_id"], provider: row["provider"],
+            model: row["model"], taskType: row["task_type"],
+            tokens: TokenCounts(
+                input: row["input_tokens"], output: row["output_tokens"], cacheRead: row["cache_read_tokens"],
+                cacheWrite: row["cache_write_tokens"], reasoning: row["reasoning_tokens"]),
+            cost: MicroDollars(rawValue: row["cost_micros"]), costKind: CostKind(rawValue: row["cost_kind"]) ?? .estimated,
+            priceVersion: row["price_version"], source: row["source"], timestamp: Timestamp(rawValue: row["ts"]),
+            recordedAt: Timestamp(rawValue: row["recorded_at"]))
+    }
+}
+
+/// The running state of one batch inside its transaction: the balance and month counters
+/// each decision reads are the ones the previous events of the batch left behind.
+private struct BatchRun {
+    let db: Database
+    let organization: Organization
+    let accounts: [AccountCode: Int64]
+    var balance: MicroDollars
+    let batch: UsageBatch
+    var tokensByMonth: [CivilMonth: Int64] = [:]
+
+    init(db: Database, organization: Organization, accounts: [AccountCode: Int64], balance: MicroDollars, batch: UsageBatch) {
+        self.db = db
+        self.organization = organization
+        self.accounts = accounts
+        self.balance = balance
+        self.batch = batch
+    }
+
+    mutating func monthTokens(_ month: CivilMonth) throws -> Int64 {
+        if let cached = tokensByMonth[month] { return cached }
+        let tokens = try Int64.fetchOne(
+            try db.cachedStatement(
+                sql: "SELECT tokens FROM usage_months WHERE org_id = ? AND workspace_id = '' AND month = ?"),
+            arguments: [organization.id.rawValue, month.text]) ?? 0
+        tokensByMonth[month] = tokens
+        return tokens
+    }
+
+    mutating func apply(_ event: UsageEventInput, priced: PricedCost) throws -> EventOutcome {
+        if let duplicate = try previouslyRecorded(event) { return duplicate }
+        let time = event.timestamp ?? batch.receivedAt
+        let month = time.month
+        let tokensBefore = try monthTokens(month)
+        let snapshot = OrganizationSnapshot(
+            plan: organization.plan, balance: balance, everCredited: organization.everCredited,
+            hardStopExempt: organization.hardStopExempt, monthTrackedTokens: tokensBefore)
+        switch Metering.decide(snapshot: snapshot, tokens: event.tokens, cost: priced.cost, policy: batch.policy) {
+        case .reject(let rejection):
+            var alerts: [AlertDraft] = []
+            if rejection == .overBalance {
+                alerts = try log([Alerting.hardStopAlert(balance: balance, at: batch.receivedAt)])
+            }
+            return EventOutcome(
+                status: .rejected(rejection), eventID: nil, cost: rejection == .overFreeLimit ? .zero : priced.cost,
+                costKind: priced.kind, balanceAfter: balance, overFreeLimit: rejection == .overFreeLimit,
+                workspaceID: nil, alerts: alerts)
+        case .record(let balanceAfter, let overFreeLimit):
+            let workspace = try resolveWorkspace(event.workspace)
+            let eventID = UsageEventID.random()
+            try insert(event, id: eventID, workspace: workspace, priced: priced, at: time)
+            if priced.cost.isPositive {
+                _ = try SQLiteStore.postEntry(
+                    db, organizationID: organization.id, accounts: accounts, kind: .usage,
+                    signedAmount: priced.cost.negated!, reference: eventID.rawValue,
+                    memo: "\(event.provider)/\(event.model ?? "-") \(event.taskType)", at: time)
+            }
+            balance = balanceAfter
+            let tokensAfter = tokensBefore + event.tokens.tracked
+            tokensByMonth[month] = tokensAfter
+            try count(event, cost: priced.cost, workspace: workspace?.id, month: month)
+            var drafts: [AlertDraft] = []
+            if let draft = Alerting.balanceAlert(
+                balanceAfter: balanceAfter, everCredited: organization.everCredited, policy: batch.policy,
+                at: batch.receivedAt)
+            {
+                drafts.append(draft)
+            }
+            if let workspace, let budget = workspace.monthlyBudget,
+                let draft = Alerting.budgetAlert(
+                    workspaceID: workspace.id, workspaceName: workspace.name, budget: budget,
+                    spent: try workspaceSpend(workspace.id, month: month), policy: batch.policy, month: month)
+            {
+                drafts.append(draft)
+            }
+            if let draft = Alerting.quotaAlert(
+                plan: organization.plan, tokensAfter: tokensAfter, policy: batch.policy, month: month)
+            {
+                drafts.append(draft)
+            }
+            return EventOutcome(
+                status: .recorded, eventID: eventID, cost: priced.cost, costKind: priced.kind,
+                balanceAfter: balanceAfter, overFreeLimit: overFreeLimit, workspaceID: workspace?.id,
+                alerts: try log(drafts))
+        }
+    }
+
+    /// A client `event_id` seen before for this organization: nothing new is written.
+    private func previouslyRecorded(_ event: UsageEventInput) throws -> EventOutcome? {
+        guard let clientEventID = event.clientEventID else { return nil }
+        guard
+            let row = try Row.fetchOne(
+                try db.cachedStatement(
+                    sql: """
+                        SELECT id, cost_micros, cost_kind, workspace_id FROM usage_events
+                        WHERE org_id = ? AND client_event_id = ?
+                        """), arguments: [organization.id.rawValue, clientEventID])
+        else { return nil }
+        return EventOutcome(
+            status: .duplicate, eventID: UsageEventID(rawValue: row["id"]), cost: MicroDollars(rawValue: row["cost_micros"]),
+            costKind: CostKind(rawValue: row["cost_kind"]) ?? .estimated, balanceAfter: balance, overFreeLimit: false,
+            workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)), alerts: [])
+    }
+
+    /// Finds the named workspace, or folds into the earliest at the plan's cap, or creates it.
+    /// Only called for events that are recorded, so a refused event never creates one.
+    private func resolveWorkspace(_ reference: String?) throws -> Workspace? {
+        guard let reference else { return nil }
+        if let found = try SQLiteStore.findWorkspace(db, organization.id, reference) { return found }
+        let count = try Int.fetchOne(
+            try db.cachedStatement(sql: "SELECT COUNT(*) FROM workspaces WHERE org_id = ?"),
+            arguments: [organization.id.rawValue]) ?? 0
+        switch Metering.chooseWorkspace(found: false, workspaceCount: count, plan: organization.plan) {
+        case .existing:
+            preconditionFailure("a workspace that was not found cannot be existing")
+        case .foldIntoEarliest:
+            return try Row.fetchOne(
+                try db.cachedStatement(sql: "SELECT * FROM workspaces WHERE org_id = ? ORDER BY created_at, rowid LIMIT 1"),
+                arguments: [organization.id.rawValue]
+            ).map(SQLiteStore.workspace)
+        case .create:
+            return try SQLiteStore.insertWorkspace(db, organization.id, name: reference, budget: nil, at: batch.receivedAt)
+        }
+    }
+
+    private func insert(_ event: UsageEventInput, id: UsageEventID, workspace: Workspace?, priced: PricedCost, at time: Timestamp)
+        throws
+    {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
+                    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+                    cost_micros, cost_kind, price_version, source, ts, recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            id.rawValue, organization.id.rawValue, workspace?.id.rawValue, event.clientEventID, event.provider,
+            event.model, event.taskType, event.tokens.input, event.tokens.output, event.tokens.cacheRead,
+            event.tokens.cacheWrite, event.tokens.reasoning, priced.cost.rawValue, priced.kind.rawValue,
+            priced.catalogVersion, event.source, time.millis, batch.receivedAt.millis,
+        ])
+    }
+
+    /// Adds the event to the organization's and its workspace's month counters.
+    private func count(_ event: UsageEventInput, cost: MicroDollars, workspace: WorkspaceID?, month: CivilMonth) throws {
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_months(org_id, workspace_id, month, tokens, cost_micros, events)
+                VALUES (?, ?, ?, ?, ?, 1)
+                ON CONFLICT(org_id, workspace_id, month) DO UPDATE SET
+                    tokens = tokens + excluded.tokens, cost_micros = cost_micros + excluded.cost_micros,
+                    events = events + 1
+                """)
+        for scope in [""] + (workspace.map { [$0.rawValue] } ?? []) {
+            try upsert.execute(arguments: [organization.id.rawValue, scope, month.text, event.tokens.tracked, cost.rawValue])
+        }
+    }
+
+    private func workspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
+        MicroDollars(
+            rawValue: try Int64.fetchOne(
+                try db.cachedStatement(
+                    sql: "SELECT cost_micros FROM usage_months WHERE org_id = ? AND workspace_id = ? AND month = ?"),
+                arguments: [organization.id.rawValue, workspace.rawValue, month.text]) ?? 0)
+    }
+
+    /// Logs alerts not yet raised for their (kind, subject, period); returns those logged.
+    private func log(_ drafts: [AlertDraft]) throws -> [AlertDraft] {
+        try drafts.filter { draft in
+            try SQLiteStore.logAlert(db, organization.id, draft, at: batch.receivedAt)
+        }
+    }
+}
+
+extension SQLiteStore {
+    /// Inserts an alert unless the same (kind, subject, period) was raised already.
+    static func logAlert(_ db: Database, _ organizationID: OrganizationID, _ draft: AlertDraft, at time: Timestamp) throws
+        -> Bool
+    {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO alerts(id, org_id, workspace_id, kind, subject, period, message, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(org_id, kind, subject, period) DO NOTHING
+                """
+        ).execute(arguments: [
+            AlertID.random().rawValue, organizationID.rawValue, draft.workspaceID?.rawValue, draft.kind.rawValue,
+            draft.subject, draft.period, draft.message, time.millis,
+        ])
+        return db.changesCount == 1
+    }
+}

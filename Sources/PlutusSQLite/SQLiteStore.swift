@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+import PlutusCore
+import PlutusStore
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode, `synchronous=FULL` (an acknowledged
+/// write is on disk), foreign keys on, and every write in one `BEGIN IMMEDIATE`
+/// transaction.
+public final class SQLiteStore: BillingStore, Sendable {
+    let pool: DatabasePool
+    let catalog: Mutex<PriceCatalog>
+    public let path: String
+
+    /// How long a writer waits for another process's lock before giving up with `busy`.
+    public static let busyTimeoutSeconds: Double = 5
+
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Refuses a file written by a newer Plutus.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(Self.busyTimeoutSeconds)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "plutus"
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // DatabasePool settles on synchronous=NORMAL when it opens; acknowledged writes
+            // must survive power loss, so FULL is set here and checked.
+            let synchronous = try pool.writeWithoutTransaction { db -> Int in
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            }
+            guard synchronous == 2 else { throw StoreError.backend("PRAGMA synchronous reads back \(synchronous), not FULL") }
+            try Self.migrate(pool)
+            let overlay = try pool.read { db in try Self.loadOverlay(db) }
+            catalog = Mutex(overlay.map { PriceCatalog.builtin.overlaid(with: $0.overlay, version: $0.version) } ?? .builtin)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    private static func migrate(_ pool: DatabasePool) throws {
+        let migrator = SQLiteSchema.migrator
+        try pool.read { db in try refuseNewerSchema(db, migrator) }
+        try migrator.migrate(pool)
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO plutus_meta(key, value) VALUES ('schema_version', ?)
+                    ON CONFLICT(key) DO UPDATE SET value = excluded.value
+                    """, arguments: [String(SQLiteSchema.version)])
+        }
+    }
+
+    private static func refuseNewerSchema(_ db: Database, _ migrator: DatabaseMigrator) throws {
+        if try migrator.hasBeenSuperseded(db) {
+            let found = try Int.fetchOne(db, sql: "SELECT value FROM plutus_meta WHERE key = 'schema_version'") ?? -1
+            throw StoreError.schemaTooNew(found: found, supported: SQLiteSchema.version)
+        }
+        if try db.tableExists("plutus_meta"),
+            let stamped = try Int.fetchOne(db, sql: "SELECT value FROM plutus_meta WHERE key = 'schema_version'"),
+            stamped > SQLiteSchema.version
+        {
+            throw StoreError.schemaTooNew(found: stamped, supported: SQLiteSchema.version)
+        }
+    }
+
+    // MARK: transactions
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction on the writer and commits, or rolls
+    /// back everything when it throws.
+    func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Backend errors become `StoreError`; the store's own and the core's typed errors pass.
+    static func translate(_ error: any Error) -> any Error {
+        if error is StoreError || error is UsageFieldError { return error }
+        if let databaseError = error as? DatabaseError {
+            switch databaseError.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED: return StoreError.busy(retryAfterSeconds: 1)
+            default: return StoreError.backend(String(reflecting: databaseError))
+            }
+        }
+        return StoreError.backend(String(reflecting: error))
+    }
+
+    public static func now() -> Timestamp {
+        Timestamp(rawValue: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+}

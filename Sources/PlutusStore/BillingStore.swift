@@ -1,0 +1,47 @@
+import PlutusCore
+
+/// Where Plutus keeps its books. Every method is one database transaction: guards (the
+/// idempotency claim, quota, hard stop, batch atomicity) are decided inside the same
+/// transaction as the writes they guard.
+public protocol BillingStore: Sendable {
+    /// Creates an organization with its ledger accounts, and its owner when an email is given.
+    func createOrganization(name: String, plan: Plan, ownerEmail: String?) async throws -> Organization
+    /// Organizations with balances, oldest first.
+    func listOrganizations() async throws -> [OrganizationListing]
+    /// The organization whose id, slug or exact name is `reference`.
+    func findOrganization(_ reference: String) async throws -> Organization?
+    /// Exempts an organization from the prepaid hard stop, or enforces it again.
+    func setHardStopExempt(_ organizationID: OrganizationID, exempt: Bool) async throws -> Organization
+
+    func createWorkspace(_ organizationID: OrganizationID, name: String, monthlyBudget: MicroDollars?) async throws
+        -> Workspace
+    func listWorkspaces(_ organizationID: OrganizationID) async throws -> [Workspace]
+
+    /// Mints a key; the secret is returned once and only its hash is kept.
+    func createAPIKey(_ organizationID: OrganizationID, name: String?) async throws -> CreatedAPIKey
+    /// Keys of an organization, newest first, revoked ones included.
+    func listAPIKeys(_ organizationID: OrganizationID) async throws -> [APIKeyInfo]
+    /// Revokes a key of this organization; `false` when there was no such active key.
+    func revokeAPIKey(_ organizationID: OrganizationID, keyID: APIKeyID) async throws -> Bool
+    /// The organization an active key belongs to, or `nil`.
+    func authenticateAPIKey(secret: String) async throws -> APIKeyIdentity?
+
+    /// Records a batch of usage events: all or nothing.
+    func recordUsage(_ batch: UsageBatch) async throws -> UsageBatchResult
+    /// Posts a top-up, grant or adjustment, idempotent by `(kind, reference)`.
+    func postCredit(_ organizationID: OrganizationID, _ movement: CreditMovement, at time: Timestamp) async throws
+        -> CreditResult
+
+    func balance(_ organizationID: OrganizationID, at time: Timestamp) async throws -> BalanceSnapshot
+    func usageEvents(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<UsageEventRecord>
+    func ledgerEntries(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<LedgerEntryRecord>
+    func recentAlerts(_ organizationID: OrganizationID, limit: Int) async throws -> [AlertRecord]
+
+    /// The catalog new events are priced with.
+    func priceCatalog() async throws -> PriceCatalog
+    /// Lays `overlay` over the current prices and makes the result the active catalog.
+    func importPrices(_ overlay: PriceOverlay, label: String, at time: Timestamp) async throws -> PriceCatalog
+
+    /// Recomputes every balance from the entries and checks the ledger's invariants.
+    func verify() async throws -> VerificationReport
+}

@@ -1,0 +1,316 @@
+import PlutusCore
+
+public struct Organization: Sendable, Equatable {
+    public var id: OrganizationID
+    public var name: String
+    public var slug: String
+    public var plan: Plan
+    public var hardStopExempt: Bool
+    public var everCredited: Bool
+    public var stripeCustomerID: String?
+    public var createdAt: Timestamp
+
+    public init(
+        id: OrganizationID, name: String, slug: String, plan: Plan, hardStopExempt: Bool, everCredited: Bool,
+        stripeCustomerID: String?, createdAt: Timestamp
+    ) {
+        self.id = id
+        self.name = name
+        self.slug = slug
+        self.plan = plan
+        self.hardStopExempt = hardStopExempt
+        self.everCredited = everCredited
+        self.stripeCustomerID = stripeCustomerID
+        self.createdAt = createdAt
+    }
+}
+
+/// An organization with its current balance, for listings.
+public struct OrganizationListing: Sendable, Equatable {
+    public var organization: Organization
+    public var balance: MicroDollars
+    public var workspaceCount: Int
+
+    public init(organization: Organization, balance: MicroDollars, workspaceCount: Int) {
+        self.organization = organization
+        self.balance = balance
+        self.workspaceCount = workspaceCount
+    }
+}
+
+public struct Workspace: Sendable, Equatable {
+    public var id: WorkspaceID
+    public var organizationID: OrganizationID
+    public var name: String
+    public var slug: String
+    public var monthlyBudget: MicroDollars?
+    public var createdAt: Timestamp
+
+    public init(id: WorkspaceID, organizationID: OrganizationID, name: String, slug: String, monthlyBudget: MicroDollars?, createdAt: Timestamp) {
+        self.id = id
+        self.organizationID = organizationID
+        self.name = name
+        self.slug = slug
+        self.monthlyBudget = monthlyBudget
+        self.createdAt = createdAt
+    }
+}
+
+public struct APIKeyInfo: Sendable, Equatable {
+    public var id: APIKeyID
+    public var organizationID: OrganizationID
+    public var name: String?
+    public var prefix: String
+    public var createdAt: Timestamp
+    public var lastUsedAt: Timestamp?
+    public var revokedAt: Timestamp?
+
+    public init(id: APIKeyID, organizationID: OrganizationID, name: String?, prefix: String, createdAt: Timestamp, lastUsedAt: Timestamp?, revokedAt: Timestamp?) {
+        self.id = id
+        self.organizationID = organizationID
+        self.name = name
+        self.prefix = prefix
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// A freshly minted key. The secret exists only here; the store keeps its hash.
+public struct CreatedAPIKey: Sendable, Equatable {
+    public var info: APIKeyInfo
+    public var secret: String
+
+    public init(info: APIKeyInfo, secret: String) {
+        self.info = info
+        self.secret = secret
+    }
+}
+
+public struct APIKeyIdentity: Sendable, Equatable {
+    public var keyID: APIKeyID
+    public var organizationID: OrganizationID
+
+    public init(keyID: APIKeyID, organizationID: OrganizationID) {
+        self.keyID = keyID
+        self.organizationID = organizationID
+    }
+}
+
+public struct UsageEventRecord: Sendable, Equatable {
+    /// Monotonic position in the store; the cursor for paging.
+    public var sequence: Int64
+    public var id: UsageEventID
+    public var organizationID: OrganizationID
+    public var workspaceID: WorkspaceID?
+    public var workspaceName: String?
+    public var clientEventID: String?
+    public var provider: String
+    public var model: String?
+    public var taskType: String
+    public var tokens: TokenCounts
+    public var cost: MicroDollars
+    public var costKind: CostKind
+    public var priceVersion: String
+    public var source: String
+    public var timestamp: Timestamp
+    public var recordedAt: Timestamp
+
+    public init(sequence: Int64, id: UsageEventID, organizationID: OrganizationID, workspaceID: WorkspaceID?, workspaceName: String?, clientEventID: String?, provider: String, model: String?, taskType: String, tokens: TokenCounts, cost: MicroDollars, costKind: CostKind, priceVersion: String, source: String, timestamp: Timestamp, recordedAt: Timestamp) {
+        self.sequence = sequence
+        self.id = id
+        self.organizationID = organizationID
+        self.workspaceID = workspaceID
+        self.workspaceName = workspaceName
+        self.clientEventID = clientEventID
+        self.provider = provider
+        self.model = model
+        self.taskType = taskType
+        self.tokens = tokens
+        self.cost = cost
+        self.costKind = costKind
+        self.priceVersion = priceVersion
+        self.source = source
+        self.timestamp = timestamp
+        self.recordedAt = recordedAt
+    }
+}
+
+public struct LedgerEntryRecord: Sendable, Equatable {
+    public var sequence: Int64
+    public var id: EntryID
+    public var organizationID: OrganizationID
+    public var kind: EntryKind
+    /// Seen from the organization's credit: positive added credit, negative took it.
+    public var amount: MicroDollars
+    public var debitAccount: AccountCode
+    public var creditAccount: AccountCode
+    public var reference: String
+    public var externalReference: String?
+    public var memo: String?
+    /// The organization's credit balance right after this entry.
+    public var balanceAfter: MicroDollars
+    public var timestamp: Timestamp
+
+    public init(sequence: Int64, id: EntryID, organizationID: OrganizationID, kind: EntryKind, amount: MicroDollars, debitAccount: AccountCode, creditAccount: AccountCode, reference: String, externalReference: String?, memo: String?, balanceAfter: MicroDollars, timestamp: Timestamp) {
+        self.sequence = sequence
+        self.id = id
+        self.organizationID = organizationID
+        self.kind = kind
+        self.amount = amount
+        self.debitAccount = debitAccount
+        self.creditAccount = creditAccount
+        self.reference = reference
+        self.externalReference = externalReference
+        self.memo = memo
+        self.balanceAfter = balanceAfter
+        self.timestamp = timestamp
+    }
+}
+
+public struct AlertRecord: Sendable, Equatable {
+    public var id: AlertID
+    public var organizationID: OrganizationID
+    public var workspaceID: WorkspaceID?
+    public var kind: AlertKind
+    public var message: String
+    public var period: String
+    public var createdAt: Timestamp
+
+    public init(id: AlertID, organizationID: OrganizationID, workspaceID: WorkspaceID?, kind: AlertKind, message: String, period: String, createdAt: Timestamp) {
+        self.id = id
+        self.organizationID = organizationID
+        self.workspaceID = workspaceID
+        self.kind = kind
+        self.message = message
+        self.period = period
+        self.createdAt = createdAt
+    }
+}
+
+/// An organization's money and quota position at one instant.
+public struct BalanceSnapshot: Sendable, Equatable {
+    public var organizationID: OrganizationID
+    public var plan: Plan
+    public var balance: MicroDollars
+    public var everCredited: Bool
+    public var hardStopExempt: Bool
+    public var month: CivilMonth
+    public var monthTrackedTokens: Int64
+    public var monthSpend: MicroDollars
+    public var monthEvents: Int64
+    public var workspaceCount: Int
+
+    public init(organizationID: OrganizationID, plan: Plan, balance: MicroDollars, everCredited: Bool, hardStopExempt: Bool, month: CivilMonth, monthTrackedTokens: Int64, monthSpend: MicroDollars, monthEvents: Int64, workspaceCount: Int) {
+        self.organizationID = organizationID
+        self.plan = plan
+        self.balance = balance
+        self.everCredited = everCredited
+        self.hardStopExempt = hardStopExempt
+        self.month = month
+        self.monthTrackedTokens = monthTrackedTokens
+        self.monthSpend = monthSpend
+        self.monthEvents = monthEvents
+        self.workspaceCount = workspaceCount
+    }
+}
+
+/// Newest-first paging by sequence: `before` is exclusive.
+public struct PageRequest: Sendable, Equatable {
+    public var limit: Int
+    public var before: Int64?
+
+    /// Clamps `limit` into `1...Limits.pageRowsMax`.
+    public init(limit: Int = Limits.pageRowsDefault, before: Int64? = nil) {
+        self.limit = min(max(limit, 1), Limits.pageRowsMax)
+        self.before = before
+    }
+}
+
+public struct Page<Item: Sendable & Equatable>: Sendable, Equatable {
+    public var items: [Item]
+    /// Pass as `before` for the next (older) page; `nil` when there is none.
+    public var nextBefore: Int64?
+
+    public init(items: [Item], nextBefore: Int64?) {
+        self.items = items
+        self.nextBefore = nextBefore
+    }
+}
+
+/// An ingest request for one organization. All of it commits, or none of it.
+public struct UsageBatch: Sendable {
+    public struct IdempotencyClaim: Sendable, Equatable {
+        public var key: String
+        /// `RequestFingerprint` of the body: the same key with another body is a conflict.
+        public var requestHash: String
+
+        public init(key: String, requestHash: String) {
+            self.key = key
+            self.requestHash = requestHash
+        }
+    }
+
+    public var organizationID: OrganizationID
+    public var events: [UsageEventInput]
+    public var idempotency: IdempotencyClaim?
+    public var policy: MeteringPolicy
+    public var receivedAt: Timestamp
+    public var upgradeURL: String
+
+    public init(
+        organizationID: OrganizationID, events: [UsageEventInput], idempotency: IdempotencyClaim? = nil,
+        policy: MeteringPolicy = .standard, receivedAt: Timestamp, upgradeURL: String = "/pricing"
+    ) {
+        precondition(!events.isEmpty && events.count <= Limits.batchEventsMax, "batch size is validated by the caller")
+        self.organizationID = organizationID
+        self.events = events
+        self.idempotency = idempotency
+        self.policy = policy
+        self.receivedAt = receivedAt
+        self.upgradeURL = upgradeURL
+    }
+}
+
+public enum UsageBatchResult: Sendable, Equatable {
+    /// The batch committed; the response was stored with the idempotency key, if any.
+    case committed(UsageBatchOutcome, StoredResponse)
+    /// The key was seen before with the same body: the original response, unchanged.
+    case replayed(StoredResponse)
+
+    public var response: StoredResponse {
+        switch self {
+        case .committed(_, let response): response
+        case .replayed(let stored): UsageResponse.replay(stored)
+        }
+    }
+}
+
+public enum CreditResult: Sendable, Equatable {
+    case posted(LedgerEntryRecord)
+    /// The reference was posted before with the same organization and amount.
+    case alreadyPosted(LedgerEntryRecord)
+
+    public var entry: LedgerEntryRecord {
+        switch self {
+        case .posted(let entry), .alreadyPosted(let entry): entry
+        }
+    }
+}
+
+/// What `verify` found. Clean when `problems` is empty.
+public struct VerificationReport: Sendable, Equatable {
+    public var accountsChecked: Int
+    public var entriesChecked: Int
+    public var eventsChecked: Int
+    public var problems: [String]
+
+    public var isClean: Bool { problems.isEmpty }
+
+    public init(accountsChecked: Int, entriesChecked: Int, eventsChecked: Int, problems: [String]) {
+        self.accountsChecked = accountsChecked
+        self.entriesChecked = entriesChecked
+        self.eventsChecked = eventsChecked
+        self.problems = problems
+    }
+}

@@ -1,0 +1,39 @@
+import PlutusCore
+
+/// Errors every store speaks, whatever its backend. Backend errors are translated into
+/// these at the store boundary; `backend` carries a description for logs only and must
+/// never be shown to a client.
+public enum StoreError: Error, Equatable, Sendable {
+    case organizationNotFound(String)
+    case workspaceNotFound(String)
+    case nameTaken(String)
+    /// An idempotency key was reused with a different request body.
+    case idempotencyConflict(key: String)
+    /// A credit reference was reused for a different organization or amount.
+    case creditReferenceConflict(reference: String)
+    case invalid(field: String, problem: String)
+    /// The database is contended; retry after the given delay.
+    case busy(retryAfterSeconds: Int)
+    /// The database was written by a newer Plutus.
+    case schemaTooNew(found: Int, supported: Int)
+    case backend(String)
+}
+
+extension StoreError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .organizationNotFound(let reference): "no organization matches '\(reference)'"
+        case .workspaceNotFound(let reference): "no workspace matches '\(reference)'"
+        case .nameTaken(let name): "'\(name)' is already taken"
+        case .idempotencyConflict(let key):
+            "Idempotency-Key '\(key)' was already used with a different request body"
+        case .creditReferenceConflict(let reference):
+            "reference '\(reference)' was already used for a different organization or amount"
+        case .invalid(let field, let problem): "\(field) \(problem)"
+        case .busy(let seconds): "the database is busy; retry in \(seconds) s"
+        case .schemaTooNew(let found, let supported):
+            "database schema version \(found) is newer than this Plutus supports (\(supported)); upgrade Plutus before opening it"
+        case .backend: "internal storage error"
+        }
+    }
+}
