@@ -1,0 +1,64 @@
+import ArgumentParser
+import PlutusCore
+import PlutusStore
+
+/// Options shared by `topup`, `grant` and `adjust`.
+struct CreditOptions: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "Organization id, slug or name.") var org: String?
+    @Option(help: "Amount in USD.") var amount: String
+    @Option(help: "Your reference for this movement; a retry with the same reference posts nothing new.")
+    var reference: String?
+    @Option(help: "A note kept on the ledger entry.") var memo: String?
+
+    /// Validates everything, then posts one entry.
+    func post(kind: EntryKind) async throws {
+        let value = try money(amount, option: "--amount")
+        let movement: CreditMovement
+        do {
+            movement = try CreditMovement(
+                kind: kind, amount: value, reference: reference ?? "cli-\(UsageEventID.random().rawValue.dropFirst(4))",
+                memo: memo ?? "\(kind.rawValue) (cli)")
+        } catch {
+            throw CLIFailure.usage("--\(error.field) \(error.problem)")
+        }
+        let store = try database.open()
+        let organization = try await resolveOrganization(org, in: store)
+        let result = try await store.postCredit(organization.id, movement, at: now())
+        let entry = result.entry
+        if output.json {
+            var rendered = Render.entry(entry)
+            if case .object(var members) = rendered {
+                members.append(("already_posted", .bool({ if case .alreadyPosted = result { true } else { false } }())))
+                rendered = .object(members)
+            }
+            return printJSON(rendered)
+        }
+        switch result {
+        case .posted:
+            print("✓ \(kind.rawValue) \(entry.amount.formatted) → \(organization.name) · balance \(entry.balanceAfter.formatted) (ref \(entry.reference))")
+        case .alreadyPosted:
+            print("= \(kind.rawValue) with reference \(entry.reference) was already posted; nothing changed")
+        }
+    }
+}
+
+struct TopUpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "topup", abstract: "Add paid prepaid credit.")
+    @OptionGroup var options: CreditOptions
+    func run() async throws { try await options.post(kind: .topUp) }
+}
+
+struct GrantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "grant", abstract: "Add free credit.")
+    @OptionGroup var options: CreditOptions
+    func run() async throws { try await options.post(kind: .grant) }
+}
+
+struct AdjustCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "adjust", abstract: "Correct a balance up (positive) or down (negative amount).")
+    @OptionGroup var options: CreditOptions
+    func run() async throws { try await options.post(kind: .adjustment) }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import PlutusCore
+import PlutusSQLite
+import PlutusStore
+
+/// Where the database lives: `--db`, else `$PLUTUS_DB`, else `$PLUTUS_HOME/plutus.db`,
+/// else `~/.plutus/plutus.db`.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "Path of the SQLite database file.")
+    var db: String?
+
+    static var home: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let home = environment["PLUTUS_HOME"], !home.isEmpty { return home }
+        return (NSHomeDirectory() as NSString).appendingPathComponent(".plutus")
+    }
+
+    var path: String {
+        if let db, !db.isEmpty { return (db as NSString).expandingTildeInPath }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["PLUTUS_DB"], !fromEnvironment.isEmpty {
+            return (fromEnvironment as NSString).expandingTildeInPath
+        }
+        return (Self.home as NSString).appendingPathComponent("plutus.db")
+    }
+
+    func open() throws -> SQLiteStore { try SQLiteStore(path: path) }
+}
+
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+}
+
+/// Metering policy from the environment: `PLUTUS_BLOCK_OVER_BALANCE` (default on),
+/// `PLUTUS_BLOCK_OVER_FREE_LIMIT` (default off), `PLUTUS_LOW_BALANCE_USD` (default 10).
+enum Settings {
+    static func policy() throws -> MeteringPolicy {
+        let environment = ProcessInfo.processInfo.environment
+        func flag(_ name: String, default value: Bool) throws -> Bool {
+            guard let text = environment[name]?.lowercased(), !text.isEmpty else { return value }
+            if ["1", "true", "yes", "on"].contains(text) { return true }
+            if ["0", "false", "no", "off"].contains(text) { return false }
+            throw CLIFailure.usage("\(name) must be true or false, got '\(text)'")
+        }
+        var threshold = MicroDollars.dollars(10)!
+        if let text = environment["PLUTUS_LOW_BALANCE_USD"], !text.isEmpty {
+            threshold = try money(text, option: "PLUTUS_LOW_BALANCE_USD")
+        }
+        return MeteringPolicy(
+            blockOverBalance: try flag("PLUTUS_BLOCK_OVER_BALANCE", default: true),
+            blockOverFreeLimit: try flag("PLUTUS_BLOCK_OVER_FREE_LIMIT", default: false), lowBalanceThreshold: threshold)
+    }
+}
+
+/// Parses a dollar amount given on the command line, exactly.
+func money(_ text: String, option: String) throws -> MicroDollars {
+    switch MicroDollars.parse(text.trimmingCharacters(in: .whitespaces)) {
+    case .success(let amount): return amount
+    case .failure(.notANumber): throw CLIFailure.usage("\(option) must be a dollar amount like 12.50, got '\(text)'")
+    case .failure(.outOfRange): throw CLIFailure.usage("\(option) is out of range: '\(text)'")
+    }
+}
+
+func parsePlan(_ text: String) throws -> Plan {
+    guard let plan = Plan(rawValue: text.lowercased()) else {
+        throw CLIFailure.usage("--tier must be one of \(Plan.allCases.map(\.rawValue).joined(separator: "|")), got '\(text)'")
+    }
+    return plan
+}
+
+/// The organization named by `--org` (id, slug or exact name); without it, the only one.
+func resolveOrganization(_ reference: String?, in store: some BillingStore) async throws -> Organization {
+    if let reference {
+        guard let found = try await store.findOrganization(reference) else {
+            throw CLIFailure.runtime("no organization matches '\(reference)' (see 'plutus org list')")
+        }
+        return found
+    }
+    let all = try await store.listOrganizations()
+    switch all.count {
+    case 0: throw CLIFailure.runtime("no organizations. Run `plutus init --org NAME` or `plutus org create NAME`.")
+    case 1: return all[0].organization
+    default: throw CLIFailure.usage("multiple orgs — pass --org <id|slug|name>.")
+    }
+}
+
+func now() -> Timestamp { SQLiteStore.now() }
+
+func printJSON(_ value: JSONValue) { print(value.serialized()) }
+
+/// Prints rows as left-aligned columns (right-aligned where `numeric`).
+func printTable(_ header: [String], _ rows: [[String]], numeric: Set<Int> = []) {
+    var widths = header.map(\.count)
+    for row in rows { for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { column, cell in
+            let padding = String(repeating: " ", count: widths[column] - cell.count)
+            return numeric.contains(column) ? padding + cell : cell + padding
+        }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+    }
+    print(line(header))
+    print(widths.map { String(repeating: "─", count: $0) }.joined(separator: "  "))
+    for row in rows { print(line(row)) }
+}
+
+extension Timestamp {
+    /// `2026-11-25 10:00` UTC, for tables.
+    var shortText: String {
+        let iso = iso8601
+        return String(iso.prefix(10)) + " " + String(iso.dropFirst(11).prefix(5))
+    }
+}
+
+func formatTokens(_ value: Int64) -> String {
+    var out: [Character] = []
+    for (offset, character) in String(value).reversed().enumerated() {
+        if offset > 0 && offset % 3 == 0 && character != "-" { out.append(",") }
+        out.append(character)
+    }
+    return String(out.reversed())
+}
