@@ -71,6 +71,10 @@ public struct UsageFieldError: Error, Equatable, Sendable, CustomStringConvertib
 /// The request as a whole is malformed (not the events in it).
 public struct UsageBatchShapeError: Error, Equatable, Sendable {
     public var message: String
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 public enum UsageValidation {

@@ -1,0 +1,61 @@
+import PlutusCore
+import Testing
+
+@Suite("JSON: numbers kept as text, strict parsing, escaping")
+struct JSONTests {
+    @Test func keepsNumberLiteralsExactly() throws {
+        let value = try JSONValue.parse(#"{"a": 0.1, "b": 12345678901234567890, "c": -1e-7, "d": [1, 2.50]}"#)
+        #expect(value["a"] == .number("0.1"))
+        #expect(value["b"] == .number("12345678901234567890"))
+        #expect(value["c"] == .number("-1e-7"))
+        #expect(value["d"] == .array([.number("1"), .number("2.50")]))
+    }
+
+    @Test func acceptsPythonNonFiniteLiteralsAsNumbersForValidationToName() throws {
+        let value = try JSONValue.parse(#"[NaN, Infinity, -Infinity]"#)
+        #expect(value == .array([.number("NaN"), .number("Infinity"), .number("-Infinity")]))
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "nul", "01", "1.", ".5", "-", "\"abc", "{\"a\":1}x", "[1] [2]",
+        "\"\u{01}\"", "\"\\x\"", "\"\\ud800\"", "{\"a\":1,\"a\":2}", "+1", "1e", "tru",
+    ])
+    func refusesMalformedDocuments(text: String) {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0xFF, 0xFE, 0x22]) }
+    }
+
+    @Test func boundsNestingDepth() throws {
+        let shallow = String(repeating: "[", count: Limits.jsonDepthMax) + String(repeating: "]", count: Limits.jsonDepthMax)
+        let deep = "[" + shallow + "]"
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }
+        _ = try JSONValue.parse(String(shallow.dropFirst().dropLast()))
+    }
+
+    @Test func decodesEscapesAndSurrogatePairs() throws {
+        let value = try JSONValue.parse(#""a\"b\\c\n\u00e9\ud83d\ude00""#)
+        #expect(value == .string("a\"b\\c\né😀"))
+    }
+
+    @Test func writerEscapesAndRoundTrips() throws {
+        let original: JSONValue = .object([
+            ("text", .string("quote\" back\\ nl\n ctl\u{01} del\u{7F} é")), ("n", .number("0.0156")), ("t", .bool(true)),
+            ("z", .null), ("list", .array([.int(Int64(1)), .string("x")])),
+        ])
+        let text = original.serialized()
+        #expect(text.contains(#"\u0001"#))
+        #expect(!text.contains("\n"))
+        #expect(try JSONValue.parse(text) == original)
+    }
+
+    @Test func fingerprintIgnoresKeyOrderAndWhitespaceButNotValues() throws {
+        let a = try JSONValue.parse(#"{"provider":"x","input_tokens":5}"#)
+        let b = try JSONValue.parse(#"{ "input_tokens": 5, "provider": "x" }"#)
+        let c = try JSONValue.parse(#"{"provider":"x","input_tokens":6}"#)
+        #expect(RequestFingerprint.of(a) == RequestFingerprint.of(b))
+        #expect(RequestFingerprint.of(a) != RequestFingerprint.of(c))
+    }
+}
