@@ -62,7 +62,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PlutusSQLiteTests",
-            dependencies: ["PlutusSQLite", "PlutusStoreTesting", "PlutusStore", "PlutusCore"],
+            dependencies: [
+                "PlutusSQLite", "PlutusStoreTesting", "PlutusStore", "PlutusCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,375 @@
+import PlutusCore
+import PlutusStore
+import Testing
+
+/// The behaviour every `BillingStore` must have, whatever its backend. Each check is given
+/// a fresh, empty store and records its failures with `#expect`.
+public enum StoreConformance {
+    static let now = Timestamp.parseISO8601("2026-11-20T12:00:00Z")!
+
+    static func dollars(_ text: String) -> MicroDollars { try! MicroDollars.parse(text).get() }
+
+    static func event(
+        cost: String? = nil, provider: String = "anthropic", model: String? = "claude-opus-4-8", workspace: String? = nil,
+        tokens: TokenCounts = .zero, eventID: String? = nil, at time: Timestamp? = nil
+    ) -> UsageEventInput {
+        UsageEventInput(
+            provider: provider, model: model, workspace: workspace, tokens: tokens, exactCost: cost.map(dollars),
+            timestamp: time, clientEventID: eventID)
+    }
+
+    static func record(
+        _ store: some BillingStore, _ org: OrganizationID, _ events: [UsageEventInput], key: String? = nil,
+        hash: String = "h", policy: MeteringPolicy = .standard
+    ) async throws -> UsageBatchResult {
+        try await store.recordUsage(
+            UsageBatch(
+                organizationID: org, events: events, idempotency: key.map { .init(key: $0, requestHash: hash) },
+                policy: policy, receivedAt: now))
+    }
+
+    static func outcome(_ result: UsageBatchResult) -> UsageBatchOutcome? {
+        if case .committed(let outcome, _) = result { return outcome }
+        return nil
+    }
+
+    static func grant(_ store: some BillingStore, _ org: OrganizationID, _ amount: String, reference: String = "grant-1")
+        async throws
+    {
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .grant, amount: dollars(amount), reference: reference, memo: nil), at: now)
+    }
+
+    static func allEvents(_ store: some BillingStore, _ org: OrganizationID) async throws -> [UsageEventRecord] {
+        var items: [UsageEventRecord] = []
+        var before: Int64?
+        repeat {
+            let page = try await store.usageEvents(org, page: PageRequest(limit: Limits.pageRowsMax, before: before))
+            items += page.items
+            before = page.nextBefore
+        } while before != nil
+        return items
+    }
+
+    // MARK: checks
+
+    public static func recordsAndChargesABatch(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: "a@acme.example").id
+        try await grant(store, org, "10")
+        let result = try await record(
+            store, org,
+            [event(cost: "1"), event(tokens: TokenCounts(input: 1_000, output: 500, cacheRead: 2_000, reasoning: 100))])
+        let batch = try #require(outcome(result))
+        #expect(batch.recordedCount == 2)
+        #expect(batch.events.map(\.costKind) == [.exact, .estimated])
+        #expect(batch.events[1].balanceAfter == dollars("8.937"))
+        #expect(try await store.balance(org, at: now).balance == dollars("8.937"))
+        let ledger = try await store.ledgerEntries(org, page: PageRequest())
+        #expect(ledger.items.map(\.kind) == [.usage, .usage, .grant])
+        #expect(ledger.items.map(\.amount) == [dollars("-0.063"), dollars("-1"), dollars("10")])
+        #expect(ledger.items[0].reference == batch.events[1].eventID?.rawValue)
+        let events = try await allEvents(store, org)
+        #expect(events.count == 2)
+        #expect(events[0].priceVersion == PriceCatalog.builtin.version)
+        #expect(try await store.verify().isClean)
+    }
+
+    public static func anInvalidEventWritesNothing(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "5")
+        let priceless = event(workspace: "new-ws", tokens: TokenCounts(output: Limits.tokensPerFieldMax))
+        await #expect(throws: UsageFieldError.self) {
+            try await record(store, org, [event(cost: "1", workspace: "new-ws"), priceless])
+        }
+        #expect(try await allEvents(store, org).isEmpty)
+        #expect(try await store.listWorkspaces(org).isEmpty)
+        #expect(try await store.balance(org, at: now).balance == dollars("5"))
+    }
+
+    public static func idempotencyKeysReplayOrConflict(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let other = try await store.createOrganization(name: "Other", plan: .pro, ownerEmail: nil).id
+        let first = try await record(store, org, [event(cost: "1")], key: "k-1", hash: "body-a")
+        guard case .committed(_, let original) = first else { Issue.record("first request must commit"); return }
+        let replay = try await record(store, org, [event(cost: "1")], key: "k-1", hash: "body-a")
+        #expect(replay == .replayed(original))
+        #expect(replay.response.body.hasSuffix(#","idempotent_replay":true}"#))
+        await #expect(throws: StoreError.idempotencyConflict(key: "k-1")) {
+            try await record(store, org, [event(cost: "2")], key: "k-1", hash: "body-b")
+        }
+        // Keys are scoped per organization.
+        #expect(outcome(try await record(store, other, [event(cost: "1")], key: "k-1", hash: "body-a")) != nil)
+        #expect(try await allEvents(store, org).count == 1)
+        #expect(try await store.balance(org, at: now).balance == dollars("-1"))
+    }
+
+    /// 16 concurrent writers × 50 single-event requests on one organization.
+    public static func concurrentEventsGiveTheExactBalance(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "100")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    for _ in 0..<50 { _ = try await record(store, org, [event(cost: "0.01")]) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.balance(org, at: now).balance == dollars("92"))
+        #expect(try await allEvents(store, org).count == 800)
+        #expect(try await store.balance(org, at: now).monthEvents == 800)
+        #expect(try await store.verify().isClean)
+    }
+
+    /// $5 of credit, 40 concurrent $1 calls: exactly five land and the balance ends at zero.
+    public static func hardStopHoldsUnderConcurrency(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "5")
+        let recorded = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<40 {
+                group.addTask { outcome(try await record(store, org, [event(cost: "1")]))?.recordedCount ?? 0 }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(recorded == 5)
+        #expect(try await store.balance(org, at: now).balance == .zero)
+        let balances = try await store.ledgerEntries(org, page: PageRequest()).items.filter { $0.kind == .usage }
+            .map(\.balanceAfter).sorted()
+        #expect(balances == ["0", "1", "2", "3", "4"].map(dollars))
+        #expect(try await store.verify().isClean)
+    }
+
+    /// 24 concurrent requests with one Idempotency-Key: one batch is recorded.
+    public static func concurrentRetriesRecordOnce(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let committed = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<24 {
+                group.addTask {
+                    let result = try await record(store, org, [event(cost: "1"), event(cost: "2")], key: "same", hash: "x")
+                    return outcome(result) == nil ? 0 : 1
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(committed == 1)
+        #expect(try await allEvents(store, org).count == 2)
+        #expect(try await store.balance(org, at: now).balance == dollars("-3"))
+    }
+
+    public static func refusedEventsCreateNoWorkspace(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "1")
+        let refused = try #require(outcome(try await record(store, org, [event(cost: "2", workspace: "fresh")])))
+        #expect(refused.events[0].status == .rejected(.overBalance))
+        #expect(refused.events[0].balanceAfter == dollars("1"))
+        #expect(refused.events[0].alerts.map(\.kind) == [.hardStop])
+        #expect(try await store.listWorkspaces(org).isEmpty)
+        #expect(try await allEvents(store, org).isEmpty)
+        #expect(try await store.ledgerEntries(org, page: PageRequest()).items.count == 1)
+    }
+
+    public static func freeTierCrossingLandsThenBlocks(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Hobby", plan: .free, ownerEmail: nil).id
+        let policy = MeteringPolicy(blockOverFreeLimit: true)
+        let first = try #require(outcome(try await record(store, org, [event(tokens: TokenCounts(input: 9_000))], policy: policy)))
+        #expect(first.events[0].isRecorded && !first.events[0].overFreeLimit)
+        let crossing = try #require(
+            outcome(try await record(store, org, [event(tokens: TokenCounts(input: 2_000))], policy: policy)))
+        #expect(crossing.events[0].isRecorded && crossing.events[0].overFreeLimit)
+        #expect(crossing.trackedTokensThisMonth == 11_000)
+        let blocked = try #require(
+            outcome(try await record(store, org, [event(workspace: "w", tokens: TokenCounts(input: 1))], policy: policy)))
+        #expect(blocked.events[0].status == .rejected(.overFreeLimit))
+        #expect(blocked.events[0].cost == .zero)
+        #expect(UsageResponse.render(blocked, upgradeURL: "/pricing").status == 402)
+        #expect(try await store.listWorkspaces(org).isEmpty)
+        #expect(try await store.balance(org, at: now).monthTrackedTokens == 11_000)
+        let alerts = try await store.recentAlerts(org, limit: 10).map(\.kind)
+        #expect(alerts.contains(.freeTierOver))
+    }
+
+    public static func trackOnlyOrganizationsRunNegative(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Track", plan: .pro, ownerEmail: nil).id
+        #expect(outcome(try await record(store, org, [event(cost: "3")]))?.recordedCount == 1)
+        #expect(try await store.balance(org, at: now).balance == dollars("-3"))
+        // A top-up first nets off the earlier spend, and turns the hard stop on.
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .topUp, amount: dollars("5"), reference: "cs_1", memo: nil), at: now)
+        #expect(try await store.balance(org, at: now).balance == dollars("2"))
+        let refused = try #require(outcome(try await record(store, org, [event(cost: "2.5")])))
+        #expect(refused.events[0].status == .rejected(.overBalance))
+        // A free call writes an event but no zero-amount entry.
+        #expect(outcome(try await record(store, org, [event(cost: "0")]))?.recordedCount == 1)
+        #expect(try await store.ledgerEntries(org, page: PageRequest()).items.count == 2)
+        #expect(try await allEvents(store, org).count == 2)
+        // An exempt organization may go below zero.
+        _ = try await store.setHardStopExempt(org, exempt: true)
+        #expect(outcome(try await record(store, org, [event(cost: "2.5")]))?.recordedCount == 1)
+        #expect(try await store.balance(org, at: now).balance == dollars("-0.5"))
+        #expect(try await store.verify().isClean)
+    }
+
+    public static func workspacesResolveAndFoldAtTheCap(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Hobby", plan: .free, ownerEmail: nil).id
+        let first = try #require(outcome(try await record(store, org, [event(cost: "0", workspace: "Support Bot")])))
+        let workspaces = try await store.listWorkspaces(org)
+        #expect(workspaces.map(\.slug) == ["support-bot"])
+        #expect(first.events[0].workspaceID == workspaces[0].id)
+        let bySlug = try #require(outcome(try await record(store, org, [event(cost: "0", workspace: "support-bot")])))
+        #expect(bySlug.events[0].workspaceID == workspaces[0].id)
+        let folded = try #require(outcome(try await record(store, org, [event(cost: "0", workspace: "second")])))
+        #expect(folded.events[0].workspaceID == workspaces[0].id)
+        #expect(try await store.listWorkspaces(org).count == 1)
+        await #expect(throws: StoreError.nameTaken("Support Bot")) {
+            try await store.createWorkspace(org, name: "Support Bot", monthlyBudget: nil)
+        }
+    }
+
+    public static func clientEventIDsAreRecordedOnce(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let first = try #require(outcome(try await record(
+            store, org, [event(cost: "1", eventID: "call-1"), event(cost: "1", eventID: "call-1")])))
+        #expect(first.events.map(\.status) == [.recorded, .duplicate])
+        #expect(first.events[1].eventID == first.events[0].eventID)
+        let again = try #require(outcome(try await record(store, org, [event(cost: "1", eventID: "call-1")])))
+        #expect(again.events[0].status == .duplicate)
+        #expect(UsageResponse.render(again, upgradeURL: "/pricing").status == 200)
+        #expect(try await allEvents(store, org).count == 1)
+        #expect(try await store.balance(org, at: now).balance == dollars("-1"))
+    }
+
+    public static func creditsAreIdempotentByReference(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let other = try await store.createOrganization(name: "Other", plan: .pro, ownerEmail: nil).id
+        let adjust = try CreditMovement(kind: .adjustment, amount: dollars("2"), reference: "adj-1", memo: "goodwill")
+        _ = try await store.postCredit(org, adjust, at: now)
+        #expect(try await store.findOrganization(org.rawValue)?.everCredited == false)
+        let grant = try CreditMovement(kind: .grant, amount: dollars("5"), reference: "g-1", memo: nil)
+        guard case .posted(let posted) = try await store.postCredit(org, grant, at: now) else {
+            Issue.record("first grant must post")
+            return
+        }
+        #expect(posted.balanceAfter == dollars("7"))
+        #expect(try await store.postCredit(org, grant, at: now) == .alreadyPosted(posted))
+        await #expect(throws: StoreError.creditReferenceConflict(reference: "g-1")) {
+            try await store.postCredit(org, try CreditMovement(kind: .grant, amount: dollars("6"), reference: "g-1", memo: nil), at: now)
+        }
+        await #expect(throws: StoreError.creditReferenceConflict(reference: "g-1")) {
+            try await store.postCredit(other, grant, at: now)
+        }
+        #expect(try await store.balance(org, at: now).balance == dollars("7"))
+        #expect(try await store.findOrganization(org.rawValue)?.everCredited == true)
+        await #expect(throws: StoreError.self) {
+            try await store.postCredit(OrganizationID(rawValue: "org_ffffffffffffffff"), grant, at: now)
+        }
+    }
+
+    public static func alertsAreRaisedOncePerPeriod(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let budgeted = try await store.createWorkspace(org, name: "ci", monthlyBudget: dollars("10"))
+        try await grant(store, org, "20")
+        let policy = MeteringPolicy(lowBalanceThreshold: dollars("10"))
+        var raised: [[AlertKind]] = []
+        for _ in 0..<4 {
+            let result = try #require(outcome(try await record(store, org, [event(cost: "4", workspace: "ci")], policy: policy)))
+            raised.append(result.events[0].alerts.map(\.kind))
+        }
+        // $4 of a $10 budget (40 %): nothing; $8 (80 %): warn; $12 (120 %): cap and low balance; $16: nothing new.
+        #expect(raised == [[], [.budgetWarn], [.lowBalance, .budgetCap], []])
+        let logged = try await store.recentAlerts(org, limit: 10)
+        #expect(logged.count == 3)
+        #expect(logged.first { $0.kind == .budgetCap }?.workspaceID == budgeted.id)
+    }
+
+    public static func pagesNeitherSkipNorRepeat(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        for index in 0..<25 {
+            // Timestamps deliberately out of insertion order: paging follows the sequence.
+            let time = now.adding(seconds: Int64((index * 7) % 11) * -3_600)
+            _ = try await record(store, org, [event(cost: "0.01", at: time)])
+        }
+        var seen: [Int64] = []
+        var before: Int64?
+        var pages = 0
+        repeat {
+            let page = try await store.usageEvents(org, page: PageRequest(limit: 7, before: before))
+            seen += page.items.map(\.sequence)
+            before = page.nextBefore
+            pages += 1
+        } while before != nil
+        #expect(pages == 4)
+        #expect(seen.count == 25)
+        #expect(Set(seen).count == 25)
+        #expect(seen == seen.sorted(by: >))
+        let ledger = try await store.ledgerEntries(org, page: PageRequest(limit: 10))
+        #expect(ledger.items.count == 10 && ledger.nextBefore != nil)
+    }
+
+    public static func apiKeysAuthenticateUntilRevoked(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let other = try await store.createOrganization(name: "Other", plan: .pro, ownerEmail: nil).id
+        let created = try await store.createAPIKey(org, name: "ci")
+        #expect(APIKeySecret.isWellFormed(created.secret))
+        #expect(created.info.prefix == String(created.secret.prefix(14)))
+        #expect(try await store.authenticateAPIKey(secret: created.secret)
+            == APIKeyIdentity(keyID: created.info.id, organizationID: org))
+        #expect(try await store.authenticateAPIKey(secret: "plutus_sk_" + String(repeating: "A", count: 32)) == nil)
+        #expect(try await store.authenticateAPIKey(secret: "not-a-key") == nil)
+        #expect(try await store.listAPIKeys(org).first?.lastUsedAt != nil)
+        #expect(try await store.revokeAPIKey(other, keyID: created.info.id) == false)
+        #expect(try await store.revokeAPIKey(org, keyID: created.info.id) == true)
+        #expect(try await store.revokeAPIKey(org, keyID: created.info.id) == false)
+        #expect(try await store.authenticateAPIKey(secret: created.secret) == nil)
+        #expect(try await store.listAPIKeys(org).first?.revokedAt != nil)
+    }
+
+    public static func monthCountersFollowTheEventMonth(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .free, ownerEmail: nil).id
+        let lastMonth = Timestamp.parseISO8601("2026-10-30T12:00:00Z")!
+        let result = try #require(outcome(try await record(
+            store, org,
+            [event(cost: "1", tokens: TokenCounts(input: 4_000), at: lastMonth), event(cost: "2", tokens: TokenCounts(output: 300))])))
+        #expect(result.trackedTokensThisMonth == 300)
+        let november = try await store.balance(org, at: now)
+        #expect(november.monthTrackedTokens == 300 && november.monthSpend == dollars("2") && november.monthEvents == 1)
+        let october = try await store.balance(org, at: lastMonth)
+        #expect(october.monthTrackedTokens == 4_000 && october.monthSpend == dollars("1"))
+        #expect(try await store.verify().isClean)
+    }
+
+    public static func importedPricesPriceNewEvents(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let overlay = PriceOverlay(rows: [
+            .init(provider: "anthropic", model: "claude-opus-4-8",
+                  price: ModelPrice(input: dollars("30"), output: dollars("150"), cacheRead: dollars("3"))),
+        ], asOf: "2026-11-01")
+        let catalog = try await store.importPrices(overlay, label: "test", at: now)
+        #expect(catalog.version.hasPrefix(PriceCatalog.builtin.version + "+custom-"))
+        #expect(try await store.priceCatalog() == catalog)
+        let result = try #require(outcome(try await record(store, org, [event(tokens: TokenCounts(input: 1_000_000))])))
+        #expect(result.events[0].cost == dollars("30"))
+        #expect(try await allEvents(store, org).first?.priceVersion == catalog.version)
+        let second = try await store.importPrices(
+            PriceOverlay(rows: [.init(provider: "acme", model: "m", price: ModelPrice(input: dollars("1"), output: dollars("1"), cacheRead: .zero))], asOf: nil),
+            label: "more", at: now)
+        #expect(second.resolve(provider: "anthropic", model: "claude-opus-4-8").price.input == dollars("30"))
+        #expect(second.resolve(provider: "acme", model: "m").exact)
+    }
+
+    public static func organizationsResolveByIDSlugOrName(_ store: some BillingStore) async throws {
+        let first = try await store.createOrganization(name: "Acme Agents", plan: .team, ownerEmail: "Owner@Acme.example")
+        let second = try await store.createOrganization(name: "Acme  Agents!", plan: .free, ownerEmail: "owner@acme.example")
+        #expect(first.slug == "acme-agents" && second.slug == "acme-agents-2")
+        #expect(try await store.findOrganization(first.id.rawValue) == first)
+        #expect(try await store.findOrganization("acme-agents-2") == second)
+        #expect(try await store.findOrganization("Acme Agents")?.id == first.id)
+        #expect(try await store.findOrganization("nope") == nil)
+        #expect(try await store.listOrganizations().map(\.organization.id) == [first.id, second.id])
+        await #expect(throws: StoreError.invalid(field: "name", problem: "must not be empty")) {
+            try await store.createOrganization(name: "  ", plan: .free, ownerEmail: nil)
+        }
+        await #expect(throws: StoreError.self) {
+            try await store.createOrganization(name: "X", plan: .free, ownerEmail: "not an email")
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import GRDB
+import PlutusCore
+import PlutusSQLite
+import PlutusStore
+import PlutusStoreTesting
+import Testing
+
+/// A fresh database file in its own temporary directory.
+func makeStore() throws -> SQLiteStore {
+    try SQLiteStore(path: temporaryDatabasePath())
+}
+
+func temporaryDatabasePath() -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-tests-\(UUID().uuidString)")
+    return directory.appendingPathComponent("plutus.db").path
+}
+
+@Suite("SQLite store: the shared conformance suite on real database files")
+struct SQLiteConformanceTests {
+    @Test func recordsAndChargesABatch() async throws { try await StoreConformance.recordsAndChargesABatch(makeStore()) }
+    @Test func anInvalidEventWritesNothing() async throws { try await StoreConformance.anInvalidEventWritesNothing(makeStore()) }
+    @Test func idempotencyKeysReplayOrConflict() async throws {
+        try await StoreConformance.idempotencyKeysReplayOrConflict(makeStore())
+    }
+    @Test func concurrentEventsGiveTheExactBalance() async throws {
+        try await StoreConformance.concurrentEventsGiveTheExactBalance(makeStore())
+    }
+    @Test func hardStopHoldsUnderConcurrency() async throws {
+        try await StoreConformance.hardStopHoldsUnderConcurrency(makeStore())
+    }
+    @Test func concurrentRetriesRecordOnce() async throws { try await StoreConformance.concurrentRetriesRecordOnce(makeStore()) }
+    @Test func refusedEventsCreateNoWorkspace() async throws {
+        try await StoreConformance.refusedEventsCreateNoWorkspace(makeStore())
+    }
+    @Test func freeTierCrossingLandsThenBlocks() async throws {
+        try await StoreConformance.freeTierCrossingLandsThenBlocks(makeStore())
+    }
+    @Test func trackOnlyOrganizationsRunNegative() async throws {
+        try await StoreConformance.trackOnlyOrganizationsRunNegative(makeStore())
+    }
+    @Test func workspacesResolveAndFoldAtTheCap() async throws {
+        try await StoreConformance.workspacesResolveAndFoldAtTheCap(makeStore())
+    }
+    @Test func clientEventIDsAreRecordedOnce() async throws {
+        try await StoreConformance.clientEventIDsAreRecordedOnce(makeStore())
+    }
+    @Test func creditsAreIdempotentByReference() async throws {
+        try await StoreConformance.creditsAreIdempotentByReference(makeStore())
+    }
+    @Test func alertsAreRaisedOncePerPeriod() async throws {
+        try await StoreConformance.alertsAreRaisedOncePerPeriod(makeStore())
+    }
+    @Test func pagesNeitherSkipNorRepeat() async throws { try await StoreConformance.pagesNeitherSkipNorRepeat(makeStore()) }
+    @Test func apiKeysAuthenticateUntilRevoked() async throws {
+        try await StoreConformance.apiKeysAuthenticateUntilRevoked(makeStore())
+    }
+    @Test func monthCountersFollowTheEventMonth() async throws {
+        try await StoreConformance.monthCountersFollowTheEventMonth(makeStore())
+    }
+    @Test func importedPricesPriceNewEvents() async throws {
+        try await StoreConformance.importedPricesPriceNewEvents(makeStore())
+    }
+    @Test func organizationsResolveByIDSlugOrName() async throws {
+        try await StoreConformance.organizationsResolveByIDSlugOrName(makeStore())
+    }
+}
+
+@Suite("SQLite store: file-level guarantees")
+struct SQLiteFileTests {
+    let now = Timestamp.parseISO8601("2026-11-20T12:00:00Z")!
+
+    /// A second, plain connection to the same file, as an operator (or an attacker) would use.
+    func rawConnection(_ path: String) throws -> DatabaseQueue { try DatabaseQueue(path: path) }
+
+    @Test func verifyCatchesAHandCorruptedBalance() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(5)!, reference: "g", memo: nil), at: now)
+        #expect(try await store.verify().isClean)
+        try await rawConnection(path).write { db in
+            try db.execute(sql: "UPDATE accounts SET balance_micros = balance_micros + 1 WHERE code = 'credit'")
+        }
+        let report = try await store.verify()
+        #expect(!report.isClean)
+        #expect(report.problems.contains { $0.contains("credit: stored balance 5.000001 but its entries sum to 5") })
+        #expect(report.problems.contains { $0.contains("sum to 0.000001, not zero") })
+    }
+
+    @Test func entriesAndEventsAreAppendOnly() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await store.recordUsage(
+            UsageBatch(organizationID: org, events: [UsageEventInput(provider: "p", exactCost: MicroDollars.dollars(1))], receivedAt: now))
+        let raw = try rawConnection(path)
+        await #expect(throws: DatabaseError.self) { try await raw.write { try $0.execute(sql: "UPDATE entries SET amount_micros = 1") } }
+        await #expect(throws: DatabaseError.self) { try await raw.write { try $0.execute(sql: "DELETE FROM entries") } }
+        await #expect(throws: DatabaseError.self) { try await raw.write { try $0.execute(sql: "UPDATE usage_events SET cost_micros = 0") } }
+        await #expect(throws: DatabaseError.self) { try await raw.write { try $0.execute(sql: "DELETE FROM usage_events") } }
+        #expect(try await store.verify().isClean)
+    }
+
+    /// A failure in the middle of a batch, inside the transaction, rolls back everything the
+    /// batch had written: earlier events, their entries, counters and auto-created workspaces.
+    @Test func aFailureMidBatchRollsBackTheWholeBatch() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await rawConnection(path).write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER fail_on_boom BEFORE INSERT ON usage_events WHEN NEW.provider = 'boom'
+                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                """)
+        }
+        let events = [
+            UsageEventInput(provider: "ok", workspace: "created-then-undone", exactCost: MicroDollars.dollars(1)),
+            UsageEventInput(provider: "boom", exactCost: MicroDollars.dollars(1)),
+        ]
+        await #expect(throws: StoreError.self) {
+            try await store.recordUsage(
+                UsageBatch(organizationID: org, events: events, idempotency: .init(key: "k", requestHash: "h"), receivedAt: now))
+        }
+        #expect(try await store.usageEvents(org, page: PageRequest()).items.isEmpty)
+        #expect(try await store.ledgerEntries(org, page: PageRequest()).items.isEmpty)
+        #expect(try await store.listWorkspaces(org).isEmpty)
+        #expect(try await store.balance(org, at: now).monthEvents == 0)
+        // The idempotency claim was rolled back too, so a retry is processed afresh.
+        let counts = try await rawConnection(path).read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM idempotency_records")
+        }
+        #expect(counts == 0)
+        #expect(try await store.verify().isClean)
+    }
+
+    @Test func refusesAFileFromANewerPlutus() async throws {
+        let path = temporaryDatabasePath()
+        _ = try SQLiteStore(path: path)
+        try await rawConnection(path).write { db in
+            try db.execute(sql: "UPDATE plutus_meta SET value = '99' WHERE key = 'schema_version'")
+        }
+        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 1)) { try SQLiteStore(path: path) }
+
+        let other = temporaryDatabasePath()
+        _ = try SQLiteStore(path: other)
+        try await rawConnection(other).write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES ('v2-from-the-future')")
+        }
+        #expect(throws: StoreError.self) { try SQLiteStore(path: other) }
+    }
+
+    @Test func reopeningKeepsEverythingAndMigratesNothingTwice() async throws {
+        let path = temporaryDatabasePath()
+        let org = try await SQLiteStore(path: path).createOrganization(name: "Acme", plan: .pro, ownerEmail: nil)
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.findOrganization("acme") == org)
+        let journal = try await rawConnection(path).read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(journal == "wal")
+    }
+
+    @Test func onlyTheHashOfAKeyIsStored() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let created = try await store.createAPIKey(org, name: nil)
+        let stored = try await rawConnection(path).read { db in try Row.fetchOne(db, sql: "SELECT * FROM api_keys") }
+        let row = try #require(stored)
+        #expect(row["token_hash"] == APIKeySecret.hash(created.secret))
+        #expect(!row.description.contains(created.secret))
+    }
+}
