@@ -1,0 +1,64 @@
+import Foundation
+import PlutusCore
+import Testing
+
+/// Runs the real `plutus` binary built beside the tests, each test in its own PLUTUS_HOME.
+struct CLI {
+    let home: String
+
+    init() {
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-cli-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    }
+
+    var database: String { home + "/plutus.db" }
+
+    static let binary: String = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("plutus").path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/debug/plutus").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    func run(_ arguments: String..., environment: [String: String] = [:]) throws -> Result {
+        try run(arguments: arguments, environment: environment)
+    }
+
+    func run(arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["PLUTUS_HOME"] = home
+        environment.removeValue(forKey: "PLUTUS_DB")
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Runs a command that must succeed and parses its `--json` output.
+    func json(_ arguments: String...) throws -> JSONValue {
+        let result = try run(arguments: arguments + ["--json"])
+        #expect(result.status == 0, "plutus \(arguments.joined(separator: " ")) failed: \(result.stderr)")
+        return try JSONValue.parse(result.stdout)
+    }
+}
