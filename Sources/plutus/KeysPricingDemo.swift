@@ -10,14 +10,12 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Mint a key. The secret is shown once.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var scope: OrganizationOptions
         @OptionGroup var output: OutputOptions
-        @Option(help: "Organization id, slug or name.") var org: String?
         @Option(help: "A label for the key.") var name: String?
 
         func run() async throws {
-            let store = try database.open()
-            let organization = try await resolveOrganization(org, in: store)
+            let (store, organization) = try await scope.open()
             let created = try await store.createAPIKey(organization.id, name: name)
             if output.json {
                 return printJSON(.object([
@@ -33,13 +31,11 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List keys (never their secrets).")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var scope: OrganizationOptions
         @OptionGroup var output: OutputOptions
-        @Option(help: "Organization id, slug or name.") var org: String?
 
         func run() async throws {
-            let store = try database.open()
-            let organization = try await resolveOrganization(org, in: store)
+            let (store, organization) = try await scope.open()
             let keys = try await store.listAPIKeys(organization.id)
             if output.json {
                 return printJSON(.object([("org_id", .string(organization.id.rawValue)), ("keys", .array(keys.map(Render.key)))]))
@@ -57,14 +53,12 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a key; it stops working at once.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var scope: OrganizationOptions
         @Argument(help: "The key id (key_…).") var keyID: String
-        @Option(help: "Organization id, slug or name.") var org: String?
 
         func run() async throws {
             guard APIKeyID.isWellFormed(keyID) else { throw CLIFailure.usage("KEY_ID must look like key_0123456789abcdef") }
-            let store = try database.open()
-            let organization = try await resolveOrganization(org, in: store)
+            let (store, organization) = try await scope.open()
             guard try await store.revokeAPIKey(organization.id, keyID: APIKeyID(rawValue: keyID)) else {
                 throw CLIFailure.runtime("no active key \(keyID) in \(organization.name)")
             }

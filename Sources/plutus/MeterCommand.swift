@@ -8,9 +8,8 @@ struct MeterCommand: AsyncParsableCommand {
         abstract: "Record one agent call, priced and charged like an HTTP ingest.",
         discussion: "Exit code 3 when the hard stop or the free-tier quota refused the call.")
 
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var scope: OrganizationOptions
     @OptionGroup var format: OutputOptions
-    @Option(help: "Organization id, slug or name.") var org: String?
     @Option(help: "Provider, e.g. anthropic.") var provider: String
     @Option(help: "Model, e.g. claude-sonnet-4-5.") var model: String?
     @Option(help: "Task type.") var task = "general"
@@ -41,8 +40,7 @@ struct MeterCommand: AsyncParsableCommand {
             throw CLIFailure.usage("\(Self.flags[error.field] ?? error.field): \(error.rule) (got \(error.found))")
         }
         let policy = try Settings.policy()
-        let store = try database.open()
-        let organization = try await resolveOrganization(org, in: store)
+        let (store, organization) = try await scope.open()
         let result: UsageBatchResult
         do {
             result = try await store.recordUsage(

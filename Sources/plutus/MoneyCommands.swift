@@ -4,9 +4,8 @@ import PlutusStore
 
 /// Options shared by `topup`, `grant` and `adjust`.
 struct CreditOptions: ParsableArguments {
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var scope: OrganizationOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: "Organization id, slug or name.") var org: String?
     @Option(help: "Amount in USD.") var amount: String
     @Option(help: "Your reference for this movement; a retry with the same reference posts nothing new.")
     var reference: String?
@@ -23,8 +22,7 @@ struct CreditOptions: ParsableArguments {
         } catch {
             throw CLIFailure.usage("--\(error.field) \(error.problem)")
         }
-        let store = try database.open()
-        let organization = try await resolveOrganization(org, in: store)
+        let (store, organization) = try await scope.open()
         let result = try await store.postCredit(organization.id, movement, at: now())
         let entry = result.entry
         if output.json {

@@ -81,28 +81,29 @@ struct OrgCommand: AsyncParsableCommand {
     struct AllowNegative: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "allow-negative", abstract: "Exempt an organization from the prepaid hard stop.")
-        @OptionGroup var database: DatabaseOptions
-        @Argument(help: "Organization id, slug or name.") var org: String
-
-        func run() async throws {
-            let store = try database.open()
-            let organization = try await resolveOrganization(org, in: store)
-            _ = try await store.setHardStopExempt(organization.id, exempt: true)
-            print("✓ \(organization.name) may now run a negative balance (hard stop off for this org)")
-        }
+        @OptionGroup var target: ExemptionTarget
+        func run() async throws { try await target.set(exempt: true) }
     }
 
     struct EnforceBalance: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "enforce-balance", abstract: "Apply the prepaid hard stop to an organization again.")
+        @OptionGroup var target: ExemptionTarget
+        func run() async throws { try await target.set(exempt: false) }
+    }
+
+    /// The organization `allow-negative` and `enforce-balance` act on.
+    struct ExemptionTarget: ParsableArguments {
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Organization id, slug or name.") var org: String
 
-        func run() async throws {
+        func set(exempt: Bool) async throws {
             let store = try database.open()
             let organization = try await resolveOrganization(org, in: store)
-            _ = try await store.setHardStopExempt(organization.id, exempt: false)
-            print("✓ \(organization.name) is hard-stopped at zero balance again")
+            _ = try await store.setHardStopExempt(organization.id, exempt: exempt)
+            print(exempt
+                ? "✓ \(organization.name) may now run a negative balance (hard stop off for this org)"
+                : "✓ \(organization.name) is hard-stopped at zero balance again")
         }
     }
 }
@@ -113,18 +114,16 @@ struct WorkspaceCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a workspace.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var scope: OrganizationOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "The workspace's name.") var name: String
-        @Option(help: "Organization id, slug or name.") var org: String?
         @Option(help: "Monthly budget in USD (alerts at 50/80/100 %).") var budget: String?
 
         func run() async throws {
             let monthlyBudget = try budget.map { try money($0, option: "--budget") }
             if let monthlyBudget, !monthlyBudget.isPositive { throw CLIFailure.usage("--budget must be positive") }
             guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw CLIFailure.usage("NAME must not be empty") }
-            let store = try database.open()
-            let organization = try await resolveOrganization(org, in: store)
+            let (store, organization) = try await scope.open()
             let workspace = try await store.createWorkspace(organization.id, name: name, monthlyBudget: monthlyBudget)
             if output.json { return printJSON(Render.workspace(workspace)) }
             print("✓ workspace \(workspace.name) (\(workspace.id)) in \(organization.name), budget \(monthlyBudget?.formatted ?? "no cap")")
@@ -133,13 +132,11 @@ struct WorkspaceCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List an organization's workspaces.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var scope: OrganizationOptions
         @OptionGroup var output: OutputOptions
-        @Option(help: "Organization id, slug or name.") var org: String?
 
         func run() async throws {
-            let store = try database.open()
-            let organization = try await resolveOrganization(org, in: store)
+            let (store, organization) = try await scope.open()
             let workspaces = try await store.listWorkspaces(organization.id)
             if output.json { return printJSON(.object([("workspaces", .array(workspaces.map(Render.workspace)))])) }
             printTable(

@@ -42,13 +42,11 @@ struct StatusCommand: AsyncParsableCommand {
 struct BalanceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "balance", abstract: "One organization's balance, spend this month, quota and recent alerts.")
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var scope: OrganizationOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: "Organization id, slug or name.") var org: String?
 
     func run() async throws {
-        let store = try database.open()
-        let organization = try await resolveOrganization(org, in: store)
+        let (store, organization) = try await scope.open()
         let snapshot = try await store.balance(organization.id, at: now())
         let alerts = try await store.recentAlerts(organization.id, limit: 5)
         if output.json {
@@ -86,15 +84,13 @@ struct PageOptions: ParsableArguments {
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "events", abstract: "Recorded usage events, newest first.")
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var scope: OrganizationOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var paging: PageOptions
-    @Option(help: "Organization id, slug or name.") var org: String?
 
     func run() async throws {
         let request = try paging.request()
-        let store = try database.open()
-        let organization = try await resolveOrganization(org, in: store)
+        let (store, organization) = try await scope.open()
         let page = try await store.usageEvents(organization.id, page: request)
         if output.json { return printJSON(Render.page(page, render: Render.event)) }
         printTable(
@@ -112,15 +108,13 @@ struct EventsCommand: AsyncParsableCommand {
 
 struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ledger", abstract: "Ledger entries, newest first.")
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var scope: OrganizationOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var paging: PageOptions
-    @Option(help: "Organization id, slug or name.") var org: String?
 
     func run() async throws {
         let request = try paging.request()
-        let store = try database.open()
-        let organization = try await resolveOrganization(org, in: store)
+        let (store, organization) = try await scope.open()
         let page = try await store.ledgerEntries(organization.id, page: request)
         if output.json { return printJSON(Render.page(page, render: Render.entry)) }
         printTable(

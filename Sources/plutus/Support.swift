@@ -27,6 +27,18 @@ struct DatabaseOptions: ParsableArguments {
     func open() throws -> SQLiteStore { try SQLiteStore(path: path) }
 }
 
+/// `--db` and `--org` for commands that act on one organization.
+struct OrganizationOptions: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Organization id, slug or name (optional when there is only one).") var org: String?
+
+    /// Opens the store and finds the organization; call only after every argument is valid.
+    func open() async throws -> (store: SQLiteStore, organization: Organization) {
+        let store = try database.open()
+        return (store, try await resolveOrganization(org, in: store))
+    }
+}
+
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of a table.")
     var json = false
