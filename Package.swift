@@ -14,12 +14,18 @@ let package = Package(
         .library(name: "PlutusCore", targets: ["PlutusCore"]),
         .library(name: "PlutusStore", targets: ["PlutusStore"]),
         .library(name: "PlutusSQLite", targets: ["PlutusSQLite"]),
+        .library(name: "PlutusServer", targets: ["PlutusServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -43,12 +49,27 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "PlutusServer",
+            dependencies: [
+                "PlutusCore",
+                "PlutusStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "plutus",
             dependencies: [
                 "PlutusCore",
                 "PlutusStore",
                 "PlutusSQLite",
+                "PlutusServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -65,6 +86,14 @@ let package = Package(
             dependencies: [
                 "PlutusSQLite", "PlutusStoreTesting", "PlutusStore", "PlutusCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlutusServerTests",
+            dependencies: [
+                "PlutusServer", "PlutusSQLite", "PlutusStore", "PlutusCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),

@@ -38,6 +38,8 @@ public enum Limits {
     public static let pageRowsMax = 500
     /// Rows in a page when the caller does not say.
     public static let pageRowsDefault = 50
+    /// Rows in one export page when the client asks for pages (`limit`).
+    public static let exportPageRowsMax: Int64 = 10_000
     /// Models in one imported price catalog.
     public static let catalogModelsMax = 20_000
 }

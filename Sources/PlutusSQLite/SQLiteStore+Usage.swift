@@ -82,6 +82,27 @@ extension SQLiteStore {
         }
     }
 
+    public func exportUsageEvents(
+        _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int
+    ) async throws -> [UsageEventRecord] {
+        try await read { db in
+            _ = try Self.requireOrganization(db, organizationID)
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.*, w.name AS workspace_name FROM usage_events e
+                    LEFT JOIN workspaces w ON w.id = e.workspace_id
+                    WHERE e.org_id = ? AND e.seq > ? AND e.ts >= ? AND e.ts < ?
+                    ORDER BY e.seq LIMIT ?
+                    """,
+                arguments: [
+                    organizationID.rawValue, after ?? 0, from?.millis ?? Int64.min, to?.millis ?? Int64.max,
+                    min(max(limit, 1), Limits.pageRowsMax),
+                ]
+            ).map(Self.usageEvent)
+        }
+    }
+
     static func usageEvent(_ row: Row) -> UsageEventRecord {
         UsageEventRecord(
             sequence: row["seq"], id: UsageEventID(rawValue: row["id"]),

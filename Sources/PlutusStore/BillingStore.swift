@@ -34,6 +34,12 @@ public protocol BillingStore: Sendable {
 
     func balance(_ organizationID: OrganizationID, at time: Timestamp) async throws -> BalanceSnapshot
     func usageEvents(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<UsageEventRecord>
+    /// Events in ascending sequence after `after`, with `timestamp` in `[from, to)`, at most
+    /// `limit` (clamped to `Limits.pageRowsMax`). Repeating with the last sequence walks
+    /// every row exactly once.
+    func exportUsageEvents(
+        _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int
+    ) async throws -> [UsageEventRecord]
     func ledgerEntries(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<LedgerEntryRecord>
     func recentAlerts(_ organizationID: OrganizationID, limit: Int) async throws -> [AlertRecord]
 

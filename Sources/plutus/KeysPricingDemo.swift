@@ -157,15 +157,23 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Seed a realistic month of agent spend into a fresh demo database and show it.")
     @Option(help: "Demo database path (default $PLUTUS_HOME/demo.db; replaced on every run).") var db: String?
 
-    func run() async throws {
-        let path = db.map { ($0 as NSString).expandingTildeInPath }
-            ?? (DatabaseOptions.home as NSString).appendingPathComponent("demo.db")
+    static func path(_ db: String?) -> String {
+        db.map { ($0 as NSString).expandingTildeInPath } ?? (DatabaseOptions.home as NSString).appendingPathComponent("demo.db")
+    }
+
+    /// Deletes any previous demo database at `path` and seeds a new one.
+    static func seedFreshDemo(at path: String) async throws -> (store: SQLiteStore, summary: DemoSeeder.Summary) {
         for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
             try FileManager.default.removeItem(atPath: path + suffix)
         }
         let store = try SQLiteStore(path: path)
+        return (store, try await DemoSeeder(now: now()).seed(into: store))
+    }
+
+    func run() async throws {
+        let path = Self.path(db)
         print("seeding \(DemoSeeder.eventCount) agent calls over \(DemoSeeder.daysCovered) days into \(path) …")
-        let summary = try await DemoSeeder(now: now()).seed(into: store)
+        let (store, summary) = try await Self.seedFreshDemo(at: path)
         let organization = summary.organization
         let snapshot = try await store.balance(organization.id, at: now())
         print("✓ \(organization.name) · \(organization.plan.displayName) plan · \(summary.eventsRecorded) calls recorded")
@@ -173,6 +181,6 @@ struct DemoCommand: AsyncParsableCommand {
         for alert in try await store.recentAlerts(organization.id, limit: 3) { print("  ▲ \(alert.message)") }
         let report = try await store.verify()
         print(report.isClean ? "✓ ledger verified" : "✗ ledger problems: \(report.problems)")
-        print("Try: plutus status --db \(path)   ·   plutus events --db \(path)   ·   plutus ledger --db \(path)")
+        print("Try: plutus status --db \(path)   ·   plutus events --db \(path)   ·   plutus serve --demo")
     }
 }

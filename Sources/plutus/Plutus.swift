@@ -13,7 +13,7 @@ struct Plutus: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, OrgCommand.self, WorkspaceCommand.self, TopUpCommand.self, GrantCommand.self,
             AdjustCommand.self, MeterCommand.self, StatusCommand.self, BalanceCommand.self, EventsCommand.self,
-            LedgerCommand.self, KeysCommand.self, PricingCommand.self, VerifyCommand.self, DemoCommand.self,
+            LedgerCommand.self, KeysCommand.self, PricingCommand.self, VerifyCommand.self, DemoCommand.self, ServeCommand.self,
         ])
 }
 
@@ -31,6 +31,7 @@ struct CLIFailure: Error {
 @main
 enum Main {
     static func main() async {
+        setvbuf(stdout, nil, _IOLBF, 0)  // line-buffered, so `serve` banners reach logs at once
         do {
             var command = try Plutus.parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

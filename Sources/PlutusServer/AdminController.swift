@@ -1,0 +1,183 @@
+import HTTPTypes
+import Hummingbird
+import PlutusCore
+import PlutusStore
+
+/// `/v1/admin/*` behind `Authorization: Bearer $PLUTUS_ADMIN_TOKEN`, compared in constant
+/// time. With no token configured every admin path answers 404.
+struct AdminController<Store: BillingStore>: Sendable {
+    let store: Store
+    let adminToken: String?
+
+    func register(on router: Router<PlutusRequestContext>) {
+        let admin = router.group("/v1/admin").add(middleware: AdminGate(token: adminToken))
+        admin.get("orgs", use: listOrganizations)
+        admin.post("orgs", use: createOrganization)
+        admin.post("credits", use: postCredit)
+        admin.get("keys", use: listKeys)
+        admin.post("keys", use: createKey)
+        admin.post("keys/revoke", use: revokeKey)
+        admin.get("**") { request, _ -> Response in throw Self.noRoute(request) }
+        admin.post("**") { request, _ -> Response in throw Self.noRoute(request) }
+    }
+
+    static func noRoute(_ request: Request) -> APIError {
+        APIError(.notFound, "no admin route for \(request.uri.path)", code: "not_found")
+    }
+
+    struct AdminGate: RouterMiddleware {
+        typealias Context = PlutusRequestContext
+        let token: String?
+
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+            -> Response
+        {
+            guard let token else { throw APIError.adminDisabled }
+            guard let presented = HTTPInput.bearer(request),
+                Digest.constantTimeEqual(Array(presented.utf8), Array(token.utf8))
+            else { throw APIError.invalidAdminToken }
+            return try await next(request, context)
+        }
+    }
+
+    // MARK: fields of admin bodies
+
+    static func string(_ body: JSONValue, _ field: String, required: Bool) throws -> String? {
+        guard let value = body[field], value != .null else {
+            if required { throw APIError.badRequest("\(field) is required", field: field) }
+            return nil
+        }
+        guard case .string(let text) = value else {
+            throw APIError.badRequest("\(field) must be a string", code: "wrong_type", field: field)
+        }
+        return text
+    }
+
+    func organization(_ body: JSONValue, field: String = "org_id") async throws -> Organization {
+        guard let reference = try Self.string(body, field, required: true), let org = try await store.findOrganization(reference)
+        else { throw APIError.unknownOrg }
+        return org
+    }
+
+    // MARK: handlers
+
+    @Sendable func listOrganizations(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let limit = try HTTPInput.integer(request, "limit", in: 1...1_000) ?? 100
+        let offset = try HTTPInput.integer(request, "offset", in: 0...10_000_000) ?? 0
+        let listings = try await store.listOrganizations().dropFirst(Int(offset)).prefix(Int(limit))
+        return JSONResponse.make(.ok, .object([("orgs", .array(listings.map { listing in
+            .object([
+                ("id", .string(listing.organization.id.rawValue)), ("name", .string(listing.organization.name)),
+                ("slug", .string(listing.organization.slug)), ("tier", .string(listing.organization.plan.rawValue)),
+                ("balance", .money(listing.balance)),
+            ])
+        }))]))
+    }
+
+    @Sendable func createOrganization(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let body = try await HTTPInput.object(request)
+        let name = (try Self.string(body, "name", required: false) ?? "").trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty else { throw APIError.badRequest("name is required", field: "name") }
+        let tierText = (try Self.string(body, "tier", required: false) ?? "free").lowercased()
+        guard let plan = Plan(rawValue: tierText) else {
+            throw APIError.badRequest("tier must be \(Plan.allCases.map(\.rawValue).joined(separator: "|"))", field: "tier")
+        }
+        let email = try Self.string(body, "owner_email", required: false)
+        let org = try await store.createOrganization(name: name, plan: plan, ownerEmail: email)
+        return JSONResponse.make(.created, .object([
+            ("id", .string(org.id.rawValue)), ("name", .string(org.name)), ("slug", .string(org.slug)),
+            ("tier", .string(org.plan.rawValue)),
+        ]))
+    }
+
+    /// Grant or adjust. Idempotent: the `Idempotency-Key` becomes the entry's reference, so a
+    /// retry returns the original entry (200, `idempotent_replay`) instead of posting twice.
+    @Sendable func postCredit(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let body = try await HTTPInput.object(request)
+        let org = try await organization(body)
+        let kindText = try Self.string(body, "kind", required: false) ?? "grant"
+        let kind: EntryKind
+        switch kindText {
+        case "grant": kind = .grant
+        case "adjust", "adjustment": kind = .adjustment
+        default: throw APIError.badRequest("kind must be grant|adjust", field: "kind")
+        }
+        let amount = try Self.amount(body["amount_usd"])
+        if kind == .grant && amount.isNegative {
+            throw APIError.badRequest("a grant must be positive; use kind=adjust to debit", field: "amount_usd")
+        }
+        let memo = try Self.string(body, "reason", required: false) ?? "admin \(kindText)"
+        let key = try HTTPInput.idempotencyKey(request)
+        let reference = "admin:" + (key ?? UsageEventID.random().rawValue.replacingOccurrences(of: "evt_", with: ""))
+        let movement: CreditMovement
+        do {
+            movement = try CreditMovement(kind: kind, amount: amount, reference: reference, memo: memo)
+        } catch {
+            throw APIError.badRequest("\(error.field == "memo" ? "reason" : "amount_usd") \(error.problem)", field: error.field)
+        }
+        let result = try await store.postCredit(org.id, movement, at: HTTPInput.now())
+        var members: [(String, JSONValue)] = [
+            ("org_id", .string(org.id.rawValue)), ("kind", .string(kindText)), ("amount_usd", .money(amount)),
+            ("balance_after", .money(result.entry.balanceAfter)), ("entry_id", .string(result.entry.id.rawValue)),
+        ]
+        if case .alreadyPosted = result {
+            members.append(("idempotent_replay", .bool(true)))
+            return JSONResponse.make(.ok, .object(members))
+        }
+        return JSONResponse.make(.created, .object(members))
+    }
+
+    static func amount(_ value: JSONValue?) throws -> MicroDollars {
+        let text: String
+        switch value {
+        case .number(let literal): text = literal
+        case .string(let literal): text = literal.trimmingCharacters(in: .whitespaces)
+        default: throw APIError.badRequest("amount_usd must be a number", field: "amount_usd")
+        }
+        guard case .success(let amount) = MicroDollars.parse(text), amount != .zero else {
+            throw APIError.badRequest("amount_usd must be a non-zero finite number", field: "amount_usd")
+        }
+        return amount
+    }
+
+    @Sendable func listKeys(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        guard let reference = request.uri.queryParameters.get("org"),
+            let org = try await store.findOrganization(reference)
+        else { throw APIError.unknownOrg }
+        let keys = try await store.listAPIKeys(org.id)
+        return JSONResponse.make(.ok, .object([
+            ("org_id", .string(org.id.rawValue)),
+            ("keys", .array(keys.map { key in
+                .object([
+                    ("id", .string(key.id.rawValue)), ("name", .optionalString(key.name)), ("prefix", .string(key.prefix)),
+                    ("created_at", .number(key.createdAt.epochSecondsText)),
+                    ("last_used_at", key.lastUsedAt.map { .number($0.epochSecondsText) } ?? .null),
+                    ("revoked_at", key.revokedAt.map { .number($0.epochSecondsText) } ?? .null),
+                ])
+            })),
+        ]))
+    }
+
+    @Sendable func createKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let body = try await HTTPInput.object(request)
+        let org = try await organization(body)
+        let name = try Self.string(body, "name", required: false)
+        let created = try await store.createAPIKey(org.id, name: name)
+        return JSONResponse.make(.created, .object([
+            ("id", .string(created.info.id.rawValue)), ("org_id", .string(org.id.rawValue)),
+            ("name", .optionalString(created.info.name)), ("secret", .string(created.secret)),
+        ]))
+    }
+
+    @Sendable func revokeKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let body = try await HTTPInput.object(request)
+        let org = try await organization(body)
+        guard let keyID = try Self.string(body, "key_id", required: true), APIKeyID.isWellFormed(keyID) else {
+            throw APIError.badRequest("key_id must look like key_0123456789abcdef", field: "key_id")
+        }
+        guard try await store.revokeAPIKey(org.id, keyID: APIKeyID(rawValue: keyID)) else {
+            throw APIError(.notFound, "unknown or already revoked key", code: "unknown_key")
+        }
+        return JSONResponse.make(.ok, .object([("revoked", .bool(true)), ("key_id", .string(keyID))]))
+    }
+}

@@ -1,0 +1,40 @@
+import Hummingbird
+import Logging
+import PlutusCore
+import PlutusStore
+
+/// Builds the Plutus HTTP application on `store`. Used by `plutus serve` and by the tests.
+public func buildApplication(
+    configuration: ServerConfiguration, store: some BillingStore, logger: Logger = Logger(label: "plutus")
+) -> some ApplicationProtocol {
+    let router = buildRouter(configuration: configuration, store: store)
+    return Application(
+        router: router,
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "Plutus/\(configuration.version)"),
+        logger: logger)
+}
+
+func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {
+    let metrics = ServerMetrics()
+    let router = Router(context: PlutusRequestContext.self)
+    router.add(middleware: ErrorMiddleware(metrics: metrics))
+    router.get("/healthz") { _, _ in
+        JSONResponse.make(.ok, .object([
+            ("ok", .bool(true)), ("version", .string(configuration.version)), ("demo", .bool(configuration.demo)),
+        ]))
+    }
+    router.get("/metrics") { _, _ in
+        var buffer = ByteBuffer()
+        buffer.writeBytes(metrics.exposition())
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: buffer))
+    }
+    UsageController(
+        store: store, configuration: configuration,
+        limiter: RateLimiter(ratePerMinute: configuration.ingestRatePerMinute, burst: configuration.ingestBurst),
+        metrics: metrics
+    ).register(on: router)
+    AdminController(store: store, adminToken: configuration.adminToken).register(on: router)
+    return router
+}

@@ -1,0 +1,65 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PlutusCore
+import PlutusStore
+
+/// The one place errors become HTTP: typed errors get their status and JSON body; anything
+/// else is logged with a reference and answered with a generic 500 that leaks nothing.
+/// Also stamps the request id and security headers, and counts every request.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = PlutusRequestContext
+    let metrics: ServerMetrics
+
+    static let requestIDField = HTTPField.Name("X-Request-Id")!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = try render(error, request: request, context: context)
+        }
+        response.headers[Self.requestIDField] = context.id
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.init("X-Frame-Options")!] = "DENY"
+        response.headers[.init("Referrer-Policy")!] = "same-origin"
+        metrics.request(
+            route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
+            duration: ContinuousClock.now - start)
+        return response
+    }
+
+    private func render(_ error: any Error, request: Request, context: Context) throws -> Response {
+        switch error {
+        case let error as APIError:
+            return try error.response(from: request, context: context)
+        case let error as UsageFieldError:
+            return try APIError.event(error).response(from: request, context: context)
+        case let error as StoreError:
+            if let mapped = APIError.from(error) { return try mapped.response(from: request, context: context) }
+        case is NIOTooManyBytesError:
+            return try APIError.bodyTooLarge.response(from: request, context: context)
+        case let error as HTTPError where error.status == .notFound:
+            return try APIError(.notFound, "no route for \(request.uri.path)", code: "not_found")
+                .response(from: request, context: context)
+        case let error as HTTPError where error.status == .methodNotAllowed:
+            return try APIError(.methodNotAllowed, "method not allowed", code: "method_not_allowed")
+                .response(from: request, context: context)
+        case let error as HTTPError where error.status.code < 500:
+            return try APIError(error.status, error.status.reasonPhrase, code: "bad_request")
+                .response(from: request, context: context)
+        default:
+            break
+        }
+        let reference = String(UInt32.random(in: .min ... .max), radix: 16)
+        context.logger.error(
+            "[\(reference)] \(request.method) \(request.uri.path) failed: \(String(reflecting: error))")
+        return JSONResponse.make(
+            .internalServerError, .object([("error", .string("internal error")), ("ref", .string(reference))]))
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PlutusCore
+import PlutusStore
+
+/// Reading what clients send: bearer tokens, bounded bodies, query values.
+enum HTTPInput {
+    /// The token of `Authorization: Bearer <token>` (scheme matched case-insensitively).
+    static func bearer(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The body, at most `Limits.bodyBytesMax` bytes whatever `Content-Length` claims; a
+    /// declared length that is not a non-negative integer is refused.
+    static func body(_ request: Request) async throws -> [UInt8] {
+        if let declared = request.headers[.contentLength] {
+            guard let length = Int(declared.trimmingCharacters(in: .whitespaces)), length >= 0 else {
+                throw APIError.badRequest("Content-Length must be a non-negative integer", code: "invalid_content_length")
+            }
+            guard length <= Limits.bodyBytesMax else { throw APIError.bodyTooLarge }
+        }
+        var request = request
+        do {
+            let buffer = try await request.collectBody(upTo: Limits.bodyBytesMax)
+            return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge
+        }
+    }
+
+    /// The body parsed as JSON; an empty body is `{}` as in the original.
+    static func json(_ request: Request) async throws -> JSONValue {
+        let bytes = try await body(request)
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return .object([]) }
+        do {
+            return try JSONValue.parse(bytes)
+        } catch {
+            throw APIError.bodyNotJSON
+        }
+    }
+
+    /// The body as a JSON object (admin routes).
+    static func object(_ request: Request) async throws -> JSONValue {
+        let value = try await json(request)
+        guard case .object = value else { throw APIError.bodyNotObject }
+        return value
+    }
+
+    /// An optional `Idempotency-Key`, trimmed and bounded.
+    static func idempotencyKey(_ request: Request) throws -> String? {
+        guard let raw = request.headers[.init("Idempotency-Key")!] else { return nil }
+        let key = raw.trimmingCharacters(in: .whitespaces)
+        if key.isEmpty { return nil }
+        guard key.utf8.count <= Limits.idempotencyKeyBytesMax, !UsageValidation.containsControlCharacter(key) else {
+            throw APIError.badRequest(
+                "Idempotency-Key must be at most \(Limits.idempotencyKeyBytesMax) bytes without control characters",
+                code: "invalid_idempotency_key", field: "Idempotency-Key")
+        }
+        return key
+    }
+
+    /// A time query parameter: epoch seconds (fractions allowed) or ISO 8601.
+    static func time(_ request: Request, _ names: String...) throws -> Timestamp? {
+        for name in names {
+            guard let text = request.uri.queryParameters.get(name), !text.isEmpty else { continue }
+            if case .success(let millis) = DecimalText.scaled(text, scale: 3) { return Timestamp(rawValue: millis) }
+            if let parsed = Timestamp.parseISO8601(text) { return parsed }
+            throw APIError.badRequest("'\(name)' must be epoch seconds or an ISO 8601 time", field: name)
+        }
+        return nil
+    }
+
+    /// An integer query parameter within `range`.
+    static func integer(_ request: Request, _ name: String, in range: ClosedRange<Int64>) throws -> Int64? {
+        guard let text = request.uri.queryParameters.get(name), !text.isEmpty else { return nil }
+        guard let value = Int64(text), range.contains(value) else {
+            throw APIError.badRequest(
+                "'\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)", field: name)
+        }
+        return value
+    }
+
+    static func now() -> Timestamp {
+        Timestamp(rawValue: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+}

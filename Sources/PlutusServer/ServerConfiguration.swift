@@ -1,0 +1,44 @@
+import PlutusCore
+
+/// Everything `buildApplication` needs besides the store.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Bearer token for `/v1/admin/*`; `nil` turns the admin API off (404).
+    public var adminToken: String?
+    /// Ingest requests per minute per API key; 0 disables the limiter.
+    public var ingestRatePerMinute: Int
+    /// Token-bucket capacity per API key.
+    public var ingestBurst: Int
+    public var policy: MeteringPolicy
+    /// Public origin (e.g. `https://billing.example.com`), used for `upgrade_url`.
+    public var baseURL: String?
+    public var demo: Bool
+    public var version: String
+
+    public static let defaultPort = 8420
+
+    public init(
+        host: String = "127.0.0.1", port: Int = defaultPort, adminToken: String? = nil, ingestRatePerMinute: Int = 600,
+        ingestBurst: Int? = nil, policy: MeteringPolicy = .standard, baseURL: String? = nil, demo: Bool = false,
+        version: String = "0.1.0"
+    ) {
+        precondition(ingestRatePerMinute >= 0, "rate must not be negative")
+        self.host = host
+        self.port = port
+        self.adminToken = adminToken.flatMap { $0.isEmpty ? nil : $0 }
+        self.ingestRatePerMinute = ingestRatePerMinute
+        self.ingestBurst = max(1, ingestBurst ?? ingestRatePerMinute)
+        self.policy = policy
+        self.baseURL = baseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.demo = demo
+        self.version = version
+    }
+
+    var upgradeURL: String { (baseURL ?? "") + "/pricing" }
+
+    /// Hosts that only this machine can reach.
+    public static func isLoopback(_ host: String) -> Bool {
+        ["127.0.0.1", "localhost", "::1", "[::1]", ""].contains(host.lowercased()) || host.hasPrefix("127.")
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PlutusCore
+import PlutusSQLite
+import PlutusServer
+import PlutusStore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP API (ingest, balance, exports, admin, health, metrics).",
+        discussion: """
+            Environment: PLUTUS_ADMIN_TOKEN (enables /v1/admin), PLUTUS_INGEST_RATE_PER_MIN (default 600; 0 disables), \
+            PLUTUS_INGEST_BURST, PLUTUS_BASE_URL (public origin for upgrade_url), PLUTUS_PORT, PLUTUS_ALLOW_INSECURE, \
+            and the metering settings of `plutus meter`. Stops gracefully on SIGTERM or SIGINT.
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (default $PLUTUS_PORT or 8420).") var port: Int?
+    @Flag(help: "Serve a freshly seeded demo database ($PLUTUS_HOME/demo.db).") var demo = false
+    @Flag(name: .customLong("allow-insecure"), help: "Allow binding beyond loopback (needs PLUTUS_ADMIN_TOKEN too).")
+    var allowInsecure = false
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let resolvedPort = try port ?? environment["PLUTUS_PORT"].map { text in
+            guard let value = Int(text) else { throw CLIFailure.usage("PLUTUS_PORT must be a port number, got '\(text)'") }
+            return value
+        } ?? ServerConfiguration.defaultPort
+        guard (0...65_535).contains(resolvedPort) else { throw CLIFailure.usage("--port must be 0–65535") }
+        let rate = try Self.integer(environment, "PLUTUS_INGEST_RATE_PER_MIN", default: 600)
+        let burst = try environment["PLUTUS_INGEST_BURST"].map { _ in try Self.integer(environment, "PLUTUS_INGEST_BURST", default: rate) }
+        let adminToken = environment["PLUTUS_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        let consent = allowInsecure || ["1", "true", "yes"].contains(environment["PLUTUS_ALLOW_INSECURE"]?.lowercased() ?? "")
+        if !ServerConfiguration.isLoopback(host) && !(consent && adminToken != nil) {
+            throw CLIFailure.usage(
+                "refusing to serve on host '\(host)': it would expose the billing API beyond this machine. "
+                    + "Bind 127.0.0.1 behind a TLS proxy, or set PLUTUS_ADMIN_TOKEN and pass --allow-insecure.")
+        }
+        let configuration = ServerConfiguration(
+            host: host, port: resolvedPort, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: burst,
+            policy: try Settings.policy(), baseURL: environment["PLUTUS_BASE_URL"], demo: demo, version: Plutus.version)
+        let store: SQLiteStore
+        if demo {
+            store = try await DemoCommand.seedFreshDemo(at: DemoCommand.path(database.db)).store
+        } else {
+            store = try database.open()
+        }
+        var logger = Logger(label: "plutus")
+        logger.logLevel = .info
+        print("Plutus v\(Plutus.version) — http://\(host):\(resolvedPort)")
+        print("  database   \(store.path)\(demo ? " (demo data)" : "")")
+        print("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
+        print("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")")
+        let app = buildApplication(configuration: configuration, store: store, logger: logger)
+        try await app.runService()
+    }
+
+    static func integer(_ environment: [String: String], _ name: String, default value: Int) throws -> Int {
+        guard let text = environment[name], !text.isEmpty else { return value }
+        guard let parsed = Int(text), parsed >= 0 else { throw CLIFailure.usage("\(name) must be a non-negative integer") }
+        return parsed
+    }
+}
