@@ -13,14 +13,15 @@ public final class SQLiteStore: BillingStore, Sendable {
     public let path: String
 
     /// How long a writer waits for another process's lock before giving up with `busy`.
-    public static let busyTimeoutSeconds: Double = 5
+    public static let busyTimeoutSecondsDefault: Double = 5
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     /// Refuses a file written by a newer Plutus.
-    public init(path: String) throws {
+    public init(path: String, busyTimeoutSeconds: Double = busyTimeoutSecondsDefault) throws {
+        precondition(busyTimeoutSeconds >= 0, "busy timeout must not be negative")
         self.path = path
         var configuration = Configuration()
-        configuration.busyMode = .timeout(Self.busyTimeoutSeconds)
+        configuration.busyMode = .timeout(busyTimeoutSeconds)
         configuration.foreignKeysEnabled = true
         configuration.label = "plutus"
         do {

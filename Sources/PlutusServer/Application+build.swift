@@ -4,14 +4,17 @@ import PlutusCore
 import PlutusStore
 
 /// Builds the Plutus HTTP application on `store`. Used by `plutus serve` and by the tests.
+/// `onServerRunning` receives the bound port (useful with port 0).
 public func buildApplication(
-    configuration: ServerConfiguration, store: some BillingStore, logger: Logger = Logger(label: "plutus")
+    configuration: ServerConfiguration, store: some BillingStore, logger: Logger = Logger(label: "plutus"),
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = buildRouter(configuration: configuration, store: store)
     return Application(
         router: router,
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "Plutus/\(configuration.version)"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
 }
 

@@ -57,8 +57,8 @@ struct ErrorMiddleware: RouterMiddleware {
             break
         }
         let reference = String(UInt32.random(in: .min ... .max), radix: 16)
-        context.logger.error(
-            "[\(reference)] \(request.method) \(request.uri.path) failed: \(String(reflecting: error))")
+        let detail = if case StoreError.backend(let backend) = error { backend } else { String(reflecting: error) }
+        context.logger.error("[\(reference)] \(request.method) \(request.uri.path) failed: \(detail)")
         return JSONResponse.make(
             .internalServerError, .object([("error", .string("internal error")), ("ref", .string(reference))]))
     }

@@ -31,7 +31,6 @@ struct CLIFailure: Error {
 @main
 enum Main {
     static func main() async {
-        setvbuf(stdout, nil, _IOLBF, 0)  // line-buffered, so `serve` banners reach logs at once
         do {
             var command = try Plutus.parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -50,10 +50,12 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "plutus")
         logger.logLevel = .info
-        print("Plutus v\(Plutus.version) — http://\(host):\(resolvedPort)")
-        print("  database   \(store.path)\(demo ? " (demo data)" : "")")
-        print("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
-        print("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")")
+        // Unbuffered, so the banner reaches a log file before the server blocks.
+        func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        say("Plutus v\(Plutus.version) — http://\(host):\(resolvedPort)")
+        say("  database   \(store.path)\(demo ? " (demo data)" : "")")
+        say("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
+        say("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")")
         let app = buildApplication(configuration: configuration, store: store, logger: logger)
         try await app.runService()
     }
