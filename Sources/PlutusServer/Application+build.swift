@@ -18,10 +18,17 @@ public func buildApplication(
         logger: logger)
 }
 
+/// Every route and its methods; kept beside the registrations below.
+let allowedMethods: [String: [String]] = [
+    "/healthz": ["GET"], "/metrics": ["GET"], "/v1/usage": ["POST"], "/v1/balance": ["GET"],
+    "/v1/usage/export.json": ["GET"], "/v1/usage/export.csv": ["GET"], "/v1/admin/orgs": ["GET", "POST"],
+    "/v1/admin/credits": ["POST"], "/v1/admin/keys": ["GET", "POST"], "/v1/admin/keys/revoke": ["POST"],
+]
+
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {
     let metrics = ServerMetrics()
     let router = Router(context: PlutusRequestContext.self)
-    router.add(middleware: ErrorMiddleware(metrics: metrics))
+    router.add(middleware: ErrorMiddleware(metrics: metrics, allowedMethods: allowedMethods))
     router.get("/healthz") { _, _ in
         JSONResponse.make(.ok, .object([
             ("ok", .bool(true)), ("version", .string(configuration.version)), ("demo", .bool(configuration.demo)),

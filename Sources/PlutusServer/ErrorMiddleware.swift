@@ -11,6 +11,8 @@ import PlutusStore
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = PlutusRequestContext
     let metrics: ServerMetrics
+    /// Path → the methods it answers, so another method gets 405 with `Allow`, not 404.
+    let allowedMethods: [String: [String]]
 
     static let requestIDField = HTTPField.Name("X-Request-Id")!
 
@@ -45,6 +47,12 @@ struct ErrorMiddleware: RouterMiddleware {
         case is NIOTooManyBytesError:
             return try APIError.bodyTooLarge.response(from: request, context: context)
         case let error as HTTPError where error.status == .notFound:
+            if let allowed = allowedMethods[request.uri.path] {
+                return try APIError(
+                    .methodNotAllowed, "method not allowed; use \(allowed.joined(separator: " or "))",
+                    code: "method_not_allowed", headers: [.allow: allowed.joined(separator: ", ")]
+                ).response(from: request, context: context)
+            }
             return try APIError(.notFound, "no route for \(request.uri.path)", code: "not_found")
                 .response(from: request, context: context)
         case let error as HTTPError where error.status == .methodNotAllowed:

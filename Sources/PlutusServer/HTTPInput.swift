@@ -75,9 +75,9 @@ enum HTTPInput {
         return nil
     }
 
-    /// An integer query parameter within `range`.
+    /// An integer query parameter within `range`; present but empty is refused too.
     static func integer(_ request: Request, _ name: String, in range: ClosedRange<Int64>) throws -> Int64? {
-        guard let text = request.uri.queryParameters.get(name), !text.isEmpty else { return nil }
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
         guard let value = Int64(text), range.contains(value) else {
             throw APIError.badRequest(
                 "'\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)", field: name)
