@@ -94,6 +94,7 @@ let package = Package(
             dependencies: [
                 "PlutusServer", "PlutusSQLite", "PlutusStore", "PlutusCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

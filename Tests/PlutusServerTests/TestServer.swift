@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import PlutusCore
 import PlutusSQLite
 import PlutusServer
@@ -21,7 +22,9 @@ struct TestServer: Sendable {
             host: "127.0.0.1", port: 0, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: rate == 0 ? nil : 2,
             policy: policy)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = buildApplication(configuration: configuration, store: store) { port in continuation.yield(port) }
+        var logger = Logger(label: "plutus-test")
+        logger.logLevel = .critical  // each test stops its server by cancellation, which logs noisily
+        let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in continuation.yield(port) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()

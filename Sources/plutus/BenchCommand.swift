@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PlutusCore
+import PlutusSQLite
+import PlutusServer
+import PlutusStore
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure ingest throughput and latency over loopback HTTP, beside a trivial-route ceiling.",
+        discussion: """
+            Runs in one process on a fresh temporary database (synchronous=FULL): a trivial Hummingbird \
+            POST route at 64 connections (the ceiling), then POST /v1/usage with single events at 1, 8 and \
+            64 connections and batches of 100 at 8. Afterwards checks that the events recorded equal the \
+            events acknowledged. Figures, not assertions; only 127.0.0.1 is targeted.
+            """)
+
+    @Option(help: "Seconds per scenario (1–60).") var seconds: Double = 3
+
+    func run() async throws {
+        guard (1...60).contains(seconds) else { throw CLIFailure.usage("--seconds must be between 1 and 60") }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-bench-\(UUID().uuidString)")
+        let store = try SQLiteStore(path: directory.appendingPathComponent("bench.db").path)
+        let org = try await store.createOrganization(name: "Bench", plan: .enterprise, ownerEmail: nil)
+        _ = try await store.postCredit(
+            org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil), at: now())
+        let key = try await store.createAPIKey(org.id, name: "bench").secret
+        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: Plutus.version)
+        var logger = Logger(label: "plutus-bench")
+        logger.logLevel = .critical  // stopping the servers at the end logs cancellations
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = buildApplication(configuration: configuration, store: store, logger: logger) { continuation.yield($0) }
+        let ceiling = buildCeilingApplication(logger: logger) { continuation.yield($0) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let plutusPort = await iterator.next() else { return }
+            group.addTask { try await ceiling.run() }
+            guard let ceilingPort = await iterator.next() else { return }
+            try await measure(plutusPort: plutusPort, ceilingPort: ceilingPort, key: key, store: store, org: org.id)
+            group.cancelAll()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func measure(plutusPort: Int, ceilingPort: Int, key: String, store: SQLiteStore, org: OrganizationID) async throws {
+        let single = Array(#"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#.utf8)
+        let batch = Array(("[" + Array(repeating: #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200}"#, count: 100)
+            .joined(separator: ",") + "]").utf8)
+        let auth = [("Authorization", "Bearer \(key)")]
+        let scenarios: [(name: String, port: Int, path: String, body: [UInt8], connections: Int, events: Int)] = [
+            ("ceiling: trivial Hummingbird POST", ceilingPort, "/echo", single, 64, 0),
+            ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 1, 1),
+            ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 8, 1),
+            ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 64, 1),
+            ("POST /v1/usage, batch of 100", plutusPort, "/v1/usage", batch, 8, 100),
+        ]
+        print("plutus bench — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Int(seconds)) s per scenario, SQLite synchronous=FULL\n")
+        let header = ["scenario", "conns", "req/s", "events/s", "p50 ms", "p99 ms", "non-2xx", "errors"]
+        var rows: [[String]] = []
+        var acknowledged = 0
+        var ceilingRate = 0.0
+        for scenario in scenarios {
+            let generator = LoadGenerator(
+                port: scenario.port, path: scenario.path, headers: scenario.port == plutusPort ? auth : [], body: scenario.body)
+            let result = await Task.detached { generator.run(connections: scenario.connections, seconds: seconds) }.value
+            let ok = result.responses[200] ?? 0
+            acknowledged += ok * scenario.events
+            let rate = Double(result.total) / result.seconds
+            if scenario.events == 0 { ceilingRate = rate }
+            rows.append([
+                scenario.name, String(scenario.connections), String(format: "%.0f", rate),
+                scenario.events == 0 ? "-" : String(format: "%.0f", Double(ok * scenario.events) / result.seconds),
+                String(format: "%.2f", result.percentile(0.5)), String(format: "%.2f", result.percentile(0.99)),
+                String(result.total - ok), String(result.errors),
+            ])
+        }
+        printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7])
+        if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]), ceilingRate > 0 {
+            print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / ceilingRate * 100))
+        }
+        let recorded = try await store.balance(org, at: now()).monthEvents
+        print("acknowledged \(acknowledged) events; the database holds \(recorded)" + (Int64(acknowledged) == recorded ? " ✓" : " ✗ MISMATCH"))
+        let report = try await store.verify()
+        print(report.isClean ? "ledger verified ✓" : "ledger problems: \(report.problems)")
+        if Int64(acknowledged) != recorded || !report.isClean {
+            throw CLIFailure.runtime("recorded events differ from acknowledged ones")
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A small closed-loop HTTP/1.1 load generator: `connections` keep-alive sockets to
+/// 127.0.0.1, each on its own thread, sending the same request back to back for a fixed
+/// time and timing each exchange. Only loopback is ever targeted.
+struct LoadGenerator {
+    struct Result {
+        var responses: [Int: Int] = [:]
+        var latenciesNanos: [UInt64] = []
+        var errors = 0
+        var seconds: Double = 0
+
+        var total: Int { responses.values.reduce(0, +) }
+        func percentile(_ fraction: Double) -> Double {
+            guard !latenciesNanos.isEmpty else { return 0 }
+            let sorted = latenciesNanos.sorted()
+            return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]) / 1_000_000
+        }
+    }
+
+    let port: Int
+    let request: [UInt8]
+
+    init(port: Int, path: String, headers: [(String, String)], body: [UInt8]) {
+        self.port = port
+        var head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        head += "Content-Length: \(body.count)\r\n\r\n"
+        request = Array(head.utf8) + body
+    }
+
+    /// Results of all connections, merged as each finishes.
+    final class Collector: Sendable {
+        let merged = Mutex(Result())
+    }
+
+    func run(connections: Int, seconds: Double) -> Result {
+        let collector = Collector()
+        let group = DispatchGroup()
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<connections {
+            group.enter()
+            let thread = Thread {
+                let local = worker(until: deadline)
+                collector.merged.withLock { merged in
+                    for (status, count) in local.responses { merged.responses[status, default: 0] += count }
+                    merged.latenciesNanos += local.latenciesNanos
+                    merged.errors += local.errors
+                }
+                group.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+        var result = collector.merged.withLock { $0 }
+        result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return result
+    }
+
+    private func worker(until deadline: UInt64) -> Result {
+        var result = Result()
+        var fd = connect()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while DispatchTime.now().uptimeNanoseconds < deadline {
+            if fd < 0 {
+                result.errors += 1
+                fd = connect()
+                continue
+            }
+            let begin = DispatchTime.now().uptimeNanoseconds
+            if let status = exchange(fd, &buffer) {
+                result.responses[status, default: 0] += 1
+                result.latenciesNanos.append(DispatchTime.now().uptimeNanoseconds - begin)
+            } else {
+                result.errors += 1
+                close(fd)
+                fd = connect()
+            }
+        }
+        if fd >= 0 { close(fd) }
+        return result
+    }
+
+    private func connect() -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        var yes: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if status != 0 {
+            close(fd)
+            return -1
+        }
+        return fd
+    }
+
+    /// Sends the request and reads one response (headers, then Content-Length bytes).
+    private func exchange(_ fd: Int32, _ buffer: inout [UInt8]) -> Int? {
+        var sent = 0
+        while sent < request.count {
+            let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard count > 0 else { return nil }
+            sent += count
+        }
+        var received: [UInt8] = []
+        var headerEnd: Int?
+        var needed = Int.max
+        while received.count < needed {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { return nil }
+            received += buffer[0..<count]
+            if headerEnd == nil, let end = Self.headerEnd(received) {
+                headerEnd = end
+                let head = String(decoding: received[..<end], as: UTF8.self).lowercased()
+                guard let range = head.range(of: "content-length: ") else { return nil }
+                let digits = head[range.upperBound...].prefix { $0.isNumber }
+                needed = end + 4 + (Int(digits) ?? 0)
+            }
+        }
+        guard received.count >= 12 else { return nil }
+        return Int(String(decoding: received[9..<12], as: UTF8.self))
+    }
+
+    private static func headerEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for index in 0...(bytes.count - 4)
+        where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
+            return index
+        }
+        return nil
+    }
+}

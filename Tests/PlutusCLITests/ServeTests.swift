@@ -1,0 +1,65 @@
+import Foundation
+import PlutusCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("plutus serve as a real process")
+struct ServeTests {
+    @Test func refusesANonLoopbackBindWithoutTokenAndConsent() throws {
+        let cli = CLI()
+        let refused = try cli.run("serve", "--host", "0.0.0.0", "--port", "1")
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("refusing to serve on host '0.0.0.0'"))
+        let consentOnly = try cli.run("serve", "--host", "0.0.0.0", "--port", "1", "--allow-insecure")
+        #expect(consentOnly.status == 2)
+        #expect(!FileManager.default.fileExists(atPath: cli.database))
+    }
+
+    @Test func servesThenStopsCleanlyOnSIGTERM() async throws {
+        let cli = CLI()
+        let port = try Self.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["serve", "--demo", "--port", String(port)]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PLUTUS_HOME"] = cli.home
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        var health: String?
+        for _ in 0..<100 where health == nil {
+            health = try? String(contentsOf: URL(string: "http://127.0.0.1:\(port)/healthz")!, encoding: .utf8)
+            if health == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(health?.contains(#""demo":true"#) == true)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let log = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("Plutus v"))
+        #expect(log.contains("(demo data)"))
+        let verify = try cli.run("verify", "--db", cli.home + "/demo.db")
+        #expect(verify.status == 0)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
