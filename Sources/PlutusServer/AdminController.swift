@@ -147,14 +147,7 @@ struct AdminController<Store: BillingStore>: Sendable {
         let keys = try await store.listAPIKeys(org.id)
         return JSONResponse.make(.ok, .object([
             ("org_id", .string(org.id.rawValue)),
-            ("keys", .array(keys.map { key in
-                .object([
-                    ("id", .string(key.id.rawValue)), ("name", .optionalString(key.name)), ("prefix", .string(key.prefix)),
-                    ("created_at", .number(key.createdAt.epochSecondsText)),
-                    ("last_used_at", key.lastUsedAt.map { .number($0.epochSecondsText) } ?? .null),
-                    ("revoked_at", key.revokedAt.map { .number($0.epochSecondsText) } ?? .null),
-                ])
-            })),
+            ("keys", .array(keys.map(RecordJSON.key))),
         ]))
     }
 

@@ -58,16 +58,7 @@ struct UsageController<Store: BillingStore>: Sendable {
     @Sendable func balance(_ request: Request, context: PlutusRequestContext) async throws -> Response {
         let identity = try await authenticate(request)
         let snapshot = try await store.balance(identity.organizationID, at: HTTPInput.now())
-        return JSONResponse.make(.ok, .object([
-            ("org_id", .string(identity.organizationID.rawValue)), ("tier", .string(snapshot.plan.rawValue)),
-            ("balance", .money(snapshot.balance)), ("ever_credited", .bool(snapshot.everCredited)),
-            ("allow_negative_balance", .bool(snapshot.hardStopExempt)), ("month", .string(snapshot.month.text)),
-            ("mtd_spend", .money(snapshot.monthSpend)), ("mtd_events", .int(snapshot.monthEvents)),
-            ("tracked_tokens_mtd", .int(snapshot.monthTrackedTokens)),
-            ("tracked_limit", snapshot.plan.trackedTokensPerMonth.map(JSONValue.int) ?? .null),
-            ("workspaces", .int(snapshot.workspaceCount)),
-            ("workspaces_limit", snapshot.plan.workspacesMax.map(JSONValue.int) ?? .null),
-        ]))
+        return JSONResponse.make(.ok, RecordJSON.balance(snapshot))
     }
 
     /// The key's organization's events in ascending sequence, filtered by `since`/`from`

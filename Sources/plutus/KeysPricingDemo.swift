@@ -38,7 +38,7 @@ struct KeysCommand: AsyncParsableCommand {
             let (store, organization) = try await scope.open()
             let keys = try await store.listAPIKeys(organization.id)
             if output.json {
-                return printJSON(.object([("org_id", .string(organization.id.rawValue)), ("keys", .array(keys.map(Render.key)))]))
+                return printJSON(.object([("org_id", .string(organization.id.rawValue)), ("keys", .array(keys.map(RecordJSON.key)))]))
             }
             printTable(
                 ["ID", "PREFIX", "NAME", "CREATED", "LAST USED", "STATUS"],

@@ -26,7 +26,7 @@ struct CreditOptions: ParsableArguments {
         let result = try await store.postCredit(organization.id, movement, at: now())
         let entry = result.entry
         if output.json {
-            var rendered = Render.entry(entry)
+            var rendered = RecordJSON.entry(entry)
             if case .object(var members) = rendered {
                 members.append(("already_posted", .bool({ if case .alreadyPosted = result { true } else { false } }())))
                 rendered = .object(members)

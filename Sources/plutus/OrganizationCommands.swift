@@ -51,7 +51,7 @@ struct OrgCommand: AsyncParsableCommand {
             let store = try database.open()
             let org = try await store.createOrganization(name: name, plan: plan, ownerEmail: email)
             if output.json {
-                printJSON(Render.organization(OrganizationListing(organization: org, balance: .zero, workspaceCount: 0)))
+                printJSON(RecordJSON.organization(OrganizationListing(organization: org, balance: .zero, workspaceCount: 0)))
             } else {
                 print("✓ created \(org.name) (\(org.id), slug \(org.slug), \(plan.displayName) plan)")
             }
@@ -65,7 +65,7 @@ struct OrgCommand: AsyncParsableCommand {
 
         func run() async throws {
             let listings = try await database.open().listOrganizations()
-            if output.json { return printJSON(.object([("orgs", .array(listings.map(Render.organization)))])) }
+            if output.json { return printJSON(.object([("orgs", .array(listings.map(RecordJSON.organization)))])) }
             printTable(
                 ["ID", "NAME", "TIER", "BALANCE", "WORKSPACES", ""],
                 listings.map { listing in
@@ -125,7 +125,7 @@ struct WorkspaceCommand: AsyncParsableCommand {
             guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw CLIFailure.usage("NAME must not be empty") }
             let (store, organization) = try await scope.open()
             let workspace = try await store.createWorkspace(organization.id, name: name, monthlyBudget: monthlyBudget)
-            if output.json { return printJSON(Render.workspace(workspace)) }
+            if output.json { return printJSON(RecordJSON.workspace(workspace)) }
             print("✓ workspace \(workspace.name) (\(workspace.id)) in \(organization.name), budget \(monthlyBudget?.formatted ?? "no cap")")
         }
     }
@@ -138,7 +138,7 @@ struct WorkspaceCommand: AsyncParsableCommand {
         func run() async throws {
             let (store, organization) = try await scope.open()
             let workspaces = try await store.listWorkspaces(organization.id)
-            if output.json { return printJSON(.object([("workspaces", .array(workspaces.map(Render.workspace)))])) }
+            if output.json { return printJSON(.object([("workspaces", .array(workspaces.map(RecordJSON.workspace)))])) }
             printTable(
                 ["ID", "NAME", "SLUG", "MONTHLY BUDGET"],
                 workspaces.map { [$0.id.rawValue, $0.name, $0.slug, $0.monthlyBudget?.formatted ?? "no cap"] },

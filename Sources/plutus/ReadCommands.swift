@@ -19,7 +19,7 @@ struct StatusCommand: AsyncParsableCommand {
         if output.json {
             return printJSON(.object([
                 ("database", .string(store.path)), ("price_catalog", .string(catalog.version)),
-                ("orgs", .array(snapshots.map { Render.balance($0.1, organization: $0.0) })),
+                ("orgs", .array(snapshots.map { RecordJSON.balance($0.1, name: $0.0.name) })),
             ]))
         }
         print("database: \(store.path)")
@@ -50,9 +50,9 @@ struct BalanceCommand: AsyncParsableCommand {
         let snapshot = try await store.balance(organization.id, at: now())
         let alerts = try await store.recentAlerts(organization.id, limit: 5)
         if output.json {
-            var rendered = Render.balance(snapshot, organization: organization)
+            var rendered = RecordJSON.balance(snapshot, name: organization.name)
             if case .object(var members) = rendered {
-                members.append(("alerts", .array(alerts.map(Render.alert))))
+                members.append(("alerts", .array(alerts.map(RecordJSON.alert))))
                 rendered = .object(members)
             }
             return printJSON(rendered)
@@ -92,7 +92,7 @@ struct EventsCommand: AsyncParsableCommand {
         let request = try paging.request()
         let (store, organization) = try await scope.open()
         let page = try await store.usageEvents(organization.id, page: request)
-        if output.json { return printJSON(Render.page(page, render: Render.event)) }
+        if output.json { return printJSON(RecordJSON.page(page, render: RecordJSON.event)) }
         printTable(
             ["SEQ", "TIME (UTC)", "PROVIDER/MODEL", "TASK", "WORKSPACE", "TOKENS", "COST", ""],
             page.items.map { event in
@@ -116,7 +116,7 @@ struct LedgerCommand: AsyncParsableCommand {
         let request = try paging.request()
         let (store, organization) = try await scope.open()
         let page = try await store.ledgerEntries(organization.id, page: request)
-        if output.json { return printJSON(Render.page(page, render: Render.entry)) }
+        if output.json { return printJSON(RecordJSON.page(page, render: RecordJSON.entry)) }
         printTable(
             ["SEQ", "TIME (UTC)", "KIND", "AMOUNT", "BALANCE AFTER", "REFERENCE", "MEMO"],
             page.items.map { entry in

@@ -33,7 +33,7 @@ struct ServeTests {
         try process.run()
         var health: String?
         for _ in 0..<100 where health == nil {
-            health = try? String(contentsOf: URL(string: "http://127.0.0.1:\(port)/healthz")!, encoding: .utf8)
+            health = try Self.curl("http://127.0.0.1:\(port)/healthz")
             if health == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(health?.contains(#""demo":true"#) == true)
@@ -45,6 +45,20 @@ struct ServeTests {
         #expect(log.contains("(demo data)"))
         let verify = try cli.run("verify", "--db", cli.home + "/demo.db")
         #expect(verify.status == 0)
+    }
+
+    /// The body of a successful GET, or nil.
+    static func curl(_ url: String) throws -> String? {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sf", "--max-time", "2", url]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        curl.standardError = FileHandle.nullDevice
+        try curl.run()
+        let body = pipe.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        return curl.terminationStatus == 0 ? String(decoding: body, as: UTF8.self) : nil
     }
 
     static func freePort() throws -> Int {

@@ -1,10 +1,9 @@
 import PlutusCore
-import PlutusStore
 
-/// JSON shapes the CLI prints with `--json`. Money is exact decimal dollars; times are
-/// epoch seconds (`ts`) beside ISO 8601 (`time`).
-enum Render {
-    static func organization(_ listing: OrganizationListing) -> JSONValue {
+/// The JSON shapes of stored records, shared by the CLI's `--json` and the HTTP API. Money
+/// is exact decimal dollars; times are epoch seconds beside ISO 8601 (`time`).
+public enum RecordJSON {
+    public static func organization(_ listing: OrganizationListing) -> JSONValue {
         let org = listing.organization
         return .object([
             ("id", .string(org.id.rawValue)), ("name", .string(org.name)), ("slug", .string(org.slug)),
@@ -14,7 +13,7 @@ enum Render {
         ])
     }
 
-    static func workspace(_ workspace: Workspace) -> JSONValue {
+    public static func workspace(_ workspace: Workspace) -> JSONValue {
         .object([
             ("id", .string(workspace.id.rawValue)), ("name", .string(workspace.name)), ("slug", .string(workspace.slug)),
             ("monthly_budget_usd", workspace.monthlyBudget.map(JSONValue.money) ?? .null),
@@ -22,7 +21,7 @@ enum Render {
         ])
     }
 
-    static func key(_ key: APIKeyInfo) -> JSONValue {
+    public static func key(_ key: APIKeyInfo) -> JSONValue {
         .object([
             ("id", .string(key.id.rawValue)), ("name", .optionalString(key.name)), ("prefix", .string(key.prefix)),
             ("created_at", .number(key.createdAt.epochSecondsText)),
@@ -31,7 +30,7 @@ enum Render {
         ])
     }
 
-    static func event(_ event: UsageEventRecord) -> JSONValue {
+    public static func event(_ event: UsageEventRecord) -> JSONValue {
         .object([
             ("seq", .int(event.sequence)), ("id", .string(event.id.rawValue)),
             ("ts", .number(event.timestamp.epochSecondsText)), ("time", .string(event.timestamp.iso8601)),
@@ -47,7 +46,7 @@ enum Render {
         ])
     }
 
-    static func entry(_ entry: LedgerEntryRecord) -> JSONValue {
+    public static func entry(_ entry: LedgerEntryRecord) -> JSONValue {
         .object([
             ("seq", .int(entry.sequence)), ("id", .string(entry.id.rawValue)),
             ("ts", .number(entry.timestamp.epochSecondsText)), ("time", .string(entry.timestamp.iso8601)),
@@ -58,9 +57,11 @@ enum Render {
         ])
     }
 
-    static func balance(_ snapshot: BalanceSnapshot, organization: Organization) -> JSONValue {
-        .object([
-            ("org_id", .string(organization.id.rawValue)), ("name", .string(organization.name)),
+    /// `name` is included when given (the CLI knows it; the API key's caller does not need it).
+    public static func balance(_ snapshot: BalanceSnapshot, name: String? = nil) -> JSONValue {
+        var members: [(String, JSONValue)] = [("org_id", .string(snapshot.organizationID.rawValue))]
+        if let name { members.append(("name", .string(name))) }
+        members += [
             ("tier", .string(snapshot.plan.rawValue)), ("balance", .money(snapshot.balance)),
             ("ever_credited", .bool(snapshot.everCredited)), ("allow_negative_balance", .bool(snapshot.hardStopExempt)),
             ("month", .string(snapshot.month.text)), ("mtd_spend", .money(snapshot.monthSpend)),
@@ -68,10 +69,11 @@ enum Render {
             ("tracked_limit", snapshot.plan.trackedTokensPerMonth.map(JSONValue.int) ?? .null),
             ("workspaces", .int(snapshot.workspaceCount)),
             ("workspaces_limit", snapshot.plan.workspacesMax.map(JSONValue.int) ?? .null),
-        ])
+        ]
+        return .object(members)
     }
 
-    static func alert(_ alert: AlertRecord) -> JSONValue {
+    public static func alert(_ alert: AlertRecord) -> JSONValue {
         .object([
             ("id", .string(alert.id.rawValue)), ("kind", .string(alert.kind.rawValue)),
             ("message", .string(alert.message)), ("period", .string(alert.period)),
@@ -80,7 +82,7 @@ enum Render {
         ])
     }
 
-    static func page<Item>(_ page: Page<Item>, render: (Item) -> JSONValue) -> JSONValue {
+    public static func page<Item>(_ page: Page<Item>, render: (Item) -> JSONValue) -> JSONValue {
         .object([
             ("items", .array(page.items.map(render))),
             ("next_before", page.nextBefore.map(JSONValue.int) ?? .null),
