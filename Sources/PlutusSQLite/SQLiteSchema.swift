@@ -4,15 +4,26 @@ import GRDB
 /// new migration appended to the list.
 enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
-    static let version = 1
+    static let version = 2
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-foundation") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2-stripe-subscriptions") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }
+
+    /// The subscription an organization's plan follows, and the creation time of the Stripe
+    /// event that last set it, so an older event never overwrites a newer state.
+    private static let v2 = """
+        ALTER TABLE organizations ADD COLUMN stripe_subscription_id TEXT;
+        ALTER TABLE organizations ADD COLUMN plan_event_created INTEGER;
+        CREATE INDEX entries_kind_external ON entries(kind, external_ref) WHERE external_ref IS NOT NULL;
+        """
 
     private static let v1 = """
         CREATE TABLE plutus_meta (

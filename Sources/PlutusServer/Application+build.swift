@@ -22,7 +22,7 @@ public func buildApplication(
 let allowedMethods: [String: [String]] = [
     "/healthz": ["GET"], "/metrics": ["GET"], "/v1/usage": ["POST"], "/v1/balance": ["GET"],
     "/v1/usage/export.json": ["GET"], "/v1/usage/export.csv": ["GET"], "/v1/admin/orgs": ["GET", "POST"],
-    "/v1/admin/credits": ["POST"], "/v1/admin/keys": ["GET", "POST"], "/v1/admin/keys/revoke": ["POST"],
+    "/v1/admin/credits": ["POST"], "/webhook/stripe": ["POST"], "/v1/admin/keys": ["GET", "POST"], "/v1/admin/keys/revoke": ["POST"],
 ]
 
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {
@@ -46,5 +46,6 @@ func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -
         metrics: metrics
     ).register(on: router)
     AdminController(store: store, adminToken: configuration.adminToken).register(on: router)
+    StripeWebhookController(store: store, configuration: configuration, metrics: metrics).register(on: router)
     return router
 }

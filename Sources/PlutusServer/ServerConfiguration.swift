@@ -15,14 +15,23 @@ public struct ServerConfiguration: Sendable {
     public var baseURL: String?
     public var demo: Bool
     public var version: String
+    /// Webhook signing secrets; several are accepted while one is rotated out.
+    public var stripeWebhookSecrets: [String]
+    public var stripeWebhookToleranceSeconds: Int64
+    public var stripe: StripeSettings
 
     public static let defaultPort = 8420
 
     public init(
         host: String = "127.0.0.1", port: Int = defaultPort, adminToken: String? = nil, ingestRatePerMinute: Int = 600,
         ingestBurst: Int? = nil, policy: MeteringPolicy = .standard, baseURL: String? = nil, demo: Bool = false,
-        version: String = "0.1.0"
+        version: String = "0.1.0", stripeWebhookSecrets: [String] = [],
+        stripeWebhookToleranceSeconds: Int64 = StripeSignature.toleranceSecondsDefault, stripe: StripeSettings = StripeSettings()
     ) {
+        precondition(stripeWebhookToleranceSeconds > 0, "tolerance must be positive")
+        self.stripeWebhookSecrets = stripeWebhookSecrets.filter { !$0.isEmpty }
+        self.stripeWebhookToleranceSeconds = stripeWebhookToleranceSeconds
+        self.stripe = stripe
         precondition(ingestRatePerMinute >= 0, "rate must not be negative")
         self.host = host
         self.port = port

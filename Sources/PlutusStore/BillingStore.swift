@@ -48,6 +48,14 @@ public protocol BillingStore: Sendable {
     /// Lays `overlay` over the current prices and makes the result the active catalog.
     func importPrices(_ overlay: PriceOverlay, label: String, at time: Timestamp) async throws -> PriceCatalog
 
+    /// Applies a verified Stripe event exactly once: claiming its id and its effect on the
+    /// ledger or plan commit together. A repeat delivery changes nothing, except that an
+    /// event stored as `unmapped` is tried again (its organization may be known now).
+    func applyStripeEvent(_ event: StripeEvent, action: StripeAction, payload: String, at time: Timestamp) async throws
+        -> StripeOutcome
+    /// Stripe events stored as `unmapped`, oldest first.
+    func unmappedStripeEvents(limit: Int) async throws -> [String]
+
     /// Recomputes every balance from the entries and checks the ledger's invariants.
     func verify() async throws -> VerificationReport
 }

@@ -314,3 +314,31 @@ public struct VerificationReport: Sendable, Equatable {
         self.problems = problems
     }
 }
+
+/// What applying a Stripe event did.
+public struct StripeOutcome: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case credited, awaitingPayment = "awaiting_payment", alreadyCredited = "already_credited"
+        case paymentFailed = "payment_failed", customerLinked = "customer_linked", planSet = "plan_set", stale
+        case refunded, disputed, restored, noop, ignored, duplicate, unmapped
+        case notACreditPurchase = "not_a_credit_purchase"
+    }
+
+    public var status: Status
+    public var organizationID: OrganizationID?
+    /// Money moved by this event, seen from the organization (negative for reversals).
+    public var amount: MicroDollars?
+    public var balanceAfter: MicroDollars?
+    public var detail: String?
+
+    public init(
+        status: Status, organizationID: OrganizationID? = nil, amount: MicroDollars? = nil,
+        balanceAfter: MicroDollars? = nil, detail: String? = nil
+    ) {
+        self.status = status
+        self.organizationID = organizationID
+        self.amount = amount
+        self.balanceAfter = balanceAfter
+        self.detail = detail
+    }
+}

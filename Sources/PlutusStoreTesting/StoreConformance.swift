@@ -373,3 +373,127 @@ public enum StoreConformance {
         }
     }
 }
+
+// MARK: Stripe
+
+extension StoreConformance {
+    static func deliver(_ store: some BillingStore, _ json: String, settings: StripeSettings = StripeSettings(proPriceID: "price_pro"))
+        async throws -> StripeOutcome
+    {
+        let event = try StripeEvent.parse(try JSONValue.parse(json))
+        return try await store.applyStripeEvent(
+            event, action: StripeDecision.action(for: event, settings: settings), payload: json, at: now)
+    }
+
+    /// 50 concurrent deliveries of one checkout event credit once.
+    public static func stripeEventCreditsOnceUnderConcurrentDelivery(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let json = StripeFixtures.event(
+            id: "evt_checkout_1", type: "checkout.session.completed",
+            object: StripeFixtures.checkoutSession(org: org.rawValue, amountCents: "5000", metadataAmount: "500.00"))
+        let statuses = try await withThrowingTaskGroup(of: StripeOutcome.Status.self) { group in
+            for _ in 0..<50 { group.addTask { try await deliver(store, json).status } }
+            return try await group.reduce(into: [StripeOutcome.Status]()) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == .credited }.count == 1)
+        #expect(statuses.filter { $0 == .duplicate }.count == 49)
+        // amount_total ($50) was credited, not the metadata's $500.
+        #expect(try await store.balance(org, at: now).balance == dollars("50"))
+        #expect(try await store.findOrganization(org.rawValue)?.everCredited == true)
+        // The same payment arriving under another event id (async success) is not credited again.
+        let again = StripeFixtures.event(
+            id: "evt_async_1", type: "checkout.session.async_payment_succeeded",
+            object: StripeFixtures.checkoutSession(org: org.rawValue))
+        #expect(try await deliver(store, again).status == .alreadyCredited)
+        #expect(try await store.balance(org, at: now).balance == dollars("50"))
+        #expect(try await store.verify().isClean)
+    }
+
+    public static func stripeUnpaidWrongCurrencyAndAbsurdAmountsMoveNothing(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let unpaid = StripeFixtures.checkoutSession(org: org.rawValue, paymentStatus: "unpaid", paymentIntent: "pi_slow")
+        #expect(try await deliver(store, StripeFixtures.event(id: "evt_u1", type: "checkout.session.completed", object: unpaid)).status
+            == .awaitingPayment)
+        #expect(try await store.balance(org, at: now).balance == .zero)
+        #expect(try await deliver(store, StripeFixtures.event(id: "evt_u2", type: "checkout.session.async_payment_succeeded", object: unpaid))
+            .status == .credited)
+        #expect(try await store.balance(org, at: now).balance == dollars("50"))
+        let euros = StripeFixtures.checkoutSession(org: org.rawValue, currency: "eur", paymentIntent: "pi_eur")
+        #expect(try await deliver(store, StripeFixtures.event(id: "evt_e1", type: "checkout.session.completed", object: euros)).status == .ignored)
+        for (index, amount) in ["-5000", "0", "99999999999999", "12.5"].enumerated() {
+            let absurd = StripeFixtures.checkoutSession(org: org.rawValue, amountCents: amount, paymentIntent: "pi_x\(index)")
+            #expect(try await deliver(store, StripeFixtures.event(id: "evt_a\(index)", type: "checkout.session.completed", object: absurd))
+                .status == .ignored)
+        }
+        #expect(try await store.balance(org, at: now).balance == dollars("50"))
+    }
+
+    public static func stripeRefundsAndDisputesConverge(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await deliver(store, StripeFixtures.event(
+            id: "evt_c", type: "checkout.session.completed", object: StripeFixtures.checkoutSession(org: org.rawValue)))
+        // Partial refund of $20, then cumulative $50: −20 then −30; the same total again is a no-op.
+        let partial = try await deliver(store, StripeFixtures.event(id: "evt_r1", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 2000)))
+        #expect(partial.status == .refunded && partial.amount == dollars("-20"))
+        let full = try await deliver(store, StripeFixtures.event(id: "evt_r2", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 5000)))
+        #expect(full.amount == dollars("-30"))
+        #expect(try await deliver(store, StripeFixtures.event(id: "evt_r3", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 5000))).status == .noop)
+        #expect(try await store.balance(org, at: now).balance == .zero)
+        // A refund of a charge that bought no credit (a subscription invoice) leaves credit alone.
+        let subscriptionRefund = StripeFixtures.charge(id: "ch_sub", paymentIntent: "pi_sub", refundedCents: 2000)
+        #expect(try await deliver(store, StripeFixtures.event(id: "evt_r4", type: "charge.refunded", object: subscriptionRefund)).status
+            == .notACreditPurchase)
+        // A second top-up, disputed and lost, then won: net zero.
+        _ = try await deliver(store, StripeFixtures.event(
+            id: "evt_c2", type: "checkout.session.completed",
+            object: StripeFixtures.checkoutSession(org: org.rawValue, paymentIntent: "pi_2")))
+        let created = try await deliver(store, StripeFixtures.event(
+            id: "evt_d1", type: "charge.dispute.created", object: StripeFixtures.dispute(paymentIntent: "pi_2", status: "needs_response")))
+        #expect(created.status == .disputed && created.amount == dollars("-50"))
+        #expect(try await deliver(store, StripeFixtures.event(
+            id: "evt_d2", type: "charge.dispute.funds_withdrawn",
+            object: StripeFixtures.dispute(paymentIntent: "pi_2", status: "needs_response"))).status == .noop)
+        let won = try await deliver(store, StripeFixtures.event(
+            id: "evt_d3", type: "charge.dispute.closed", object: StripeFixtures.dispute(paymentIntent: "pi_2", status: "won")))
+        #expect(won.status == .restored && won.amount == dollars("50"))
+        #expect(try await store.balance(org, at: now).balance == dollars("50"))
+        #expect(try await store.verify().isClean)
+    }
+
+    public static func stripeSubscriptionsNeverGoBackInTime(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .free, ownerEmail: nil).id
+        let newer = StripeFixtures.event(
+            id: "evt_s2", type: "customer.subscription.updated", created: StripeFixtures.created + 60,
+            object: StripeFixtures.subscription(status: "active", org: org.rawValue))
+        let older = StripeFixtures.event(
+            id: "evt_s1", type: "customer.subscription.updated", created: StripeFixtures.created,
+            object: StripeFixtures.subscription(status: "past_due", org: org.rawValue))
+        #expect(try await deliver(store, newer).status == .planSet)
+        #expect(try await deliver(store, older).status == .stale)
+        #expect(try await store.findOrganization(org.rawValue)?.plan == .pro)
+        let otherPrice = StripeFixtures.event(
+            id: "evt_s3", type: "customer.subscription.updated", created: StripeFixtures.created + 120,
+            object: StripeFixtures.subscription(status: "canceled", price: "price_other", org: org.rawValue))
+        #expect(try await deliver(store, otherPrice).status == .ignored)
+        let deleted = StripeFixtures.event(
+            id: "evt_s4", type: "customer.subscription.deleted", created: StripeFixtures.created + 180,
+            object: StripeFixtures.subscription(status: "canceled", org: org.rawValue))
+        #expect(try await deliver(store, deleted).status == .planSet)
+        #expect(try await store.findOrganization(org.rawValue)?.plan == .free)
+    }
+
+    /// An event for an organization Plutus cannot map is kept and applies when redelivered
+    /// after the mapping exists.
+    public static func stripeUnmappedEventsReplayLater(_ store: some BillingStore) async throws {
+        let json = StripeFixtures.event(
+            id: "evt_orphan", type: "checkout.session.completed",
+            object: StripeFixtures.checkoutSession(org: "later-co", paymentIntent: "pi_orphan"))
+        #expect(try await deliver(store, json).status == .unmapped)
+        #expect(try await store.unmappedStripeEvents(limit: 10) == [json])
+        let org = try await store.createOrganization(name: "later-co", plan: .pro, ownerEmail: nil).id
+        #expect(try await deliver(store, json).status == .credited)
+        #expect(try await deliver(store, json).status == .duplicate)
+        #expect(try await store.balance(org, at: now).balance == dollars("50"))
+        #expect(try await store.unmappedStripeEvents(limit: 10).isEmpty)
+    }
+}

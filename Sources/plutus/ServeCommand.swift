@@ -41,7 +41,12 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let configuration = ServerConfiguration(
             host: host, port: resolvedPort, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: burst,
-            policy: try Settings.policy(), baseURL: environment["PLUTUS_BASE_URL"], demo: demo, version: Plutus.version)
+            policy: try Settings.policy(), baseURL: environment["PLUTUS_BASE_URL"], demo: demo, version: Plutus.version,
+            stripeWebhookSecrets: (environment["STRIPE_WEBHOOK_SECRET"] ?? "").split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            },
+            stripeWebhookToleranceSeconds: Int64(max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
+            stripe: StripeSettings(currency: environment["PLUTUS_STRIPE_CURRENCY"] ?? "usd", proPriceID: environment["STRIPE_PRICE_PRO"]))
         let store: SQLiteStore
         if demo {
             store = try await DemoCommand.seedFreshDemo(at: DemoCommand.path(database.db)).store
@@ -55,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         say("Plutus v\(Plutus.version) — http://\(host):\(resolvedPort)")
         say("  database   \(store.path)\(demo ? " (demo data)" : "")")
         say("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
+        say("  webhooks   \(configuration.stripeWebhookSecrets.isEmpty ? "off (set STRIPE_WEBHOOK_SECRET)" : "on at /webhook/stripe")")
         say("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")")
         let app = buildApplication(configuration: configuration, store: store, logger: logger)
         try await app.runService()

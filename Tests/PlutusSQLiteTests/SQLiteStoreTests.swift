@@ -173,3 +173,18 @@ struct SQLiteFileTests {
         #expect(stored.first?.contains(created.secret) == false)
     }
 }
+
+@Suite("SQLite store: Stripe events")
+struct SQLiteStripeTests {
+    @Test func creditsOnceUnderConcurrentDelivery() async throws {
+        try await StoreConformance.stripeEventCreditsOnceUnderConcurrentDelivery(makeStore())
+    }
+    @Test func unpaidWrongCurrencyAndAbsurdAmountsMoveNothing() async throws {
+        try await StoreConformance.stripeUnpaidWrongCurrencyAndAbsurdAmountsMoveNothing(makeStore())
+    }
+    @Test func refundsAndDisputesConverge() async throws { try await StoreConformance.stripeRefundsAndDisputesConverge(makeStore()) }
+    @Test func subscriptionsNeverGoBackInTime() async throws {
+        try await StoreConformance.stripeSubscriptionsNeverGoBackInTime(makeStore())
+    }
+    @Test func unmappedEventsReplayLater() async throws { try await StoreConformance.stripeUnmappedEventsReplayLater(makeStore()) }
+}
