@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(
             name: "PlutusServerTests",
             dependencies: [
-                "PlutusServer", "PlutusSQLite", "PlutusStore", "PlutusCore",
+                "PlutusServer", "PlutusSQLite", "PlutusStore", "PlutusStoreTesting", "PlutusCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -29,6 +29,7 @@ from referencing.jsonschema import DRAFT202012
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADMIN = "contract-admin-token"
+WEBHOOK_SECRET = "whsec_contract_secret"
 SCHEMATHESIS_SECONDS = 240
 
 
@@ -117,7 +118,8 @@ def main():
     home = tempfile.mkdtemp(prefix="plutus-contract-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, PLUTUS_HOME=home, PLUTUS_ADMIN_TOKEN=ADMIN, PLUTUS_INGEST_RATE_PER_MIN="0")
+    env = dict(os.environ, PLUTUS_HOME=home, PLUTUS_ADMIN_TOKEN=ADMIN, PLUTUS_INGEST_RATE_PER_MIN="0",
+               STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
     log = open(os.path.join(home, "serve.log"), "w")
     server = subprocess.Popen([binary, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -132,6 +134,7 @@ def main():
         contract = Contract(spec)
         run_contract(contract, base)
         run_sdk(contract, base)
+        run_stripe_crosscheck(contract, base, binary)
         run_schemathesis(contract, base)
     finally:
         server.terminate()
@@ -196,6 +199,43 @@ def run_sdk(c, base):
         print(f"  ✓ Meter.track recorded {result.event_id} (cost ${result.cost_usd}) and it is in the export")
     else:
         c.failures.append(f"sdk: track returned {result!r}; export has {exported!r}")
+
+
+def run_stripe_crosscheck(c, base, binary):
+    """Our signatures verify with the official `stripe` package, and its signatures with us."""
+    print("Stripe signatures against the official stripe Python package:")
+    import stripe
+
+    payload = json.dumps({
+        "id": "evt_crosscheck_1", "object": "event", "type": "checkout.session.completed", "created": int(time.time()),
+        "data": {"object": {"id": "cs_x", "object": "checkout.session", "mode": "payment", "amount_total": 1234,
+                            "currency": "usd", "payment_status": "paid", "payment_intent": "pi_crosscheck",
+                            "client_reference_id": "contract-co", "metadata": {"amount_usd": "9999"}}},
+    })
+    ours = subprocess.run([binary, "stripe-sign", "--secret", WEBHOOK_SECRET], input=payload.encode(),
+                          capture_output=True, check=True).stdout.decode().strip()
+    try:
+        event = stripe.Webhook.construct_event(payload, ours, WEBHOOK_SECRET)
+        assert event["id"] == "evt_crosscheck_1"
+        c.passed += 1
+        print("  ✓ a header from `plutus stripe-sign` verifies with stripe.Webhook.construct_event")
+    except Exception as error:  # noqa: BLE001 - any failure is a contract failure
+        c.failures.append(f"stripe rejected our signature: {error!r}")
+    theirs = stripe.WebhookSignature.generate_signature_header(payload, WEBHOOK_SECRET)
+    status, _, body = request(base, "POST", "/webhook/stripe", raw=payload.encode(), headers={"Stripe-Signature": theirs})
+    result = json.loads(body).get("result", {}) if status == 200 else {}
+    if status == 200 and result.get("status") == "credited" and result.get("amount_usd") == 12.34:
+        c.passed += 1
+        print("  ✓ a delivery signed by the stripe package is accepted and credits amount_total ($12.34)")
+    else:
+        c.failures.append(f"webhook signed by stripe: {status} {body[:300]!r}")
+    forged = theirs.replace("v1=", "v1=0")[: len(theirs)]
+    status, _, _ = request(base, "POST", "/webhook/stripe", raw=payload.encode(), headers={"Stripe-Signature": forged})
+    if status == 400:
+        c.passed += 1
+        print("  ✓ a forged signature is refused (400)")
+    else:
+        c.failures.append(f"forged signature answered {status}")
 
 
 def run_schemathesis(c, base):
