@@ -141,7 +141,7 @@ struct SQLiteFileTests {
         try await rawConnection(path).write { db in
             try db.execute(sql: "UPDATE plutus_meta SET value = '99' WHERE key = 'schema_version'")
         }
-        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 1)) { try SQLiteStore(path: path) }
+        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 2)) { try SQLiteStore(path: path) }
 
         let other = temporaryDatabasePath()
         _ = try SQLiteStore(path: other)
