@@ -54,6 +54,7 @@ let package = Package(
             name: "PlutusStripe",
             dependencies: [
                 "PlutusCore",
+                "PlutusStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -81,6 +82,7 @@ let package = Package(
                 "PlutusStore",
                 "PlutusSQLite",
                 "PlutusServer",
+                "PlutusStripe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "PlutusStripeTests",
             dependencies: [
-                "PlutusStripe", "PlutusCore",
+                "PlutusStripe", "PlutusCore", "PlutusStore", "PlutusSQLite", "PlutusStoreTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

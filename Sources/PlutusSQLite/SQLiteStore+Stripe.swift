@@ -28,6 +28,23 @@ extension SQLiteStore {
         }
     }
 
+    public func stripeEventStatuses(_ eventIDs: [String]) async throws -> [String: String] {
+        try await read { db in
+            var statuses: [String: String] = [:]
+            for chunk in stride(from: 0, to: eventIDs.count, by: 500) {
+                let slice = Array(eventIDs[chunk..<min(chunk + 500, eventIDs.count)])
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT event_id, status FROM stripe_events WHERE event_id IN (\(marks))",
+                    arguments: StatementArguments(slice))
+                {
+                    statuses[row["event_id"]] = row["status"]
+                }
+            }
+            return statuses
+        }
+    }
+
     public func unmappedStripeEvents(limit: Int) async throws -> [String] {
         try await read { db in
             try String.fetchAll(

@@ -19,6 +19,8 @@ final class FakeStripe: Sendable {
     let requests = Mutex<[Recorded]>([])
     let failures = Mutex<[Int]>([])
     let counter = Mutex(0)
+    /// What `GET /v1/events` lists, as raw event JSON.
+    let events = Mutex<[String]>([])
 
     func failNext(_ statuses: [Int]) { failures.withLock { $0 = statuses } }
     var recorded: [Recorded] { requests.withLock { $0 } }
@@ -79,7 +81,8 @@ final class FakeStripe: Sendable {
         case ("POST", "/v1/prices"):
             return json(200, #"{"id": "price_fake\#(number)", "object": "price", "lookup_key": "\#(form["lookup_key"] ?? "")"}"#)
         case ("GET", "/v1/events"):
-            return json(200, #"{"object": "list", "data": [{"id": "evt_listed_1", "object": "event", "type": "checkout.session.completed", "created": 1795000000, "data": {"object": {}}}], "has_more": false}"#)
+            let listed = events.withLock { $0 }.joined(separator: ",")
+            return json(200, #"{"object": "list", "data": [\#(listed)], "has_more": false, "url": "/v1/events"}"#)
         default:
             return json(404, #"{"error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}}"#)
         }

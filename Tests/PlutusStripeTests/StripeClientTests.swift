@@ -75,6 +75,7 @@ struct StripeClientTests {
             let price = try await api.createMonthlyPrice(product: product, unitAmountCents: 2000, lookupKey: "plutus_pro_monthly", idempotencyKey: "price")
             #expect(price.hasPrefix("price_fake"))
             #expect(stripe.recorded.last?.form["recurring[interval]"] == "month")
+            stripe.events.withLock { $0 = [#"{"id": "evt_listed_1", "object": "event", "type": "checkout.session.completed", "created": 1795000000, "data": {"object": {}}}"#] }
             let page = try await api.listEvents(types: ["checkout.session.completed", "charge.refunded"], createdSince: 1_794_000_000, startingAfter: nil)
             #expect(page.events.count == 1 && !page.hasMore)
             #expect(stripe.recorded.last?.query.contains("types[]=charge.refunded") == true)
