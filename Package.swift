@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "PlutusCore",
                 "PlutusStore",
+                "PlutusStripe",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -114,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "PlutusStripeTests",
             dependencies: [
-                "PlutusStripe", "PlutusCore", "PlutusStore", "PlutusSQLite", "PlutusStoreTesting",
+                "PlutusStripe", "PlutusServer", "PlutusCore", "PlutusStore", "PlutusSQLite", "PlutusStoreTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -28,6 +28,18 @@ extension SQLiteStore {
         }
     }
 
+    public func linkStripeCustomer(_ organizationID: OrganizationID, customer: String) async throws -> String {
+        try await writeTransaction { db in
+            try db.execute(
+                sql: "UPDATE organizations SET stripe_customer_id = ? WHERE id = ? AND stripe_customer_id IS NULL",
+                arguments: [customer, organizationID.rawValue])
+            guard let kept = try Self.requireOrganization(db, organizationID).stripeCustomerID else {
+                throw StoreError.backend("customer link did not stick")
+            }
+            return kept
+        }
+    }
+
     public func stripeEventStatuses(_ eventIDs: [String]) async throws -> [String: String] {
         try await read { db in
             var statuses: [String: String] = [:]

@@ -22,7 +22,9 @@ public func buildApplication(
 let allowedMethods: [String: [String]] = [
     "/healthz": ["GET"], "/metrics": ["GET"], "/v1/usage": ["POST"], "/v1/balance": ["GET"],
     "/v1/usage/export.json": ["GET"], "/v1/usage/export.csv": ["GET"], "/v1/admin/orgs": ["GET", "POST"],
-    "/v1/admin/credits": ["POST"], "/webhook/stripe": ["POST"], "/v1/admin/keys": ["GET", "POST"], "/v1/admin/keys/revoke": ["POST"],
+    "/v1/admin/credits": ["POST"], "/webhook/stripe": ["POST"], "/billing": ["GET"],
+    "/billing/checkout/credit": ["POST"], "/billing/checkout/pro": ["POST"], "/billing/portal": ["POST"],
+    "/billing/success": ["GET"], "/billing/cancel": ["GET"], "/v1/admin/keys": ["GET", "POST"], "/v1/admin/keys/revoke": ["POST"],
 ]
 
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {
@@ -47,5 +49,6 @@ func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -
     ).register(on: router)
     AdminController(store: store, adminToken: configuration.adminToken).register(on: router)
     StripeWebhookController(store: store, configuration: configuration, metrics: metrics).register(on: router)
+    BillingController(store: store, configuration: configuration).register(on: router)
     return router
 }

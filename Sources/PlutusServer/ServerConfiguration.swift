@@ -1,4 +1,5 @@
 import PlutusCore
+import PlutusStripe
 
 /// Everything `buildApplication` needs besides the store.
 public struct ServerConfiguration: Sendable {
@@ -19,6 +20,10 @@ public struct ServerConfiguration: Sendable {
     public var stripeWebhookSecrets: [String]
     public var stripeWebhookToleranceSeconds: Int64
     public var stripe: StripeSettings
+    /// Outgoing Stripe API access; `nil` runs billing offline (the pages say so).
+    public var stripeAPI: StripeAPIConfiguration?
+    /// Key for CSRF tokens; random per process unless configured.
+    public var csrfSecret: [UInt8]
 
     public static let defaultPort = 8420
 
@@ -26,8 +31,12 @@ public struct ServerConfiguration: Sendable {
         host: String = "127.0.0.1", port: Int = defaultPort, adminToken: String? = nil, ingestRatePerMinute: Int = 600,
         ingestBurst: Int? = nil, policy: MeteringPolicy = .standard, baseURL: String? = nil, demo: Bool = false,
         version: String = "0.1.0", stripeWebhookSecrets: [String] = [],
-        stripeWebhookToleranceSeconds: Int64 = StripeSignature.toleranceSecondsDefault, stripe: StripeSettings = StripeSettings()
+        stripeWebhookToleranceSeconds: Int64 = StripeSignature.toleranceSecondsDefault, stripe: StripeSettings = StripeSettings(),
+        stripeAPI: StripeAPIConfiguration? = nil, csrfSecret: [UInt8]? = nil
     ) {
+        self.stripeAPI = stripeAPI
+        var generator = SystemRandomNumberGenerator()
+        self.csrfSecret = csrfSecret ?? (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         precondition(stripeWebhookToleranceSeconds > 0, "tolerance must be positive")
         self.stripeWebhookSecrets = stripeWebhookSecrets.filter { !$0.isEmpty }
         self.stripeWebhookToleranceSeconds = stripeWebhookToleranceSeconds

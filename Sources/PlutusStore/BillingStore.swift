@@ -53,6 +53,8 @@ public protocol BillingStore: Sendable {
     /// event stored as `unmapped` is tried again (its organization may be known now).
     func applyStripeEvent(_ event: StripeEvent, action: StripeAction, payload: String, at time: Timestamp) async throws
         -> StripeOutcome
+    /// Remembers an organization's Stripe customer unless it has one; returns the one kept.
+    func linkStripeCustomer(_ organizationID: OrganizationID, customer: String) async throws -> String
     /// The stored status of each of these Stripe event ids that Plutus has seen.
     func stripeEventStatuses(_ eventIDs: [String]) async throws -> [String: String]
     /// Stripe events stored as `unmapped`, oldest first.

@@ -46,7 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
                 $0.trimmingCharacters(in: .whitespaces)
             },
             stripeWebhookToleranceSeconds: Int64(max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
-            stripe: StripeSettings(currency: environment["PLUTUS_STRIPE_CURRENCY"] ?? "usd", proPriceID: environment["STRIPE_PRICE_PRO"]))
+            stripe: StripeEnvironment.settings,
+            stripeAPI: (try? StripeEnvironment.client())?.configuration)
         let store: SQLiteStore
         if demo {
             store = try await DemoCommand.seedFreshDemo(at: DemoCommand.path(database.db)).store
@@ -61,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         say("  database   \(store.path)\(demo ? " (demo data)" : "")")
         say("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
         say("  webhooks   \(configuration.stripeWebhookSecrets.isEmpty ? "off (set STRIPE_WEBHOOK_SECRET)" : "on at /webhook/stripe")")
+        say("  stripe     \(configuration.stripeAPI.map { $0.isTestMode ? "test mode" : "LIVE mode" } ?? "offline (no STRIPE_SECRET_KEY)")")
         say("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")")
         let app = buildApplication(configuration: configuration, store: store, logger: logger)
         try await app.runService()

@@ -1,6 +1,7 @@
 import Foundation
 import PlutusCore
 import PlutusStore
+import PlutusStoreTesting
 import Testing
 
 @Suite("Money guards under concurrent HTTP load")

@@ -1,6 +1,7 @@
 import Foundation
 import PlutusCore
 import PlutusStore
+import PlutusStoreTesting
 import Testing
 
 @Suite("POST /v1/usage over real loopback HTTP")

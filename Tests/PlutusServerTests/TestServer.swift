@@ -5,6 +5,7 @@ import PlutusCore
 import PlutusSQLite
 import PlutusServer
 import PlutusStore
+import PlutusStoreTesting
 import Testing
 
 /// A real `plutus` HTTP server on an ephemeral loopback port over a fresh database file,
@@ -69,6 +70,4 @@ struct TestServer: Sendable {
     }
 }
 
-extension HTTPResult {
-    var json: JSONValue { (try? JSONValue.parse(body)) ?? .null }
-}
+

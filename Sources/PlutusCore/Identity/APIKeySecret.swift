@@ -71,3 +71,10 @@ public enum Digest {
         return difference == 0
     }
 }
+
+/// HMAC-SHA256, for tokens derived from a server secret.
+public enum HMACSHA256 {
+    public static func code(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import PlutusCore
 
 #if canImport(Glibc)
 import Glibc
@@ -8,21 +9,22 @@ import Glibc
 /// malformed requests a proper client would refuse to. Blocking I/O runs on a thread of its
 /// own: not the Swift concurrency pool, and not Dispatch's pool, which the database's queues
 /// need to answer. Every call has a 10 s timeout.
-struct HTTPResult: Sendable {
-    var status: Int
-    var headers: [String: String]
-    var body: [UInt8]
+public struct HTTPResult: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: [UInt8]
 
-    var text: String { String(decoding: body, as: UTF8.self) }
-    func header(_ name: String) -> String? { headers[name.lowercased()] }
+    public var text: String { String(decoding: body, as: UTF8.self) }
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
 }
 
-enum LoopbackClient {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+public enum LoopbackClient {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
     }
 
-    static func send(
+    public static func send(
         port: Int, _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil
     ) async throws -> HTTPResult {
         var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
@@ -35,7 +37,7 @@ enum LoopbackClient {
         return try await raw(port: port, Array(request.utf8) + (body ?? []))
     }
 
-    static func json(
+    public static func json(
         port: Int, _ method: String, _ path: String, bearer: String? = nil, headers: [(String, String)] = [],
         _ body: String? = nil
     ) async throws -> HTTPResult {
@@ -46,7 +48,7 @@ enum LoopbackClient {
     }
 
     /// Sends `bytes` as they are and reads until the server closes the connection.
-    static func raw(port: Int, _ bytes: [UInt8]) async throws -> HTTPResult {
+    public static func raw(port: Int, _ bytes: [UInt8]) async throws -> HTTPResult {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread { continuation.resume(with: Result { try exchange(port: port, bytes) }) }
             thread.start()
@@ -84,7 +86,7 @@ enum LoopbackClient {
         return try parse(received)
     }
 
-    static func parse(_ bytes: [UInt8]) throws -> HTTPResult {
+    public static func parse(_ bytes: [UInt8]) throws -> HTTPResult {
         guard let end = find([13, 10, 13, 10], in: bytes) else {
             throw Failure(description: "no HTTP response (\(bytes.count) bytes)")
         }
@@ -122,4 +124,9 @@ enum LoopbackClient {
         }
         return nil
     }
+}
+
+extension HTTPResult {
+    /// The body as JSON, or `null` when it is not JSON.
+    public var json: JSONValue { (try? JSONValue.parse(body)) ?? .null }
 }

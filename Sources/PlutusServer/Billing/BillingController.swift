@@ -1,0 +1,184 @@
+import Foundation
+import Hummingbird
+import PlutusCore
+import PlutusStore
+import PlutusStripe
+
+/// Top-ups, the Pro plan and the Stripe portal, as HTML forms that redirect to Stripe.
+/// Every POST carries the synchronizer token `_csrf` and must come from this origin
+/// (Origin, else Referer); both checks hold with sign-in off too.
+struct BillingController<Store: BillingStore>: Sendable {
+    let store: Store
+    let configuration: ServerConfiguration
+
+    static var checkoutAmountMin: MicroDollars { MicroDollars.dollars(1)! }
+    static var checkoutAmountMax: MicroDollars { MicroDollars.dollars(10_000)! }
+    static var checkoutAmountDefault: MicroDollars { MicroDollars.dollars(50)! }
+
+    func register(on router: Router<PlutusRequestContext>) {
+        router.get("/billing", use: page)
+        router.post("/billing/checkout/credit") { request, context in try await guarded(request, context, creditCheckout) }
+        router.post("/billing/checkout/pro") { request, context in try await guarded(request, context, proCheckout) }
+        router.post("/billing/portal") { request, context in try await guarded(request, context, portal) }
+        router.get("/billing/success") { _, _ in
+            HTMLPage.response(.ok, title: "Payment complete ✓", bodyHTML: """
+                <p>Thank you. Your balance updates as soon as Stripe confirms the payment to Plutus (usually seconds).</p>
+                <p><a href="/billing">Back to billing</a></p>
+                """)
+        }
+        router.get("/billing/cancel") { _, _ in
+            HTMLPage.response(.ok, title: "Checkout canceled", bodyHTML: "<p>No charge was made.</p><p><a href=\"/billing\">Back to billing</a></p>")
+        }
+    }
+
+    var csrfToken: String {
+        Digest.hex(HMACSHA256.code(key: configuration.csrfSecret, message: Array("plutus-csrf-v1".utf8)))
+    }
+
+    static func page(_ status: HTTPResponse.Status, _ title: String, _ message: String) -> Response {
+        HTMLPage.response(status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/billing\">Back to billing</a></p>")
+    }
+
+    /// The origin this server is reached at: the configured public URL, else the Host header.
+    func origin(_ request: Request) -> String? {
+        if let base = configuration.baseURL { return base.lowercased() }
+        return request.head.authority.map { "http://\($0.lowercased())" }
+    }
+
+    private func guarded(
+        _ request: Request, _ context: PlutusRequestContext,
+        _ handler: (Organization, [String: String], String) async throws -> Response
+    ) async throws -> Response {
+        let form = FormBody.parse(try await HTTPInput.body(request))
+        guard let origin = origin(request), Self.sameOrigin(request, origin: origin),
+            let token = form["_csrf"], Digest.constantTimeEqual(Array(token.utf8), Array(csrfToken.utf8))
+        else { return Self.page(.forbidden, "Request blocked", "cross-origin request blocked") }
+        guard configuration.stripeAPI != nil else {
+            return Self.page(.badRequest, "Billing not available", "Stripe is not configured on this server (set STRIPE_SECRET_KEY).")
+        }
+        guard let reference = form["org"], !reference.isEmpty, let org = try await store.findOrganization(reference) else {
+            return Self.page(.badRequest, "No such organization", "no organization matches '\(form["org"] ?? "")'")
+        }
+        do {
+            return try await handler(org, form, origin)
+        } catch let error as StripeAPIError {
+            context.logger.error("stripe call failed: \(error)")
+            return Self.page(.badGateway, "Stripe unavailable", "Stripe could not be reached; nothing was charged. Please try again.")
+        }
+    }
+
+    /// Origin decides when present (a mismatch fails even if Referer matches); else Referer;
+    /// neither fails closed.
+    static func sameOrigin(_ request: Request, origin: String) -> Bool {
+        if let sent = request.headers[.origin] { return sent.lowercased() == origin }
+        if let referer = request.headers[.referer]?.lowercased() { return referer == origin || referer.hasPrefix(origin + "/") }
+        return false
+    }
+
+    private var client: StripeClient { StripeClient(configuration: configuration.stripeAPI!) }
+
+    private func customer(for org: Organization) async throws -> String {
+        if let existing = org.stripeCustomerID { return existing }
+        let created = try await client.createCustomer(organizationID: org.id, name: org.name, email: nil)
+        return try await store.linkStripeCustomer(org.id, customer: created)
+    }
+
+    private func idempotencyKey(_ org: Organization, _ purpose: String) -> String {
+        "plutus-\(purpose)-\(org.id.rawValue)-\(UsageEventID.random().rawValue.dropFirst(4))"
+    }
+
+    private func creditCheckout(_ org: Organization, _ form: [String: String], _ origin: String) async throws -> Response {
+        let text = (form["amount"] ?? "").trimmingCharacters(in: .whitespaces)
+        let amount: MicroDollars
+        if text.isEmpty {
+            amount = Self.checkoutAmountDefault
+        } else {
+            guard case .success(let parsed) = MicroDollars.parse(text), parsed.rawValue % 10_000 == 0 else {
+                return Self.page(.badRequest, "Billing", "amount must be a number of dollars and cents")
+            }
+            amount = parsed
+        }
+        guard amount >= Self.checkoutAmountMin, amount <= Self.checkoutAmountMax else {
+            return Self.page(.badRequest, "Billing", "amount must be between $1 and $10,000")
+        }
+        let session = try await client.createCreditCheckout(
+            organizationID: org.id, customer: try await customer(for: org), amount: amount,
+            successURL: origin + "/billing/success", cancelURL: origin + "/billing/cancel",
+            idempotencyKey: idempotencyKey(org, "credit"))
+        return Response(status: .seeOther, headers: [.location: session.url])
+    }
+
+    private func proCheckout(_ org: Organization, _ form: [String: String], _ origin: String) async throws -> Response {
+        guard let price = configuration.stripe.proPriceID else {
+            return Self.page(.badRequest, "Billing", "No Pro price is configured (run `plutus stripe-setup`, then set STRIPE_PRICE_PRO).")
+        }
+        let session = try await client.createSubscriptionCheckout(
+            organizationID: org.id, customer: try await customer(for: org), price: price,
+            successURL: origin + "/billing/success", cancelURL: origin + "/billing/cancel",
+            idempotencyKey: idempotencyKey(org, "pro"))
+        return Response(status: .seeOther, headers: [.location: session.url])
+    }
+
+    private func portal(_ org: Organization, _ form: [String: String], _ origin: String) async throws -> Response {
+        guard let customer = org.stripeCustomerID else {
+            return Self.page(.badRequest, "Billing", "\(org.name) has no Stripe customer yet; buy credit first.")
+        }
+        let url = try await client.createPortalSession(
+            customer: customer, returnURL: origin + "/billing", idempotencyKey: idempotencyKey(org, "portal"))
+        return Response(status: .seeOther, headers: [.location: url])
+    }
+
+    @Sendable func page(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let reference = request.uri.queryParameters.get("org")
+        var org: Organization?
+        if let reference {
+            org = try await store.findOrganization(reference)
+        } else {
+            let all = try await store.listOrganizations()
+            org = all.count == 1 ? all[0].organization : nil
+        }
+        guard let org else {
+            return Self.page(.notFound, "Billing", reference.map { "no organization matches '\($0)'" } ?? "name an organization with ?org=")
+        }
+        let balance = try await store.balance(org.id, at: HTTPInput.now()).balance
+        let name = HTMLPage.escape(org.name)
+        let hidden = "<input type=\"hidden\" name=\"org\" value=\"\(HTMLPage.escape(org.id.rawValue))\">"
+            + "<input type=\"hidden\" name=\"_csrf\" value=\"\(csrfToken)\">"
+        guard configuration.stripeAPI != nil else {
+            return HTMLPage.response(.ok, title: "Billing", bodyHTML: """
+                <p>\(name) · \(org.plan.displayName) plan · balance \(HTMLPage.escape(balance.formatted))</p>
+                <p class="note">Stripe is offline on this server: top-ups and plans activate once STRIPE_SECRET_KEY is set.</p>
+                """)
+        }
+        var forms = """
+            <p>\(name) · \(org.plan.displayName) plan · balance \(HTMLPage.escape(balance.formatted))</p>
+            <form method="post" action="/billing/checkout/credit">\(hidden)
+            <label>Buy prepaid credit, USD <input name="amount" type="number" min="1" max="10000" step="1" value="50"></label>
+            <button type="submit">Top up →</button></form>
+            """
+        if configuration.stripe.proPriceID != nil {
+            forms += "<form method=\"post\" action=\"/billing/checkout/pro\">\(hidden)<button type=\"submit\">Upgrade to Pro · $20/mo</button></form>"
+        }
+        if org.stripeCustomerID != nil {
+            forms += "<form method=\"post\" action=\"/billing/portal\">\(hidden)<button type=\"submit\">Manage billing</button></form>"
+        }
+        let mode = configuration.stripeAPI!.isTestMode ? "test mode" : "live mode"
+        return HTMLPage.response(.ok, title: "Billing", bodyHTML: forms + "<p class=\"note\">Stripe: \(mode)</p>")
+    }
+}
+
+/// `application/x-www-form-urlencoded` bodies.
+enum FormBody {
+    static func parse(_ bytes: [UInt8]) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in String(decoding: bytes, as: UTF8.self).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            guard let key = parts.first.map(decode), !key.isEmpty, fields[key] == nil else { continue }
+            fields[key] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return fields
+    }
+}
