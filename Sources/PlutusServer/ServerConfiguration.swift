@@ -24,6 +24,10 @@ public struct ServerConfiguration: Sendable {
     public var stripeAPI: StripeAPIConfiguration?
     /// Key for CSRF tokens; random per process unless configured.
     public var csrfSecret: [UInt8]
+    /// Bounds of one credit top-up at checkout.
+    public var topUpRange: ClosedRange<MicroDollars>
+
+    public static let topUpRangeDefault = MicroDollars.dollars(1)!...MicroDollars.dollars(10_000)!
 
     public static let defaultPort = 8420
 
@@ -32,8 +36,11 @@ public struct ServerConfiguration: Sendable {
         ingestBurst: Int? = nil, policy: MeteringPolicy = .standard, baseURL: String? = nil, demo: Bool = false,
         version: String = "0.1.0", stripeWebhookSecrets: [String] = [],
         stripeWebhookToleranceSeconds: Int64 = StripeSignature.toleranceSecondsDefault, stripe: StripeSettings = StripeSettings(),
-        stripeAPI: StripeAPIConfiguration? = nil, csrfSecret: [UInt8]? = nil
+        stripeAPI: StripeAPIConfiguration? = nil, csrfSecret: [UInt8]? = nil,
+        topUpRange: ClosedRange<MicroDollars> = topUpRangeDefault
     ) {
+        precondition(topUpRange.lowerBound.isPositive && topUpRange.upperBound <= Limits.creditAmountMax, "top-up bounds")
+        self.topUpRange = topUpRange
         self.stripeAPI = stripeAPI
         var generator = SystemRandomNumberGenerator()
         self.csrfSecret = csrfSecret ?? (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }

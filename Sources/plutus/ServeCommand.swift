@@ -39,6 +39,13 @@ struct ServeCommand: AsyncParsableCommand {
                 "refusing to serve on host '\(host)': it would expose the billing API beyond this machine. "
                     + "Bind 127.0.0.1 behind a TLS proxy, or set PLUTUS_ADMIN_TOKEN and pass --allow-insecure.")
         }
+        let topUpMin = try environment["PLUTUS_TOPUP_MIN_USD"].map { try money($0, option: "PLUTUS_TOPUP_MIN_USD") }
+            ?? ServerConfiguration.topUpRangeDefault.lowerBound
+        let topUpMax = try environment["PLUTUS_TOPUP_MAX_USD"].map { try money($0, option: "PLUTUS_TOPUP_MAX_USD") }
+            ?? ServerConfiguration.topUpRangeDefault.upperBound
+        guard topUpMin.isPositive, topUpMin <= topUpMax, topUpMax <= Limits.creditAmountMax else {
+            throw CLIFailure.usage("PLUTUS_TOPUP_MIN_USD and PLUTUS_TOPUP_MAX_USD must satisfy 0 < min ≤ max ≤ \(Limits.creditAmountMax.formatted)")
+        }
         let configuration = ServerConfiguration(
             host: host, port: resolvedPort, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: burst,
             policy: try Settings.policy(), baseURL: environment["PLUTUS_BASE_URL"], demo: demo, version: Plutus.version,
@@ -47,7 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
             },
             stripeWebhookToleranceSeconds: Int64(max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
             stripe: StripeEnvironment.settings,
-            stripeAPI: (try? StripeEnvironment.client())?.configuration)
+            stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax)
         let store: SQLiteStore
         if demo {
             store = try await DemoCommand.seedFreshDemo(at: DemoCommand.path(database.db)).store

@@ -40,7 +40,9 @@ struct BillingRouteTests {
     static let csrfSecret: [UInt8] = Array("a test-only csrf secret".utf8)
     static var csrfToken: String { Digest.hex(HMACSHA256.code(key: csrfSecret, message: Array("plutus-csrf-v1".utf8))) }
 
-    static func with(offline: Bool = false, proPrice: String? = "price_pro", _ body: @Sendable (Harness) async throws -> Void) async throws {
+    static func with(
+        offline: Bool = false, proPrice: String? = "price_pro",
+        topUps: ClosedRange<MicroDollars> = MicroDollars.dollars(1)!...MicroDollars.dollars(10_000)!, _ body: @Sendable (Harness) async throws -> Void) async throws {
         let stripe = FakeStripe()
         try await stripe.with { base in
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-billing-\(UUID().uuidString)/p.db").path
@@ -48,7 +50,7 @@ struct BillingRouteTests {
             let configuration = ServerConfiguration(
                 host: "127.0.0.1", port: 0, stripe: StripeSettings(proPriceID: proPrice),
                 stripeAPI: offline ? nil : StripeAPIConfiguration(secretKey: "sk_test_fake", baseURL: base, retryBaseDelayMillis: 5),
-                csrfSecret: Self.csrfSecret)
+                csrfSecret: Self.csrfSecret, topUpRange: topUps)
             var logger = Logger(label: "billing-test")
             logger.logLevel = .critical
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -114,6 +116,19 @@ struct BillingRouteTests {
             let response = try await h.post("/billing/checkout/credit", [("org", org.id.rawValue), ("amount", amount), ("_csrf", token)])
             #expect(response.status == 400)
             #expect(h.stripe.recorded.isEmpty)
+        }
+    }
+
+    @Test func topUpBoundsComeFromConfiguration() async throws {
+        try await Self.with(topUps: MicroDollars.dollars(5)!...MicroDollars.dollars(20)!) { h in
+            let org = try await h.store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil)
+            let (page, token) = try await h.page("acme")
+            #expect(page.text.contains(#"min="5" max="20""#))
+            let over = try await h.post("/billing/checkout/credit", [("org", org.id.rawValue), ("amount", "25"), ("_csrf", token)])
+            #expect(over.status == 400 && over.text.contains("between $5.00 and $20.00"))
+            let blank = try await h.post("/billing/checkout/credit", [("org", org.id.rawValue), ("amount", ""), ("_csrf", token)])
+            #expect(blank.status == 303)
+            #expect(h.stripe.recorded.last?.form["line_items[0][price_data][unit_amount]"] == "2000")
         }
     }
 

@@ -11,9 +11,10 @@ struct BillingController<Store: BillingStore>: Sendable {
     let store: Store
     let configuration: ServerConfiguration
 
-    static var checkoutAmountMin: MicroDollars { MicroDollars.dollars(1)! }
-    static var checkoutAmountMax: MicroDollars { MicroDollars.dollars(10_000)! }
-    static var checkoutAmountDefault: MicroDollars { MicroDollars.dollars(50)! }
+    /// What the form offers, kept inside the configured bounds.
+    var checkoutAmountDefault: MicroDollars {
+        min(max(MicroDollars.dollars(50)!, configuration.topUpRange.lowerBound), configuration.topUpRange.upperBound)
+    }
 
     func register(on router: Router<PlutusRequestContext>) {
         router.get("/billing", use: page)
@@ -91,15 +92,16 @@ struct BillingController<Store: BillingStore>: Sendable {
         let text = (form["amount"] ?? "").trimmingCharacters(in: .whitespaces)
         let amount: MicroDollars
         if text.isEmpty {
-            amount = Self.checkoutAmountDefault
+            amount = checkoutAmountDefault
         } else {
             guard case .success(let parsed) = MicroDollars.parse(text), parsed.rawValue % 10_000 == 0 else {
                 return Self.page(.badRequest, "Billing", "amount must be a number of dollars and cents")
             }
             amount = parsed
         }
-        guard amount >= Self.checkoutAmountMin, amount <= Self.checkoutAmountMax else {
-            return Self.page(.badRequest, "Billing", "amount must be between $1 and $10,000")
+        let range = configuration.topUpRange
+        guard range.contains(amount) else {
+            return Self.page(.badRequest, "Billing", "amount must be between \(range.lowerBound.formatted) and \(range.upperBound.formatted)")
         }
         let session = try await client.createCreditCheckout(
             organizationID: org.id, customer: try await customer(for: org), amount: amount,
@@ -153,7 +155,7 @@ struct BillingController<Store: BillingStore>: Sendable {
         var forms = """
             <p>\(name) · \(org.plan.displayName) plan · balance \(HTMLPage.escape(balance.formatted))</p>
             <form method="post" action="/billing/checkout/credit">\(hidden)
-            <label>Buy prepaid credit, USD <input name="amount" type="number" min="1" max="10000" step="1" value="50"></label>
+            <label>Buy prepaid credit, USD <input name="amount" type="number" min="\(configuration.topUpRange.lowerBound.decimalString)" max="\(configuration.topUpRange.upperBound.decimalString)" step="0.01" value="\(checkoutAmountDefault.decimalString)"></label>
             <button type="submit">Top up →</button></form>
             """
         if configuration.stripe.proPriceID != nil {
