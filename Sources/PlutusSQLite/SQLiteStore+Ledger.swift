@@ -61,7 +61,7 @@ extension SQLiteStore {
     public func postCredit(_ organizationID: OrganizationID, _ movement: CreditMovement, at time: Timestamp)
         async throws -> CreditResult
     {
-        try await writeTransaction { db in
+        try await groupWrite { db in
             let organization = try Self.requireOrganization(db, organizationID)
             if let existing = try Row.fetchOne(
                 db, sql: "\(Self.entrySelect) WHERE e.kind = ? AND e.reference = ?",

@@ -6,7 +6,7 @@ extension SQLiteStore {
     public func applyStripeEvent(_ event: StripeEvent, action: StripeAction, payload: String, at time: Timestamp)
         async throws -> StripeOutcome
     {
-        try await writeTransaction { db in
+        try await groupWrite { db in
             let previous = try String.fetchOne(
                 db, sql: "SELECT status FROM stripe_events WHERE event_id = ?", arguments: [event.id])
             if let previous, previous != StripeOutcome.Status.unmapped.rawValue {

@@ -5,7 +5,7 @@ import PlutusStore
 extension SQLiteStore {
     public func recordUsage(_ batch: UsageBatch) async throws -> UsageBatchResult {
         let priced = try Self.price(batch.events, with: catalog.withLock { $0 })
-        return try await writeTransaction { db in try Self.recordUsage(db, batch, priced: priced) }
+        return try await groupWrite { db in try Self.recordUsage(db, batch, priced: priced) }
     }
 
     /// Prices every event before the transaction opens, so an event whose estimate is out

@@ -10,6 +10,7 @@ import Synchronization
 public final class SQLiteStore: BillingStore, Sendable {
     let pool: DatabasePool
     let catalog: Mutex<PriceCatalog>
+    let committer: GroupCommitter
     public let path: String
 
     /// How long a writer waits for another process's lock before giving up with `busy`.
@@ -17,7 +18,10 @@ public final class SQLiteStore: BillingStore, Sendable {
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     /// Refuses a file written by a newer Plutus.
-    public init(path: String, busyTimeoutSeconds: Double = busyTimeoutSecondsDefault) throws {
+    public init(
+        path: String, busyTimeoutSeconds: Double = busyTimeoutSecondsDefault,
+        writeQueueDepthMax: Int = GroupCommitter.queueDepthMaxDefault
+    ) throws {
         precondition(busyTimeoutSeconds >= 0, "busy timeout must not be negative")
         self.path = path
         var configuration = Configuration()
@@ -39,6 +43,7 @@ public final class SQLiteStore: BillingStore, Sendable {
             guard synchronous == 2 else { throw StoreError.backend("PRAGMA synchronous reads back \(synchronous), not FULL") }
             try Self.migrate(pool)
             let overlay = try pool.read { db in try Self.loadOverlay(db) }
+            committer = GroupCommitter(pool: pool, queueDepthMax: writeQueueDepthMax)
             catalog = Mutex(overlay.map { PriceCatalog.builtin.overlaid(with: $0.overlay, version: $0.version) } ?? .builtin)
         } catch {
             throw Self.translate(error)
@@ -88,6 +93,22 @@ public final class SQLiteStore: BillingStore, Sendable {
         } catch {
             throw Self.translate(error)
         }
+    }
+
+    /// Runs `body` as one request of the next group commit: its own savepoint, shared
+    /// transaction and fsync. For the hot write paths (ingest, credits, Stripe events).
+    func groupWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await committer.submit(body)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Group commits so far: transactions, and the requests they carried.
+    public var groupCommitCounts: (transactions: Int, requests: Int) {
+        let counts = committer.counts
+        return (counts.groups, counts.requests)
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {

@@ -188,3 +188,79 @@ struct SQLiteStripeTests {
     }
     @Test func unmappedEventsReplayLater() async throws { try await StoreConformance.stripeUnmappedEventsReplayLater(makeStore()) }
 }
+
+@Suite("SQLite store: group commit")
+struct GroupCommitTests {
+    let now = Timestamp.parseISO8601("2026-11-20T12:00:00Z")!
+
+    func event(_ provider: String) -> UsageEventInput { UsageEventInput(provider: provider, exactCost: MicroDollars.dollars(1)) }
+
+    @Test func concurrentRequestsShareTransactionsAndEachFailsAlone() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER fail_on_boom BEFORE INSERT ON usage_events WHEN NEW.provider = 'boom'
+                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                """)
+        }
+        let before = store.groupCommitCounts
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    // Every fifth request fails inside its savepoint, after writing its first event.
+                    let events = index % 5 == 0 ? [event("ok"), event("boom")] : [event("ok")]
+                    return (try? await store.recordUsage(UsageBatch(organizationID: org, events: events, receivedAt: now))) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 160)
+        #expect(try await store.balance(org, at: now).monthEvents == 160)
+        #expect(try await store.balance(org, at: now).balance == MicroDollars.dollars(-160))
+        let after = store.groupCommitCounts
+        #expect(after.requests - before.requests == 200)
+        #expect(after.transactions - before.transactions < 200, "requests were grouped: \(after.transactions - before.transactions) transactions")
+        #expect(try await store.verify().isClean)
+    }
+
+    @Test func aFullQueueRefusesAtOnceWithBusy() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path, busyTimeoutSeconds: 5, writeQueueDepthMax: 8)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        // Another process holds the write lock for a moment, so requests pile up.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(1.5); c.execute('COMMIT')
+            """, path]
+        let pipe = Pipe()
+        holder.standardOutput = pipe
+        try holder.run()
+        _ = pipe.fileHandleForReading.availableData
+        let results = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    do {
+                        _ = try await store.recordUsage(UsageBatch(organizationID: org, events: [event("p")], receivedAt: now))
+                        return "ok"
+                    } catch StoreError.busy {
+                        return "busy"
+                    } catch {
+                        return "other \(error)"
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        holder.waitUntilExit()
+        #expect(results.filter { $0 == "busy" }.count >= 20)
+        #expect(results.allSatisfy { $0 == "ok" || $0 == "busy" })
+        let recorded = results.filter { $0 == "ok" }.count
+        #expect(recorded >= 1)
+        #expect(try await store.balance(org, at: now).monthEvents == Int64(recorded))
+    }
+}
