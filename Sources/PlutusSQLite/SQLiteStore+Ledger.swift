@@ -40,6 +40,27 @@ extension SQLiteStore {
         guard let debitAfter = try Int64.fetchOne(move, arguments: [-amount.rawValue, accounts[debitCode]!]),
             let creditAfter = try Int64.fetchOne(move, arguments: [amount.rawValue, accounts[creditCode]!])
         else { throw StoreError.backend("ledger account vanished") }
+        let id = try insertEntry(
+            db, organizationID: organizationID, kind: kind, debitAccountID: accounts[debitCode]!,
+            creditAccountID: accounts[creditCode]!, amount: amount, reference: reference,
+            externalReference: externalReference, memo: memo, debitBalanceAfter: debitAfter, creditBalanceAfter: creditAfter,
+            at: time)
+        return LedgerEntryRecord(
+            sequence: db.lastInsertedRowID, id: id, organizationID: organizationID, kind: kind, amount: signedAmount,
+            debitAccount: debitCode, creditAccount: creditCode, reference: reference,
+            externalReference: externalReference, memo: memo,
+            balanceAfter: MicroDollars(rawValue: creditCode == .credit ? creditAfter : debitAfter), timestamp: time)
+    }
+
+    /// Appends one entry row whose balances the caller has already moved (or will move in
+    /// the same transaction). Returns its id.
+    @discardableResult
+    static func insertEntry(
+        _ db: Database, organizationID: OrganizationID, kind: EntryKind, debitAccountID: Int64, creditAccountID: Int64,
+        amount: MicroDollars, reference: String, externalReference: String?, memo: String?, debitBalanceAfter: Int64,
+        creditBalanceAfter: Int64, at time: Timestamp
+    ) throws -> EntryID {
+        precondition(amount.isPositive && debitAccountID != creditAccountID, "entries move a positive amount between two accounts")
         let id = EntryID.random()
         try db.cachedStatement(
             sql: """
@@ -48,14 +69,10 @@ extension SQLiteStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            id.rawValue, organizationID.rawValue, accounts[debitCode]!, accounts[creditCode]!, amount.rawValue,
-            kind.rawValue, reference, externalReference, memo, debitAfter, creditAfter, time.millis,
+            id.rawValue, organizationID.rawValue, debitAccountID, creditAccountID, amount.rawValue, kind.rawValue, reference,
+            externalReference, memo, debitBalanceAfter, creditBalanceAfter, time.millis,
         ])
-        return LedgerEntryRecord(
-            sequence: db.lastInsertedRowID, id: id, organizationID: organizationID, kind: kind, amount: signedAmount,
-            debitAccount: debitCode, creditAccount: creditCode, reference: reference,
-            externalReference: externalReference, memo: memo,
-            balanceAfter: MicroDollars(rawValue: creditCode == .credit ? creditAfter : debitAfter), timestamp: time)
+        return id
     }
 
     public func postCredit(_ organizationID: OrganizationID, _ movement: CreditMovement, at time: Timestamp)

@@ -42,7 +42,7 @@ extension SQLiteStore {
             guard stored["request_hash"] == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
             return .replayed(StoredResponse(status: stored["status"], body: stored["response"]))
         }
-        var run = BatchRun(
+        var run = try BatchRun(
             db: db, organization: organization, accounts: try accountIDs(db, organization.id),
             balance: try creditBalance(db, organization.id), batch: batch)
         var outcomes: [EventOutcome] = []
@@ -50,6 +50,7 @@ extension SQLiteStore {
         for (index, event) in batch.events.enumerated() {
             outcomes.append(try run.apply(event, priced: priced[index]))
         }
+        try run.flush()
         let outcome = UsageBatchOutcome(
             organizationID: organization.id, plan: organization.plan,
             trackedTokensThisMonth: try run.monthTokens(batch.receivedAt.month), events: outcomes)
@@ -121,20 +122,67 @@ extension SQLiteStore {
 
 /// The running state of one batch inside its transaction: the balance and month counters
 /// each decision reads are the ones the previous events of the batch left behind.
+///
+/// Account balances and month counters are kept here and written once, by `flush`, at the
+/// end of the batch and inside its transaction, instead of once per event.
 private struct BatchRun {
+    struct Counter {
+        var tokens: Int64 = 0
+        var cost: Int64 = 0
+        var events: Int64 = 0
+    }
+
+    struct CounterKey: Hashable {
+        var workspace: String
+        var month: CivilMonth
+    }
+
     let db: Database
     let organization: Organization
     let accounts: [AccountCode: Int64]
     var balance: MicroDollars
+    /// The usage account's balance, moved in step with `balance`.
+    var usageBalance: Int64
     let batch: UsageBatch
     var tokensByMonth: [CivilMonth: Int64] = [:]
+    /// Counter increments not yet written, per workspace ('' = the organization) and month.
+    var pendingCounters: [CounterKey: Counter] = [:]
+    /// Workspace month spend as stored before this batch (read once per workspace and month).
+    var storedWorkspaceSpend: [CounterKey: Int64] = [:]
+    var entriesWritten = false
 
-    init(db: Database, organization: Organization, accounts: [AccountCode: Int64], balance: MicroDollars, batch: UsageBatch) {
+    init(db: Database, organization: Organization, accounts: [AccountCode: Int64], balance: MicroDollars, batch: UsageBatch)
+        throws
+    {
         self.db = db
         self.organization = organization
         self.accounts = accounts
         self.balance = balance
         self.batch = batch
+        usageBalance = try Int64.fetchOne(
+            try db.cachedStatement(sql: "SELECT balance_micros FROM accounts WHERE id = ?"), arguments: [accounts[.usage]!]) ?? 0
+    }
+
+    /// Writes the batch's account balances and month counters.
+    func flush() throws {
+        if entriesWritten {
+            let set = try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?")
+            try set.execute(arguments: [balance.rawValue, accounts[.credit]!])
+            try set.execute(arguments: [usageBalance, accounts[.usage]!])
+        }
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_months(org_id, workspace_id, month, tokens, cost_micros, events)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(org_id, workspace_id, month) DO UPDATE SET
+                    tokens = tokens + excluded.tokens, cost_micros = cost_micros + excluded.cost_micros,
+                    events = events + excluded.events
+                """)
+        for (key, counter) in pendingCounters {
+            try upsert.execute(arguments: [
+                organization.id.rawValue, key.workspace, key.month.text, counter.tokens, counter.cost, counter.events,
+            ])
+        }
     }
 
     mutating func monthTokens(_ month: CivilMonth) throws -> Int64 {
@@ -170,10 +218,14 @@ private struct BatchRun {
             let eventID = UsageEventID.random()
             try insert(event, id: eventID, workspace: workspace, priced: priced, at: time)
             if priced.cost.isPositive {
-                _ = try SQLiteStore.postEntry(
-                    db, organizationID: organization.id, accounts: accounts, kind: .usage,
-                    signedAmount: priced.cost.negated!, reference: eventID.rawValue,
-                    memo: "\(event.provider)/\(event.model ?? "-") \(event.taskType)", at: time)
+                // Usage: debit the organization's credit, credit its usage account.
+                usageBalance += priced.cost.rawValue
+                try SQLiteStore.insertEntry(
+                    db, organizationID: organization.id, kind: .usage, debitAccountID: accounts[.credit]!,
+                    creditAccountID: accounts[.usage]!, amount: priced.cost, reference: eventID.rawValue,
+                    externalReference: nil, memo: "\(event.provider)/\(event.model ?? "-") \(event.taskType)",
+                    debitBalanceAfter: balanceAfter.rawValue, creditBalanceAfter: usageBalance, at: time)
+                entriesWritten = true
             }
             balance = balanceAfter
             let tokensAfter = tokensBefore + event.tokens.tracked
@@ -261,27 +313,25 @@ private struct BatchRun {
         ])
     }
 
-    /// Adds the event to the organization's and its workspace's month counters.
-    private func count(_ event: UsageEventInput, cost: MicroDollars, workspace: WorkspaceID?, month: CivilMonth) throws {
-        let upsert = try db.cachedStatement(
-            sql: """
-                INSERT INTO usage_months(org_id, workspace_id, month, tokens, cost_micros, events)
-                VALUES (?, ?, ?, ?, ?, 1)
-                ON CONFLICT(org_id, workspace_id, month) DO UPDATE SET
-                    tokens = tokens + excluded.tokens, cost_micros = cost_micros + excluded.cost_micros,
-                    events = events + 1
-                """)
+    /// Adds the event to the organization's and its workspace's month counters (written by `flush`).
+    private mutating func count(_ event: UsageEventInput, cost: MicroDollars, workspace: WorkspaceID?, month: CivilMonth) throws {
         for scope in [""] + (workspace.map { [$0.rawValue] } ?? []) {
-            try upsert.execute(arguments: [organization.id.rawValue, scope, month.text, event.tokens.tracked, cost.rawValue])
+            pendingCounters[CounterKey(workspace: scope, month: month), default: Counter()].tokens += event.tokens.tracked
+            pendingCounters[CounterKey(workspace: scope, month: month), default: Counter()].cost += cost.rawValue
+            pendingCounters[CounterKey(workspace: scope, month: month), default: Counter()].events += 1
         }
     }
 
-    private func workspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
-        MicroDollars(
-            rawValue: try Int64.fetchOne(
+    /// The workspace's month spend: as stored before this batch, plus this batch's events.
+    private mutating func workspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
+        let key = CounterKey(workspace: workspace.rawValue, month: month)
+        if storedWorkspaceSpend[key] == nil {
+            storedWorkspaceSpend[key] = try Int64.fetchOne(
                 try db.cachedStatement(
                     sql: "SELECT cost_micros FROM usage_months WHERE org_id = ? AND workspace_id = ? AND month = ?"),
-                arguments: [organization.id.rawValue, workspace.rawValue, month.text]) ?? 0)
+                arguments: [organization.id.rawValue, workspace.rawValue, month.text]) ?? 0
+        }
+        return MicroDollars(rawValue: storedWorkspaceSpend[key]! + (pendingCounters[key]?.cost ?? 0))
     }
 
     /// Logs alerts not yet raised for their (kind, subject, period); returns those logged.
