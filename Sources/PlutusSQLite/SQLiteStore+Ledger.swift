@@ -61,7 +61,7 @@ extension SQLiteStore {
         creditBalanceAfter: Int64, at time: Timestamp
     ) throws -> EntryID {
         precondition(amount.isPositive && debitAccountID != creditAccountID, "entries move a positive amount between two accounts")
-        let id = EntryID.random()
+        let id = EntryID.timeOrdered(at: time)
         try db.cachedStatement(
             sql: """
                 INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,

@@ -215,7 +215,7 @@ private struct BatchRun {
                 workspaceID: nil, alerts: alerts)
         case .record(let balanceAfter, let overFreeLimit):
             let workspace = try resolveWorkspace(event.workspace)
-            let eventID = UsageEventID.random()
+            let eventID = UsageEventID.timeOrdered(at: batch.receivedAt)
             try insert(event, id: eventID, workspace: workspace, priced: priced, at: time)
             if priced.cost.isPositive {
                 // Usage: debit the organization's credit, credit its usage account.

@@ -45,6 +45,42 @@ struct BenchCommand: AsyncParsableCommand {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Batches of 100 straight into the store from 8 tasks: the cost of the metering
+    /// transaction itself, without HTTP or JSON.
+    private func storeOnly(store: SQLiteStore, org: OrganizationID, acknowledged: inout Int) async throws -> [String] {
+        let event = UsageEventInput(
+            provider: "openai", model: "gpt-5-mini", tokens: TokenCounts(input: 800, output: 200))
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        let start = ContinuousClock.now
+        let results = try await withThrowingTaskGroup(of: [Duration].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var latencies: [Duration] = []
+                    while ContinuousClock.now < deadline {
+                        let begin = ContinuousClock.now
+                        _ = try await store.recordUsage(
+                            UsageBatch(organizationID: org, events: Array(repeating: event, count: 100), receivedAt: now()))
+                        latencies.append(ContinuousClock.now - begin)
+                    }
+                    return latencies
+                }
+            }
+            return try await group.reduce(into: [Duration]()) { $0 += $1 }
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        acknowledged += results.count * 100
+        let sorted = results.sorted()
+        func milliseconds(_ fraction: Double) -> String {
+            let value = sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+            return String(format: "%.2f", Double(value.components.attoseconds) / 1e15 + Double(value.components.seconds) * 1000)
+        }
+        return [
+            "store only (no HTTP): batch of 100", "8", String(format: "%.0f", Double(results.count) / seconds),
+            String(format: "%.0f", Double(results.count * 100) / seconds), milliseconds(0.5), milliseconds(0.99), "0", "0",
+        ]
+    }
+
     private func measure(plutusPort: Int, ceilingPort: Int, key: String, store: SQLiteStore, org: OrganizationID) async throws {
         let single = Array(#"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#.utf8)
         let batch = Array(("[" + Array(repeating: #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200}"#, count: 100)
@@ -77,6 +113,7 @@ struct BenchCommand: AsyncParsableCommand {
                 String(result.total - ok), String(result.errors),
             ])
         }
+        rows.append(try await storeOnly(store: store, org: org, acknowledged: &acknowledged))
         printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7])
         if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]), ceilingRate > 0 {
             print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / ceilingRate * 100))

@@ -97,3 +97,25 @@ struct ResponseTests {
         #expect(body["error"] == .string("prepaid credit exhausted"))
     }
 }
+
+@Suite("Identifiers")
+struct IdentifierTests {
+    @Test func timeOrderedIDsSortByCreationAndDoNotCollide() {
+        let earlier = Timestamp.parseISO8601("2026-11-25T10:00:00Z")!
+        let later = earlier.adding(seconds: 1)
+        let first = UsageEventID.timeOrdered(at: earlier)
+        let second = UsageEventID.timeOrdered(at: later)
+        #expect(first.rawValue.hasPrefix("evt_") && first.rawValue.utf8.count == 4 + 24)
+        #expect(first < second)
+        #expect(first.rawValue.dropFirst(4).prefix(12) == "01a21225d900")  // 1795600800000 ms in hex
+        let many = Set((0..<10_000).map { _ in EntryID.timeOrdered(at: earlier).rawValue })
+        #expect(many.count == 10_000)
+    }
+
+    @Test func randomIDsHaveTheOriginalShape() {
+        let id = OrganizationID.random()
+        #expect(OrganizationID.isWellFormed(id.rawValue))
+        #expect(!OrganizationID.isWellFormed("org_XYZ"))
+        #expect(!OrganizationID.isWellFormed("ws_0123456789abcdef"))
+    }
+}
