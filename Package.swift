@@ -123,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PlutusCLITests",
-            dependencies: ["plutus", "PlutusCore"],
+            dependencies: ["plutus", "PlutusCore", "PlutusStoreTesting"],
             swiftSettings: strict
         ),
     ]
