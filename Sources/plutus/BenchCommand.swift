@@ -19,6 +19,16 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds per scenario (1–60).") var seconds: Double = 3
 
+    static let webhookSecret = "whsec_bench"
+
+    /// A signed `checkout.session.completed` for $1, unique per connection and number.
+    static func webhookRequest(port: Int, org: OrganizationID, connection: Int, n: Int) -> [UInt8] {
+        let id = "\(connection)_\(n)"
+        let body = Array(#"{"id": "evt_bench_\#(id)", "object": "event", "type": "checkout.session.completed", "created": 1795000000, "data": {"object": {"id": "cs_bench_\#(id)", "mode": "payment", "amount_total": 100, "currency": "usd", "payment_status": "paid", "payment_intent": "pi_bench_\#(id)", "client_reference_id": "\#(org.rawValue)"}}}"#.utf8)
+        let signature = StripeSignature.header(payload: body, secret: webhookSecret, timestamp: Int64(Date().timeIntervalSince1970))
+        return LoadGenerator.request(port: port, path: "/webhook/stripe", headers: [("Stripe-Signature", signature)], body: body)
+    }
+
     func run() async throws {
         guard (1...60).contains(seconds) else { throw CLIFailure.usage("--seconds must be between 1 and 60") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-bench-\(UUID().uuidString)")
@@ -27,7 +37,9 @@ struct BenchCommand: AsyncParsableCommand {
         _ = try await store.postCredit(
             org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil), at: now())
         let key = try await store.createAPIKey(org.id, name: "bench").secret
-        let configuration = ServerConfiguration(host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: Plutus.version)
+        let configuration = ServerConfiguration(
+            host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: Plutus.version,
+            stripeWebhookSecrets: [Self.webhookSecret])
         var logger = Logger(label: "plutus-bench")
         logger.logLevel = .critical  // stopping the servers at the end logs cancellations
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -114,15 +126,29 @@ struct BenchCommand: AsyncParsableCommand {
             ])
         }
         rows.append(try await storeOnly(store: store, org: org, acknowledged: &acknowledged))
+        let balanceBefore = try await store.balance(org, at: now()).balance
+        let webhooks = LoadGenerator(port: plutusPort) { connection, n in
+            Self.webhookRequest(port: plutusPort, org: org, connection: connection, n: n)
+        }
+        let delivered = await Task.detached { webhooks.run(connections: 8, seconds: seconds) }.value
+        let credited = delivered.responses[200] ?? 0
+        rows.append([
+            "POST /webhook/stripe, signed, unique", "8", String(format: "%.0f", Double(delivered.total) / delivered.seconds), "-",
+            String(format: "%.2f", delivered.percentile(0.5)), String(format: "%.2f", delivered.percentile(0.99)),
+            String(delivered.total - credited), String(delivered.errors),
+        ])
+        let creditedDollars = try await store.balance(org, at: now()).balance.subtracting(balanceBefore) ?? .zero
         printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7])
         if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]), ceilingRate > 0 {
             print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / ceilingRate * 100))
         }
+        print("webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"
+            + (creditedDollars == MicroDollars.dollars(Int64(credited)) ? " ✓" : " ✗ MISMATCH"))
         let recorded = try await store.balance(org, at: now()).monthEvents
         print("acknowledged \(acknowledged) events; the database holds \(recorded)" + (Int64(acknowledged) == recorded ? " ✓" : " ✗ MISMATCH"))
         let report = try await store.verify()
         print(report.isClean ? "ledger verified ✓" : "ledger problems: \(report.problems)")
-        if Int64(acknowledged) != recorded || !report.isClean {
+        if Int64(acknowledged) != recorded || !report.isClean || creditedDollars != MicroDollars.dollars(Int64(credited)) {
             throw CLIFailure.runtime("recorded events differ from acknowledged ones")
         }
     }

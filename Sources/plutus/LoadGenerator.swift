@@ -24,14 +24,24 @@ struct LoadGenerator {
     }
 
     let port: Int
-    let request: [UInt8]
+    /// The bytes of request number `n` (each connection numbers its own requests).
+    let makeRequest: @Sendable (_ connection: Int, _ n: Int) -> [UInt8]
 
     init(port: Int, path: String, headers: [(String, String)], body: [UInt8]) {
+        let request = Self.request(port: port, path: path, headers: headers, body: body)
+        self.init(port: port) { _, _ in request }
+    }
+
+    init(port: Int, makeRequest: @escaping @Sendable (_ connection: Int, _ n: Int) -> [UInt8]) {
         self.port = port
+        self.makeRequest = makeRequest
+    }
+
+    static func request(port: Int, path: String, headers: [(String, String)], body: [UInt8]) -> [UInt8] {
         var head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(body.count)\r\n\r\n"
-        request = Array(head.utf8) + body
+        return Array(head.utf8) + body
     }
 
     /// Results of all connections, merged as each finishes.
@@ -44,10 +54,10 @@ struct LoadGenerator {
         let group = DispatchGroup()
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
         let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<connections {
+        for connection in 0..<connections {
             group.enter()
             let thread = Thread {
-                let local = worker(until: deadline)
+                let local = worker(connection, until: deadline)
                 collector.merged.withLock { merged in
                     for (status, count) in local.responses { merged.responses[status, default: 0] += count }
                     merged.latenciesNanos += local.latenciesNanos
@@ -64,7 +74,7 @@ struct LoadGenerator {
         return result
     }
 
-    private func worker(until deadline: UInt64) -> Result {
+    private func worker(_ connection: Int, until deadline: UInt64) -> Result {
         var result = Result()
         var fd = connect()
         var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -74,8 +84,9 @@ struct LoadGenerator {
                 fd = connect()
                 continue
             }
+            let request = makeRequest(connection, result.total + result.errors)
             let begin = DispatchTime.now().uptimeNanoseconds
-            if let status = exchange(fd, &buffer) {
+            if let status = exchange(fd, request, &buffer) {
                 result.responses[status, default: 0] += 1
                 result.latenciesNanos.append(DispatchTime.now().uptimeNanoseconds - begin)
             } else {
@@ -110,7 +121,7 @@ struct LoadGenerator {
     }
 
     /// Sends the request and reads one response (headers, then Content-Length bytes).
-    private func exchange(_ fd: Int32, _ buffer: inout [UInt8]) -> Int? {
+    private func exchange(_ fd: Int32, _ request: [UInt8], _ buffer: inout [UInt8]) -> Int? {
         var sent = 0
         while sent < request.count {
             let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
