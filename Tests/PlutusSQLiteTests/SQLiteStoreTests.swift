@@ -230,17 +230,7 @@ struct GroupCommitTests {
         let store = try SQLiteStore(path: path, busyTimeoutSeconds: 5, writeQueueDepthMax: 8)
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         // Another process holds the write lock for a moment, so requests pile up.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
-            import sqlite3, sys, time
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(1.5); c.execute('COMMIT')
-            """, path]
-        let pipe = Pipe()
-        holder.standardOutput = pipe
-        try holder.run()
-        _ = pipe.fileHandleForReading.availableData
+        let holder = try ForeignWriteLock.hold(path, seconds: 1.5)
         let results = await withTaskGroup(of: String.self) { group in
             for _ in 0..<40 {
                 group.addTask {

@@ -246,17 +246,7 @@ struct IngestTests {
         try await TestServer.with(busyTimeoutSeconds: 0.2) { server in
             let (org, key) = try await server.organization()
             // Another process holds the write lock longer than the busy timeout.
-            let holder = Process()
-            holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            holder.arguments = ["python3", "-c", """
-                import sqlite3, sys, time
-                c = sqlite3.connect(sys.argv[1], isolation_level=None)
-                c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(3); c.execute('COMMIT')
-                """, server.store.path]
-            let pipe = Pipe()
-            holder.standardOutput = pipe
-            try holder.run()
-            _ = pipe.fileHandleForReading.availableData  // wait for "locked"
+            let holder = try ForeignWriteLock.hold(server.store.path, seconds: 3)
             let response = try await server.ingest(key, #"{"provider": "p", "cost_usd": 1}"#)
             holder.waitUntilExit()
             #expect(response.status == 503)
