@@ -76,7 +76,6 @@ public struct APIError: HTTPResponseError, Sendable {
         case .busy(let seconds): .busy(retryAfterSeconds: seconds)
         case .idempotencyConflict, .creditReferenceConflict: APIError(.conflict, error.description, code: "conflict")
         case .organizationNotFound: .unknownOrg
-        case .workspaceNotFound: APIError(.notFound, error.description, code: "unknown_workspace")
         case .nameTaken: APIError(.conflict, error.description, code: "name_taken")
         case .invalid(let field, _): APIError(.badRequest, error.description, code: "invalid", field: field)
         case .schemaTooNew, .backend: nil

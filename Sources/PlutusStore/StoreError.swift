@@ -5,7 +5,6 @@ import PlutusCore
 /// never be shown to a client.
 public enum StoreError: Error, Equatable, Sendable {
     case organizationNotFound(String)
-    case workspaceNotFound(String)
     case nameTaken(String)
     /// An idempotency key was reused with a different request body.
     case idempotencyConflict(key: String)
@@ -23,7 +22,6 @@ extension StoreError: CustomStringConvertible {
     public var description: String {
         switch self {
         case .organizationNotFound(let reference): "no organization matches '\(reference)'"
-        case .workspaceNotFound(let reference): "no workspace matches '\(reference)'"
         case .nameTaken(let name): "'\(name)' is already taken"
         case .idempotencyConflict(let key):
             "Idempotency-Key '\(key)' was already used with a different request body"

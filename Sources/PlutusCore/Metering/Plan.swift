@@ -42,13 +42,4 @@ public enum Plan: String, Sendable, CaseIterable, Codable {
         case .enterprise: nil
         }
     }
-
-    public var blurb: String {
-        switch self {
-        case .free: "Track a single agent's spend. No card required."
-        case .pro: "For solo builders and small teams running real agent workloads."
-        case .team: "Shared budgets and many workspaces for teams running agents in production."
-        case .enterprise: "Org-wide FinOps with custom limits, SSO, and an SLA."
-        }
-    }
 }
