@@ -6,7 +6,7 @@ extension SQLiteStore {
     public func createOrganization(name: String, plan: Plan, ownerEmail: String?) async throws -> Organization {
         let trimmed = try Self.validName(name, field: "name")
         let email = try ownerEmail.map(Self.validEmail)
-        let now = Self.now()
+        let now = Timestamp.now()
         return try await writeTransaction { db in
             let slug = try Slug.unique(Slug.make(from: trimmed)) { candidate in
                 try Bool.fetchOne(db, sql: "SELECT 1 FROM organizations WHERE slug = ?", arguments: [candidate]) ?? false
@@ -103,7 +103,7 @@ extension SQLiteStore {
         if let monthlyBudget, !monthlyBudget.isPositive || monthlyBudget > Limits.creditAmountMax {
             throw StoreError.invalid(field: "budget", problem: "must be positive and at most \(Limits.creditAmountMax.formatted)")
         }
-        let now = Self.now()
+        let now = Timestamp.now()
         return try await writeTransaction { db in
             _ = try Self.requireOrganization(db, organizationID)
             if try Self.findWorkspace(db, organizationID, trimmed) != nil { throw StoreError.nameTaken(trimmed) }
@@ -167,7 +167,7 @@ extension SQLiteStore {
         let label = try name.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
             .map { try Self.validName($0, field: "name") }
         let secret = APIKeySecret.generate()
-        let now = Self.now()
+        let now = Timestamp.now()
         return try await writeTransaction { db in
             _ = try Self.requireOrganization(db, organizationID)
             let info = APIKeyInfo(
@@ -199,7 +199,7 @@ extension SQLiteStore {
     }
 
     public func revokeAPIKey(_ organizationID: OrganizationID, keyID: APIKeyID) async throws -> Bool {
-        let now = Self.now()
+        let now = Timestamp.now()
         return try await writeTransaction { db in
             try db.execute(
                 sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
@@ -226,7 +226,7 @@ extension SQLiteStore {
             return (identity, row["last_used_at"])
         }
         guard let (identity, lastUsed) = found else { return nil }
-        let now = Self.now()
+        let now = Timestamp.now()
         if lastUsed.map({ now.millis - $0 >= Self.keyTouchIntervalMillis }) ?? true {
             try await writeTransaction { db in
                 try db.execute(

@@ -130,8 +130,4 @@ public final class SQLiteStore: BillingStore, Sendable {
         }
         return StoreError.backend(String(reflecting: error))
     }
-
-    public static func now() -> Timestamp {
-        Timestamp(rawValue: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
-    }
 }

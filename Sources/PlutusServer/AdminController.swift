@@ -115,7 +115,7 @@ struct AdminController<Store: BillingStore>: Sendable {
         } catch {
             throw APIError.badRequest("\(error.field == "memo" ? "reason" : "amount_usd") \(error.problem)", field: error.field)
         }
-        let result = try await store.postCredit(org.id, movement, at: HTTPInput.now())
+        let result = try await store.postCredit(org.id, movement, at: Timestamp.now())
         var members: [(String, JSONValue)] = [
             ("org_id", .string(org.id.rawValue)), ("kind", .string(kindText)), ("amount_usd", .money(amount)),
             ("balance_after", .money(result.entry.balanceAfter)), ("entry_id", .string(result.entry.id.rawValue)),

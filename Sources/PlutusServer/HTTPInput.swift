@@ -84,8 +84,4 @@ enum HTTPInput {
         }
         return value
     }
-
-    static func now() -> Timestamp {
-        Timestamp(rawValue: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
-    }
 }

@@ -19,7 +19,7 @@ struct StripeWebhookController<Store: BillingStore>: Sendable {
 
     @Sendable func receive(_ request: Request, context: PlutusRequestContext) async throws -> Response {
         let payload = try await HTTPInput.body(request)
-        let now = HTTPInput.now()
+        let now = Timestamp.now()
         let verdict = StripeSignature.verify(
             header: request.headers[.init("Stripe-Signature")!], payload: payload,
             secrets: configuration.stripeWebhookSecrets, now: now,

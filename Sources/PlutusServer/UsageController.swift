@@ -32,7 +32,7 @@ struct UsageController<Store: BillingStore>: Sendable {
             throw APIError.rateLimited(retryAfterSeconds: retryAfter)
         }
         let body = try await HTTPInput.json(request)
-        let receivedAt = HTTPInput.now()
+        let receivedAt = Timestamp.now()
         let events: [UsageEventInput]
         do {
             events = try UsageValidation.validateBody(body, now: receivedAt).events
@@ -57,7 +57,7 @@ struct UsageController<Store: BillingStore>: Sendable {
 
     @Sendable func balance(_ request: Request, context: PlutusRequestContext) async throws -> Response {
         let identity = try await authenticate(request)
-        let snapshot = try await store.balance(identity.organizationID, at: HTTPInput.now())
+        let snapshot = try await store.balance(identity.organizationID, at: Timestamp.now())
         return JSONResponse.make(.ok, RecordJSON.balance(snapshot))
     }
 

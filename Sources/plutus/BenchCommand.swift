@@ -35,7 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
         let store = try SQLiteStore(path: directory.appendingPathComponent("bench.db").path)
         let org = try await store.createOrganization(name: "Bench", plan: .enterprise, ownerEmail: nil)
         _ = try await store.postCredit(
-            org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil), at: now())
+            org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil), at: Timestamp.now())
         let key = try await store.createAPIKey(org.id, name: "bench").secret
         let configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: Plutus.version,
@@ -71,7 +71,7 @@ struct BenchCommand: AsyncParsableCommand {
                     while ContinuousClock.now < deadline {
                         let begin = ContinuousClock.now
                         _ = try await store.recordUsage(
-                            UsageBatch(organizationID: org, events: Array(repeating: event, count: 100), receivedAt: now()))
+                            UsageBatch(organizationID: org, events: Array(repeating: event, count: 100), receivedAt: Timestamp.now()))
                         latencies.append(ContinuousClock.now - begin)
                     }
                     return latencies
@@ -126,7 +126,7 @@ struct BenchCommand: AsyncParsableCommand {
             ])
         }
         rows.append(try await storeOnly(store: store, org: org, acknowledged: &acknowledged))
-        let balanceBefore = try await store.balance(org, at: now()).balance
+        let balanceBefore = try await store.balance(org, at: Timestamp.now()).balance
         let webhooks = LoadGenerator(port: plutusPort) { connection, n in
             Self.webhookRequest(port: plutusPort, org: org, connection: connection, n: n)
         }
@@ -137,14 +137,14 @@ struct BenchCommand: AsyncParsableCommand {
             String(format: "%.2f", delivered.percentile(0.5)), String(format: "%.2f", delivered.percentile(0.99)),
             String(delivered.total - credited), String(delivered.errors),
         ])
-        let creditedDollars = try await store.balance(org, at: now()).balance.subtracting(balanceBefore) ?? .zero
+        let creditedDollars = try await store.balance(org, at: Timestamp.now()).balance.subtracting(balanceBefore) ?? .zero
         printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7])
         if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]), ceilingRate > 0 {
             print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / ceilingRate * 100))
         }
         print("webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"
             + (creditedDollars == MicroDollars.dollars(Int64(credited)) ? " ✓" : " ✗ MISMATCH"))
-        let recorded = try await store.balance(org, at: now()).monthEvents
+        let recorded = try await store.balance(org, at: Timestamp.now()).monthEvents
         print("acknowledged \(acknowledged) events; the database holds \(recorded)" + (Int64(acknowledged) == recorded ? " ✓" : " ✗ MISMATCH"))
         let report = try await store.verify()
         print(report.isClean ? "ledger verified ✓" : "ledger problems: \(report.problems)")

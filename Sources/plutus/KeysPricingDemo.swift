@@ -145,7 +145,7 @@ struct PricingCommand: AsyncParsableCommand {
                 throw CLIFailure.usage("\(file): \(error)")
             }
             let catalog = try await database.open().importPrices(
-                overlay, label: "\(chosen.rawValue):\((file as NSString).lastPathComponent)", at: now())
+                overlay, label: "\(chosen.rawValue):\((file as NSString).lastPathComponent)", at: Timestamp.now())
             print("✓ imported \(overlay.rows.count) prices from \(file); new events are priced with \(catalog.version)")
         }
     }
@@ -167,7 +167,7 @@ struct DemoCommand: AsyncParsableCommand {
             try FileManager.default.removeItem(atPath: path + suffix)
         }
         let store = try SQLiteStore(path: path)
-        return (store, try await DemoSeeder(now: now()).seed(into: store))
+        return (store, try await DemoSeeder(now: Timestamp.now()).seed(into: store))
     }
 
     func run() async throws {
@@ -175,7 +175,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("seeding \(DemoSeeder.eventCount) agent calls over \(DemoSeeder.daysCovered) days into \(path) …")
         let (store, summary) = try await Self.seedFreshDemo(at: path)
         let organization = summary.organization
-        let snapshot = try await store.balance(organization.id, at: now())
+        let snapshot = try await store.balance(organization.id, at: Timestamp.now())
         print("✓ \(organization.name) · \(organization.plan.displayName) plan · \(summary.eventsRecorded) calls recorded")
         print("  balance \(snapshot.balance.formatted) · \(snapshot.month.text) spend \(snapshot.monthSpend.formatted)")
         for alert in try await store.recentAlerts(organization.id, limit: 3) { print("  ▲ \(alert.message)") }

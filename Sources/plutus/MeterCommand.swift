@@ -32,7 +32,7 @@ struct MeterCommand: AsyncParsableCommand {
     ]
 
     func run() async throws {
-        let receivedAt = now()
+        let receivedAt = Timestamp.now()
         let event: UsageEventInput
         do {
             event = try UsageValidation.validate(eventJSON(), index: 0, now: receivedAt, defaultSource: "cli")

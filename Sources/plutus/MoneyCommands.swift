@@ -23,7 +23,7 @@ struct CreditOptions: ParsableArguments {
             throw CLIFailure.usage("--\(error.field) \(error.problem)")
         }
         let (store, organization) = try await scope.open()
-        let result = try await store.postCredit(organization.id, movement, at: now())
+        let result = try await store.postCredit(organization.id, movement, at: Timestamp.now())
         let entry = result.entry
         if output.json {
             var rendered = RecordJSON.entry(entry)

@@ -10,7 +10,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try database.open()
-        let time = now()
+        let time = Timestamp.now()
         var snapshots: [(Organization, BalanceSnapshot)] = []
         for listing in try await store.listOrganizations() {
             snapshots.append((listing.organization, try await store.balance(listing.organization.id, at: time)))
@@ -47,7 +47,7 @@ struct BalanceCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (store, organization) = try await scope.open()
-        let snapshot = try await store.balance(organization.id, at: now())
+        let snapshot = try await store.balance(organization.id, at: Timestamp.now())
         let alerts = try await store.recentAlerts(organization.id, limit: 5)
         if output.json {
             var rendered = RecordJSON.balance(snapshot, name: organization.name)

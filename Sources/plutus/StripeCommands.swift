@@ -60,7 +60,7 @@ struct ReconcileWebhooksCommand: AsyncParsableCommand {
         guard (1...30).contains(days) else { throw CLIFailure.usage("--days must be between 1 and 30") }
         let client = try StripeEnvironment.client()
         let store = try database.open()
-        let time = now()
+        let time = Timestamp.now()
         let report = try await WebhookReconciler(client: client, store: store, settings: StripeEnvironment.settings)
             .run(since: time.adding(seconds: -Int64(days) * 86_400), apply: apply, now: time)
         print("Stripe listed \(report.listed) handled events in the last \(days) days; \(report.missing.count) never applied")

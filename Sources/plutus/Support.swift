@@ -97,8 +97,6 @@ func resolveOrganization(_ reference: String?, in store: some BillingStore) asyn
     }
 }
 
-func now() -> Timestamp { SQLiteStore.now() }
-
 func printJSON(_ value: JSONValue) { print(value.serialized()) }
 
 /// Prints rows as left-aligned columns (right-aligned where `numeric`).

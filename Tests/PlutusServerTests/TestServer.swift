@@ -45,7 +45,7 @@ struct TestServer: Sendable {
         if let credit {
             _ = try await store.postCredit(
                 org.id, try CreditMovement(kind: .grant, amount: try MicroDollars.parse(credit).get(), reference: "g-\(org.id)", memo: nil),
-                at: Timestamp(rawValue: Int64(Date().timeIntervalSince1970 * 1000)))
+                at: Timestamp.now())
         }
         return (org.id, try await store.createAPIKey(org.id, name: "test").secret)
     }
@@ -66,7 +66,7 @@ struct TestServer: Sendable {
     }
 
     func balance(_ org: OrganizationID) async throws -> MicroDollars {
-        try await store.balance(org, at: Timestamp(rawValue: Int64(Date().timeIntervalSince1970 * 1000))).balance
+        try await store.balance(org, at: Timestamp.now()).balance
     }
 }
 

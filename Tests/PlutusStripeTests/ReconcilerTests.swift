@@ -12,7 +12,7 @@ struct ReconcilerTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-reconcile-\(UUID().uuidString)/p.db").path
         let store = try SQLiteStore(path: path)
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
-        let now = Timestamp(rawValue: Int64(Date().timeIntervalSince1970 * 1000))
+        let now = Timestamp.now()
         // One event was delivered and applied; another was lost on the way.
         let applied = StripeFixtures.event(
             id: "evt_applied", type: "checkout.session.completed",

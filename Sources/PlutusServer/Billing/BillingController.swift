@@ -142,7 +142,7 @@ struct BillingController<Store: BillingStore>: Sendable {
         guard let org else {
             return Self.page(.notFound, "Billing", reference.map { "no organization matches '\($0)'" } ?? "name an organization with ?org=")
         }
-        let balance = try await store.balance(org.id, at: HTTPInput.now()).balance
+        let balance = try await store.balance(org.id, at: Timestamp.now()).balance
         let name = HTMLPage.escape(org.name)
         let hidden = "<input type=\"hidden\" name=\"org\" value=\"\(HTMLPage.escape(org.id.rawValue))\">"
             + "<input type=\"hidden\" name=\"_csrf\" value=\"\(csrfToken)\">"
