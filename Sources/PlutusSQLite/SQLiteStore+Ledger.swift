@@ -3,18 +3,27 @@ import PlutusCore
 import PlutusStore
 
 extension SQLiteStore {
-    /// The ledger account ids of one organization.
-    static func accountIDs(_ db: Database, _ organizationID: OrganizationID) throws -> [AccountCode: Int64] {
-        var ids: [AccountCode: Int64] = [:]
+    /// The ledger accounts of one organization: id and current balance of each.
+    static func accountRows(_ db: Database, _ organizationID: OrganizationID) throws
+        -> [AccountCode: (id: Int64, balance: Int64)]
+    {
+        var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
         for row in try Row.fetchAll(
-            try db.cachedStatement(sql: "SELECT id, code FROM accounts WHERE org_id = ?"),
+            try db.cachedStatement(sql: "SELECT id, code, balance_micros FROM accounts WHERE org_id = ?"),
             arguments: [organizationID.rawValue])
         {
             guard let code = AccountCode(rawValue: row["code"]) else { continue }
-            ids[code] = row["id"]
+            accounts[code] = (row["id"], row["balance_micros"])
         }
-        guard ids.count == AccountCode.allCases.count else { throw StoreError.organizationNotFound(organizationID.rawValue) }
-        return ids
+        guard accounts.count == AccountCode.allCases.count else {
+            throw StoreError.organizationNotFound(organizationID.rawValue)
+        }
+        return accounts
+    }
+
+    /// The ledger account ids of one organization.
+    static func accountIDs(_ db: Database, _ organizationID: OrganizationID) throws -> [AccountCode: Int64] {
+        try accountRows(db, organizationID).mapValues(\.id)
     }
 
     static func creditBalance(_ db: Database, _ organizationID: OrganizationID) throws -> MicroDollars {

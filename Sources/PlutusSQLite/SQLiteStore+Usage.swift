@@ -42,9 +42,11 @@ extension SQLiteStore {
             guard stored["request_hash"] == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
             return .replayed(StoredResponse(status: stored["status"], body: stored["response"]))
         }
-        var run = try BatchRun(
-            db: db, organization: organization, accounts: try accountIDs(db, organization.id),
-            balance: try creditBalance(db, organization.id), batch: batch)
+        let accounts = try accountRows(db, organization.id)
+        var run = BatchRun(
+            db: db, organization: organization, accounts: accounts.mapValues(\.id),
+            balance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance,
+            batch: batch)
         var outcomes: [EventOutcome] = []
         outcomes.reserveCapacity(batch.events.count)
         for (index, event) in batch.events.enumerated() {
@@ -151,16 +153,16 @@ private struct BatchRun {
     var storedWorkspaceSpend: [CounterKey: Int64] = [:]
     var entriesWritten = false
 
-    init(db: Database, organization: Organization, accounts: [AccountCode: Int64], balance: MicroDollars, batch: UsageBatch)
-        throws
-    {
+    init(
+        db: Database, organization: Organization, accounts: [AccountCode: Int64], balance: MicroDollars,
+        usageBalance: Int64, batch: UsageBatch
+    ) {
         self.db = db
         self.organization = organization
         self.accounts = accounts
         self.balance = balance
+        self.usageBalance = usageBalance
         self.batch = batch
-        usageBalance = try Int64.fetchOne(
-            try db.cachedStatement(sql: "SELECT balance_micros FROM accounts WHERE id = ?"), arguments: [accounts[.usage]!]) ?? 0
     }
 
     /// Writes the batch's account balances and month counters.
