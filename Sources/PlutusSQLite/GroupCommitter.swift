@@ -80,18 +80,20 @@ public final class GroupCommitter: Sendable {
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
+                    // Savepoints through cached statements: GRDB's `inSavepoint` compiles
+                    // its SQL afresh for every request.
+                    let begin = try db.cachedStatement(sql: "SAVEPOINT request")
+                    let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT request")
+                    let undo = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT request")
                     for job in group {
-                        var result: Result<any Sendable, any Error> = .failure(StoreError.backend("not run"))
-                        try db.inSavepoint {
-                            do {
-                                result = .success(try job.body(db))
-                                return .commit
-                            } catch {
-                                result = .failure(error)
-                                return .rollback
-                            }
+                        try begin.execute()
+                        do {
+                            results.append(.success(try job.body(db)))
+                        } catch {
+                            results.append(.failure(error))
+                            try undo.execute()
                         }
-                        results.append(result)
+                        try release.execute()
                     }
                     return .commit
                 }

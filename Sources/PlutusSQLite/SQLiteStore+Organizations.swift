@@ -72,7 +72,9 @@ extension SQLiteStore {
     }
 
     static func requireOrganization(_ db: Database, _ id: OrganizationID) throws -> Organization {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM organizations WHERE id = ?", arguments: [id.rawValue])
+        guard
+            let row = try Row.fetchOne(
+                try db.cachedStatement(sql: "SELECT * FROM organizations WHERE id = ?"), arguments: [id.rawValue])
         else { throw StoreError.organizationNotFound(id.rawValue) }
         return organization(row)
     }

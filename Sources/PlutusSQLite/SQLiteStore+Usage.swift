@@ -5,7 +5,21 @@ import PlutusStore
 extension SQLiteStore {
     public func recordUsage(_ batch: UsageBatch) async throws -> UsageBatchResult {
         let priced = try Self.price(batch.events, with: catalog.withLock { $0 })
-        return try await groupWrite { db in try Self.recordUsage(db, batch, priced: priced) }
+        switch try await groupWrite({ db in try Self.recordUsage(db, batch, priced: priced) }) {
+        case .replayed(let stored): return .replayed(stored)
+        case .committed(let outcome, let stored?): return .committed(outcome, stored)
+        case .committed(let outcome, nil):
+            // Without an idempotency key nothing stores the response: render it here, off
+            // the single writer thread.
+            return .committed(outcome, UsageResponse.render(outcome, upgradeURL: batch.upgradeURL))
+        }
+    }
+
+    /// What one ingest transaction produced; the response is rendered inside it only when
+    /// an idempotency key needs it stored.
+    enum BatchWrite: Sendable {
+        case committed(UsageBatchOutcome, StoredResponse?)
+        case replayed(StoredResponse)
     }
 
     /// Prices every event before the transaction opens, so an event whose estimate is out
@@ -31,7 +45,7 @@ extension SQLiteStore {
     /// One ingest request inside one write transaction: the idempotency claim, each event's
     /// quota and hard-stop decision read from the same snapshot it updates, the event and
     /// entry inserts, counters, alerts and the stored response.
-    static func recordUsage(_ db: Database, _ batch: UsageBatch, priced: [PricedCost]) throws -> UsageBatchResult {
+    static func recordUsage(_ db: Database, _ batch: UsageBatch, priced: [PricedCost]) throws -> BatchWrite {
         let organization = try requireOrganization(db, batch.organizationID)
         if let claim = batch.idempotency,
             let stored = try Row.fetchOne(
@@ -56,18 +70,17 @@ extension SQLiteStore {
         let outcome = UsageBatchOutcome(
             organizationID: organization.id, plan: organization.plan,
             trackedTokensThisMonth: try run.monthTokens(batch.receivedAt.month), events: outcomes)
+        guard let claim = batch.idempotency else { return .committed(outcome, nil) }
         let response = UsageResponse.render(outcome, upgradeURL: batch.upgradeURL)
-        if let claim = batch.idempotency {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(arguments: [
-                organization.id.rawValue, claim.key, claim.requestHash, response.status, response.body,
-                batch.receivedAt.millis,
-            ])
-        }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            organization.id.rawValue, claim.key, claim.requestHash, response.status, response.body,
+            batch.receivedAt.millis,
+        ])
         return .committed(outcome, response)
     }
 

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Identifiers are `<prefix>_<16 lowercase hex>` (8 random bytes), as in the original.
 /// Each entity has its own type so an organization id cannot stand where a workspace id
 /// is expected.
@@ -24,13 +26,9 @@ extension PrefixedID {
     /// milliseconds + 12 random hex digits. Rows keyed by these land at the end of their
     /// indexes instead of all over them, which keeps each commit's written pages few.
     public static func timeOrdered(at time: Timestamp) -> Self {
-        var generator = SystemRandomNumberGenerator()
-        let random = (generator.next() as UInt64) & 0xFFFF_FFFF_FFFF
-        func hex12(_ value: UInt64) -> String {
-            let digits = String(value, radix: 16)
-            return String(repeating: "0", count: max(0, 12 - digits.count)) + digits
-        }
-        return Self(rawValue: "\(prefix)_" + hex12(UInt64(max(0, time.rawValue)) & 0xFFFF_FFFF_FFFF) + hex12(random))
+        let millis = UInt64(max(0, time.rawValue)) & 0xFFFF_FFFF_FFFF
+        let random = IdentifierBits.next() & 0xFFFF_FFFF_FFFF
+        return Self(rawValue: IdentifierBits.hex(prefix: prefix, high: millis, low: random))
     }
 
     /// `true` when `text` has this type's prefix and shape.
@@ -111,5 +109,44 @@ public enum Slug {
         var counter = 2
         while try isTaken("\(base)-\(counter)") { counter += 1 }
         return "\(base)-\(counter)"
+    }
+}
+
+/// The random half of time-ordered identifiers. One `getrandom` seeds a SplitMix64
+/// sequence, so minting an id costs a locked add instead of a system call per id; ids need
+/// to be unique, not secret (secrets use `SystemRandomNumberGenerator` directly).
+enum IdentifierBits {
+    private static let state: Mutex<UInt64> = {
+        var system = SystemRandomNumberGenerator()
+        return Mutex(system.next())
+    }()
+
+    static func next() -> UInt64 {
+        var z = state.withLock { value -> UInt64 in
+            value &+= 0x9E37_79B9_7F4A_7C15
+            return value
+        }
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// `<prefix>_` followed by `high` and `low` as 12 lowercase hex digits each.
+    static func hex(prefix: String, high: UInt64, low: UInt64) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        var text = prefix
+        text.reserveCapacity(prefix.utf8.count + 25)
+        text += "_"
+        let tail = String(unsafeUninitializedCapacity: 24) { buffer in
+            digits.withUTF8Buffer { table in
+                for index in 0..<12 {
+                    let shift = UInt64(44 - index * 4)
+                    buffer[index] = table[Int((high >> shift) & 0xF)]
+                    buffer[12 + index] = table[Int((low >> shift) & 0xF)]
+                }
+            }
+            return 24
+        }
+        return text + tail
     }
 }

@@ -35,6 +35,12 @@ extension JSONValue {
 
     static func writeString(_ text: String, into out: inout String) {
         out += "\""
+        // Almost every string is printable ASCII with nothing to escape: copy it whole.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
