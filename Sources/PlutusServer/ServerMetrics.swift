@@ -10,32 +10,49 @@ final class ServerMetrics: Sendable {
         .milliseconds(500), .seconds(1), .seconds(5),
     ]
 
+    static var requests: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "plutus", metricName: "http_requests", unitName: "total", helpText: "HTTP requests by route, method and status.")
+    }
+    static var requestDuration: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "plutus", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency by route.")
+    }
+    static var usageEvents: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "plutus", metricName: "usage_events", unitName: "total", helpText: "Usage events by outcome.")
+    }
+    static var webhookDeliveries: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "plutus", metricName: "webhook_deliveries", unitName: "total", helpText: "Stripe webhook deliveries by outcome.")
+    }
+
     func request(route: String, method: String, status: Int, duration: Duration) {
         registry.makeCounter(
-            name: "plutus_http_requests_total", labels: [("route", route), ("method", method), ("status", String(status))]
+            descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]
         ).increment()
         registry.makeDurationHistogram(
-            name: "plutus_http_request_duration_seconds", labels: [("route", route)], buckets: Self.latencyBuckets
+            descriptor: Self.requestDuration, labels: [("route", route)], buckets: Self.latencyBuckets
         ).record(duration)
     }
 
     func events(recorded: Int, rejected: [String: Int], duplicates: Int) {
         if recorded > 0 {
-            registry.makeCounter(name: "plutus_usage_events_total", labels: [("outcome", "recorded")])
+            registry.makeCounter(descriptor: Self.usageEvents, labels: [("outcome", "recorded")])
                 .increment(by: Int64(recorded))
         }
         if duplicates > 0 {
-            registry.makeCounter(name: "plutus_usage_events_total", labels: [("outcome", "duplicate")])
+            registry.makeCounter(descriptor: Self.usageEvents, labels: [("outcome", "duplicate")])
                 .increment(by: Int64(duplicates))
         }
         for (reason, count) in rejected where count > 0 {
-            registry.makeCounter(name: "plutus_usage_events_total", labels: [("outcome", "rejected_\(reason)")])
+            registry.makeCounter(descriptor: Self.usageEvents, labels: [("outcome", "rejected_\(reason)")])
                 .increment(by: Int64(count))
         }
     }
 
     func webhook(outcome: String) {
-        registry.makeCounter(name: "plutus_webhook_deliveries_total", labels: [("outcome", outcome)]).increment()
+        registry.makeCounter(descriptor: Self.webhookDeliveries, labels: [("outcome", outcome)]).increment()
     }
 
     func exposition() -> [UInt8] {

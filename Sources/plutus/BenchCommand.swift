@@ -11,8 +11,9 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure ingest throughput and latency over loopback HTTP, beside a trivial-route ceiling.",
         discussion: """
-            Runs in one process on a fresh temporary database (synchronous=FULL): a trivial Hummingbird \
-            POST route at 64 connections (the ceiling), then POST /v1/usage with single events at 1, 8 and \
+            Runs in one process on a fresh temporary database (synchronous=FULL): the ceilings (a trivial \
+            Hummingbird POST route at 64 connections, and plain SQLite inserts on the same disk with one and \
+            100 rows per durable commit), then POST /v1/usage with single events at 1, 8 and \
             64 connections and batches of 100 at 8. Afterwards checks that the events recorded equal the \
             events acknowledged. Figures, not assertions; only 127.0.0.1 is targeted.
             """)
@@ -93,6 +94,17 @@ struct BenchCommand: AsyncParsableCommand {
         ]
     }
 
+    /// Plain inserts on the same disk: one row per durable commit, and 100 rows per commit.
+    private func sqliteCeilings(directory: String) throws -> [[String]] {
+        try [1, 100].map { rowsPerCommit in
+            let figures = try SQLiteCeiling.measure(directory: directory, rowsPerCommit: rowsPerCommit, seconds: seconds)
+            return [
+                "ceiling: raw SQLite insert, \(rowsPerCommit) row\(rowsPerCommit == 1 ? "" : "s")/commit", "1",
+                String(format: "%.0f", figures.commitsPerSecond), String(format: "%.0f", figures.rowsPerSecond), "-", "-", "0", "0",
+            ]
+        }
+    }
+
     private func measure(plutusPort: Int, ceilingPort: Int, key: String, store: SQLiteStore, org: OrganizationID) async throws {
         let single = Array(#"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#.utf8)
         let batch = Array(("[" + Array(repeating: #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200}"#, count: 100)
@@ -126,6 +138,7 @@ struct BenchCommand: AsyncParsableCommand {
             ])
         }
         rows.append(try await storeOnly(store: store, org: org, acknowledged: &acknowledged))
+        rows.insert(contentsOf: try sqliteCeilings(directory: (store.path as NSString).deletingLastPathComponent), at: 1)
         let balanceBefore = try await store.balance(org, at: Timestamp.now()).balance
         let webhooks = LoadGenerator(port: plutusPort) { connection, n in
             Self.webhookRequest(port: plutusPort, org: org, connection: connection, n: n)
