@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "PlutusCore", targets: ["PlutusCore"]),
         .library(name: "PlutusStore", targets: ["PlutusStore"]),
         .library(name: "PlutusSQLite", targets: ["PlutusSQLite"]),
+        .library(name: "PlutusPostgres", targets: ["PlutusPostgres"]),
         .library(name: "PlutusServer", targets: ["PlutusServer"]),
     ],
     dependencies: [
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -46,6 +48,16 @@ let package = Package(
                 "PlutusStore",
                 "PlutusCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PlutusPostgres",
+            dependencies: [
+                "PlutusStore",
+                "PlutusCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -82,6 +94,7 @@ let package = Package(
                 "PlutusCore",
                 "PlutusStore",
                 "PlutusSQLite",
+                "PlutusPostgres",
                 "PlutusServer",
                 "PlutusStripe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -101,6 +114,11 @@ let package = Package(
                 "PlutusSQLite", "PlutusStoreTesting", "PlutusStore", "PlutusCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlutusPostgresTests",
+            dependencies: ["PlutusPostgres", "PlutusStoreTesting", "PlutusStore", "PlutusCore"],
             swiftSettings: strict
         ),
         .testTarget(

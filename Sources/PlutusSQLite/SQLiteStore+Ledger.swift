@@ -65,12 +65,12 @@ extension SQLiteStore {
     /// the same transaction). Returns its id.
     @discardableResult
     static func insertEntry(
-        _ db: Database, organizationID: OrganizationID, kind: EntryKind, debitAccountID: Int64, creditAccountID: Int64,
+        _ db: Database, id: EntryID? = nil, organizationID: OrganizationID, kind: EntryKind, debitAccountID: Int64, creditAccountID: Int64,
         amount: MicroDollars, reference: String, externalReference: String?, memo: String?, debitBalanceAfter: Int64,
         creditBalanceAfter: Int64, at time: Timestamp
     ) throws -> EntryID {
         precondition(amount.isPositive && debitAccountID != creditAccountID, "entries move a positive amount between two accounts")
-        let id = EntryID.timeOrdered(at: time)
+        let id = id ?? EntryID.timeOrdered(at: time)
         try db.cachedStatement(
             sql: """
                 INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,

@@ -57,19 +57,14 @@ extension SQLiteStore {
             return .replayed(StoredResponse(status: stored["status"], body: stored["response"]))
         }
         let accounts = try accountRows(db, organization.id)
-        var run = BatchRun(
-            db: db, organization: organization, accounts: accounts.mapValues(\.id),
-            balance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance,
+        var run = MeteringRun(
+            source: SQLiteMeteringSource(db: db, organizationID: organization.id), organization: organization,
+            creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance,
             batch: batch)
-        var outcomes: [EventOutcome] = []
-        outcomes.reserveCapacity(batch.events.count)
-        for (index, event) in batch.events.enumerated() {
-            outcomes.append(try run.apply(event, priced: priced[index]))
-        }
-        try run.flush()
-        let outcome = UsageBatchOutcome(
-            organizationID: organization.id, plan: organization.plan,
-            trackedTokensThisMonth: try run.monthTokens(batch.receivedAt.month), events: outcomes)
+        let events = try run.run(priced)
+        let logged = try write(db, run.writes, organization: organization.id, accounts: accounts.mapValues(\.id), at: batch.receivedAt)
+        let outcome = MeteringRun<SQLiteMeteringSource>.outcome(
+            events, logged: logged, organization: organization, trackedTokensThisMonth: try run.monthTokens(batch.receivedAt.month))
         guard let claim = batch.idempotency else { return .committed(outcome, nil) }
         let response = UsageResponse.render(outcome, upgradeURL: batch.upgradeURL)
         try db.cachedStatement(
@@ -82,6 +77,59 @@ extension SQLiteStore {
             batch.receivedAt.millis,
         ])
         return .committed(outcome, response)
+    }
+
+    /// Writes what a metering run gathered; returns the keys of the alerts that were new.
+    private static func write(
+        _ db: Database, _ writes: MeteringWrites, organization: OrganizationID, accounts: [AccountCode: Int64],
+        at receivedAt: Timestamp
+    ) throws -> Set<String> {
+        let insertEvent = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
+                    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+                    cost_micros, cost_kind, price_version, source, ts, recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for event in writes.events {
+            let input = event.input
+            try insertEvent.execute(arguments: [
+                event.id.rawValue, organization.rawValue, event.workspaceID?.rawValue, input.clientEventID, input.provider,
+                input.model, input.taskType, input.tokens.input, input.tokens.output, input.tokens.cacheRead,
+                input.tokens.cacheWrite, input.tokens.reasoning, event.priced.cost.rawValue, event.priced.kind.rawValue,
+                event.priced.catalogVersion, input.source, event.timestamp.millis, receivedAt.millis,
+            ])
+        }
+        for entry in writes.entries {
+            try insertEntry(
+                db, id: entry.id, organizationID: organization, kind: .usage, debitAccountID: accounts[.credit]!,
+                creditAccountID: accounts[.usage]!, amount: entry.amount, reference: entry.eventID.rawValue,
+                externalReference: nil, memo: entry.memo, debitBalanceAfter: entry.creditBalanceAfter.rawValue,
+                creditBalanceAfter: entry.usageBalanceAfter, at: entry.timestamp)
+        }
+        if !writes.entries.isEmpty {
+            let set = try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?")
+            try set.execute(arguments: [writes.creditBalance.rawValue, accounts[.credit]!])
+            try set.execute(arguments: [writes.usageBalance, accounts[.usage]!])
+        }
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_months(org_id, workspace_id, month, tokens, cost_micros, events)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(org_id, workspace_id, month) DO UPDATE SET
+                    tokens = tokens + excluded.tokens, cost_micros = cost_micros + excluded.cost_micros,
+                    events = events + excluded.events
+                """)
+        for (key, counter) in writes.counters {
+            try upsert.execute(arguments: [
+                organization.rawValue, key.workspace, key.month.text, counter.tokens, counter.cost, counter.events,
+            ])
+        }
+        var logged: Set<String> = []
+        for draft in writes.alerts where try logAlert(db, organization, draft, at: receivedAt) {
+            logged.insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))
+        }
+        return logged
     }
 
     public func usageEvents(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<UsageEventRecord> {
@@ -135,225 +183,57 @@ extension SQLiteStore {
     }
 }
 
-/// The running state of one batch inside its transaction: the balance and month counters
-/// each decision reads are the ones the previous events of the batch left behind.
-///
-/// Account balances and month counters are kept here and written once, by `flush`, at the
-/// end of the batch and inside its transaction, instead of once per event.
-private struct BatchRun {
-    struct Counter {
-        var tokens: Int64 = 0
-        var cost: Int64 = 0
-        var events: Int64 = 0
-    }
-
-    struct CounterKey: Hashable {
-        var workspace: String
-        var month: CivilMonth
-    }
-
+/// What a metering run reads, read lazily inside the SQLite write transaction.
+struct SQLiteMeteringSource: MeteringSource {
     let db: Database
-    let organization: Organization
-    let accounts: [AccountCode: Int64]
-    var balance: MicroDollars
-    /// The usage account's balance, moved in step with `balance`.
-    var usageBalance: Int64
-    let batch: UsageBatch
-    var tokensByMonth: [CivilMonth: Int64] = [:]
-    /// Counter increments not yet written, per workspace ('' = the organization) and month.
-    var pendingCounters: [CounterKey: Counter] = [:]
-    /// Workspace month spend as stored before this batch (read once per workspace and month).
-    var storedWorkspaceSpend: [CounterKey: Int64] = [:]
-    var entriesWritten = false
+    let organizationID: OrganizationID
 
-    init(
-        db: Database, organization: Organization, accounts: [AccountCode: Int64], balance: MicroDollars,
-        usageBalance: Int64, batch: UsageBatch
-    ) {
-        self.db = db
-        self.organization = organization
-        self.accounts = accounts
-        self.balance = balance
-        self.usageBalance = usageBalance
-        self.batch = batch
-    }
-
-    /// Writes the batch's account balances and month counters.
-    func flush() throws {
-        if entriesWritten {
-            let set = try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?")
-            try set.execute(arguments: [balance.rawValue, accounts[.credit]!])
-            try set.execute(arguments: [usageBalance, accounts[.usage]!])
-        }
-        let upsert = try db.cachedStatement(
-            sql: """
-                INSERT INTO usage_months(org_id, workspace_id, month, tokens, cost_micros, events)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(org_id, workspace_id, month) DO UPDATE SET
-                    tokens = tokens + excluded.tokens, cost_micros = cost_micros + excluded.cost_micros,
-                    events = events + excluded.events
-                """)
-        for (key, counter) in pendingCounters {
-            try upsert.execute(arguments: [
-                organization.id.rawValue, key.workspace, key.month.text, counter.tokens, counter.cost, counter.events,
-            ])
-        }
-    }
-
-    mutating func monthTokens(_ month: CivilMonth) throws -> Int64 {
-        if let cached = tokensByMonth[month] { return cached }
-        let tokens = try Int64.fetchOne(
+    func recordedEvent(clientEventID: String) throws -> RecordedEvent? {
+        try Row.fetchOne(
             try db.cachedStatement(
-                sql: "SELECT tokens FROM usage_months WHERE org_id = ? AND workspace_id = '' AND month = ?"),
-            arguments: [organization.id.rawValue, month.text]) ?? 0
-        tokensByMonth[month] = tokens
-        return tokens
-    }
-
-    mutating func apply(_ event: UsageEventInput, priced: PricedCost) throws -> EventOutcome {
-        if let duplicate = try previouslyRecorded(event) { return duplicate }
-        let time = event.timestamp ?? batch.receivedAt
-        let month = time.month
-        let tokensBefore = try monthTokens(month)
-        let snapshot = OrganizationSnapshot(
-            plan: organization.plan, balance: balance, everCredited: organization.everCredited,
-            hardStopExempt: organization.hardStopExempt, monthTrackedTokens: tokensBefore)
-        switch Metering.decide(snapshot: snapshot, tokens: event.tokens, cost: priced.cost, policy: batch.policy) {
-        case .reject(let rejection):
-            var alerts: [AlertDraft] = []
-            if rejection == .overBalance {
-                alerts = try log([Alerting.hardStopAlert(balance: balance, at: batch.receivedAt)])
-            }
-            return EventOutcome(
-                status: .rejected(rejection), eventID: nil, cost: rejection == .overFreeLimit ? .zero : priced.cost,
-                costKind: priced.kind, balanceAfter: balance, overFreeLimit: rejection == .overFreeLimit,
-                workspaceID: nil, alerts: alerts)
-        case .record(let balanceAfter, let overFreeLimit):
-            let workspace = try resolveWorkspace(event.workspace)
-            let eventID = UsageEventID.timeOrdered(at: batch.receivedAt)
-            try insert(event, id: eventID, workspace: workspace, priced: priced, at: time)
-            if priced.cost.isPositive {
-                // Usage: debit the organization's credit, credit its usage account.
-                usageBalance += priced.cost.rawValue
-                try SQLiteStore.insertEntry(
-                    db, organizationID: organization.id, kind: .usage, debitAccountID: accounts[.credit]!,
-                    creditAccountID: accounts[.usage]!, amount: priced.cost, reference: eventID.rawValue,
-                    externalReference: nil, memo: "\(event.provider)/\(event.model ?? "-") \(event.taskType)",
-                    debitBalanceAfter: balanceAfter.rawValue, creditBalanceAfter: usageBalance, at: time)
-                entriesWritten = true
-            }
-            balance = balanceAfter
-            let tokensAfter = tokensBefore + event.tokens.tracked
-            tokensByMonth[month] = tokensAfter
-            try count(event, cost: priced.cost, workspace: workspace?.id, month: month)
-            var drafts: [AlertDraft] = []
-            if let draft = Alerting.balanceAlert(
-                balanceAfter: balanceAfter, everCredited: organization.everCredited, policy: batch.policy,
-                at: batch.receivedAt)
-            {
-                drafts.append(draft)
-            }
-            if let workspace, let budget = workspace.monthlyBudget,
-                let draft = Alerting.budgetAlert(
-                    workspaceID: workspace.id, workspaceName: workspace.name, budget: budget,
-                    spent: try workspaceSpend(workspace.id, month: month), policy: batch.policy, month: month)
-            {
-                drafts.append(draft)
-            }
-            if let draft = Alerting.quotaAlert(
-                plan: organization.plan, tokensAfter: tokensAfter, policy: batch.policy, month: month)
-            {
-                drafts.append(draft)
-            }
-            return EventOutcome(
-                status: .recorded, eventID: eventID, cost: priced.cost, costKind: priced.kind,
-                balanceAfter: balanceAfter, overFreeLimit: overFreeLimit, workspaceID: workspace?.id,
-                alerts: try log(drafts))
+                sql: "SELECT id, cost_micros, cost_kind, workspace_id FROM usage_events WHERE org_id = ? AND client_event_id = ?"),
+            arguments: [organizationID.rawValue, clientEventID]
+        ).map { row in
+            RecordedEvent(
+                id: UsageEventID(rawValue: row["id"]), cost: MicroDollars(rawValue: row["cost_micros"]),
+                costKind: CostKind(rawValue: row["cost_kind"]) ?? .estimated,
+                workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)))
         }
     }
 
-    /// A client `event_id` seen before for this organization: nothing new is written.
-    private func previouslyRecorded(_ event: UsageEventInput) throws -> EventOutcome? {
-        guard let clientEventID = event.clientEventID else { return nil }
-        guard
-            let row = try Row.fetchOne(
-                try db.cachedStatement(
-                    sql: """
-                        SELECT id, cost_micros, cost_kind, workspace_id FROM usage_events
-                        WHERE org_id = ? AND client_event_id = ?
-                        """), arguments: [organization.id.rawValue, clientEventID])
-        else { return nil }
-        return EventOutcome(
-            status: .duplicate, eventID: UsageEventID(rawValue: row["id"]), cost: MicroDollars(rawValue: row["cost_micros"]),
-            costKind: CostKind(rawValue: row["cost_kind"]) ?? .estimated, balanceAfter: balance, overFreeLimit: false,
-            workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)), alerts: [])
+    func workspace(_ reference: String) throws -> Workspace? {
+        try SQLiteStore.findWorkspace(db, organizationID, reference)
     }
 
-    /// Finds the named workspace, or folds into the earliest at the plan's cap, or creates it.
-    /// Only called for events that are recorded, so a refused event never creates one.
-    private func resolveWorkspace(_ reference: String?) throws -> Workspace? {
-        guard let reference else { return nil }
-        if let found = try SQLiteStore.findWorkspace(db, organization.id, reference) { return found }
-        let count = try Int.fetchOne(
+    func workspaceCount() throws -> Int {
+        try Int.fetchOne(
             try db.cachedStatement(sql: "SELECT COUNT(*) FROM workspaces WHERE org_id = ?"),
-            arguments: [organization.id.rawValue]) ?? 0
-        switch Metering.chooseWorkspace(found: false, workspaceCount: count, plan: organization.plan) {
-        case .existing:
-            preconditionFailure("a workspace that was not found cannot be existing")
-        case .foldIntoEarliest:
-            return try Row.fetchOne(
-                try db.cachedStatement(sql: "SELECT * FROM workspaces WHERE org_id = ? ORDER BY created_at, rowid LIMIT 1"),
-                arguments: [organization.id.rawValue]
-            ).map(SQLiteStore.workspace)
-        case .create:
-            return try SQLiteStore.insertWorkspace(db, organization.id, name: reference, budget: nil, at: batch.receivedAt)
-        }
+            arguments: [organizationID.rawValue]) ?? 0
     }
 
-    private func insert(_ event: UsageEventInput, id: UsageEventID, workspace: Workspace?, priced: PricedCost, at time: Timestamp)
-        throws
-    {
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
-                    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
-                    cost_micros, cost_kind, price_version, source, ts, recorded_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(arguments: [
-            id.rawValue, organization.id.rawValue, workspace?.id.rawValue, event.clientEventID, event.provider,
-            event.model, event.taskType, event.tokens.input, event.tokens.output, event.tokens.cacheRead,
-            event.tokens.cacheWrite, event.tokens.reasoning, priced.cost.rawValue, priced.kind.rawValue,
-            priced.catalogVersion, event.source, time.millis, batch.receivedAt.millis,
-        ])
+    func earliestWorkspace() throws -> Workspace? {
+        try Row.fetchOne(
+            try db.cachedStatement(sql: "SELECT * FROM workspaces WHERE org_id = ? ORDER BY created_at, rowid LIMIT 1"),
+            arguments: [organizationID.rawValue]
+        ).map(SQLiteStore.workspace)
     }
 
-    /// Adds the event to the organization's and its workspace's month counters (written by `flush`).
-    private mutating func count(_ event: UsageEventInput, cost: MicroDollars, workspace: WorkspaceID?, month: CivilMonth) throws {
-        for scope in [""] + (workspace.map { [$0.rawValue] } ?? []) {
-            pendingCounters[CounterKey(workspace: scope, month: month), default: Counter()].tokens += event.tokens.tracked
-            pendingCounters[CounterKey(workspace: scope, month: month), default: Counter()].cost += cost.rawValue
-            pendingCounters[CounterKey(workspace: scope, month: month), default: Counter()].events += 1
-        }
+    func createWorkspace(name: String, at time: Timestamp) throws -> Workspace {
+        try SQLiteStore.insertWorkspace(db, organizationID, name: name, budget: nil, at: time)
     }
 
-    /// The workspace's month spend: as stored before this batch, plus this batch's events.
-    private mutating func workspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
-        let key = CounterKey(workspace: workspace.rawValue, month: month)
-        if storedWorkspaceSpend[key] == nil {
-            storedWorkspaceSpend[key] = try Int64.fetchOne(
+    func storedMonthTokens(_ month: CivilMonth) throws -> Int64 {
+        try Int64.fetchOne(
+            try db.cachedStatement(sql: "SELECT tokens FROM usage_months WHERE org_id = ? AND workspace_id = '' AND month = ?"),
+            arguments: [organizationID.rawValue, month.text]) ?? 0
+    }
+
+    func storedWorkspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
+        MicroDollars(
+            rawValue: try Int64.fetchOne(
                 try db.cachedStatement(
                     sql: "SELECT cost_micros FROM usage_months WHERE org_id = ? AND workspace_id = ? AND month = ?"),
-                arguments: [organization.id.rawValue, workspace.rawValue, month.text]) ?? 0
-        }
-        return MicroDollars(rawValue: storedWorkspaceSpend[key]! + (pendingCounters[key]?.cost ?? 0))
-    }
-
-    /// Logs alerts not yet raised for their (kind, subject, period); returns those logged.
-    private func log(_ drafts: [AlertDraft]) throws -> [AlertDraft] {
-        try drafts.filter { draft in
-            try SQLiteStore.logAlert(db, organization.id, draft, at: batch.receivedAt)
-        }
+                arguments: [organizationID.rawValue, workspace.rawValue, month.text]) ?? 0)
     }
 }
 

@@ -1,0 +1,239 @@
+import PlutusCore
+
+/// What a metering run reads from the transaction it runs in. Each backend answers from
+/// inside that transaction: SQLite reads lazily under its write lock; PostgreSQL serves
+/// what it fetched after locking the organization's accounts.
+public protocol MeteringSource {
+    /// The event recorded earlier under this client `event_id`, if any.
+    mutating func recordedEvent(clientEventID: String) throws -> RecordedEvent?
+    /// The organization's workspace whose id, slug or name is `reference`.
+    mutating func workspace(_ reference: String) throws -> Workspace?
+    mutating func workspaceCount() throws -> Int
+    mutating func earliestWorkspace() throws -> Workspace?
+    /// Creates a workspace inside the transaction (its row lands before the events that use it).
+    mutating func createWorkspace(name: String, at time: Timestamp) throws -> Workspace
+    /// Tracked tokens of the organization in `month`, as stored before this batch.
+    mutating func storedMonthTokens(_ month: CivilMonth) throws -> Int64
+    /// A workspace's spend in `month`, as stored before this batch.
+    mutating func storedWorkspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars
+}
+
+/// An event already recorded under a client `event_id`.
+public struct RecordedEvent: Sendable, Equatable {
+    public var id: UsageEventID
+    public var cost: MicroDollars
+    public var costKind: CostKind
+    public var workspaceID: WorkspaceID?
+
+    public init(id: UsageEventID, cost: MicroDollars, costKind: CostKind, workspaceID: WorkspaceID?) {
+        self.id = id
+        self.cost = cost
+        self.costKind = costKind
+        self.workspaceID = workspaceID
+    }
+}
+
+/// Everything one ingest batch writes, gathered by `MeteringRun` and written by the backend
+/// in the same transaction (row by row or in bulk, as suits it).
+public struct MeteringWrites: Sendable {
+    public struct Event: Sendable {
+        public var id: UsageEventID
+        public var workspaceID: WorkspaceID?
+        public var input: UsageEventInput
+        public var priced: PricedCost
+        public var timestamp: Timestamp
+    }
+
+    /// A usage entry: debit the organization's credit account, credit its usage account.
+    public struct Entry: Sendable {
+        public var id: EntryID
+        public var eventID: UsageEventID
+        public var amount: MicroDollars
+        public var memo: String
+        public var creditBalanceAfter: MicroDollars
+        public var usageBalanceAfter: Int64
+        public var timestamp: Timestamp
+    }
+
+    /// Month counters per workspace ('' = the whole organization).
+    public struct CounterKey: Hashable, Sendable {
+        public var workspace: String
+        public var month: CivilMonth
+    }
+
+    public struct Counter: Sendable, Equatable {
+        public var tokens: Int64 = 0
+        public var cost: Int64 = 0
+        public var events: Int64 = 0
+    }
+
+    public var events: [Event] = []
+    public var entries: [Entry] = []
+    public var counters: [CounterKey: Counter] = [:]
+    /// Alerts to log unless their (kind, subject, period) was logged before.
+    public var alerts: [AlertDraft] = []
+    /// The credit and usage account balances after the batch; written when `entries` is not empty.
+    public var creditBalance: MicroDollars
+    public var usageBalance: Int64
+}
+
+/// The running state of one batch inside its transaction: each event's quota and hard-stop
+/// decision reads the balance and month counters the previous events of the batch left
+/// behind, and its writes are gathered for the backend to apply before commit.
+public struct MeteringRun<Source: MeteringSource> {
+    public private(set) var writes: MeteringWrites
+    private var source: Source
+    private let organization: Organization
+    private let batch: UsageBatch
+    private var tokensByMonth: [CivilMonth: Int64] = [:]
+    private var storedSpend: [MeteringWrites.CounterKey: Int64] = [:]
+    private var recordedInBatch: [String: RecordedEvent] = [:]
+    private var alertKeys: Set<String> = []
+
+    public init(source: Source, organization: Organization, creditBalance: MicroDollars, usageBalance: Int64, batch: UsageBatch) {
+        self.source = source
+        self.organization = organization
+        self.batch = batch
+        writes = MeteringWrites(creditBalance: creditBalance, usageBalance: usageBalance)
+    }
+
+    /// Decides every event of the batch, in order.
+    public mutating func run(_ priced: [PricedCost]) throws -> [EventOutcome] {
+        precondition(priced.count == batch.events.count, "one price per event")
+        var outcomes: [EventOutcome] = []
+        outcomes.reserveCapacity(priced.count)
+        for (event, cost) in zip(batch.events, priced) { outcomes.append(try apply(event, priced: cost)) }
+        return outcomes
+    }
+
+    /// Tracked tokens of the organization in `month`, this batch included.
+    public mutating func monthTokens(_ month: CivilMonth) throws -> Int64 {
+        if let cached = tokensByMonth[month] { return cached }
+        let tokens = try source.storedMonthTokens(month)
+        tokensByMonth[month] = tokens
+        return tokens
+    }
+
+    /// The outcome to answer once the backend has logged the alerts: each event keeps only
+    /// the alerts that were new (`logged` holds their `alertKey`s).
+    public static func outcome(
+        _ events: [EventOutcome], logged: Set<String>, organization: Organization, trackedTokensThisMonth: Int64
+    ) -> UsageBatchOutcome {
+        let filtered = events.map { event -> EventOutcome in
+            var event = event
+            event.alerts = event.alerts.filter { logged.contains(alertKey($0)) }
+            return event
+        }
+        return UsageBatchOutcome(
+            organizationID: organization.id, plan: organization.plan, trackedTokensThisMonth: trackedTokensThisMonth,
+            events: filtered)
+    }
+
+    /// The identity alerts are de-duplicated by.
+    public static func alertKey(_ draft: AlertDraft) -> String {
+        "\(draft.kind.rawValue)\u{1F}\(draft.subject)\u{1F}\(draft.period)"
+    }
+
+    private mutating func apply(_ event: UsageEventInput, priced: PricedCost) throws -> EventOutcome {
+        let balance = writes.creditBalance
+        if let clientEventID = event.clientEventID,
+            let earlier = try recordedInBatch[clientEventID] ?? source.recordedEvent(clientEventID: clientEventID)
+        {
+            return EventOutcome(
+                status: .duplicate, eventID: earlier.id, cost: earlier.cost, costKind: earlier.costKind,
+                balanceAfter: balance, overFreeLimit: false, workspaceID: earlier.workspaceID, alerts: [])
+        }
+        let time = event.timestamp ?? batch.receivedAt
+        let month = time.month
+        let tokensBefore = try monthTokens(month)
+        let snapshot = OrganizationSnapshot(
+            plan: organization.plan, balance: balance, everCredited: organization.everCredited,
+            hardStopExempt: organization.hardStopExempt, monthTrackedTokens: tokensBefore)
+        switch Metering.decide(snapshot: snapshot, tokens: event.tokens, cost: priced.cost, policy: batch.policy) {
+        case .reject(let rejection):
+            let alerts = rejection == .overBalance ? raise([Alerting.hardStopAlert(balance: balance, at: batch.receivedAt)]) : []
+            return EventOutcome(
+                status: .rejected(rejection), eventID: nil, cost: rejection == .overFreeLimit ? .zero : priced.cost,
+                costKind: priced.kind, balanceAfter: balance, overFreeLimit: rejection == .overFreeLimit,
+                workspaceID: nil, alerts: alerts)
+        case .record(let balanceAfter, let overFreeLimit):
+            let workspace = try resolveWorkspace(event.workspace)
+            let eventID = UsageEventID.timeOrdered(at: batch.receivedAt)
+            writes.events.append(
+                MeteringWrites.Event(id: eventID, workspaceID: workspace?.id, input: event, priced: priced, timestamp: time))
+            if let clientEventID = event.clientEventID {
+                recordedInBatch[clientEventID] = RecordedEvent(
+                    id: eventID, cost: priced.cost, costKind: priced.kind, workspaceID: workspace?.id)
+            }
+            if priced.cost.isPositive {
+                writes.usageBalance += priced.cost.rawValue
+                writes.entries.append(
+                    MeteringWrites.Entry(
+                        id: EntryID.timeOrdered(at: time), eventID: eventID, amount: priced.cost,
+                        memo: "\(event.provider)/\(event.model ?? "-") \(event.taskType)", creditBalanceAfter: balanceAfter,
+                        usageBalanceAfter: writes.usageBalance, timestamp: time))
+            }
+            writes.creditBalance = balanceAfter
+            let tokensAfter = tokensBefore + event.tokens.tracked
+            tokensByMonth[month] = tokensAfter
+            count(event, cost: priced.cost, workspace: workspace?.id, month: month)
+            var drafts: [AlertDraft] = []
+            if let draft = Alerting.balanceAlert(
+                balanceAfter: balanceAfter, everCredited: organization.everCredited, policy: batch.policy,
+                at: batch.receivedAt)
+            {
+                drafts.append(draft)
+            }
+            if let workspace, let budget = workspace.monthlyBudget,
+                let draft = Alerting.budgetAlert(
+                    workspaceID: workspace.id, workspaceName: workspace.name, budget: budget,
+                    spent: try workspaceSpend(workspace.id, month: month), policy: batch.policy, month: month)
+            {
+                drafts.append(draft)
+            }
+            if let draft = Alerting.quotaAlert(plan: organization.plan, tokensAfter: tokensAfter, policy: batch.policy, month: month) {
+                drafts.append(draft)
+            }
+            return EventOutcome(
+                status: .recorded, eventID: eventID, cost: priced.cost, costKind: priced.kind, balanceAfter: balanceAfter,
+                overFreeLimit: overFreeLimit, workspaceID: workspace?.id, alerts: raise(drafts))
+        }
+    }
+
+    /// Queues alerts not yet raised in this batch; the backend drops those logged before.
+    private mutating func raise(_ drafts: [AlertDraft]) -> [AlertDraft] {
+        drafts.filter { draft in
+            guard alertKeys.insert(Self.alertKey(draft)).inserted else { return false }
+            writes.alerts.append(draft)
+            return true
+        }
+    }
+
+    /// Finds the named workspace, or folds into the earliest at the plan's cap, or creates it.
+    /// Only called for events that are recorded, so a refused event never creates one.
+    private mutating func resolveWorkspace(_ reference: String?) throws -> Workspace? {
+        guard let reference else { return nil }
+        if let found = try source.workspace(reference) { return found }
+        switch Metering.chooseWorkspace(found: false, workspaceCount: try source.workspaceCount(), plan: organization.plan) {
+        case .existing: preconditionFailure("a workspace that was not found cannot be existing")
+        case .foldIntoEarliest: return try source.earliestWorkspace()
+        case .create: return try source.createWorkspace(name: reference, at: batch.receivedAt)
+        }
+    }
+
+    private mutating func count(_ event: UsageEventInput, cost: MicroDollars, workspace: WorkspaceID?, month: CivilMonth) {
+        for scope in [""] + (workspace.map { [$0.rawValue] } ?? []) {
+            let key = MeteringWrites.CounterKey(workspace: scope, month: month)
+            writes.counters[key, default: MeteringWrites.Counter()].tokens += event.tokens.tracked
+            writes.counters[key, default: MeteringWrites.Counter()].cost += cost.rawValue
+            writes.counters[key, default: MeteringWrites.Counter()].events += 1
+        }
+    }
+
+    /// The workspace's month spend: as stored before this batch, plus this batch's events.
+    private mutating func workspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
+        let key = MeteringWrites.CounterKey(workspace: workspace.rawValue, month: month)
+        if storedSpend[key] == nil { storedSpend[key] = try source.storedWorkspaceSpend(workspace, month: month).rawValue }
+        return MicroDollars(rawValue: storedSpend[key]! + (writes.counters[key]?.cost ?? 0))
+    }
+}
