@@ -1,1 +1,292 @@
+import Foundation
+import Logging
+import PlutusCore
+import PlutusStore
 import PostgresNIO
+import Synchronization
+
+/// The scale-out store: PostgreSQL through postgres-nio's `PostgresClient`, shared by any
+/// number of stateless `plutus serve` processes.
+///
+/// Every write is one transaction that first locks the organization's account rows
+/// (`SELECT … FOR UPDATE`), so one organization's money moves one transaction at a time
+/// across all processes; idempotency keys, client event ids, credit references and Stripe
+/// event ids are claimed by unique constraints in that same transaction. Serialization
+/// failures, deadlocks, lock timeouts and lost unique races are retried a bounded number
+/// of times, then answered as `busy` (503 with Retry-After).
+public final class PostgresStore: BillingStore, Sendable {
+    /// Attempts of one transaction before it is answered as busy.
+    public static let transactionAttemptsMax = 5
+    /// Waiting for another process's row lock gives up after this long (then retried).
+    public static let lockTimeoutMillis = 2_000
+    /// How long a process keeps its price catalog before checking for a newer import.
+    public static let catalogRefreshMillis: Int64 = 2_000
+    /// Connections per process at most.
+    public static let connectionsMax = 16
+
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+    let catalog: Mutex<CatalogCache>
+    public let location: String
+
+    struct CatalogCache {
+        var catalog: PriceCatalog
+        var storedVersion: Int64
+        var checkedAt: Int64
+    }
+
+    /// What opening does about migrations not yet applied.
+    public enum MigrationPolicy: Sendable {
+        /// Apply them (`plutus migrate`, or `serve --migrate`).
+        case apply
+        /// Refuse to open: a server never changes the schema unless asked.
+        case refuse
+    }
+
+    private init(client: PostgresClient, runner: Task<Void, Never>, logger: Logger, location: String) {
+        self.client = client
+        self.runner = runner
+        self.logger = logger
+        self.location = location
+        catalog = Mutex(CatalogCache(catalog: .builtin, storedVersion: 0, checkedAt: 0))
+    }
+
+    /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable|prefer|require`),
+    /// checks the schema, and applies or refuses pending migrations.
+    public static func open(url: String, migrations: MigrationPolicy, logger: Logger = Logger(label: "plutus.postgres"))
+        async throws -> PostgresStore
+    {
+        let target = try PostgresURL(url)
+        let client = PostgresClient(configuration: target.configuration(connectionsMax: connectionsMax), backgroundLogger: logger)
+        let runner = Task { await client.run() }
+        let store = PostgresStore(client: client, runner: runner, logger: logger, location: target.redacted)
+        do {
+            let pending = try await store.pendingMigrations()
+            if !pending.isEmpty {
+                guard migrations == .apply else {
+                    throw StoreError.invalid(
+                        field: "database",
+                        problem: "needs migrations \(pending.joined(separator: ", ")); run `plutus migrate --database-url …` first")
+                }
+                _ = try await store.migrate()
+            }
+            try await store.refreshCatalog(force: true)
+            return store
+        } catch {
+            await store.close()
+            throw translate(error)
+        }
+    }
+
+    /// Stops the connection pool. The store is unusable afterwards.
+    public func close() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    // MARK: migrations
+
+    /// Names of the migrations this database has not applied yet. Refuses a database that
+    /// recorded a migration this Plutus does not know (written by a newer one).
+    public func pendingMigrations() async throws -> [String] {
+        try await withConnection { connection in
+            let exists = try await connection.query(
+                "SELECT to_regclass('plutus_migrations') IS NOT NULL", logger: self.logger
+            ).collect().first?.decode(Bool.self) ?? false
+            guard exists else { return PostgresSchema.migrations.map(\.name) }
+            var applied: Set<String> = []
+            for try await name in try await connection.query("SELECT name FROM plutus_migrations", logger: self.logger)
+                .decode(String.self)
+            {
+                applied.insert(name)
+            }
+            let known = Set(PostgresSchema.migrations.map(\.name))
+            if !applied.isSubset(of: known) {
+                throw StoreError.schemaTooNew(found: applied.count, supported: PostgresSchema.version)
+            }
+            return PostgresSchema.migrations.map(\.name).filter { !applied.contains($0) }
+        }
+    }
+
+    /// Applies pending migrations, each in its own transaction, under an advisory lock so
+    /// two processes never migrate at once. Returns the names applied.
+    public func migrate() async throws -> [String] {
+        try await withConnection { connection in
+            try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLockKey))", logger: self.logger)
+            do {
+                try await connection.query("CREATE TABLE IF NOT EXISTS plutus_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)", logger: self.logger)
+                var applied: Set<String> = []
+                for try await name in try await connection.query("SELECT name FROM plutus_migrations", logger: self.logger)
+                    .decode(String.self)
+                {
+                    applied.insert(name)
+                }
+                var done: [String] = []
+                for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
+                    try await connection.query("BEGIN", logger: self.logger)
+                    do {
+                        for statement in PostgresSchema.statements(migration.sql) {
+                            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                        }
+                        try await connection.query(
+                            "INSERT INTO plutus_migrations(name, applied_at) VALUES (\(migration.name), \(Timestamp.now().millis))",
+                            logger: self.logger)
+                        try await connection.query("COMMIT", logger: self.logger)
+                    } catch {
+                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                        throw error
+                    }
+                    done.append(migration.name)
+                }
+                try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLockKey))", logger: self.logger)
+                return done
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLockKey))", logger: self.logger)
+                throw error
+            }
+        }
+    }
+
+    static let migrationLockKey: Int64 = 0x706C_7574_7573  // "plutus"
+
+    // MARK: transactions
+
+    /// Runs `body` on one pooled connection, outside any transaction.
+    func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Runs `body` in one READ COMMITTED transaction and commits; rolls back and retries on
+    /// serialization failures, deadlocks, lock timeouts and lost unique races, at most
+    /// `transactionAttemptsMax` times, then answers busy.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await client.withConnection { connection in
+                    try await connection.query("BEGIN", logger: self.logger)
+                    do {
+                        try await connection.query(
+                            PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(Self.lockTimeoutMillis)"), logger: self.logger)
+                        let value = try await body(connection)
+                        try await connection.query("COMMIT", logger: self.logger)
+                        return value
+                    } catch {
+                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                        throw error
+                    }
+                }
+            } catch let error where Self.isRetryable(error) {
+                guard attempt < Self.transactionAttemptsMax else { throw StoreError.busy(retryAfterSeconds: 1) }
+                // Jittered backoff, so contending processes do not retry in lockstep.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << attempt))))
+                attempt += 1
+            } catch {
+                throw Self.translate(error)
+            }
+        }
+    }
+
+    /// SQLSTATEs worth another attempt: serialization_failure, deadlock_detected,
+    /// lock_not_available (lock_timeout), unique_violation (a concurrent insert won).
+    static let retryableStates: Set<String> = ["40001", "40P01", "55P03", "23505"]
+
+    static func sqlState(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    static func isRetryable(_ error: any Error) -> Bool {
+        sqlState(error).map(retryableStates.contains) ?? false
+    }
+
+    /// Backend errors become `StoreError`; the store's own and the core's typed errors pass.
+    static func translate(_ error: any Error) -> any Error {
+        if error is StoreError || error is UsageFieldError { return error }
+        if let psql = error as? PSQLError {
+            if let state = psql.serverInfo?[.sqlState] {
+                if retryableStates.contains(state) || state == "57P03" { return StoreError.busy(retryAfterSeconds: 1) }
+                return StoreError.backend("PostgreSQL \(state): \(psql.serverInfo?[.message] ?? "")")
+            }
+            // No server answer: the connection failed or was lost. Nothing was acknowledged.
+            return StoreError.busy(retryAfterSeconds: 1)
+        }
+        return StoreError.backend(String(reflecting: error))
+    }
+}
+
+extension PostgresQuery {
+    /// A query built from trusted constant text (migrations, settings), with no binds.
+    init(unsafeSQL sql: String) {
+        var interpolation = StringInterpolation(literalCapacity: sql.utf8.count, interpolationCount: 0)
+        interpolation.appendInterpolation(unescaped: sql)
+        self.init(stringInterpolation: interpolation)
+    }
+}
+
+/// Reading columns by name.
+extension PostgresRandomAccessRow {
+    func string(_ column: String) throws -> String { try self[column].decode(String.self) }
+    func optionalString(_ column: String) throws -> String? { try self[column].decode(String?.self) }
+    func int64(_ column: String) throws -> Int64 { try self[column].decode(Int64.self) }
+    func optionalInt64(_ column: String) throws -> Int64? { try self[column].decode(Int64?.self) }
+    func bool(_ column: String) throws -> Bool { try self[column].decode(Bool.self) }
+}
+
+extension PostgresRowSequence {
+    /// Every row, by column name.
+    func rows() async throws -> [PostgresRandomAccessRow] {
+        try await collect().map { $0.makeRandomAccess() }
+    }
+}
+
+/// A `postgres://` URL, parsed.
+struct PostgresURL {
+    var host: String
+    var port: Int
+    var username: String
+    var password: String?
+    var database: String?
+    var tls: String
+
+    init(_ text: String) throws {
+        guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, !host.isEmpty
+        else {
+            throw StoreError.invalid(field: "database-url", problem: "must look like postgres://user:password@host:5432/database")
+        }
+        self.host = host
+        port = components.port ?? 5432
+        username = components.percentEncodedUser.flatMap { $0.removingPercentEncoding } ?? "postgres"
+        password = components.percentEncodedPassword.flatMap { $0.removingPercentEncoding }
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        database = path.isEmpty ? nil : path
+        tls = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        guard ["disable", "prefer", "require"].contains(tls) else {
+            throw StoreError.invalid(field: "database-url", problem: "sslmode must be disable, prefer or require")
+        }
+    }
+
+    func configuration(connectionsMax: Int) -> PostgresClient.Configuration {
+        let mode: PostgresClient.Configuration.TLS =
+            switch tls {
+            case "disable": .disable
+            case "require": .require(.makeClientConfiguration())
+            default: .prefer(.makeClientConfiguration())
+            }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: mode)
+        configuration.options.maximumConnections = connectionsMax
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+
+    /// The URL without its password, for banners and logs.
+    var redacted: String {
+        "postgres://\(username)\(password == nil ? "" : ":***")@\(host):\(port)/\(database ?? "")"
+    }
+}

@@ -137,14 +137,8 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db, sql: "\(Self.entrySelect) WHERE e.org_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?",
                 arguments: [organizationID.rawValue, page.before ?? Int64.max, page.limit + 1])
-            return Self.page(rows.map(Self.entry), limit: page.limit, sequence: \.sequence)
+            return Page(pageOf: rows.map(Self.entry), limit: page.limit, sequence: \.sequence)
         }
-    }
-
-    static func page<Item>(_ items: [Item], limit: Int, sequence: (Item) -> Int64) -> Page<Item> {
-        guard items.count > limit else { return Page(items: items, nextBefore: nil) }
-        let kept = Array(items.prefix(limit))
-        return Page(items: kept, nextBefore: kept.last.map(sequence))
     }
 
     public func balance(_ organizationID: OrganizationID, at time: Timestamp) async throws -> BalanceSnapshot {

@@ -4,8 +4,8 @@ import PlutusStore
 
 extension SQLiteStore {
     public func createOrganization(name: String, plan: Plan, ownerEmail: String?) async throws -> Organization {
-        let trimmed = try Self.validName(name, field: "name")
-        let email = try ownerEmail.map(Self.validEmail)
+        let trimmed = try StoreValidation.name(name, field: "name")
+        let email = try ownerEmail.map(StoreValidation.email)
         let now = Timestamp.now()
         return try await writeTransaction { db in
             let slug = try Slug.unique(Slug.make(from: trimmed)) { candidate in
@@ -101,7 +101,7 @@ extension SQLiteStore {
     public func createWorkspace(_ organizationID: OrganizationID, name: String, monthlyBudget: MicroDollars?)
         async throws -> Workspace
     {
-        let trimmed = try Self.validName(name, field: "name")
+        let trimmed = try StoreValidation.name(name, field: "name")
         if let monthlyBudget, !monthlyBudget.isPositive || monthlyBudget > Limits.creditAmountMax {
             throw StoreError.invalid(field: "budget", problem: "must be positive and at most \(Limits.creditAmountMax.formatted)")
         }
@@ -167,7 +167,7 @@ extension SQLiteStore {
 
     public func createAPIKey(_ organizationID: OrganizationID, name: String?) async throws -> CreatedAPIKey {
         let label = try name.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
-            .map { try Self.validName($0, field: "name") }
+            .map { try StoreValidation.name($0, field: "name") }
         let secret = APIKeySecret.generate()
         let now = Timestamp.now()
         return try await writeTransaction { db in
@@ -210,9 +210,6 @@ extension SQLiteStore {
         }
     }
 
-    /// Refreshes `last_used_at` at most once a minute per key, to keep reads cheap.
-    static let keyTouchIntervalMillis: Int64 = 60_000
-
     public func authenticateAPIKey(secret: String) async throws -> APIKeyIdentity? {
         guard APIKeySecret.isWellFormed(secret) else { return nil }
         let hash = APIKeySecret.hash(secret)
@@ -229,35 +226,12 @@ extension SQLiteStore {
         }
         guard let (identity, lastUsed) = found else { return nil }
         let now = Timestamp.now()
-        if lastUsed.map({ now.millis - $0 >= Self.keyTouchIntervalMillis }) ?? true {
+        if lastUsed.map({ now.millis - $0 >= StoreValidation.keyTouchIntervalMillis }) ?? true {
             try await writeTransaction { db in
                 try db.execute(
                     sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [now.millis, identity.keyID.rawValue])
             }
         }
         return identity
-    }
-
-    // MARK: validation shared by the methods above
-
-    static func validName(_ name: String, field: String) throws -> String {
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw StoreError.invalid(field: field, problem: "must not be empty") }
-        guard trimmed.utf8.count <= Limits.nameBytesMax else {
-            throw StoreError.invalid(field: field, problem: "must be at most \(Limits.nameBytesMax) bytes")
-        }
-        guard !UsageValidation.containsControlCharacter(trimmed) else {
-            throw StoreError.invalid(field: field, problem: "must not contain control characters")
-        }
-        return trimmed
-    }
-
-    static func validEmail(_ email: String) throws -> String {
-        let trimmed = email.trimmingCharacters(in: .whitespaces)
-        let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), trimmed.utf8.count <= 254,
-            !trimmed.contains(where: { $0.isWhitespace }), !UsageValidation.containsControlCharacter(trimmed)
-        else { throw StoreError.invalid(field: "email", problem: "must be an email address like name@example.com") }
-        return trimmed
     }
 }

@@ -4,7 +4,7 @@ import PlutusStore
 
 extension SQLiteStore {
     public func recordUsage(_ batch: UsageBatch) async throws -> UsageBatchResult {
-        let priced = try Self.price(batch.events, with: catalog.withLock { $0 })
+        let priced = try catalog.withLock { $0 }.priceBatch(batch.events)
         switch try await groupWrite({ db in try Self.recordUsage(db, batch, priced: priced) }) {
         case .replayed(let stored): return .replayed(stored)
         case .committed(let outcome, let stored?): return .committed(outcome, stored)
@@ -20,26 +20,6 @@ extension SQLiteStore {
     enum BatchWrite: Sendable {
         case committed(UsageBatchOutcome, StoredResponse?)
         case replayed(StoredResponse)
-    }
-
-    /// Prices every event before the transaction opens, so an event whose estimate is out
-    /// of range fails the whole batch before anything is written.
-    static func price(_ events: [UsageEventInput], with catalog: PriceCatalog) throws(UsageFieldError) -> [PricedCost] {
-        var priced: [PricedCost] = []
-        priced.reserveCapacity(events.count)
-        for (index, event) in events.enumerated() {
-            guard
-                let cost = catalog.price(
-                    provider: event.provider, model: event.model, tokens: event.tokens, exactCost: event.exactCost)
-            else {
-                throw UsageFieldError(
-                    index: index, field: "tokens", code: .tooLarge,
-                    rule: "the estimated cost must be at most \(Limits.eventCostMax.decimalString)",
-                    found: "more than \(Limits.eventCostMax.formatted) at list price")
-            }
-            priced.append(cost)
-        }
-        return priced
     }
 
     /// One ingest request inside one write transaction: the idempotency claim, each event's
@@ -142,7 +122,7 @@ extension SQLiteStore {
                     LEFT JOIN workspaces w ON w.id = e.workspace_id
                     WHERE e.org_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?
                     """, arguments: [organizationID.rawValue, page.before ?? Int64.max, page.limit + 1])
-            return Self.page(rows.map(Self.usageEvent), limit: page.limit, sequence: \.sequence)
+            return Page(pageOf: rows.map(Self.usageEvent), limit: page.limit, sequence: \.sequence)
         }
     }
 

@@ -12,6 +12,7 @@ public final class SQLiteStore: BillingStore, Sendable {
     let catalog: Mutex<PriceCatalog>
     let committer: GroupCommitter
     public let path: String
+    public var location: String { path }
 
     /// How long a writer waits for another process's lock before giving up with `busy`.
     public static let busyTimeoutSecondsDefault: Double = 5
@@ -44,7 +45,7 @@ public final class SQLiteStore: BillingStore, Sendable {
             try Self.migrate(pool)
             let overlay = try pool.read { db in try Self.loadOverlay(db) }
             committer = GroupCommitter(pool: pool, queueDepthMax: writeQueueDepthMax)
-            catalog = Mutex(overlay.map { PriceCatalog.builtin.overlaid(with: $0.overlay, version: $0.version) } ?? .builtin)
+            catalog = Mutex(overlay.map { StoredCatalog.catalog($0.overlay, number: $0.number) } ?? .builtin)
         } catch {
             throw Self.translate(error)
         }

@@ -4,6 +4,9 @@ import PlutusCore
 /// idempotency claim, quota, hard stop, batch atomicity) are decided inside the same
 /// transaction as the writes they guard.
 public protocol BillingStore: Sendable {
+    /// Where the books are, for banners and logs (a file path, or a URL without its password).
+    var location: String { get }
+
     /// Creates an organization with its ledger accounts, and its owner when an email is given.
     func createOrganization(name: String, plan: Plan, ownerEmail: String?) async throws -> Organization
     /// Organizations with balances, oldest first.

@@ -59,6 +59,11 @@ public struct MeteringWrites: Sendable {
     public struct CounterKey: Hashable, Sendable {
         public var workspace: String
         public var month: CivilMonth
+
+        public init(workspace: String, month: CivilMonth) {
+            self.workspace = workspace
+            self.month = month
+        }
     }
 
     public struct Counter: Sendable, Equatable {
@@ -82,7 +87,8 @@ public struct MeteringWrites: Sendable {
 /// behind, and its writes are gathered for the backend to apply before commit.
 public struct MeteringRun<Source: MeteringSource> {
     public private(set) var writes: MeteringWrites
-    private var source: Source
+    /// The source, with whatever it kept of the run (PostgreSQL keeps created workspaces).
+    public private(set) var source: Source
     private let organization: Organization
     private let batch: UsageBatch
     private var tokensByMonth: [CivilMonth: Int64] = [:]
@@ -235,5 +241,25 @@ public struct MeteringRun<Source: MeteringSource> {
         let key = MeteringWrites.CounterKey(workspace: workspace.rawValue, month: month)
         if storedSpend[key] == nil { storedSpend[key] = try source.storedWorkspaceSpend(workspace, month: month).rawValue }
         return MicroDollars(rawValue: storedSpend[key]! + (writes.counters[key]?.cost ?? 0))
+    }
+}
+
+extension PriceCatalog {
+    /// Prices every event of a batch before its transaction opens, so an event whose
+    /// estimate is out of range fails the whole batch before anything is written.
+    public func priceBatch(_ events: [UsageEventInput]) throws(UsageFieldError) -> [PricedCost] {
+        var priced: [PricedCost] = []
+        priced.reserveCapacity(events.count)
+        for (index, event) in events.enumerated() {
+            guard let cost = price(provider: event.provider, model: event.model, tokens: event.tokens, exactCost: event.exactCost)
+            else {
+                throw UsageFieldError(
+                    index: index, field: "tokens", code: .tooLarge,
+                    rule: "the estimated cost must be at most \(Limits.eventCostMax.decimalString)",
+                    found: "more than \(Limits.eventCostMax.formatted) at list price")
+            }
+            priced.append(cost)
+        }
+        return priced
     }
 }

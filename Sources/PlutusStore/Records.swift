@@ -239,6 +239,19 @@ public struct Page<Item: Sendable & Equatable>: Sendable, Equatable {
 }
 
 /// An ingest request for one organization. All of it commits, or none of it.
+extension Page {
+    /// A page from rows fetched with one more than `limit`: the extra row only says that
+    /// another page follows, which starts before the last row kept.
+    public init(pageOf items: [Item], limit: Int, sequence: (Item) -> Int64) {
+        guard items.count > limit else {
+            self.init(items: items, nextBefore: nil)
+            return
+        }
+        let kept = Array(items.prefix(limit))
+        self.init(items: kept, nextBefore: kept.last.map(sequence))
+    }
+}
+
 public struct UsageBatch: Sendable {
     public struct IdempotencyClaim: Sendable, Equatable {
         public var key: String

@@ -1,0 +1,225 @@
+import Foundation
+
+/// The PostgreSQL schema: the same tables as the SQLite store, as named migrations that are
+/// never edited once shipped, recorded in `plutus_migrations`. Money is BIGINT micro-dollars,
+/// times are BIGINT milliseconds since the epoch (UTC), as in SQLite.
+enum PostgresSchema {
+    struct Migration: Sendable {
+        var name: String
+        var sql: String
+    }
+
+    /// In order; a database that recorded a name not listed here was written by a newer Plutus.
+    static let migrations: [Migration] = [
+        Migration(name: "v1-foundation", sql: v1),
+        Migration(name: "v2-stripe-subscriptions", sql: v2),
+    ]
+
+    static var version: Int { migrations.count }
+
+    /// The statements of a migration, one by one: the extended query protocol runs one
+    /// statement per query. Splits at `;` ending a line, outside `$$` bodies.
+    static func statements(_ sql: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var insideBody = false
+        for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingCharacters(in: .whitespaces).hasPrefix("--") { continue }
+            current += line + "\n"
+            if line.components(separatedBy: "$$").count % 2 == 0 { insideBody.toggle() }
+            if !insideBody && line.hasSuffix(";") {
+                statements.append(current.trimmingCharacters(in: .whitespacesAndNewlines))
+                current = ""
+            }
+        }
+        precondition(current.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && !insideBody, "migration SQL ends with ;")
+        return statements
+    }
+
+    static let ledger = """
+        CREATE TABLE plutus_migrations (
+            name TEXT PRIMARY KEY,
+            applied_at BIGINT NOT NULL
+        );
+        """
+
+    private static let v1 = """
+        CREATE TABLE organizations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            slug TEXT NOT NULL UNIQUE,
+            plan TEXT NOT NULL DEFAULT 'free',
+            hard_stop_exempt BOOLEAN NOT NULL DEFAULT FALSE,
+            ever_credited BOOLEAN NOT NULL DEFAULT FALSE,
+            stripe_customer_id TEXT UNIQUE,
+            created_at BIGINT NOT NULL
+        );
+
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL,
+            name TEXT,
+            created_at BIGINT NOT NULL
+        );
+        CREATE UNIQUE INDEX users_email ON users (lower(email));
+
+        CREATE TABLE memberships (
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            user_id TEXT NOT NULL REFERENCES users(id),
+            role TEXT NOT NULL CHECK (role IN ('owner', 'member')),
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (org_id, user_id)
+        );
+
+        CREATE TABLE workspaces (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            name TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            monthly_budget_micros BIGINT CHECK (monthly_budget_micros IS NULL OR monthly_budget_micros > 0),
+            created_at BIGINT NOT NULL,
+            UNIQUE (org_id, slug)
+        );
+        CREATE INDEX workspaces_org_name ON workspaces(org_id, name);
+
+        CREATE TABLE api_keys (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            name TEXT,
+            prefix TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            last_used_at BIGINT,
+            revoked_at BIGINT
+        );
+        CREATE INDEX api_keys_org ON api_keys(org_id);
+
+        -- Double-entry ledger. balance_micros = credits − debits, kept in step with the
+        -- entries in the same transaction; `plutus verify` recomputes it. Writers lock an
+        -- organization's account rows (FOR UPDATE) first: that serializes its money.
+        CREATE TABLE accounts (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            code TEXT NOT NULL CHECK (code IN ('credit', 'usage', 'stripe', 'grants', 'adjustments')),
+            balance_micros BIGINT NOT NULL DEFAULT 0,
+            UNIQUE (org_id, code)
+        );
+
+        CREATE TABLE entries (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            debit_account_id BIGINT NOT NULL REFERENCES accounts(id),
+            credit_account_id BIGINT NOT NULL REFERENCES accounts(id),
+            amount_micros BIGINT NOT NULL CHECK (amount_micros > 0),
+            kind TEXT NOT NULL CHECK (kind IN ('usage', 'topup', 'grant', 'adjustment', 'refund', 'dispute')),
+            reference TEXT NOT NULL,
+            external_ref TEXT,
+            memo TEXT,
+            debit_balance_after_micros BIGINT NOT NULL,
+            credit_balance_after_micros BIGINT NOT NULL,
+            ts BIGINT NOT NULL,
+            CHECK (debit_account_id <> credit_account_id),
+            UNIQUE (kind, reference)
+        );
+        CREATE INDEX entries_org_seq ON entries(org_id, seq);
+        CREATE INDEX entries_external_ref ON entries(external_ref) WHERE external_ref IS NOT NULL;
+
+        CREATE FUNCTION plutus_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION '% rows are append-only', TG_TABLE_NAME;
+        END;
+        $$;
+        CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON entries
+            FOR EACH ROW EXECUTE FUNCTION plutus_refuse_change();
+
+        CREATE TABLE usage_events (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            workspace_id TEXT REFERENCES workspaces(id),
+            client_event_id TEXT,
+            provider TEXT NOT NULL,
+            model TEXT,
+            task_type TEXT NOT NULL,
+            input_tokens BIGINT NOT NULL CHECK (input_tokens >= 0),
+            output_tokens BIGINT NOT NULL CHECK (output_tokens >= 0),
+            cache_read_tokens BIGINT NOT NULL CHECK (cache_read_tokens >= 0),
+            cache_write_tokens BIGINT NOT NULL CHECK (cache_write_tokens >= 0),
+            reasoning_tokens BIGINT NOT NULL CHECK (reasoning_tokens >= 0),
+            cost_micros BIGINT NOT NULL CHECK (cost_micros >= 0),
+            cost_kind TEXT NOT NULL CHECK (cost_kind IN ('exact', 'estimated', 'unpriced')),
+            price_version TEXT NOT NULL,
+            source TEXT NOT NULL,
+            ts BIGINT NOT NULL,
+            recorded_at BIGINT NOT NULL
+        );
+        CREATE INDEX usage_events_org_seq ON usage_events(org_id, seq);
+        CREATE INDEX usage_events_org_ts ON usage_events(org_id, ts);
+        CREATE UNIQUE INDEX usage_events_client_id ON usage_events(org_id, client_event_id)
+            WHERE client_event_id IS NOT NULL;
+        CREATE TRIGGER usage_events_append_only BEFORE UPDATE OR DELETE ON usage_events
+            FOR EACH ROW EXECUTE FUNCTION plutus_refuse_change();
+
+        CREATE TABLE usage_months (
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            workspace_id TEXT NOT NULL,
+            month TEXT NOT NULL,
+            tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL,
+            events BIGINT NOT NULL,
+            PRIMARY KEY (org_id, workspace_id, month)
+        );
+
+        CREATE TABLE idempotency_records (
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            idem_key TEXT NOT NULL,
+            request_hash TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            response TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (org_id, idem_key)
+        );
+        CREATE INDEX idempotency_created ON idempotency_records(created_at);
+
+        CREATE TABLE alerts (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            workspace_id TEXT REFERENCES workspaces(id),
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            period TEXT NOT NULL,
+            message TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            UNIQUE (org_id, kind, subject, period)
+        );
+        CREATE INDEX alerts_org_seq ON alerts(org_id, seq);
+
+        CREATE TABLE stripe_events (
+            event_id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            org_id TEXT REFERENCES organizations(id),
+            payload TEXT NOT NULL,
+            received_at BIGINT NOT NULL,
+            applied_at BIGINT
+        );
+
+        CREATE TABLE price_catalogs (
+            version BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            label TEXT NOT NULL,
+            as_of TEXT,
+            prices TEXT NOT NULL,
+            imported_at BIGINT NOT NULL
+        );
+        """
+
+    private static let v2 = """
+        ALTER TABLE organizations ADD COLUMN stripe_subscription_id TEXT;
+        ALTER TABLE organizations ADD COLUMN plan_event_created BIGINT;
+        CREATE INDEX entries_kind_external ON entries(kind, external_ref) WHERE external_ref IS NOT NULL;
+        """
+}

@@ -1,0 +1,170 @@
+import PlutusCore
+import PlutusStore
+import PostgresNIO
+
+extension PostgresStore {
+    /// Locks the organization's ledger accounts for the rest of the transaction and returns
+    /// the id and balance of each. Every writer of an organization's money takes this lock
+    /// first, always in id order, so writers of one organization queue here in every process.
+    static func lockAccounts(_ connection: PostgresConnection, _ organizationID: OrganizationID, logger: Logger) async throws
+        -> [AccountCode: (id: Int64, balance: Int64)]
+    {
+        var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
+        for row in try await connection.query(
+            """
+            SELECT id, code, balance_micros FROM accounts WHERE org_id = \(organizationID.rawValue) ORDER BY id FOR UPDATE
+            """, logger: logger
+        ).rows() {
+            guard let code = AccountCode(rawValue: try row.string("code")) else { continue }
+            accounts[code] = (try row.int64("id"), try row.int64("balance_micros"))
+        }
+        guard accounts.count == AccountCode.allCases.count else { throw StoreError.organizationNotFound(organizationID.rawValue) }
+        return accounts
+    }
+
+    /// Appends one entry and moves both account balances; the accounts must be locked.
+    static func postEntry(
+        _ connection: PostgresConnection, organizationID: OrganizationID, accounts: [AccountCode: Int64], kind: EntryKind,
+        signedAmount: MicroDollars, reference: String, externalReference: String? = nil, memo: String?, at time: Timestamp,
+        logger: Logger
+    ) async throws -> LedgerEntryRecord {
+        let (debitCode, creditCode) = kind.accounts(signedAmount: signedAmount)
+        let amount = signedAmount.isNegative ? signedAmount.negated! : signedAmount
+        precondition(amount.isPositive, "entries carry positive amounts")
+        let debitAfter = try await move(connection, account: accounts[debitCode]!, by: -amount.rawValue, logger: logger)
+        let creditAfter = try await move(connection, account: accounts[creditCode]!, by: amount.rawValue, logger: logger)
+        let id = EntryID.timeOrdered(at: time)
+        let sequence = try await connection.query(
+            """
+            INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,
+                                external_ref, memo, debit_balance_after_micros, credit_balance_after_micros, ts)
+            VALUES (\(id.rawValue), \(organizationID.rawValue), \(accounts[debitCode]!), \(accounts[creditCode]!),
+                    \(amount.rawValue), \(kind.rawValue), \(reference), \(externalReference), \(memo), \(debitAfter),
+                    \(creditAfter), \(time.millis))
+            RETURNING seq
+            """, logger: logger
+        ).collect().first!.decode(Int64.self)
+        return LedgerEntryRecord(
+            sequence: sequence, id: id, organizationID: organizationID, kind: kind, amount: signedAmount,
+            debitAccount: debitCode, creditAccount: creditCode, reference: reference, externalReference: externalReference,
+            memo: memo, balanceAfter: MicroDollars(rawValue: creditCode == .credit ? creditAfter : debitAfter), timestamp: time)
+    }
+
+    private static func move(_ connection: PostgresConnection, account: Int64, by delta: Int64, logger: Logger) async throws
+        -> Int64
+    {
+        guard
+            let after = try await connection.query(
+                "UPDATE accounts SET balance_micros = balance_micros + \(delta) WHERE id = \(account) RETURNING balance_micros",
+                logger: logger
+            ).collect().first
+        else { throw StoreError.backend("ledger account vanished") }
+        return try after.decode(Int64.self)
+    }
+
+    public func postCredit(_ organizationID: OrganizationID, _ movement: CreditMovement, at time: Timestamp)
+        async throws -> CreditResult
+    {
+        try await transaction { connection in
+            let accounts = try await Self.lockAccounts(connection, organizationID, logger: self.logger)
+            let organization = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            if let existing = try await connection.query(
+                "\(unescaped: Self.entrySelect) WHERE e.kind = \(movement.kind.rawValue) AND e.reference = \(movement.reference)",
+                logger: self.logger
+            ).rows().first {
+                let entry = try Self.entry(existing)
+                guard entry.organizationID == organization.id, entry.amount == movement.amount else {
+                    throw StoreError.creditReferenceConflict(reference: movement.reference)
+                }
+                return .alreadyPosted(entry)
+            }
+            let entry = try await Self.postEntry(
+                connection, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: movement.kind,
+                signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time, logger: self.logger)
+            if movement.kind.grantsCredit && !organization.everCredited {
+                try await connection.query(
+                    "UPDATE organizations SET ever_credited = TRUE WHERE id = \(organizationID.rawValue)", logger: self.logger)
+            }
+            return .posted(entry)
+        }
+    }
+
+    /// Selects an entry with the codes of both its accounts.
+    static let entrySelect = """
+        SELECT e.*, d.code AS debit_code, c.code AS credit_code
+        FROM entries e JOIN accounts d ON d.id = e.debit_account_id JOIN accounts c ON c.id = e.credit_account_id
+        """
+
+    static func entry(_ row: PostgresRandomAccessRow) throws -> LedgerEntryRecord {
+        let debitCode = AccountCode(rawValue: try row.string("debit_code")) ?? .credit
+        let creditCode = AccountCode(rawValue: try row.string("credit_code")) ?? .credit
+        let amount = MicroDollars(rawValue: try row.int64("amount_micros"))
+        let towardCredit = creditCode == .credit
+        return LedgerEntryRecord(
+            sequence: try row.int64("seq"), id: EntryID(rawValue: try row.string("id")),
+            organizationID: OrganizationID(rawValue: try row.string("org_id")),
+            kind: EntryKind(rawValue: try row.string("kind")) ?? .adjustment, amount: towardCredit ? amount : amount.negated!,
+            debitAccount: debitCode, creditAccount: creditCode, reference: try row.string("reference"),
+            externalReference: try row.optionalString("external_ref"), memo: try row.optionalString("memo"),
+            balanceAfter: MicroDollars(
+                rawValue: towardCredit ? try row.int64("credit_balance_after_micros") : try row.int64("debit_balance_after_micros")),
+            timestamp: Timestamp(rawValue: try row.int64("ts")))
+    }
+
+    public func ledgerEntries(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<LedgerEntryRecord> {
+        try await withConnection { connection in
+            _ = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            let rows = try await connection.query(
+                """
+                \(unescaped: Self.entrySelect) WHERE e.org_id = \(organizationID.rawValue) AND e.seq < \(page.before ?? Int64.max)
+                ORDER BY e.seq DESC LIMIT \(page.limit + 1)
+                """, logger: self.logger
+            ).rows()
+            return Page(pageOf: try rows.map(Self.entry), limit: page.limit, sequence: \.sequence)
+        }
+    }
+
+    public func balance(_ organizationID: OrganizationID, at time: Timestamp) async throws -> BalanceSnapshot {
+        try await withConnection { connection in
+            let organization = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            let month = time.month
+            guard
+                let row = try await connection.query(
+                    """
+                    SELECT a.balance_micros,
+                           (SELECT COUNT(*) FROM workspaces w WHERE w.org_id = a.org_id) AS workspaces,
+                           m.tokens, m.cost_micros, m.events
+                    FROM accounts a
+                    LEFT JOIN usage_months m ON m.org_id = a.org_id AND m.workspace_id = '' AND m.month = \(month.text)
+                    WHERE a.org_id = \(organizationID.rawValue) AND a.code = 'credit'
+                    """, logger: self.logger
+                ).rows().first
+            else { throw StoreError.organizationNotFound(organizationID.rawValue) }
+            return BalanceSnapshot(
+                organizationID: organizationID, plan: organization.plan,
+                balance: MicroDollars(rawValue: try row.int64("balance_micros")), everCredited: organization.everCredited,
+                hardStopExempt: organization.hardStopExempt, month: month,
+                monthTrackedTokens: try row.optionalInt64("tokens") ?? 0,
+                monthSpend: MicroDollars(rawValue: try row.optionalInt64("cost_micros") ?? 0),
+                monthEvents: try row.optionalInt64("events") ?? 0, workspaceCount: Int(try row.int64("workspaces")))
+        }
+    }
+
+    public func recentAlerts(_ organizationID: OrganizationID, limit: Int) async throws -> [AlertRecord] {
+        try await withConnection { connection in
+            try await connection.query(
+                """
+                SELECT * FROM alerts WHERE org_id = \(organizationID.rawValue) ORDER BY seq DESC
+                LIMIT \(min(max(limit, 1), Limits.pageRowsMax))
+                """, logger: self.logger
+            ).rows().compactMap { row in
+                guard let kind = AlertKind(rawValue: try row.string("kind")) else { return nil }
+                return AlertRecord(
+                    id: AlertID(rawValue: try row.string("id")), organizationID: organizationID,
+                    workspaceID: try row.optionalString("workspace_id").map(WorkspaceID.init(rawValue:)), kind: kind,
+                    message: try row.string("message"), period: try row.string("period"),
+                    createdAt: Timestamp(rawValue: try row.int64("created_at")))
+            }
+        }
+    }
+}
