@@ -29,6 +29,12 @@ public final class PostgresStore: BillingStore, Sendable {
     private let runner: Task<Void, Never>
     let catalog: Mutex<CatalogCache>
     public let location: String
+    /// Migrations this process applied when it opened the database.
+    public private(set) var migrationsApplied: [String] {
+        get { applied.withLock { $0 } }
+        set { applied.withLock { $0 = newValue } }
+    }
+    private let applied = Mutex<[String]>([])
 
     struct CatalogCache {
         var catalog: PriceCatalog
@@ -69,7 +75,7 @@ public final class PostgresStore: BillingStore, Sendable {
                         field: "database",
                         problem: "needs migrations \(pending.joined(separator: ", ")); run `plutus migrate --database-url …` first")
                 }
-                _ = try await store.migrate()
+                store.migrationsApplied = try await store.migrate()
             }
             try await store.refreshCatalog(force: true)
             return store
@@ -148,6 +154,10 @@ public final class PostgresStore: BillingStore, Sendable {
         }
     }
 
+    /// Migrations this Plutus knows, in order, and how many.
+    public static var migrationNames: [String] { PostgresSchema.migrations.map(\.name) }
+    public static var schemaVersion: Int { PostgresSchema.version }
+
     static let migrationLockKey: Int64 = 0x706C_7574_7573  // "plutus"
 
     // MARK: transactions
@@ -216,15 +226,6 @@ public final class PostgresStore: BillingStore, Sendable {
             return StoreError.busy(retryAfterSeconds: 1)
         }
         return StoreError.backend(String(reflecting: error))
-    }
-}
-
-extension PostgresQuery {
-    /// A query built from trusted constant text (migrations, settings), with no binds.
-    init(unsafeSQL sql: String) {
-        var interpolation = StringInterpolation(literalCapacity: sql.utf8.count, interpolationCount: 0)
-        interpolation.appendInterpolation(unescaped: sql)
-        self.init(stringInterpolation: interpolation)
     }
 }
 

@@ -138,7 +138,7 @@ struct BenchCommand: AsyncParsableCommand {
             ])
         }
         rows.append(try await storeOnly(store: store, org: org, acknowledged: &acknowledged))
-        rows.insert(contentsOf: try sqliteCeilings(directory: (store.path as NSString).deletingLastPathComponent), at: 1)
+        rows.insert(contentsOf: try sqliteCeilings(directory: (store.location as NSString).deletingLastPathComponent), at: 1)
         let balanceBefore = try await store.balance(org, at: Timestamp.now()).balance
         let webhooks = LoadGenerator(port: plutusPort) { connection, n in
             Self.webhookRequest(port: plutusPort, org: org, connection: connection, n: n)

@@ -18,8 +18,8 @@ struct InitCommand: AsyncParsableCommand {
         let monthlyBudget = try budget.map { try money($0, option: "--budget") }
         if workspace != nil && org == nil { throw CLIFailure.usage("--workspace needs --org") }
         if budget != nil && workspace == nil { throw CLIFailure.usage("--budget needs --workspace") }
-        let store = try database.open()
-        print("✓ database ready at \(store.path)")
+        let store = try await database.open(migrations: .apply)
+        print("✓ database ready at \(store.location)")
         if let org {
             let organization = try await store.createOrganization(name: org, plan: plan, ownerEmail: email)
             print("✓ organization \(organization.name) (\(organization.id), \(plan.displayName) plan)")
@@ -48,7 +48,7 @@ struct OrgCommand: AsyncParsableCommand {
         func run() async throws {
             let plan = try parsePlan(tier)
             guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw CLIFailure.usage("NAME must not be empty") }
-            let store = try database.open()
+            let store = try await database.open()
             let org = try await store.createOrganization(name: name, plan: plan, ownerEmail: email)
             if output.json {
                 printJSON(RecordJSON.organization(OrganizationListing(organization: org, balance: .zero, workspaceCount: 0)))
@@ -98,7 +98,7 @@ struct OrgCommand: AsyncParsableCommand {
         @Argument(help: "Organization id, slug or name.") var org: String
 
         func set(exempt: Bool) async throws {
-            let store = try database.open()
+            let store = try await database.open()
             let organization = try await resolveOrganization(org, in: store)
             _ = try await store.setHardStopExempt(organization.id, exempt: exempt)
             print(exempt

@@ -9,7 +9,7 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let store = try database.open()
+        let store = try await database.open()
         let time = Timestamp.now()
         var snapshots: [(Organization, BalanceSnapshot)] = []
         for listing in try await store.listOrganizations() {
@@ -18,11 +18,11 @@ struct StatusCommand: AsyncParsableCommand {
         let catalog = try await store.priceCatalog()
         if output.json {
             return printJSON(.object([
-                ("database", .string(store.path)), ("price_catalog", .string(catalog.version)),
+                ("database", .string(store.location)), ("price_catalog", .string(catalog.version)),
                 ("orgs", .array(snapshots.map { RecordJSON.balance($0.1, name: $0.0.name) })),
             ]))
         }
-        print("database: \(store.path)")
+        print("database: \(store.location)")
         print("prices:   \(catalog.version) (as of \(catalog.asOf))")
         print("month:    \(time.month.text) (UTC)\n")
         printTable(

@@ -20,6 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (default $PLUTUS_PORT or 8420).") var port: Int?
     @Flag(help: "Serve a freshly seeded demo database ($PLUTUS_HOME/demo.db).") var demo = false
+    @Flag(help: "Apply pending PostgreSQL migrations before serving (never done silently).") var migrate = false
     @Flag(name: .customLong("allow-insecure"), help: "Allow binding beyond loopback (needs PLUTUS_ADMIN_TOKEN too).")
     var allowInsecure = false
 
@@ -55,18 +56,19 @@ struct ServeCommand: AsyncParsableCommand {
             stripeWebhookToleranceSeconds: Int64(max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
             stripe: StripeEnvironment.settings,
             stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax)
-        let store: SQLiteStore
+        if demo && database.postgresURL != nil { throw CLIFailure.usage("--demo serves the embedded SQLite store; drop --database-url") }
+        let store: any BillingStore
         if demo {
             store = try await DemoCommand.seedFreshDemo(at: DemoCommand.path(database.db)).store
         } else {
-            store = try database.open()
+            store = try await database.open(migrations: migrate ? .apply : .refuse)
         }
         var logger = Logger(label: "plutus")
         logger.logLevel = .info
         // Unbuffered, so the banner reaches a log file before the server blocks.
         func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         say("Plutus v\(Plutus.version) — http://\(host):\(resolvedPort)")
-        say("  database   \(store.path)\(demo ? " (demo data)" : "")")
+        say("  database   \(store.location)\(demo ? " (demo data)" : "")")
         say("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
         say("  webhooks   \(configuration.stripeWebhookSecrets.isEmpty ? "off (set STRIPE_WEBHOOK_SECRET)" : "on at /webhook/stripe")")
         say("  stripe     \(configuration.stripeAPI.map { $0.isTestMode ? "test mode" : "LIVE mode" } ?? "offline (no STRIPE_SECRET_KEY)")")

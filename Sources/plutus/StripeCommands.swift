@@ -59,7 +59,10 @@ struct ReconcileWebhooksCommand: AsyncParsableCommand {
     func run() async throws {
         guard (1...30).contains(days) else { throw CLIFailure.usage("--days must be between 1 and 30") }
         let client = try StripeEnvironment.client()
-        let store = try database.open()
+        try await reconcile(try await database.open(), client: client)
+    }
+
+    private func reconcile(_ store: some BillingStore, client: StripeClient) async throws {
         let time = Timestamp.now()
         let report = try await WebhookReconciler(client: client, store: store, settings: StripeEnvironment.settings)
             .run(since: time.adding(seconds: -Int64(days) * 86_400), apply: apply, now: time)

@@ -1,14 +1,26 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PlutusCore
+import PlutusPostgres
 import PlutusSQLite
 import PlutusStore
 
-/// Where the database lives: `--db`, else `$PLUTUS_DB`, else `$PLUTUS_HOME/plutus.db`,
+/// Where the books are: PostgreSQL when `--database-url` or `$PLUTUS_DATABASE_URL` is
+/// given; else the SQLite file `--db`, else `$PLUTUS_DB`, else `$PLUTUS_HOME/plutus.db`,
 /// else `~/.plutus/plutus.db`.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "Path of the SQLite database file.")
     var db: String?
+
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (postgres://user:password@host:5432/database); default $PLUTUS_DATABASE_URL.")
+    var databaseURL: String?
+
+    /// The PostgreSQL URL, when the books are in PostgreSQL.
+    var postgresURL: String? {
+        if let databaseURL, !databaseURL.isEmpty { return databaseURL }
+        return ProcessInfo.processInfo.environment["PLUTUS_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     static var home: String {
         let environment = ProcessInfo.processInfo.environment
@@ -24,7 +36,22 @@ struct DatabaseOptions: ParsableArguments {
         return (Self.home as NSString).appendingPathComponent("plutus.db")
     }
 
-    func open() throws -> SQLiteStore { try SQLiteStore(path: path) }
+    /// Opens the store. PostgreSQL is never migrated here unless `migrations` says so: a
+    /// database that needs migrations is refused with the command that applies them.
+    func open(migrations: PostgresStore.MigrationPolicy = .refuse) async throws -> any BillingStore {
+        if let postgresURL {
+            if db != nil { throw CLIFailure.usage("give --db or --database-url, not both") }
+            return try await PostgresStore.open(url: postgresURL, migrations: migrations, logger: Self.quietLogger)
+        }
+        return try SQLiteStore(path: path)
+    }
+
+    /// postgres-nio logs connection chatter at debug level; the CLI shows only errors.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "plutus.postgres")
+        logger.logLevel = .error
+        return logger
+    }
 }
 
 /// `--db` and `--org` for commands that act on one organization.
@@ -33,8 +60,8 @@ struct OrganizationOptions: ParsableArguments {
     @Option(help: "Organization id, slug or name (optional when there is only one).") var org: String?
 
     /// Opens the store and finds the organization; call only after every argument is valid.
-    func open() async throws -> (store: SQLiteStore, organization: Organization) {
-        let store = try database.open()
+    func open() async throws -> (store: any BillingStore, organization: Organization) {
+        let store = try await database.open()
         return (store, try await resolveOrganization(org, in: store))
     }
 }
