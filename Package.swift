@@ -141,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PlutusCLITests",
-            dependencies: ["plutus", "PlutusCore", "PlutusStoreTesting"],
+            dependencies: ["plutus", "PlutusCore", "PlutusStoreTesting", "PlutusPostgres"],
             swiftSettings: strict
         ),
     ]

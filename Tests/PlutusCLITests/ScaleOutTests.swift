@@ -1,0 +1,176 @@
+import Foundation
+import PlutusCore
+import PlutusPostgres
+import PlutusStoreTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let testServerURL = ProcessInfo.processInfo.environment["PLUTUS_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+
+/// Three real `plutus serve` processes on one PostgreSQL database, load spread over them.
+@Suite("Scale-out: three servers on one PostgreSQL database", .serialized, .enabled(if: testServerURL != nil, "set PLUTUS_TEST_DATABASE_URL"))
+struct ScaleOutTests {
+    static let webhookSecret = "whsec_scale"
+
+    final class Server: @unchecked Sendable {
+        let process = Process()
+        let port: Int
+
+        init(url: String, port: Int) throws {
+            self.port = port
+            process.executableURL = URL(fileURLWithPath: CLI.binary)
+            process.arguments = ["serve", "--port", String(port), "--database-url", url]
+            var environment = ProcessInfo.processInfo.environment
+            environment["PLUTUS_INGEST_RATE_PER_MIN"] = "0"
+            environment["STRIPE_WEBHOOK_SECRET"] = ScaleOutTests.webhookSecret
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        func stop() {
+            Glibc.kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+
+    /// A fresh database of its own, with one organization, a grant and a key.
+    static func setUp(_ cli: CLI, grant: String) async throws -> (url: String, name: String, secret: String, org: String) {
+        let name = "plutus_scale_\(UUID().uuidString.prefix(8).lowercased())"
+        let url = try await PostgresAdmin.createDatabase(url: try #require(testServerURL), name: name)
+        let created = try cli.run("init", "--org", "Scale Co", "--tier", "pro", "--database-url", url)
+        #expect(created.status == 0, "\(created.stderr)")
+        try cli.run("grant", "--amount", grant, "--database-url", url)
+        let secret = try cli.json("keys", "create", "--database-url", url)["secret"]?.stringValue ?? ""
+        let org = try cli.json("balance", "--database-url", url)["org_id"]?.stringValue ?? ""
+        return (url, name, secret, org)
+    }
+
+    static func startThree(_ url: String) async throws -> [Server] {
+        let servers = try (0..<3).map { _ in try Server(url: url, port: try ServeTests.freePort()) }
+        for server in servers { try await CrashSafetyTests.waitUntilUp(server.port) }
+        return servers
+    }
+
+    static func usage(_ port: Int, _ secret: String, cost: String, eventID: String, key: String? = nil) async throws -> HTTPResult {
+        try await LoopbackClient.json(
+            port: port, "POST", "/v1/usage", bearer: secret, headers: key.map { [("Idempotency-Key", $0)] } ?? [],
+            #"{"provider": "p", "cost_usd": \#(cost), "event_id": "\#(eventID)"}"#)
+    }
+
+    @Test func loadSpreadOverThreeServersKeepsExactBooks() async throws {
+        let cli = CLI()
+        let setup = try await Self.setUp(cli, grant: "100")
+        let servers = try await Self.startThree(setup.url)
+        defer { servers.forEach { $0.stop() } }
+        // 3 servers × 8 clients × 25 calls of $0.01, every call acknowledged.
+        let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for (s, server) in servers.enumerated() {
+                for client in 0..<8 {
+                    group.addTask {
+                        var seen: [Int] = []
+                        for call in 0..<25 {
+                            seen.append(try await Self.usage(server.port, setup.secret, cost: "0.01", eventID: "e-\(s)-\(client)-\(call)").status)
+                        }
+                        return seen
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0 += $1 }
+        }
+        #expect(statuses.count == 600 && statuses.allSatisfy { $0 == 200 }, "\(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
+        // The same Idempotency-Key sent to two processes at once records once.
+        let pairs = try await withThrowingTaskGroup(of: (Int, HTTPResult).self) { group in
+            for pair in 0..<10 {
+                for server in servers.prefix(2) {
+                    group.addTask { (pair, try await Self.usage(server.port, setup.secret, cost: "0.01", eventID: "dup-\(pair)", key: "key-\(pair)")) }
+                }
+            }
+            return try await group.reduce(into: [Int: [HTTPResult]]()) { $0[$1.0, default: []].append($1.1) }
+        }
+        for (pair, results) in pairs {
+            #expect(results.map(\.status) == [200, 200], "pair \(pair)")
+            #expect(results[0].json["event_id"] == results[1].json["event_id"], "pair \(pair): one event for one key")
+        }
+        // One Stripe event delivered to all three at once credits once.
+        let checkout = StripeFixtures.event(
+            id: "evt_scale", type: "checkout.session.completed",
+            object: StripeFixtures.checkoutSession(org: setup.org, amountCents: "2500", paymentIntent: "pi_scale"))
+        let deliveries = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+            for server in servers {
+                group.addTask {
+                    let signed = StripeSignature.header(
+                        payload: Array(checkout.utf8), secret: Self.webhookSecret, timestamp: Int64(Date().timeIntervalSince1970))
+                    return try await LoopbackClient.send(
+                        port: server.port, "POST", "/webhook/stripe", headers: [("Stripe-Signature", signed)], body: Array(checkout.utf8))
+                }
+            }
+            return try await group.reduce(into: [HTTPResult]()) { $0.append($1) }
+        }
+        #expect(deliveries.allSatisfy { $0.status == 200 })
+        #expect(deliveries.filter { $0.json["result"]?["status"] == .string("credited") }.count == 1)
+        // $100 + $25 − 610 × $0.01 = $118.90, 610 events, and the ledger verifies.
+        let balance = try cli.json("balance", "--database-url", setup.url)
+        #expect(balance["balance"] == .money(MicroDollars(rawValue: 118_900_000)))
+        #expect(balance["mtd_events"] == .number("610"), "\(balance)")
+        #expect(try cli.run("verify", "--database-url", setup.url).status == 0)
+        servers.forEach { $0.stop() }
+        try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
+    }
+
+    @Test func hardStopHoldsAcrossProcesses() async throws {
+        let cli = CLI()
+        let setup = try await Self.setUp(cli, grant: "5")
+        let servers = try await Self.startThree(setup.url)
+        defer { servers.forEach { $0.stop() } }
+        // $5 of credit, 30 concurrent $1 calls over three processes: exactly five land.
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for call in 0..<30 {
+                let server = servers[call % 3]
+                group.addTask { try await Self.usage(server.port, setup.secret, cost: "1", eventID: "stop-\(call)").status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 200 }.count == 5)
+        #expect(statuses.filter { $0 == 402 }.count == 25)
+        #expect(try cli.json("balance", "--database-url", setup.url)["balance"] == .money(.zero))
+        #expect(try cli.run("verify", "--database-url", setup.url).status == 0)
+        servers.forEach { $0.stop() }
+        try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
+    }
+
+    @Test func serveRefusesAnUnmigratedDatabaseUntilAsked() async throws {
+        let cli = CLI()
+        let name = "plutus_scale_\(UUID().uuidString.prefix(8).lowercased())"
+        let url = try await PostgresAdmin.createDatabase(url: try #require(testServerURL), name: name)
+        let refused = try cli.run("serve", "--port", String(try ServeTests.freePort()), "--database-url", url)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("plutus migrate"), "\(refused.stderr)")
+        let migrated = try cli.run("migrate", "--database-url", url)
+        #expect(migrated.status == 0 && migrated.stdout.contains("applied v1-foundation"), "\(migrated.stdout)\(migrated.stderr)")
+        #expect(try cli.run("migrate", "--database-url", url).stdout.contains("nothing to do"))
+        try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: name)
+    }
+
+    @Test func migrateDataMovesAnEmbeddedInstallAndProvesIt() async throws {
+        let cli = CLI()
+        #expect(try cli.run("demo").status == 0)
+        let name = "plutus_scale_\(UUID().uuidString.prefix(8).lowercased())"
+        let url = try await PostgresAdmin.createDatabase(url: try #require(testServerURL), name: name)
+        let moved = try cli.run("migrate-data", "--from", cli.home + "/demo.db", "--to", url)
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(moved.stdout.contains("all equal ✓") && moved.stdout.contains("verify PostgreSQL: clean ✓"))
+        let before = try cli.json("balance", "--db", cli.home + "/demo.db")
+        let after = try cli.json("balance", "--database-url", url)
+        #expect(before["balance"] == after["balance"] && before["balance"] != nil)
+        // A second run refuses: the target is no longer empty, and nothing changes.
+        let again = try cli.run("migrate-data", "--from", cli.home + "/demo.db", "--to", url)
+        #expect(again.status == 1 && again.stderr.contains("empty database"))
+        #expect(try cli.json("balance", "--database-url", url)["balance"] == after["balance"])
+        try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: name)
+    }
+}
