@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "PlutusStore", targets: ["PlutusStore"]),
         .library(name: "PlutusSQLite", targets: ["PlutusSQLite"]),
         .library(name: "PlutusServer", targets: ["PlutusServer"]),
+        .library(name: "PlutusAlerts", targets: ["PlutusAlerts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -27,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -62,6 +65,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PlutusAlerts",
+            dependencies: [
+                "PlutusCore",
+                "PlutusStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "PlutusServer",
             dependencies: [
                 "PlutusCore",
@@ -84,8 +101,10 @@ let package = Package(
                 "PlutusSQLite",
                 "PlutusServer",
                 "PlutusStripe",
+                "PlutusAlerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -119,6 +138,16 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlutusAlertsTests",
+            dependencies: [
+                "PlutusAlerts", "PlutusSQLite", "PlutusStore", "PlutusStoreTesting", "PlutusCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["smtp_server.py"],
             swiftSettings: strict
         ),
         .testTarget(
