@@ -123,10 +123,13 @@ public struct AlertDeliveryService: Service {
                 status = .abandoned
             }
         }
-        try await store.recordAlertDelivery(
-            AlertDeliveryAttempt(
-                alertID: delivery.alert.id, channel: channel.name, attempt: number, status: status, reply: result.reply,
-                errorText: result.errorText, attemptedAt: time, nextAttemptAt: nextAttemptAt))
+        let record = AlertDeliveryAttempt(
+            alertID: delivery.alert.id, channel: channel.name, attempt: number, status: status, reply: result.reply,
+            errorText: result.errorText, attemptedAt: time, nextAttemptAt: nextAttemptAt)
+        // Written in a task of its own so a shutdown arriving now cannot cancel the write: an
+        // alert the channel accepted is recorded as delivered, not sent again after a restart.
+        let store = self.store
+        try await Task { try await store.recordAlertDelivery(record) }.value
         if status != .delivered {
             logger.warning(
                 "alert \(delivery.alert.id.rawValue) to \(channel.name): attempt \(number) \(status.rawValue): \(result.reply ?? "") \(result.errorText ?? "")"

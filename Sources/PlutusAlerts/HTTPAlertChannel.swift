@@ -19,13 +19,9 @@ public struct HTTPAlertChannel: AlertChannel {
     }
 
     /// A request ready to send.
-    public struct Prepared: Sendable, Equatable {
+    public struct Prepared: Sendable {
         public var headers: [(String, String)]
         public var body: [UInt8]
-
-        public static func == (lhs: Prepared, rhs: Prepared) -> Bool {
-            lhs.body == rhs.body && lhs.headers.map { "\($0.0): \($0.1)" } == rhs.headers.map { "\($0.0): \($0.1)" }
-        }
     }
 
     public let name: String

@@ -41,7 +41,8 @@ struct AlertsCommand: AsyncParsableCommand {
             let result = await target.deliver(.test(at: Timestamp.now()))
             let reply = result.reply.map { " (\($0))" } ?? ""
             guard result.outcome == .delivered else {
-                throw CLIFailure.runtime("\(channel): test alert not delivered\(reply): \(result.errorText ?? "no detail")")
+                let detail = (result.errorText ?? "no detail").split(whereSeparator: \.isNewline).joined(separator: " ")
+                throw CLIFailure.runtime("\(channel): test alert not delivered\(reply): \(detail)")
             }
             print("✓ \(channel): test alert delivered\(reply)")
         }

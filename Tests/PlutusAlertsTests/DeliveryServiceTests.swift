@@ -128,7 +128,9 @@ struct DeliveryServiceTests {
                 pollIntervalMillis: 20, logger: logger, now: { Timestamp.now() })
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await service.run() }
-                for _ in 0..<500 where receiver.recorded.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+                for _ in 0..<500 where try await store.alertDeliveryLog(limit: 1).isEmpty {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 group.cancelAll()
             }
         }

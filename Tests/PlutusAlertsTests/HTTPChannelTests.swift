@@ -79,7 +79,9 @@ struct HTTPChannelTests {
         let receiver = Receiver()
         let url = Mutex("")
         try await receiver.with { base in url.withLock { $0 = base + "/gone" } }
-        let result = await HTTPAlertChannel(name: "slack", url: url.withLock { $0 }, format: .slack, now: { Self.time }).deliver(Self.notice)
+        let channel = HTTPAlertChannel(
+            name: "slack", url: url.withLock { $0 }, format: .slack, timeoutSeconds: 1, now: { Self.time })
+        let result = await channel.deliver(Self.notice)
         #expect(result.outcome == .transientFailure && result.errorText != nil)
     }
 
