@@ -2,6 +2,10 @@ import Foundation
 import PlutusCore
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("plutus alerts, run as a real process")
 struct AlertCommandTests {
     @Test func testNeedsAConfiguredKnownChannel() throws {
@@ -44,5 +48,43 @@ struct AlertCommandTests {
         #expect(try cli.run("alerts", "log").stdout == "no delivery attempts yet\n")
         let json = try cli.run("alerts", "log", "--json")
         #expect(json.status == 0 && json.stdout == "[]\n")
+    }
+}
+
+@Suite("plutus serve delivers alerts in the background")
+struct ServeAlertTests {
+    @Test(.timeLimit(.minutes(1))) func servePostsAPendingAlertAndLogsTheAttempt() async throws {
+        let cli = CLI()
+        #expect(try cli.run("init", "--org", "Acme").status == 0)
+        #expect(try cli.run("topup", "--amount", "20", "--reference", "cs_1").status == 0)
+        let metered = try cli.run("meter", "--provider", "anthropic", "--cost", "15")
+        #expect(metered.stdout.contains("low_balance"), "\(metered.stdout) \(metered.stderr)")
+        // The alert goes to the server's own /healthz, which refuses a POST: a permanent
+        // failure, logged as abandoned after one attempt.
+        let port = try ServeTests.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["serve", "--port", String(port)]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PLUTUS_HOME"] = cli.home
+        environment["PLUTUS_ALERT_SLACK_URL"] = "http://127.0.0.1:\(port)/healthz"
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        var log: JSONValue = .array([])
+        for _ in 0..<200 where log == .array([]) {
+            try await Task.sleep(for: .milliseconds(100))
+            log = try JSONValue.parse(try cli.run("alerts", "log", "--json").stdout)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let banner = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(banner.contains("alerts     slack"))
+        guard case .array(let rows) = log, let row = rows.first else { Issue.record("no delivery attempt logged"); return }
+        #expect(row["channel"] == .string("slack") && row["status"] == .string("abandoned"))
+        #expect(row["reply"] == .string("HTTP 405"))
     }
 }
