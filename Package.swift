@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "PlutusSQLite", targets: ["PlutusSQLite"]),
         .library(name: "PlutusPostgres", targets: ["PlutusPostgres"]),
         .library(name: "PlutusServer", targets: ["PlutusServer"]),
+        .library(name: "PlutusAlerts", targets: ["PlutusAlerts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -29,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -74,6 +77,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PlutusAlerts",
+            dependencies: [
+                "PlutusCore",
+                "PlutusStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "PlutusServer",
             dependencies: [
                 "PlutusCore",
@@ -97,8 +114,10 @@ let package = Package(
                 "PlutusPostgres",
                 "PlutusServer",
                 "PlutusStripe",
+                "PlutusAlerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -137,6 +156,16 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlutusAlertsTests",
+            dependencies: [
+                "PlutusAlerts", "PlutusSQLite", "PlutusStore", "PlutusStoreTesting", "PlutusCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["smtp_server.py"],
             swiftSettings: strict
         ),
         .testTarget(

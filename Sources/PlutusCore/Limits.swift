@@ -42,4 +42,27 @@ public enum Limits {
     public static let exportPageRowsMax: Int64 = 10_000
     /// Models in one imported price catalog.
     public static let catalogModelsMax = 20_000
+    /// Alerts one delivery round takes from the outbox for one channel.
+    public static let alertDeliveryBatchMax = 100
+    /// Attempts to deliver one alert to one channel before giving up on it.
+    public static let alertDeliveryAttemptsMax = 8
+    /// Delay before the second attempt; each later one doubles it, up to the maximum below.
+    public static let alertRetryDelayBaseSeconds: Int64 = 30
+    /// Longest delay between two attempts.
+    public static let alertRetryDelayMaxSeconds: Int64 = 3_600
+    /// Alerts older than this are not delivered: a channel configured today does not receive
+    /// last year's alerts.
+    public static let alertDeliveryAgeSecondsMax: Int64 = 7 * 86_400
+    /// How often the delivery service looks for due alerts.
+    public static let alertPollIntervalSeconds: Int64 = 5
+    /// Time allowed for one webhook, Slack, Discord or ntfy request.
+    public static let alertHTTPTimeoutSeconds: Int64 = 10
+    /// Time allowed for one whole SMTP session, from connecting to QUIT.
+    public static let smtpSessionTimeoutSeconds: Int64 = 20
+    /// Longest line of an SMTP reply we read (RFC 5321 allows 512; servers stretch it).
+    public static let smtpReplyLineBytesMax = 4_096
+    /// Lines in one multi-line SMTP reply.
+    public static let smtpReplyLinesMax = 64
+    /// Bytes of a channel's answer kept in the delivery log.
+    public static let alertReplyBytesMax = 512
 }

@@ -13,6 +13,7 @@ enum PostgresSchema {
     static let migrations: [Migration] = [
         Migration(name: "v1-foundation", sql: v1),
         Migration(name: "v2-stripe-subscriptions", sql: v2),
+        Migration(name: "v3-alert-deliveries", sql: v3),
     ]
 
     static var version: Int { migrations.count }
@@ -215,6 +216,39 @@ enum PostgresSchema {
             prices TEXT NOT NULL,
             imported_at BIGINT NOT NULL
         );
+        """
+
+    /// The alert outbox and its append-only log, as in SQLite, plus a `claimed` state: a
+    /// process that picks an alert to deliver leases it, so several servers never send the
+    /// same alert at once (an expired lease makes it due again).
+    private static let v3 = """
+        CREATE TABLE alert_delivery_states (
+            alert_id TEXT NOT NULL REFERENCES alerts(id),
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'abandoned', 'claimed')),
+            attempts INTEGER NOT NULL CHECK (attempts >= 0),
+            next_attempt_at BIGINT,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (alert_id, channel),
+            CHECK ((status IN ('failed', 'claimed')) = (next_attempt_at IS NOT NULL))
+        );
+
+        CREATE TABLE alert_deliveries (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            alert_id TEXT NOT NULL REFERENCES alerts(id),
+            channel TEXT NOT NULL,
+            attempt INTEGER NOT NULL CHECK (attempt > 0),
+            status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'abandoned')),
+            reply TEXT,
+            error TEXT,
+            next_attempt_at BIGINT,
+            attempted_at BIGINT NOT NULL,
+            CHECK ((status = 'failed') = (next_attempt_at IS NOT NULL))
+        );
+        CREATE INDEX alert_deliveries_alert ON alert_deliveries(alert_id, channel);
+        CREATE INDEX alerts_created ON alerts(created_at);
+        CREATE TRIGGER alert_deliveries_append_only BEFORE UPDATE OR DELETE ON alert_deliveries
+            FOR EACH ROW EXECUTE FUNCTION plutus_refuse_change();
         """
 
     private static let v2 = """

@@ -4,7 +4,7 @@ import GRDB
 /// new migration appended to the list.
 enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
-    static let version = 2
+    static let version = 3
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -14,8 +14,46 @@ enum SQLiteSchema {
         migrator.registerMigration("v2-stripe-subscriptions") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3-alert-deliveries") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
+
+    /// Alert delivery: `alert_delivery_states` is the outbox (one row per alert and channel
+    /// once tried: delivered, due again, or abandoned); `alert_deliveries` is the append-only
+    /// log of every attempt. An alert with no state row on a channel is due there.
+    private static let v3 = """
+        CREATE TABLE alert_delivery_states (
+            alert_id TEXT NOT NULL REFERENCES alerts(id),
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'abandoned')),
+            attempts INTEGER NOT NULL CHECK (attempts > 0),
+            next_attempt_at INTEGER,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (alert_id, channel),
+            CHECK ((status = 'failed') = (next_attempt_at IS NOT NULL))
+        ) STRICT;
+
+        CREATE TABLE alert_deliveries (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            alert_id TEXT NOT NULL REFERENCES alerts(id),
+            channel TEXT NOT NULL,
+            attempt INTEGER NOT NULL CHECK (attempt > 0),
+            status TEXT NOT NULL CHECK (status IN ('delivered', 'failed', 'abandoned')),
+            reply TEXT,
+            error TEXT,
+            next_attempt_at INTEGER,
+            attempted_at INTEGER NOT NULL,
+            CHECK ((status = 'failed') = (next_attempt_at IS NOT NULL))
+        ) STRICT;
+        CREATE INDEX alert_deliveries_alert ON alert_deliveries(alert_id, channel);
+        CREATE INDEX alerts_created ON alerts(created_at);
+        CREATE TRIGGER alert_deliveries_no_update BEFORE UPDATE ON alert_deliveries
+            BEGIN SELECT RAISE(ABORT, 'the delivery log is append-only'); END;
+        CREATE TRIGGER alert_deliveries_no_delete BEFORE DELETE ON alert_deliveries
+            BEGIN SELECT RAISE(ABORT, 'the delivery log is append-only'); END;
+        """
 
     /// The subscription an organization's plan follows, and the creation time of the Stripe
     /// event that last set it, so an older event never overwrites a newer state.

@@ -63,6 +63,17 @@ public protocol BillingStore: Sendable {
     /// Stripe events stored as `unmapped`, oldest first.
     func unmappedStripeEvents(limit: Int) async throws -> [String]
 
+    /// Alerts raised at or after `createdSince` that `channel` has neither delivered nor given
+    /// up on, and whose next attempt is due at `now`, oldest first, at most `limit` (clamped
+    /// to `Limits.alertDeliveryBatchMax`). An alert the channel never tried counts as due.
+    func pendingAlertDeliveries(channel: String, createdSince: Timestamp, now: Timestamp, limit: Int) async throws
+        -> [PendingAlertDelivery]
+    /// Appends `attempt` to the delivery log and sets the alert's state on that channel
+    /// (delivered, due again at `nextAttemptAt`, or abandoned), in one transaction.
+    func recordAlertDelivery(_ attempt: AlertDeliveryAttempt) async throws
+    /// The delivery log, newest first, at most `limit` rows (clamped to `Limits.pageRowsMax`).
+    func alertDeliveryLog(limit: Int) async throws -> [AlertDeliveryAttempt]
+
     /// Recomputes every balance from the entries and checks the ledger's invariants.
     func verify() async throws -> VerificationReport
 }

@@ -355,3 +355,60 @@ public struct StripeOutcome: Sendable, Equatable {
         self.detail = detail
     }
 }
+
+/// An alert a delivery channel has not yet delivered or given up on, with the attempts made so far.
+public struct PendingAlertDelivery: Sendable, Equatable {
+    public var alert: AlertRecord
+    public var organizationName: String
+    public var channel: String
+    public var attemptsMade: Int
+
+    public init(alert: AlertRecord, organizationName: String, channel: String, attemptsMade: Int) {
+        precondition(attemptsMade >= 0, "attempts are counted from zero")
+        self.alert = alert
+        self.organizationName = organizationName
+        self.channel = channel
+        self.attemptsMade = attemptsMade
+    }
+}
+
+/// What one delivery attempt came to.
+public enum AlertDeliveryStatus: String, Sendable, CaseIterable {
+    /// The channel accepted the alert; it is never sent there again.
+    case delivered
+    /// The attempt failed and another is scheduled.
+    case failed
+    /// The attempt failed and no other will be made (attempts used up, or a permanent refusal).
+    case abandoned
+}
+
+/// One row of the delivery log: one attempt to deliver one alert to one channel.
+public struct AlertDeliveryAttempt: Sendable, Equatable {
+    public var alertID: AlertID
+    public var channel: String
+    /// 1 for the first attempt.
+    public var attempt: Int
+    public var status: AlertDeliveryStatus
+    /// The HTTP status or the SMTP server's last reply, when there was one.
+    public var reply: String?
+    public var errorText: String?
+    public var attemptedAt: Timestamp
+    /// When a `failed` delivery is due again; `nil` for the other statuses.
+    public var nextAttemptAt: Timestamp?
+
+    public init(
+        alertID: AlertID, channel: String, attempt: Int, status: AlertDeliveryStatus, reply: String?, errorText: String?,
+        attemptedAt: Timestamp, nextAttemptAt: Timestamp?
+    ) {
+        precondition(attempt >= 1, "attempts are numbered from 1")
+        precondition((status == .failed) == (nextAttemptAt != nil), "only a failed attempt schedules another")
+        self.alertID = alertID
+        self.channel = channel
+        self.attempt = attempt
+        self.status = status
+        self.reply = reply
+        self.errorText = errorText
+        self.attemptedAt = attemptedAt
+        self.nextAttemptAt = nextAttemptAt
+    }
+}

@@ -281,6 +281,54 @@ public enum StoreConformance {
         #expect(logged.first { $0.kind == .budgetCap }?.workspaceID == budgeted.id)
     }
 
+    /// Raises one low-balance alert at `time` in a new organization: a $20 grant, then $15 of usage.
+    public static func raiseLowBalanceAlert(_ store: some BillingStore, name: String = "Acme", at time: Timestamp) async throws
+        -> AlertRecord
+    {
+        let org = try await store.createOrganization(name: name, plan: .pro, ownerEmail: nil).id
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .grant, amount: dollars("20"), reference: "grant-\(name)", memo: nil), at: time)
+        _ = try await store.recordUsage(
+            UsageBatch(
+                organizationID: org, events: [event(cost: "15")], idempotency: nil,
+                policy: MeteringPolicy(lowBalanceThreshold: dollars("10")), receivedAt: time))
+        let alerts = try await store.recentAlerts(org, limit: 10)
+        #expect(alerts.map(\.kind) == [.lowBalance])
+        return try #require(alerts.first)
+    }
+
+    public static func alertOutboxTracksEachChannel(_ store: some BillingStore) async throws {
+        let alert = try await raiseLowBalanceAlert(store, at: now)
+        let since = now.adding(seconds: -86_400)
+        func pending(_ channel: String, at time: Timestamp, since: Timestamp = since) async throws -> [PendingAlertDelivery] {
+            try await store.pendingAlertDeliveries(channel: channel, createdSince: since, now: time, limit: 10)
+        }
+        func attempt(_ channel: String, _ number: Int, _ status: AlertDeliveryStatus, next: Timestamp? = nil) async throws {
+            try await store.recordAlertDelivery(
+                AlertDeliveryAttempt(
+                    alertID: alert.id, channel: channel, attempt: number, status: status, reply: "HTTP 500", errorText: nil,
+                    attemptedAt: now, nextAttemptAt: next))
+        }
+        // Given an alert no channel has tried, each channel finds it due, with its organization's name.
+        let first = try await pending("a", at: now)
+        #expect(first.map(\.alert.id) == [alert.id] && first.first?.organizationName == "Acme")
+        #expect(first.first?.attemptsMade == 0)
+        #expect(try await pending("a", at: now, since: now.adding(seconds: 1)).isEmpty)
+        // A failed attempt on "a" makes it due there again only at its next attempt time.
+        try await attempt("a", 1, .failed, next: now.adding(seconds: 60))
+        #expect(try await pending("a", at: now.adding(seconds: 59)).isEmpty)
+        #expect(try await pending("a", at: now.adding(seconds: 60)).map(\.attemptsMade) == [1])
+        #expect(try await pending("b", at: now).map(\.attemptsMade) == [0])
+        // Delivered on "a" and abandoned on "b": never due again anywhere.
+        try await attempt("a", 2, .delivered)
+        try await attempt("b", 1, .abandoned)
+        #expect(try await pending("a", at: now.adding(seconds: 86_400)).isEmpty)
+        #expect(try await pending("b", at: now.adding(seconds: 86_400)).isEmpty)
+        let log = try await store.alertDeliveryLog(limit: 10)
+        #expect(log.map(\.status) == [.abandoned, .delivered, .failed])
+        #expect(log.map(\.channel) == ["b", "a", "a"] && log.last?.nextAttemptAt == now.adding(seconds: 60))
+    }
+
     public static func pagesNeitherSkipNorRepeat(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         for index in 0..<25 {

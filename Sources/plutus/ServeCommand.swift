@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlutusAlerts
 import PlutusCore
 import PlutusSQLite
 import PlutusServer
 import PlutusStore
+import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Environment: PLUTUS_ADMIN_TOKEN (enables /v1/admin), PLUTUS_INGEST_RATE_PER_MIN (default 600; 0 disables), \
             PLUTUS_INGEST_BURST, PLUTUS_BASE_URL (public origin for upgrade_url), PLUTUS_PORT, PLUTUS_ALLOW_INSECURE, \
+            the alert channels of `plutus alerts` (delivered in the background when any is set), \
             and the metering settings of `plutus meter`. Stops gracefully on SIGTERM or SIGINT.
             """)
 
@@ -57,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
             stripe: StripeEnvironment.settings,
             stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax)
         if demo && database.postgresURL != nil { throw CLIFailure.usage("--demo serves the embedded SQLite store; drop --database-url") }
+        let alertChannels = try AlertsCommand.settings().channels(now: { Timestamp.now() })
         let store: any BillingStore
         if demo {
             store = try await DemoCommand.seedFreshDemo(at: DemoCommand.path(database.db)).store
@@ -73,8 +77,13 @@ struct ServeCommand: AsyncParsableCommand {
         say("  webhooks   \(configuration.stripeWebhookSecrets.isEmpty ? "off (set STRIPE_WEBHOOK_SECRET)" : "on at /webhook/stripe")")
         say("  stripe     \(configuration.stripeAPI.map { $0.isTestMode ? "test mode" : "LIVE mode" } ?? "offline (no STRIPE_SECRET_KEY)")")
         say("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")")
+        say("  alerts     \(alertChannels.isEmpty ? "logged only (no channel configured)" : alertChannels.map(\.name).joined(separator: ", "))")
         let app = buildApplication(configuration: configuration, store: store, logger: logger)
-        try await app.runService()
+        var services: [any Service] = [app]
+        if !alertChannels.isEmpty {
+            services.append(AlertDeliveryService(store: store, channels: alertChannels, logger: logger, now: { Timestamp.now() }))
+        }
+        try await ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 
     static func integer(_ environment: [String: String], _ name: String, default value: Int) throws -> Int {

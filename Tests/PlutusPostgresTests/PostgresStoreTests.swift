@@ -70,6 +70,7 @@ struct PostgresConformanceTests {
     @Test func organizationsResolveByIDSlugOrName() async throws {
         try await withFreshStore(StoreConformance.organizationsResolveByIDSlugOrName)
     }
+    @Test func alertOutboxTracksEachChannel() async throws { try await withFreshStore(StoreConformance.alertOutboxTracksEachChannel) }
     @Test func stripeEventCreditsOnceUnderConcurrentDelivery() async throws {
         try await withFreshStore(StoreConformance.stripeEventCreditsOnceUnderConcurrentDelivery)
     }
@@ -84,5 +85,41 @@ struct PostgresConformanceTests {
     }
     @Test func stripeUnmappedEventsReplayLater() async throws {
         try await withFreshStore(StoreConformance.stripeUnmappedEventsReplayLater)
+    }
+}
+
+@Suite("PostgreSQL store: several servers", .enabled(if: testServerURL != nil, "set PLUTUS_TEST_DATABASE_URL"))
+struct PostgresSharingTests {
+    /// Two servers polling the outbox at once never get the same alert; a claim whose
+    /// claimer vanished is due again once its lease ends.
+    @Test func concurrentPollersClaimEachAlertOnce() async throws {
+        try await withFreshStore { store in
+            let now = Timestamp.parseISO8601("2026-11-20T12:00:00Z")!
+            for index in 0..<6 {
+                let org = try await store.createOrganization(name: "Org \(index)", plan: .pro, ownerEmail: nil).id
+                _ = try await store.postCredit(
+                    org, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(20)!, reference: "g-\(index)", memo: nil),
+                    at: now)
+                _ = try await store.recordUsage(
+                    UsageBatch(
+                        organizationID: org,
+                        events: [UsageEventInput(provider: "p", model: nil, tokens: .zero, exactCost: MicroDollars.dollars(15)!)],
+                        receivedAt: now))
+            }
+            let since = now.adding(seconds: -3_600)
+            let claims = try await withThrowingTaskGroup(of: [AlertID].self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await store.pendingAlertDeliveries(channel: "webhook", createdSince: since, now: now, limit: 6)
+                            .map(\.alert.id)
+                    }
+                }
+                return try await group.reduce(into: [AlertID]()) { $0 += $1 }
+            }
+            #expect(claims.count == 6 && Set(claims).count == 6, "each of the 6 alerts claimed once: \(claims.count)")
+            #expect(try await store.pendingAlertDeliveries(channel: "webhook", createdSince: since, now: now, limit: 6).isEmpty)
+            let afterLease = now.adding(seconds: PostgresStore.alertClaimLeaseMillis / 1000)
+            #expect(try await store.pendingAlertDeliveries(channel: "webhook", createdSince: since, now: afterLease, limit: 6).count == 6)
+        }
     }
 }

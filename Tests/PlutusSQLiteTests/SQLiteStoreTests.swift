@@ -29,6 +29,9 @@ struct SQLiteConformanceTests {
     @Test func hardStopHoldsUnderConcurrency() async throws {
         try await StoreConformance.hardStopHoldsUnderConcurrency(makeStore())
     }
+    @Test func alertOutboxTracksEachChannel() async throws {
+        try await StoreConformance.alertOutboxTracksEachChannel(makeStore())
+    }
     @Test func concurrentRetriesRecordOnce() async throws { try await StoreConformance.concurrentRetriesRecordOnce(makeStore()) }
     @Test func refusedEventsCreateNoWorkspace() async throws {
         try await StoreConformance.refusedEventsCreateNoWorkspace(makeStore())
@@ -141,7 +144,7 @@ struct SQLiteFileTests {
         try await rawConnection(path).write { db in
             try db.execute(sql: "UPDATE plutus_meta SET value = '99' WHERE key = 'schema_version'")
         }
-        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 2)) { try SQLiteStore(path: path) }
+        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 3)) { try SQLiteStore(path: path) }
 
         let other = temporaryDatabasePath()
         _ = try SQLiteStore(path: other)
