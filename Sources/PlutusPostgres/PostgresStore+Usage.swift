@@ -3,66 +3,162 @@ import PlutusStore
 import PostgresNIO
 
 extension PostgresStore {
-    /// One ingest request in one transaction: lock the organization's accounts, check the
-    /// idempotency key, fetch what the batch's decisions read, decide every event in memory
-    /// (`MeteringRun`), then write events, entries, balances, counters and alerts in a few
-    /// bulk statements, and store the response with the key.
+    /// Records a batch through the per-organization group commit (`IngestGroups`): requests
+    /// for one organization that arrive while its previous transaction runs are decided and
+    /// written together in the next one, each with its own outcome.
     public func recordUsage(_ batch: UsageBatch) async throws -> UsageBatchResult {
         let priced = try await currentCatalog().priceBatch(batch.events)
+        return try await ingest.submit(IngestJob(batch: batch, priced: priced), store: self)
+    }
+
+    /// One transaction for a group of requests of one organization: lock its accounts, read
+    /// what every request's decisions need, decide them in order in memory (each starting
+    /// from the balance and counters the previous one left), write all their rows in a few
+    /// bulk statements, and store each keyed request's response. A request whose
+    /// Idempotency-Key was used with another body fails alone; nothing else can fail one
+    /// request without failing the transaction, which then answers every request.
+    func commitGroup(_ jobs: [IngestJob]) async throws -> [Result<UsageBatchResult, StoreError>] {
+        precondition(!jobs.isEmpty && Set(jobs.map(\.batch.organizationID)).count == 1, "one organization per group")
         return try await transaction { connection in
             let logger = self.logger
-            let organizationID = batch.organizationID
-            let accounts = try await Self.lockAccounts(connection, organizationID, logger: logger)
-            let organization = try await Self.requireOrganization(connection, organizationID, logger: logger)
-            if let claim = batch.idempotency,
-                let stored = try await connection.query(
-                    """
-                    SELECT request_hash, status, response FROM idempotency_records
-                    WHERE org_id = \(organizationID.rawValue) AND idem_key = \(claim.key)
-                    """, logger: logger
-                ).rows().first
-            {
-                guard try stored.string("request_hash") == claim.requestHash else {
-                    throw StoreError.idempotencyConflict(key: claim.key)
+            let organizationID = jobs[0].batch.organizationID
+            let (organization, accounts) = try await Self.lockOrganization(connection, organizationID, logger: logger)
+            let stored = try await Self.storedResponses(connection, organizationID, keys: jobs.compactMap(\.batch.idempotency?.key), logger: logger)
+            var source = try await PrefetchedSource.load(connection, organization, jobs.map(\.batch), logger: logger)
+            var writes = MeteringWrites(
+                creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance)
+            var decided: [GroupDecision] = []
+            for job in jobs {
+                if let claim = job.batch.idempotency, let earlier = stored[claim.key] ?? Self.claimedEarlier(claim.key, in: decided) {
+                    decided.append(
+                        earlier.hash == claim.requestHash ? .replay(of: earlier.source) : .failed(.idempotencyConflict(key: claim.key)))
+                    continue
                 }
-                return .replayed(
-                    StoredResponse(status: Int(try stored["status"].decode(Int32.self)), body: try stored.string("response")))
+                var run = MeteringRun(
+                    source: source, organization: organization, creditBalance: writes.creditBalance,
+                    usageBalance: writes.usageBalance, batch: job.batch)
+                let events = try run.run(job.priced)
+                let tokens = try run.monthTokens(job.batch.receivedAt.month)
+                source = run.source
+                source.absorb(run.writes)
+                decided.append(.ran(events: events, alerts: run.writes.alerts, tokens: tokens, key: job.batch.idempotency))
+                writes.append(run.writes)
             }
-            var run = MeteringRun(
-                source: try await PrefetchedSource.load(connection, organization, batch, logger: logger),
-                organization: organization, creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance),
-                usageBalance: accounts[.usage]!.balance, batch: batch)
-            let events = try run.run(priced)
-            let logged = try await Self.write(
-                connection, run.writes, created: run.source.created, organization: organizationID,
-                accounts: accounts.mapValues(\.id), at: batch.receivedAt, logger: logger)
-            let outcome = MeteringRun<PrefetchedSource>.outcome(
-                events, logged: logged, organization: organization,
-                trackedTokensThisMonth: try run.monthTokens(batch.receivedAt.month))
-            let response = UsageResponse.render(outcome, upgradeURL: batch.upgradeURL)
-            if let claim = batch.idempotency {
-                try await connection.query(
-                    """
-                    INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
-                    VALUES (\(organizationID.rawValue), \(claim.key), \(claim.requestHash), \(response.status), \(response.body),
-                            \(batch.receivedAt.millis))
-                    """, logger: logger)
+            try await Self.write(connection, writes, created: source.created, organization: organizationID, accounts: accounts.mapValues(\.id), logger: logger)
+            var results: [Result<UsageBatchResult, StoreError>] = []
+            var keyed: [(UsageBatch.IdempotencyClaim, StoredResponse, Timestamp)] = []
+            for (job, decision) in zip(jobs, decided) {
+                switch decision {
+                case .failed(let error): results.append(.failure(error))
+                case .replay(of: .stored(let response)): results.append(.success(.replayed(response)))
+                case .replay(of: .group(let index)):
+                    guard case .success(.committed(_, let response)) = results[index] else {
+                        results.append(.failure(.backend("a replayed request's original has no response")))
+                        continue
+                    }
+                    results.append(.success(.replayed(response)))
+                case .ran(let events, let alerts, let tokens, let claim):
+                    var logged: Set<String> = []
+                    for draft in alerts where try await Self.logAlert(connection, organizationID, draft, at: job.batch.receivedAt, logger: logger) {
+                        logged.insert(MeteringRun<PrefetchedSource>.alertKey(draft))
+                    }
+                    let outcome = MeteringRun<PrefetchedSource>.outcome(
+                        events, logged: logged, organization: organization, trackedTokensThisMonth: tokens)
+                    let response = UsageResponse.render(outcome, upgradeURL: job.batch.upgradeURL)
+                    if let claim { keyed.append((claim, response, job.batch.receivedAt)) }
+                    results.append(.success(.committed(outcome, response)))
+                }
             }
-            return .committed(outcome, response)
+            try await Self.storeResponses(connection, organizationID, keyed, logger: logger)
+            return results
         }
+    }
+
+    /// What the group transaction decided for one request.
+    enum GroupDecision {
+        enum Original {
+            case stored(StoredResponse)
+            /// An earlier request of the same group, by index.
+            case group(Int)
+        }
+
+        case ran(events: [EventOutcome], alerts: [AlertDraft], tokens: Int64, key: UsageBatch.IdempotencyClaim?)
+        case replay(of: Original)
+        case failed(StoreError)
+    }
+
+    private static func claimedEarlier(_ key: String, in decided: [GroupDecision]) -> (hash: String, source: GroupDecision.Original)? {
+        for (index, decision) in decided.enumerated() {
+            if case .ran(_, _, _, let claim?) = decision, claim.key == key { return (claim.requestHash, .group(index)) }
+        }
+        return nil
+    }
+
+    /// Locks the organization's accounts (see `lockAccounts`) and reads the organization, in one query.
+    static func lockOrganization(_ connection: PostgresConnection, _ organizationID: OrganizationID, logger: Logger) async throws
+        -> (Organization, [AccountCode: (id: Int64, balance: Int64)])
+    {
+        var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
+        var organization: Organization?
+        for row in try await connection.query(
+            """
+            SELECT a.id AS account_id, a.code, a.balance_micros, o.* FROM accounts a JOIN organizations o ON o.id = a.org_id
+            WHERE a.org_id = \(organizationID.rawValue) ORDER BY a.id FOR UPDATE OF a
+            """, logger: logger
+        ).rows() {
+            organization = try organization ?? Self.organization(row)
+            guard let code = AccountCode(rawValue: try row.string("code")) else { continue }
+            accounts[code] = (try row.int64("account_id"), try row.int64("balance_micros"))
+        }
+        guard let organization, accounts.count == AccountCode.allCases.count else {
+            throw StoreError.organizationNotFound(organizationID.rawValue)
+        }
+        return (organization, accounts)
+    }
+
+    private static func storedResponses(_ connection: PostgresConnection, _ organizationID: OrganizationID, keys: [String], logger: Logger)
+        async throws -> [String: (hash: String, source: GroupDecision.Original)]
+    {
+        guard !keys.isEmpty else { return [:] }
+        var stored: [String: (hash: String, source: GroupDecision.Original)] = [:]
+        for row in try await connection.query(
+            """
+            SELECT idem_key, request_hash, status, response FROM idempotency_records
+            WHERE org_id = \(organizationID.rawValue) AND idem_key = ANY(\(keys)::text[])
+            """, logger: logger
+        ).rows() {
+            let response = StoredResponse(status: Int(try row["status"].decode(Int32.self)), body: try row.string("response"))
+            stored[try row.string("idem_key")] = (try row.string("request_hash"), .stored(response))
+        }
+        return stored
+    }
+
+    private static func storeResponses(
+        _ connection: PostgresConnection, _ organizationID: OrganizationID,
+        _ keyed: [(UsageBatch.IdempotencyClaim, StoredResponse, Timestamp)], logger: Logger
+    ) async throws {
+        guard !keyed.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
+            SELECT \(organizationID.rawValue), u.idem_key, u.request_hash, u.status, u.response, u.created_at
+            FROM unnest(\(keyed.map(\.0.key))::text[], \(keyed.map(\.0.requestHash))::text[],
+                        \(keyed.map { Int32($0.1.status) })::int4[], \(keyed.map(\.1.body))::text[],
+                        \(keyed.map(\.2.millis))::int8[]) AS u(idem_key, request_hash, status, response, created_at)
+            """, logger: logger)
     }
 
     /// A text array element standing for SQL NULL: validated text never holds control
     /// characters, so U+0001 cannot be a real value.
     static let nullMark = "\u{1}"
 
-    /// Writes what a metering run gathered, in bulk; returns the keys of the alerts that were new.
+    /// Writes the rows metering runs gathered, in bulk (alerts are logged by the caller).
     private static func write(
         _ connection: PostgresConnection, _ writes: MeteringWrites, created: [Workspace], organization: OrganizationID,
-        accounts: [AccountCode: Int64], at receivedAt: Timestamp, logger: Logger
-    ) async throws -> Set<String> {
+        accounts: [AccountCode: Int64], logger: Logger
+    ) async throws {
         try await insertWorkspaces(connection, created, logger: logger)
-        if !writes.events.isEmpty { try await insertEvents(connection, writes.events, organization, receivedAt, logger: logger) }
+        if !writes.events.isEmpty { try await insertEvents(connection, writes.events, organization, logger: logger) }
         if !writes.entries.isEmpty {
             let entries = writes.entries
             try await connection.query(
@@ -99,17 +195,10 @@ extension PostgresStore {
                     events = usage_months.events + excluded.events
                 """, logger: logger)
         }
-        var logged: Set<String> = []
-        for draft in writes.alerts
-        where try await logAlert(connection, organization, draft, at: receivedAt, logger: logger) {
-            logged.insert(MeteringRun<PrefetchedSource>.alertKey(draft))
-        }
-        return logged
     }
 
     private static func insertEvents(
-        _ connection: PostgresConnection, _ events: [MeteringWrites.Event], _ organization: OrganizationID,
-        _ receivedAt: Timestamp, logger: Logger
+        _ connection: PostgresConnection, _ events: [MeteringWrites.Event], _ organization: OrganizationID, logger: Logger
     ) async throws {
         let null = nullMark
         try await connection.query(
@@ -119,7 +208,7 @@ extension PostgresStore {
                 cost_micros, cost_kind, price_version, source, ts, recorded_at)
             SELECT u.id, \(organization.rawValue), NULLIF(u.workspace, \(null)), NULLIF(u.client_id, \(null)), u.provider,
                    NULLIF(u.model, \(null)), u.task, u.input, u.output, u.cache_read, u.cache_write, u.reasoning, u.cost,
-                   u.cost_kind, u.price_version, u.source, u.ts, \(receivedAt.millis)
+                   u.cost_kind, u.price_version, u.source, u.ts, u.recorded_at
             FROM unnest(
                 \(events.map(\.id.rawValue))::text[], \(events.map { $0.workspaceID?.rawValue ?? null })::text[],
                 \(events.map { $0.input.clientEventID ?? null })::text[], \(events.map(\.input.provider))::text[],
@@ -128,9 +217,10 @@ extension PostgresStore {
                 \(events.map(\.input.tokens.cacheRead))::int8[], \(events.map(\.input.tokens.cacheWrite))::int8[],
                 \(events.map(\.input.tokens.reasoning))::int8[], \(events.map(\.priced.cost.rawValue))::int8[],
                 \(events.map(\.priced.kind.rawValue))::text[], \(events.map(\.priced.catalogVersion))::text[],
-                \(events.map(\.input.source))::text[], \(events.map(\.timestamp.millis))::int8[])
+                \(events.map(\.input.source))::text[], \(events.map(\.timestamp.millis))::int8[],
+                \(events.map(\.recordedAt.millis))::int8[])
                 WITH ORDINALITY AS u(id, workspace, client_id, provider, model, task, input, output, cache_read,
-                                     cache_write, reasoning, cost, cost_kind, price_version, source, ts, position)
+                                     cache_write, reasoning, cost, cost_kind, price_version, source, ts, recorded_at, position)
             ORDER BY u.position
             """, logger: logger)
     }
@@ -208,11 +298,13 @@ struct PrefetchedSource: MeteringSource {
     var recorded: [String: RecordedEvent]
     var counters: [MeteringWrites.CounterKey: (tokens: Int64, cost: Int64)]
 
-    static func load(_ connection: PostgresConnection, _ organization: Organization, _ batch: UsageBatch, logger: Logger)
+    static func load(_ connection: PostgresConnection, _ organization: Organization, _ batches: [UsageBatch], logger: Logger)
         async throws -> PrefetchedSource
     {
         let org = organization.id.rawValue
-        let months = Set(batch.events.map { ($0.timestamp ?? batch.receivedAt).month.text } + [batch.receivedAt.month.text])
+        let events = batches.flatMap(\.events)
+        let months = Set(
+            batches.flatMap { batch in batch.events.map { ($0.timestamp ?? batch.receivedAt).month.text } + [batch.receivedAt.month.text] })
         var counters: [MeteringWrites.CounterKey: (tokens: Int64, cost: Int64)] = [:]
         for row in try await connection.query(
             """
@@ -225,7 +317,7 @@ struct PrefetchedSource: MeteringSource {
                 (try row.int64("tokens"), try row.int64("cost_micros"))
         }
         var recorded: [String: RecordedEvent] = [:]
-        let clientIDs = batch.events.compactMap(\.clientEventID)
+        let clientIDs = Array(Set(events.compactMap(\.clientEventID)))
         if !clientIDs.isEmpty {
             for row in try await connection.query(
                 """
@@ -240,9 +332,22 @@ struct PrefetchedSource: MeteringSource {
             }
         }
         let workspaces =
-            batch.events.contains { $0.workspace != nil }
+            events.contains { $0.workspace != nil }
             ? try await PostgresStore.workspaces(connection, organization.id, logger: logger) : []
         return PrefetchedSource(organizationID: organization.id, workspaces: workspaces, recorded: recorded, counters: counters)
+    }
+
+    /// Folds in what a run of the same group wrote, so the next run reads it as stored.
+    mutating func absorb(_ writes: MeteringWrites) {
+        for (key, counter) in writes.counters {
+            let before = counters[key] ?? (0, 0)
+            counters[key] = (before.tokens + counter.tokens, before.cost + counter.cost)
+        }
+        for event in writes.events {
+            guard let clientEventID = event.input.clientEventID else { continue }
+            recorded[clientEventID] = RecordedEvent(
+                id: event.id, cost: event.priced.cost, costKind: event.priced.kind, workspaceID: event.workspaceID)
+        }
     }
 
     func recordedEvent(clientEventID: String) throws -> RecordedEvent? { recorded[clientEventID] }

@@ -28,6 +28,7 @@ public final class PostgresStore: BillingStore, Sendable {
     let logger: Logger
     private let runner: Task<Void, Never>
     let catalog: Mutex<CatalogCache>
+    let ingest = IngestGroups()
     public let location: String
     /// Migrations this process applied when it opened the database.
     public private(set) var migrationsApplied: [String] {
@@ -181,8 +182,6 @@ public final class PostgresStore: BillingStore, Sendable {
                 return try await client.withConnection { connection in
                     try await connection.query("BEGIN", logger: self.logger)
                     do {
-                        try await connection.query(
-                            PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(Self.lockTimeoutMillis)"), logger: self.logger)
                         let value = try await body(connection)
                         try await connection.query("COMMIT", logger: self.logger)
                         return value
@@ -283,6 +282,9 @@ struct PostgresURL {
             host: host, port: port, username: username, password: password, database: database, tls: mode)
         configuration.options.maximumConnections = connectionsMax
         configuration.options.connectTimeout = .seconds(5)
+        // Waiting for another process's row lock gives up after this long; the
+        // transaction is then retried (see `PostgresStore.transaction`).
+        configuration.options.additionalStartupParameters = [("lock_timeout", String(PostgresStore.lockTimeoutMillis))]
         return configuration
     }
 

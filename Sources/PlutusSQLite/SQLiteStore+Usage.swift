@@ -77,7 +77,7 @@ extension SQLiteStore {
                 event.id.rawValue, organization.rawValue, event.workspaceID?.rawValue, input.clientEventID, input.provider,
                 input.model, input.taskType, input.tokens.input, input.tokens.output, input.tokens.cacheRead,
                 input.tokens.cacheWrite, input.tokens.reasoning, event.priced.cost.rawValue, event.priced.kind.rawValue,
-                event.priced.catalogVersion, input.source, event.timestamp.millis, receivedAt.millis,
+                event.priced.catalogVersion, input.source, event.timestamp.millis, event.recordedAt.millis,
             ])
         }
         for entry in writes.entries {

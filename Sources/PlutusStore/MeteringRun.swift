@@ -42,6 +42,8 @@ public struct MeteringWrites: Sendable {
         public var input: UsageEventInput
         public var priced: PricedCost
         public var timestamp: Timestamp
+        /// When its request arrived.
+        public var recordedAt: Timestamp
     }
 
     /// A usage entry: debit the organization's credit account, credit its usage account.
@@ -80,6 +82,25 @@ public struct MeteringWrites: Sendable {
     /// The credit and usage account balances after the batch; written when `entries` is not empty.
     public var creditBalance: MicroDollars
     public var usageBalance: Int64
+
+    /// Nothing written yet; the accounts stand at these balances.
+    public init(creditBalance: MicroDollars, usageBalance: Int64) {
+        self.creditBalance = creditBalance
+        self.usageBalance = usageBalance
+    }
+
+    /// Adds the writes of a later batch that started from these balances (group commit):
+    /// rows are appended, counters summed, and the balances are the later batch's.
+    public mutating func append(_ later: MeteringWrites) {
+        events += later.events
+        entries += later.entries
+        counters.merge(later.counters) { mine, theirs in
+            Counter(tokens: mine.tokens + theirs.tokens, cost: mine.cost + theirs.cost, events: mine.events + theirs.events)
+        }
+        alerts += later.alerts
+        creditBalance = later.creditBalance
+        usageBalance = later.usageBalance
+    }
 }
 
 /// The running state of one batch inside its transaction: each event's quota and hard-stop
@@ -166,7 +187,9 @@ public struct MeteringRun<Source: MeteringSource> {
             let workspace = try resolveWorkspace(event.workspace)
             let eventID = UsageEventID.timeOrdered(at: batch.receivedAt)
             writes.events.append(
-                MeteringWrites.Event(id: eventID, workspaceID: workspace?.id, input: event, priced: priced, timestamp: time))
+                MeteringWrites.Event(
+                    id: eventID, workspaceID: workspace?.id, input: event, priced: priced, timestamp: time,
+                    recordedAt: batch.receivedAt))
             if let clientEventID = event.clientEventID {
                 recordedInBatch[clientEventID] = RecordedEvent(
                     id: eventID, cost: priced.cost, costKind: priced.kind, workspaceID: workspace?.id)

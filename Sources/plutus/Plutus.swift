@@ -14,7 +14,7 @@ struct Plutus: AsyncParsableCommand {
             InitCommand.self, OrgCommand.self, WorkspaceCommand.self, TopUpCommand.self, GrantCommand.self,
             AdjustCommand.self, MeterCommand.self, StatusCommand.self, BalanceCommand.self, EventsCommand.self,
             LedgerCommand.self, KeysCommand.self, PricingCommand.self, VerifyCommand.self, DemoCommand.self, ServeCommand.self, BenchCommand.self, StripeSignCommand.self, StripeSetupCommand.self,
-            ReconcileWebhooksCommand.self, MigrateCommand.self, MigrateDataCommand.self, AlertsCommand.self,
+            ReconcileWebhooksCommand.self, MigrateCommand.self, MigrateDataCommand.self, AlertsCommand.self, ScaleBenchCommand.self,
         ])
 }
 
