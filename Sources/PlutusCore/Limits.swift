@@ -42,4 +42,6 @@ public enum Limits {
     public static let exportPageRowsMax: Int64 = 10_000
     /// Models in one imported price catalog.
     public static let catalogModelsMax = 20_000
+    /// Days one usage summary may span (a dashboard range or a statement month fits easily).
+    public static let summaryDaysMax = 400
 }

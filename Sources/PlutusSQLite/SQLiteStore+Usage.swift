@@ -152,6 +152,15 @@ private struct BatchRun {
         var month: CivilMonth
     }
 
+    /// A row of the daily rollup (`usage_days`); '' stands for no workspace or model.
+    struct DayKey: Hashable {
+        var day: Int64
+        var workspace: String
+        var provider: String
+        var model: String
+        var taskType: String
+    }
+
     let db: Database
     let organization: Organization
     let accounts: [AccountCode: Int64]
@@ -164,6 +173,8 @@ private struct BatchRun {
     var pendingCounters: [CounterKey: Counter] = [:]
     /// Workspace month spend as stored before this batch (read once per workspace and month).
     var storedWorkspaceSpend: [CounterKey: Int64] = [:]
+    /// Daily rollup increments not yet written.
+    var pendingDays: [DayKey: UsageTotals] = [:]
     var entriesWritten = false
 
     init(
@@ -196,6 +207,27 @@ private struct BatchRun {
         for (key, counter) in pendingCounters {
             try upsert.execute(arguments: [
                 organization.id.rawValue, key.workspace, key.month.text, counter.tokens, counter.cost, counter.events,
+            ])
+        }
+        let upsertDay = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_days(org_id, day, workspace_id, provider, model, task_type, events, input_tokens,
+                    output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(org_id, day, workspace_id, provider, model, task_type) DO UPDATE SET
+                    events = usage_days.events + excluded.events,
+                    input_tokens = usage_days.input_tokens + excluded.input_tokens,
+                    output_tokens = usage_days.output_tokens + excluded.output_tokens,
+                    cache_read_tokens = usage_days.cache_read_tokens + excluded.cache_read_tokens,
+                    cache_write_tokens = usage_days.cache_write_tokens + excluded.cache_write_tokens,
+                    reasoning_tokens = usage_days.reasoning_tokens + excluded.reasoning_tokens,
+                    cost_micros = usage_days.cost_micros + excluded.cost_micros
+                """)
+        for (key, totals) in pendingDays {
+            try upsertDay.execute(arguments: [
+                organization.id.rawValue, key.day, key.workspace, key.provider, key.model, key.taskType, totals.events,
+                totals.tokens.input, totals.tokens.output, totals.tokens.cacheRead, totals.tokens.cacheWrite,
+                totals.tokens.reasoning, totals.cost.rawValue,
             ])
         }
     }
@@ -246,6 +278,11 @@ private struct BatchRun {
             let tokensAfter = tokensBefore + event.tokens.tracked
             tokensByMonth[month] = tokensAfter
             try count(event, cost: priced.cost, workspace: workspace?.id, month: month)
+            let dayKey = DayKey(
+                day: time.day.daysSinceEpoch, workspace: workspace?.id.rawValue ?? "", provider: event.provider,
+                model: event.model ?? "", taskType: event.taskType)
+            pendingDays[dayKey, default: .zero] = pendingDays[dayKey, default: .zero]
+                + UsageTotals(events: 1, tokens: event.tokens, cost: priced.cost)
             var drafts: [AlertDraft] = []
             if let draft = Alerting.balanceAlert(
                 balanceAfter: balanceAfter, everCredited: organization.everCredited, policy: batch.policy,
