@@ -62,12 +62,13 @@ enum DashboardView {
         static let width = 720
         static let height = 200
         static let left = 56
+        static let right = 20
         static let bottom = 22
         static let top = 8
         static let gridLines = 4
 
         static func context(_ days: [(day: CivilDay, totals: UsageTotals)]) -> [String: Any] {
-            let plotWidth = width - left
+            let plotWidth = width - left - right
             let plotHeight = height - bottom - top
             let peak = max(days.map(\.totals.cost.rawValue).max() ?? 0, 1)
             let slot = Double(plotWidth) / Double(max(days.count, 1))
@@ -93,7 +94,7 @@ enum DashboardView {
             let grid = (0...gridLines).map { step -> [String: Any] in
                 let y = Double(top) + Double(plotHeight) * Double(gridLines - step) / Double(gridLines)
                 return [
-                    "x1": left, "x2": width, "y": format(y), "labelY": format(y + 4),
+                    "x1": left, "x2": width - right, "y": format(y), "labelY": format(y + 4),
                     "label": MicroDollars(rawValue: peak * Int64(step) / Int64(gridLines)).formatted,
                 ]
             }

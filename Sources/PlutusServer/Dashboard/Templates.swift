@@ -39,7 +39,7 @@ enum Templates {
         h2{font-size:1rem;margin:0 0 .6rem;color:#cfc6e0;text-transform:uppercase;letter-spacing:.05em}
         .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:1rem;margin:1rem 0}
         .card,section{background:#140f21;border:1px solid #2c2440;border-radius:10px;padding:1rem}
-        section{margin:1rem 0}
+        section{margin:1rem 0;overflow-x:auto}
         .label{color:#a59cb8;font-size:.85rem}
         .num{font-variant-numeric:tabular-nums;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
         .big{font-size:1.7rem;color:#f5b942;margin:.2rem 0}
@@ -48,7 +48,7 @@ enum Templates {
         th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #221a33;vertical-align:middle}
         th{color:#a59cb8;font-weight:500}
         .r{text-align:right}
-        .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(24rem,1fr));gap:0 1rem}
+        .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(34rem,1fr));gap:0 1rem}
         a{color:#7fd1b9}
         button,input,select{font:inherit;background:#1d1630;color:#e8e4f0;border:1px solid #3a3052;border-radius:6px;padding:.25rem .6rem}
         button{cursor:pointer}button:hover{border-color:#f5b942}
@@ -110,13 +110,11 @@ enum Templates {
         {{#budgets}}<tr><td><a href="{{url}}">{{name}}</a></td><td>{{#capped}}<meter min="0" max="100" low="70" high="90" optimum="0" value="{{percent}}">{{percent}}%</meter> <span class="{{state}} num">{{percent}}%</span>{{/capped}}{{^capped}}<span class="muted">no cap</span>{{/capped}}</td><td class="r num">{{spent}}</td><td class="r num">{{cap}}</td></tr>{{/budgets}}
         {{^budgets}}<tr><td colspan="4" class="muted">No workspaces yet.</td></tr>{{/budgets}}
         </tbody></table></section>
-        <div class="grid2">
         <section><h2>Live feed</h2><table><thead><tr><th>Time (UTC)</th><th>Provider · model</th><th>Task</th><th>Workspace</th><th class="r">Cost</th></tr></thead>
         <tbody id="feed" data-org="{{orgID}}">{{#feed}}<tr><td class="num">{{time}}</td><td>{{provider}} · {{model}}</td><td>{{task}}</td><td>{{workspace}}</td><td class="r num">{{cost}}{{#estimated}} <span class="muted">est</span>{{/estimated}}</td></tr>{{/feed}}
         {{^feed}}<tr><td colspan="5" class="muted">No events yet.</td></tr>{{/feed}}</tbody></table>
         <p class="label">Refreshes every {{feedRefreshSeconds}} s while this page is open.</p></section>
         <section><h2>Alerts</h2>{{#hasAlerts}}<ul class="alerts">{{#alerts}}<li>{{time}} · {{message}}</li>{{/alerts}}</ul>{{/hasAlerts}}{{^alerts}}<p class="muted">No alerts.</p>{{/alerts}}</section>
-        </div>
         <section><h2>Ledger</h2><table><thead><tr><th>Time (UTC)</th><th>Kind</th><th>Reference</th><th>Memo</th><th class="r">Amount</th><th class="r">Balance after</th></tr></thead><tbody>
         {{#ledger}}<tr><td class="num">{{time}}</td><td>{{kind}}</td><td class="num">{{reference}}</td><td>{{memo}}</td><td class="r num {{amountClass}}">{{amount}}</td><td class="r num">{{balanceAfter}}</td></tr>{{/ledger}}
         {{^ledger}}<tr><td colspan="6" class="muted">No entries.</td></tr>{{/ledger}}
