@@ -65,4 +65,6 @@ public enum Limits {
     public static let smtpReplyLinesMax = 64
     /// Bytes of a channel's answer kept in the delivery log.
     public static let alertReplyBytesMax = 512
+    /// Days one usage summary may span (a dashboard range or a statement month fits easily).
+    public static let summaryDaysMax = 400
 }

@@ -136,6 +136,17 @@ public struct CivilDay: Hashable, Comparable, Sendable {
     public static func < (lhs: CivilDay, rhs: CivilDay) -> Bool { lhs.daysSinceEpoch < rhs.daysSinceEpoch }
 
     public var start: Timestamp { Timestamp(rawValue: daysSinceEpoch * 86_400_000) }
+    public func adding(days: Int64) -> CivilDay { CivilDay(daysSinceEpoch: daysSinceEpoch + days) }
+
+    /// Parses `YYYY-MM-DD`.
+    public init?(text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]), year >= 1970,
+            (1...12).contains(month), (1...CivilMonth(year: year, month: month).dayCount).contains(day)
+        else { return nil }
+        self.init(year: year, month: month, day: day)
+    }
     public var text: String { "\(pad(Int64(year), 4))-\(pad(Int64(month), 2))-\(pad(Int64(day), 2))" }
 }
 

@@ -14,6 +14,7 @@ enum PostgresSchema {
         Migration(name: "v1-foundation", sql: v1),
         Migration(name: "v2-stripe-subscriptions", sql: v2),
         Migration(name: "v3-alert-deliveries", sql: v3),
+        Migration(name: "v4-usage-days", sql: v4),
     ]
 
     static var version: Int { migrations.count }
@@ -249,6 +250,34 @@ enum PostgresSchema {
         CREATE INDEX alerts_created ON alerts(created_at);
         CREATE TRIGGER alert_deliveries_append_only BEFORE UPDATE OR DELETE ON alert_deliveries
             FOR EACH ROW EXECUTE FUNCTION plutus_refuse_change();
+        """
+
+    /// The daily rollup (organization × UTC day × workspace × provider × model × task), kept
+    /// in the same transaction as each event; back-filled from the events so far.
+    private static let v4 = """
+        CREATE TABLE usage_days (
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            day BIGINT NOT NULL,
+            workspace_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            events BIGINT NOT NULL,
+            input_tokens BIGINT NOT NULL,
+            output_tokens BIGINT NOT NULL,
+            cache_read_tokens BIGINT NOT NULL,
+            cache_write_tokens BIGINT NOT NULL,
+            reasoning_tokens BIGINT NOT NULL,
+            cost_micros BIGINT NOT NULL,
+            PRIMARY KEY (org_id, day, workspace_id, provider, model, task_type)
+        );
+        INSERT INTO usage_days(org_id, day, workspace_id, provider, model, task_type, events, input_tokens,
+            output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros)
+        SELECT org_id, ts / 86400000, COALESCE(workspace_id, ''), provider, COALESCE(model, ''), task_type, COUNT(*),
+            SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
+            SUM(reasoning_tokens), SUM(cost_micros)
+        FROM usage_events
+        GROUP BY org_id, ts / 86400000, COALESCE(workspace_id, ''), provider, COALESCE(model, ''), task_type;
         """
 
     private static let v2 = """

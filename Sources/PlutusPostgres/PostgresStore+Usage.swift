@@ -180,6 +180,7 @@ extension PostgresStore {
                 WHERE id IN (\(accounts[.credit]!), \(accounts[.usage]!))
                 """, logger: logger)
         }
+        if !writes.days.isEmpty { try await upsertDays(connection, writes.days, organization, logger: logger) }
         if !writes.counters.isEmpty {
             let counters = Array(writes.counters)
             try await connection.query(
@@ -195,6 +196,32 @@ extension PostgresStore {
                     events = usage_months.events + excluded.events
                 """, logger: logger)
         }
+    }
+
+    private static func upsertDays(
+        _ connection: PostgresConnection, _ days: [MeteringWrites.DayKey: UsageTotals], _ organization: OrganizationID,
+        logger: Logger
+    ) async throws {
+        let rows = Array(days)
+        try await connection.query(
+            """
+            INSERT INTO usage_days(org_id, day, workspace_id, provider, model, task_type, events, input_tokens,
+                output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros)
+            SELECT \(organization.rawValue), u.*
+            FROM unnest(\(rows.map(\.key.day))::int8[], \(rows.map(\.key.workspace))::text[], \(rows.map(\.key.provider))::text[],
+                        \(rows.map(\.key.model))::text[], \(rows.map(\.key.taskType))::text[], \(rows.map(\.value.events))::int8[],
+                        \(rows.map(\.value.tokens.input))::int8[], \(rows.map(\.value.tokens.output))::int8[],
+                        \(rows.map(\.value.tokens.cacheRead))::int8[], \(rows.map(\.value.tokens.cacheWrite))::int8[],
+                        \(rows.map(\.value.tokens.reasoning))::int8[], \(rows.map(\.value.cost.rawValue))::int8[]) AS u
+            ON CONFLICT (org_id, day, workspace_id, provider, model, task_type) DO UPDATE SET
+                events = usage_days.events + excluded.events,
+                input_tokens = usage_days.input_tokens + excluded.input_tokens,
+                output_tokens = usage_days.output_tokens + excluded.output_tokens,
+                cache_read_tokens = usage_days.cache_read_tokens + excluded.cache_read_tokens,
+                cache_write_tokens = usage_days.cache_write_tokens + excluded.cache_write_tokens,
+                reasoning_tokens = usage_days.reasoning_tokens + excluded.reasoning_tokens,
+                cost_micros = usage_days.cost_micros + excluded.cost_micros
+            """, logger: logger)
     }
 
     private static func insertEvents(

@@ -95,6 +95,7 @@ extension PostgresStore {
                 "month counter \(try row.string("org_id"))/\(try row.string("workspace_id"))/\(try row.string("month")) "
                     + "does not match the events it counts")
         }
+        problems += try await verifyDailyRollup(connection, logger: logger)
         func count(_ table: String) async throws -> Int {
             Int(try await connection.query(PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(table)"), logger: logger)
                 .collect().first?.decode(Int64.self) ?? 0)

@@ -4,7 +4,7 @@ import GRDB
 /// new migration appended to the list.
 enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
-    static let version = 3
+    static let version = 4
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -16,6 +16,9 @@ enum SQLiteSchema {
         }
         migrator.registerMigration("v3-alert-deliveries") { db in
             try db.execute(sql: v3)
+        }
+        migrator.registerMigration("v4-usage-days") { db in
+            try db.execute(sql: v4)
         }
         return migrator
     }
@@ -53,6 +56,35 @@ enum SQLiteSchema {
             BEGIN SELECT RAISE(ABORT, 'the delivery log is append-only'); END;
         CREATE TRIGGER alert_deliveries_no_delete BEFORE DELETE ON alert_deliveries
             BEGIN SELECT RAISE(ABORT, 'the delivery log is append-only'); END;
+        """
+
+    /// The daily rollup: usage per organization, UTC day (days since the epoch), workspace
+    /// ('' = none), provider, model ('' = none) and task, kept in the same transaction as each
+    /// event so summaries never read the events. Back-filled here from the events so far.
+    private static let v4 = """
+        CREATE TABLE usage_days (
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            day INTEGER NOT NULL,
+            workspace_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            events INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            cost_micros INTEGER NOT NULL,
+            PRIMARY KEY (org_id, day, workspace_id, provider, model, task_type)
+        ) STRICT, WITHOUT ROWID;
+        INSERT INTO usage_days(org_id, day, workspace_id, provider, model, task_type, events, input_tokens,
+            output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros)
+        SELECT org_id, ts / 86400000, COALESCE(workspace_id, ''), provider, COALESCE(model, ''), task_type, COUNT(*),
+            SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
+            SUM(reasoning_tokens), SUM(cost_micros)
+        FROM usage_events
+        GROUP BY org_id, ts / 86400000, COALESCE(workspace_id, ''), provider, COALESCE(model, ''), task_type;
         """
 
     /// The subscription an organization's plan follows, and the creation time of the Stripe

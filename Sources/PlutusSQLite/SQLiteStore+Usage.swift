@@ -105,6 +105,27 @@ extension SQLiteStore {
                 organization.rawValue, key.workspace, key.month.text, counter.tokens, counter.cost, counter.events,
             ])
         }
+        let upsertDay = try db.cachedStatement(
+            sql: """
+                INSERT INTO usage_days(org_id, day, workspace_id, provider, model, task_type, events, input_tokens,
+                    output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(org_id, day, workspace_id, provider, model, task_type) DO UPDATE SET
+                    events = usage_days.events + excluded.events,
+                    input_tokens = usage_days.input_tokens + excluded.input_tokens,
+                    output_tokens = usage_days.output_tokens + excluded.output_tokens,
+                    cache_read_tokens = usage_days.cache_read_tokens + excluded.cache_read_tokens,
+                    cache_write_tokens = usage_days.cache_write_tokens + excluded.cache_write_tokens,
+                    reasoning_tokens = usage_days.reasoning_tokens + excluded.reasoning_tokens,
+                    cost_micros = usage_days.cost_micros + excluded.cost_micros
+                """)
+        for (key, totals) in writes.days {
+            try upsertDay.execute(arguments: [
+                organization.rawValue, key.day, key.workspace, key.provider, key.model, key.taskType, totals.events,
+                totals.tokens.input, totals.tokens.output, totals.tokens.cacheRead, totals.tokens.cacheWrite,
+                totals.tokens.reasoning, totals.cost.rawValue,
+            ])
+        }
         var logged: Set<String> = []
         for draft in writes.alerts where try logAlert(db, organization, draft, at: receivedAt) {
             logged.insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))

@@ -7,7 +7,7 @@ extension SQLiteStore {
     /// stored balances equal their entries; all balances sum to zero; each organization's
     /// "has held credit" flag matches its entries; every priced usage event has exactly
     /// one usage entry of its cost and every usage entry an event; month counters equal
-    /// the events they count.
+    /// the events they count, and so do the daily rollup rows.
     public func verify() async throws -> VerificationReport {
         try await read { db in
             var problems: [String] = []
@@ -68,6 +68,7 @@ extension SQLiteStore {
                     """) ?? 0
             if orphans > 0 { problems.append("\(orphans) usage entries refer to no usage event") }
             problems += try Self.verifyMonthCounters(db)
+            problems += try Self.verifyDailyRollup(db)
             return VerificationReport(
                 accountsChecked: accounts.count,
                 entriesChecked: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries") ?? 0,

@@ -25,6 +25,9 @@ let allowedMethods: [String: [String]] = [
     "/v1/admin/credits": ["POST"], "/webhook/stripe": ["POST"], "/billing": ["GET"],
     "/billing/checkout/credit": ["POST"], "/billing/checkout/pro": ["POST"], "/billing/portal": ["POST"],
     "/billing/success": ["GET"], "/billing/cancel": ["GET"], "/v1/admin/keys": ["GET", "POST"], "/v1/admin/keys/revoke": ["POST"],
+    "/": ["GET"], "/pricing": ["GET"], "/report": ["GET"], "/login": ["GET", "POST"], "/logout": ["POST"],
+    "/keys/create": ["POST"], "/keys/revoke": ["POST"], "/api/orgs": ["GET"], "/api/summary": ["GET"],
+    "/api/events": ["GET"], "/api/ledger": ["GET"],
 ]
 
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {
@@ -50,5 +53,6 @@ func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -
     AdminController(store: store, adminToken: configuration.adminToken).register(on: router)
     StripeWebhookController(store: store, configuration: configuration, metrics: metrics).register(on: router)
     BillingController(store: store, configuration: configuration).register(on: router)
+    DashboardController(store: store, configuration: configuration).register(on: router)
     return router
 }

@@ -30,10 +30,20 @@ struct ErrorMiddleware: RouterMiddleware {
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.init("X-Frame-Options")!] = "DENY"
         response.headers[.init("Referrer-Policy")!] = "same-origin"
+        if response.headers[.contentSecurityPolicy] == nil {
+            response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+        }
         metrics.request(
             route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
             duration: ContinuousClock.now - start)
         return response
+    }
+
+    /// A browser asking for a page (not the API) gets HTML errors.
+    static func wantsHTML(_ request: Request) -> Bool {
+        let path = request.uri.path
+        guard !path.hasPrefix("/v1/"), !path.hasPrefix("/api/"), !path.hasPrefix("/webhook/") else { return false }
+        return request.headers[.accept]?.contains("text/html") == true
     }
 
     private func render(_ error: any Error, request: Request, context: Context) throws -> Response {
@@ -52,6 +62,11 @@ struct ErrorMiddleware: RouterMiddleware {
                     .methodNotAllowed, "method not allowed; use \(allowed.joined(separator: " or "))",
                     code: "method_not_allowed", headers: [.allow: allowed.joined(separator: ", ")]
                 ).response(from: request, context: context)
+            }
+            if Self.wantsHTML(request) {
+                return HTMLPage.response(
+                    .notFound, title: "Not found",
+                    bodyHTML: "<p>No page at <code>\(HTMLPage.escape(request.uri.path))</code>.</p><p><a href=\"/\">Dashboard</a></p>")
             }
             return try APIError(.notFound, "no route for \(request.uri.path)", code: "not_found")
                 .response(from: request, context: context)

@@ -45,6 +45,13 @@ public protocol BillingStore: Sendable {
     ) async throws -> [UsageEventRecord]
     func ledgerEntries(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<LedgerEntryRecord>
     func recentAlerts(_ organizationID: OrganizationID, limit: Int) async throws -> [AlertRecord]
+    /// Usage over the whole UTC days `days` (at most `Limits.summaryDaysMax`), optionally of
+    /// one workspace, read from the daily rollup that ingest keeps in step with the events.
+    func usageSummary(_ organizationID: OrganizationID, days: Range<CivilDay>, workspace: WorkspaceID?) async throws
+        -> UsageSummary
+    /// How the organization's prepaid credit moved over `[from, to)`, by entry kind, with the
+    /// balance before `from`. Entries are placed by their own time.
+    func creditStatement(_ organizationID: OrganizationID, from: Timestamp, to: Timestamp) async throws -> CreditStatement
 
     /// The catalog new events are priced with.
     func priceCatalog() async throws -> PriceCatalog

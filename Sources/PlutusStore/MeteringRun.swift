@@ -74,9 +74,20 @@ public struct MeteringWrites: Sendable {
         public var events: Int64 = 0
     }
 
+    /// A row of the daily rollup (`usage_days`); '' stands for no workspace or model.
+    public struct DayKey: Hashable, Sendable {
+        public var day: Int64
+        public var workspace: String
+        public var provider: String
+        public var model: String
+        public var taskType: String
+    }
+
     public var events: [Event] = []
     public var entries: [Entry] = []
     public var counters: [CounterKey: Counter] = [:]
+    /// Daily rollup increments.
+    public var days: [DayKey: UsageTotals] = [:]
     /// Alerts to log unless their (kind, subject, period) was logged before.
     public var alerts: [AlertDraft] = []
     /// The credit and usage account balances after the batch; written when `entries` is not empty.
@@ -97,6 +108,7 @@ public struct MeteringWrites: Sendable {
         counters.merge(later.counters) { mine, theirs in
             Counter(tokens: mine.tokens + theirs.tokens, cost: mine.cost + theirs.cost, events: mine.events + theirs.events)
         }
+        days.merge(later.days, uniquingKeysWith: +)
         alerts += later.alerts
         creditBalance = later.creditBalance
         usageBalance = later.usageBalance
@@ -206,6 +218,11 @@ public struct MeteringRun<Source: MeteringSource> {
             let tokensAfter = tokensBefore + event.tokens.tracked
             tokensByMonth[month] = tokensAfter
             count(event, cost: priced.cost, workspace: workspace?.id, month: month)
+            let day = MeteringWrites.DayKey(
+                day: time.day.daysSinceEpoch, workspace: workspace?.id.rawValue ?? "", provider: event.provider,
+                model: event.model ?? "", taskType: event.taskType)
+            writes.days[day, default: .zero] = writes.days[day, default: .zero]
+                + UsageTotals(events: 1, tokens: event.tokens, cost: priced.cost)
             var drafts: [AlertDraft] = []
             if let draft = Alerting.balanceAlert(
                 balanceAfter: balanceAfter, everCredited: organization.everCredited, policy: batch.policy,

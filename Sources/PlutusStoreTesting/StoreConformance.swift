@@ -385,6 +385,72 @@ public enum StoreConformance {
         #expect(try await store.verify().isClean)
     }
 
+    public static func summariesAddUpTheEventsByDay(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "100")
+        let support = try await store.createWorkspace(org, name: "support", monthlyBudget: nil)
+        let yesterday = now.adding(seconds: -86_400)
+        func call(_ cost: String, _ provider: String, _ model: String?, _ task: String, _ workspace: String?, _ time: Timestamp)
+            -> UsageEventInput
+        {
+            UsageEventInput(
+                provider: provider, model: model, taskType: task, workspace: workspace,
+                tokens: TokenCounts(input: 100, output: 10, cacheRead: 5, reasoning: 1), exactCost: dollars(cost),
+                timestamp: time)
+        }
+        _ = try await record(store, org, [
+            call("1", "anthropic", "claude-opus-4-8", "chat", "support", yesterday),
+            call("2", "anthropic", "claude-opus-4-8", "chat", "support", now),
+            call("4", "openai", nil, "review", nil, now),
+        ])
+        _ = try await record(store, org, [call("8", "anthropic", "claude-haiku-4-5", "chat", "support", now)])
+        let days = yesterday.day.adding(days: -1)..<now.day.adding(days: 1)
+        let summary = try await store.usageSummary(org, days: days, workspace: nil)
+        #expect(summary.totals.events == 4 && summary.totals.cost == dollars("15"))
+        #expect(summary.totals.tokens.input == 400 && summary.totals.tokens.reasoning == 4)
+        #expect(summary.byProvider.map(\.key) == ["anthropic", "openai"])
+        #expect(summary.byProvider.map(\.totals.cost) == [dollars("11"), dollars("4")])
+        #expect(summary.byModel.map(\.label) == ["claude-haiku-4-5", "-", "claude-opus-4-8"])
+        #expect(summary.byWorkspace.map(\.label) == ["support", UsageSummary.noWorkspaceLabel])
+        #expect(summary.byWorkspace.first?.key == support.id.rawValue)
+        #expect(summary.byTask.map(\.key) == ["chat", "review"])
+        #expect(summary.byDay.map(\.day) == [yesterday.day.adding(days: -1), yesterday.day, now.day])
+        #expect(summary.byDay.map(\.totals.cost) == [.zero, dollars("1"), dollars("14")])
+        let supportOnly = try await store.usageSummary(org, days: days, workspace: support.id)
+        #expect(supportOnly.totals.cost == dollars("11") && supportOnly.byWorkspace.count == 1)
+        let today = try await store.usageSummary(org, days: now.day..<now.day.adding(days: 1), workspace: nil)
+        #expect(today.totals.events == 3)
+        #expect(try await store.verify().isClean)
+    }
+
+    public static func creditStatementsReconcile(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let october = Timestamp.parseISO8601("2026-10-25T12:00:00Z")!
+        let early = Timestamp.parseISO8601("2026-11-02T12:00:00Z")!
+        func post(_ kind: EntryKind, _ amount: String, _ reference: String, at time: Timestamp) async throws {
+            _ = try await store.postCredit(
+                org, try CreditMovement(kind: kind, amount: dollars(amount), reference: reference, memo: nil), at: time)
+        }
+        try await post(.topUp, "50", "cs_1", at: october)
+        _ = try await record(store, org, [event(cost: "5", at: october)])
+        try await post(.topUp, "20", "cs_2", at: early)
+        try await post(.grant, "3", "g_1", at: early)
+        try await post(.adjustment, "-1.5", "adj_1", at: early)
+        try await post(.refund, "-2", "re_1", at: early)
+        _ = try await record(store, org, [event(cost: "4", at: early), event(cost: "0.25")])
+        let month = CivilMonth(year: 2026, month: 11)
+        let statement = try await store.creditStatement(org, from: month.start, to: month.end)
+        #expect(statement.opening == dollars("45"))
+        #expect(statement.net(.topUp) == dollars("20") && statement.net(.grant) == dollars("3"))
+        #expect(statement.net(.adjustment) == dollars("-1.5") && statement.net(.refund) == dollars("-2"))
+        #expect(statement.net(.usage) == dollars("-4.25"))
+        #expect(statement.movements.first { $0.kind == .usage }?.entries == 2)
+        #expect(statement.closing == dollars("60.25"))
+        #expect(statement.closing == (try await store.balance(org, at: now).balance))
+        let previous = try await store.creditStatement(org, from: month.start.adding(seconds: -31 * 86_400), to: month.start)
+        #expect(previous.closing == statement.opening)
+    }
+
     public static func importedPricesPriceNewEvents(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         let overlay = PriceOverlay(rows: [

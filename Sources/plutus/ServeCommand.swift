@@ -11,7 +11,7 @@ import ServiceLifecycle
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the HTTP API (ingest, balance, exports, admin, health, metrics).",
+        abstract: "Run the HTTP API (ingest, balance, exports, admin, health, metrics) and the dashboard.",
         discussion: """
             Environment: PLUTUS_ADMIN_TOKEN (enables /v1/admin), PLUTUS_INGEST_RATE_PER_MIN (default 600; 0 disables), \
             PLUTUS_INGEST_BURST, PLUTUS_BASE_URL (public origin for upgrade_url), PLUTUS_PORT, PLUTUS_ALLOW_INSECURE, \
@@ -73,6 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
         func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         say("Plutus v\(Plutus.version) — http://\(host):\(resolvedPort)")
         say("  database   \(store.location)\(demo ? " (demo data)" : "")")
+        say("  dashboard  http://\(host):\(resolvedPort)/\(adminToken == nil ? "" : " (sign in with PLUTUS_ADMIN_TOKEN)")")
         say("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
         say("  webhooks   \(configuration.stripeWebhookSecrets.isEmpty ? "off (set STRIPE_WEBHOOK_SECRET)" : "on at /webhook/stripe")")
         say("  stripe     \(configuration.stripeAPI.map { $0.isTestMode ? "test mode" : "LIVE mode" } ?? "offline (no STRIPE_SECRET_KEY)")")

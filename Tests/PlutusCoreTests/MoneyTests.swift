@@ -67,3 +67,18 @@ struct MoneyTests {
         #expect(balance == MicroDollars.dollars(90))
     }
 }
+
+@Suite("Runway: days of credit left at the trailing burn")
+struct RunwayTests {
+    static let cases: [(balance: Int64, spent: Int64, days: Int64?)] = [
+        (70_000_000, 7_000_000, 70), (70_000_000, 0, nil), (0, 1, 0), (-5_000_000, 7_000_000, 0),
+        (10_000_000, 21_000_000, 3), (Int64.max, 1, Int64.max), (Int64.max, 7, Int64.max / 7 * 7),
+    ]
+
+    @Test(arguments: cases)
+    func runway(balance: Int64, spent: Int64, days: Int64?) {
+        #expect(
+            Runway.days(balance: MicroDollars(rawValue: balance), spent: MicroDollars(rawValue: spent), windowDays: 7)
+                == days)
+    }
+}

@@ -70,6 +70,8 @@ struct PostgresConformanceTests {
     @Test func organizationsResolveByIDSlugOrName() async throws {
         try await withFreshStore(StoreConformance.organizationsResolveByIDSlugOrName)
     }
+    @Test func summariesAddUpTheEventsByDay() async throws { try await withFreshStore(StoreConformance.summariesAddUpTheEventsByDay) }
+    @Test func creditStatementsReconcile() async throws { try await withFreshStore(StoreConformance.creditStatementsReconcile) }
     @Test func alertOutboxTracksEachChannel() async throws { try await withFreshStore(StoreConformance.alertOutboxTracksEachChannel) }
     @Test func stripeEventCreditsOnceUnderConcurrentDelivery() async throws {
         try await withFreshStore(StoreConformance.stripeEventCreditsOnceUnderConcurrentDelivery)

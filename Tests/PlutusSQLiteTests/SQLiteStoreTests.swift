@@ -58,6 +58,10 @@ struct SQLiteConformanceTests {
     @Test func apiKeysAuthenticateUntilRevoked() async throws {
         try await StoreConformance.apiKeysAuthenticateUntilRevoked(makeStore())
     }
+    @Test func summariesAddUpTheEventsByDay() async throws {
+        try await StoreConformance.summariesAddUpTheEventsByDay(makeStore())
+    }
+    @Test func creditStatementsReconcile() async throws { try await StoreConformance.creditStatementsReconcile(makeStore()) }
     @Test func monthCountersFollowTheEventMonth() async throws {
         try await StoreConformance.monthCountersFollowTheEventMonth(makeStore())
     }
@@ -90,6 +94,34 @@ struct SQLiteFileTests {
         #expect(!report.isClean)
         #expect(report.problems.contains { $0.contains("credit: stored balance 5.000001 but its entries sum to 5") })
         #expect(report.problems.contains { $0.contains("sum to 0.000001, not zero") })
+    }
+
+    @Test func theDailyRollupIsBackFilledAndVerified() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let events = [
+            UsageEventInput(provider: "p", model: "m", workspace: "w", exactCost: MicroDollars.dollars(1)),
+            UsageEventInput(provider: "p", exactCost: MicroDollars.dollars(2), timestamp: now.adding(seconds: -86_400)),
+        ]
+        _ = try await store.recordUsage(UsageBatch(organizationID: org, events: events, receivedAt: now))
+        let days = now.day.adding(days: -1)..<now.day.adding(days: 1)
+        let before = try await store.usageSummary(org, days: days, workspace: nil)
+        // Given a file as the previous schema left it: events, but no rollup yet.
+        try await rawConnection(path).write { db in
+            try db.execute(sql: "DROP TABLE usage_days")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v3-usage-days'")
+        }
+        // When it is opened, the migration back-fills the rollup from the events.
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.usageSummary(org, days: days, workspace: nil) == before)
+        #expect(before.totals.events == 2 && before.byDay.map(\.totals.cost) == [MicroDollars.dollars(2)!, MicroDollars.dollars(1)!])
+        #expect(try await reopened.verify().isClean)
+        try await rawConnection(path).write { db in
+            try db.execute(sql: "UPDATE usage_days SET cost_micros = cost_micros + 1 WHERE model = 'm'")
+        }
+        let report = try await reopened.verify()
+        #expect(report.problems.count == 1 && report.problems[0].contains("daily rollup"))
     }
 
     @Test func entriesAndEventsAreAppendOnly() async throws {
@@ -144,7 +176,7 @@ struct SQLiteFileTests {
         try await rawConnection(path).write { db in
             try db.execute(sql: "UPDATE plutus_meta SET value = '99' WHERE key = 'schema_version'")
         }
-        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 3)) { try SQLiteStore(path: path) }
+        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 4)) { try SQLiteStore(path: path) }
 
         let other = temporaryDatabasePath()
         _ = try SQLiteStore(path: other)

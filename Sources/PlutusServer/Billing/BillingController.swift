@@ -32,18 +32,11 @@ struct BillingController<Store: BillingStore>: Sendable {
         }
     }
 
-    var csrfToken: String {
-        Digest.hex(HMACSHA256.code(key: configuration.csrfSecret, message: Array("plutus-csrf-v1".utf8)))
-    }
+    var access: WebAccess { WebAccess(configuration: configuration) }
+    var csrfToken: String { access.csrfToken }
 
     static func page(_ status: HTTPResponse.Status, _ title: String, _ message: String) -> Response {
         HTMLPage.response(status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/billing\">Back to billing</a></p>")
-    }
-
-    /// The origin this server is reached at: the configured public URL, else the Host header.
-    func origin(_ request: Request) -> String? {
-        if let base = configuration.baseURL { return base.lowercased() }
-        return request.head.authority.map { "http://\($0.lowercased())" }
     }
 
     private func guarded(
@@ -51,9 +44,9 @@ struct BillingController<Store: BillingStore>: Sendable {
         _ handler: (Organization, [String: String], String) async throws -> Response
     ) async throws -> Response {
         let form = FormBody.parse(try await HTTPInput.body(request))
-        guard let origin = origin(request), Self.sameOrigin(request, origin: origin),
-            let token = form["_csrf"], Digest.constantTimeEqual(Array(token.utf8), Array(csrfToken.utf8))
-        else { return Self.page(.forbidden, "Request blocked", "cross-origin request blocked") }
+        guard access.formAllowed(request, form), let origin = access.origin(request) else {
+            return Self.page(.forbidden, "Request blocked", "cross-origin request blocked")
+        }
         guard configuration.stripeAPI != nil else {
             return Self.page(.badRequest, "Billing not available", "Stripe is not configured on this server (set STRIPE_SECRET_KEY).")
         }
@@ -66,14 +59,6 @@ struct BillingController<Store: BillingStore>: Sendable {
             context.logger.error("stripe call failed: \(error)")
             return Self.page(.badGateway, "Stripe unavailable", "Stripe could not be reached; nothing was charged. Please try again.")
         }
-    }
-
-    /// Origin decides when present (a mismatch fails even if Referer matches); else Referer;
-    /// neither fails closed.
-    static func sameOrigin(_ request: Request, origin: String) -> Bool {
-        if let sent = request.headers[.origin] { return sent.lowercased() == origin }
-        if let referer = request.headers[.referer]?.lowercased() { return referer == origin || referer.hasPrefix(origin + "/") }
-        return false
     }
 
     private var client: StripeClient { StripeClient(configuration: configuration.stripeAPI!) }

@@ -1,0 +1,412 @@
+import Foundation
+import Hummingbird
+import PlutusCore
+import PlutusStore
+
+/// The operator's dashboard (`/`), the public `/pricing` page, the monthly statement
+/// (`/report`), the dashboard's JSON (`/api/*`) and its forms (API keys, sign-in).
+/// With `PLUTUS_ADMIN_TOKEN` set, everything but `/pricing` and `/login` asks for it.
+struct DashboardController<Store: BillingStore>: Sendable {
+    let store: Store
+    let configuration: ServerConfiguration
+    var access: WebAccess { WebAccess(configuration: configuration) }
+
+    func register(on router: Router<PlutusRequestContext>) {
+        router.get("/", use: dashboard)
+        router.get("/pricing", use: pricing)
+        router.get("/report", use: report)
+        router.get("/login", use: loginPage)
+        router.post("/login", use: login)
+        router.post("/logout", use: logout)
+        router.post("/keys/create", use: createKey)
+        router.post("/keys/revoke", use: revokeKey)
+        router.get("/api/orgs", use: apiOrganizations)
+        router.get("/api/summary", use: apiSummary)
+        router.get("/api/events", use: apiEvents)
+        router.get("/api/ledger", use: apiLedger)
+    }
+
+    // MARK: pages
+
+    /// An HTML response with the dashboard's CSP: scripts and styles only with this nonce.
+    static func html(_ status: HTTPResponse.Status, _ template: String, _ context: [String: Any], nonce: String) -> Response {
+        Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8",
+                .contentSecurityPolicy:
+                    "default-src 'none'; style-src 'nonce-\(nonce)'; script-src 'nonce-\(nonce)'; connect-src 'self'; "
+                    + "img-src 'self' data:; form-action 'self' https://checkout.stripe.com https://billing.stripe.com; "
+                    + "frame-ancestors 'none'; base-uri 'none'",
+                .cacheControl: "no-store",
+            ],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: Templates.render(template, context))))
+    }
+
+    static func notice(_ status: HTTPResponse.Status, _ title: String, _ message: String) -> Response {
+        HTMLPage.response(status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/\">Back to the dashboard</a></p>")
+    }
+
+    /// Browsers without the admin session go to the sign-in page.
+    private func pageGate(_ request: Request) -> Response? {
+        access.signedIn(request) ? nil : Response(status: .seeOther, headers: [.location: "/login"])
+    }
+
+    private func apiGate(_ request: Request) throws {
+        guard access.signedIn(request) else { throw APIError.invalidAdminToken }
+    }
+
+    /// The organization `?org=` names, or the only/first one when none is named.
+    private func organization(_ reference: String?) async throws -> (Organization?, [OrganizationListing]) {
+        let all = try await store.listOrganizations()
+        if let reference, !reference.isEmpty { return (try await store.findOrganization(reference), all) }
+        return (all.first?.organization, all)
+    }
+
+    @Sendable func dashboard(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        if let redirect = pageGate(request) { return redirect }
+        let query = request.uri.queryParameters
+        let reference = query.get("org")
+        let (found, all) = try await organization(reference)
+        guard let org = found else {
+            return reference == nil
+                ? Self.notice(.ok, "No organizations yet", "Create one with `plutus org create NAME`, or run `plutus serve --demo`.")
+                : Self.notice(.notFound, "No such organization", "no organization matches '\(reference ?? "")'")
+        }
+        let now = Timestamp.now()
+        let today = now.day
+        let toDay = query.get("to").flatMap(CivilDay.init(text:)) ?? today
+        var fromDay = query.get("from").flatMap(CivilDay.init(text:)) ?? now.month.start.day
+        if fromDay > toDay { fromDay = toDay }
+        let spanMax = Int64(Limits.summaryDaysMax)
+        if toDay.daysSinceEpoch - fromDay.daysSinceEpoch >= spanMax { fromDay = toDay.adding(days: -(spanMax - 1)) }
+        let workspaces = try await store.listWorkspaces(org.id)
+        let workspace = query.get("workspace").flatMap { id in workspaces.first { $0.id.rawValue == id } }
+        let ledgerBefore = query.get("ledger_before").flatMap(Int64.init)
+
+        let range = try await store.usageSummary(org.id, days: fromDay..<toDay.adding(days: 1), workspace: workspace?.id)
+        let month = try await store.usageSummary(org.id, days: now.month.start.day..<today.adding(days: 1), workspace: workspace?.id)
+        let trailing = try await store.usageSummary(
+            org.id, days: today.adding(days: 1 - DashboardView.burnWindowDays)..<today.adding(days: 1), workspace: workspace?.id)
+        let monthByWorkspace = workspace == nil
+            ? month : try await store.usageSummary(org.id, days: month.days, workspace: nil)
+        let balance = try await store.balance(org.id, at: now).balance
+        let feed = try await store.usageEvents(org.id, page: PageRequest(limit: DashboardView.feedRows))
+        let ledger = try await store.ledgerEntries(org.id, page: PageRequest(limit: DashboardView.ledgerRows, before: ledgerBefore))
+        let alerts = try await store.recentAlerts(org.id, limit: DashboardView.alertsShown)
+        let keys = try await store.listAPIKeys(org.id)
+        let catalog = try await store.priceCatalog()
+
+        func link(_ changes: [String: String?]) -> String {
+            var items: [(String, String)] = [("org", org.id.rawValue), ("from", fromDay.text), ("to", toDay.text)]
+            if let workspace { items.append(("workspace", workspace.id.rawValue)) }
+            for (name, value) in changes {
+                items.removeAll { $0.0 == name }
+                if let value { items.append((name, value)) }
+            }
+            return "/?" + items.map { "\($0.0)=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
+        }
+        let runwayDays = Runway.days(balance: balance, spent: trailing.totals.cost, windowDays: DashboardView.burnWindowDays)
+        let monthSpendByWorkspace = Dictionary(
+            monthByWorkspace.byWorkspace.map { ($0.key, $0.totals.cost) }, uniquingKeysWith: { a, _ in a })
+        let nonce = HTMLPage.nonce()
+        var values: [String: Any] = [
+            "title": org.name, "nonce": nonce, "orgName": org.name, "orgID": org.id.rawValue, "plan": org.plan.displayName,
+            "demo": configuration.demo, "csrf": access.csrfToken, "from": fromDay.text, "to": toDay.text,
+            "month": now.month.text, "balance": balance.formatted,
+            "runway": runwayDays.map { $0 == 0 ? "no credit left" : "≈ \(DashboardView.grouped($0)) days of runway" }
+                ?? "no spend in the last 7 days",
+            "runwayClass": runwayDays.map { $0 < 7 ? "warn" : "ok" } ?? "muted",
+            "mtdSpend": month.totals.cost.formatted, "mtdEvents": DashboardView.grouped(month.totals.events),
+            "mtdTokens": DashboardView.grouped(month.totals.tokens.tracked),
+            "rangeSpend": range.totals.cost.formatted, "rangeEvents": DashboardView.grouped(range.totals.events),
+            "rangeTokens": DashboardView.grouped(range.totals.tokens.tracked),
+            "burn7": trailing.totals.cost.formatted,
+            "burnPerDay": MicroDollars(rawValue: trailing.totals.cost.rawValue / DashboardView.burnWindowDays).formatted,
+            "chart": DashboardView.Chart.context(range.byDay),
+            "statementURL": "/report?org=\(Self.percentEncoded(org.id.rawValue))&month=\(now.month.text)&format=html",
+            "allWorkspacesURL": link(["workspace": nil]),
+            "feedRows": DashboardView.feedRows, "feedRefreshSeconds": DashboardView.feedRefreshSeconds,
+            "nameBytesMax": Limits.nameBytesMax, "version": configuration.version,
+            "catalogVersion": catalog.version, "catalogAsOf": catalog.asOf, "generated": DashboardView.time(now),
+        ]
+        values["orgs"] = all.map { listing -> [String: Any] in
+            ["id": listing.organization.id.rawValue, "name": listing.organization.name, "selected": listing.organization.id == org.id]
+        }
+        if let workspace { values["workspace"] = ["id": workspace.id.rawValue, "name": workspace.name] }
+        values["breakdowns"] = [
+            DashboardView.breakdown("provider", range.byProvider),
+            DashboardView.breakdown("model", range.byModel),
+            DashboardView.breakdown("workspace", range.byWorkspace) { group in
+                group.key.isEmpty ? nil : link(["workspace": group.key, "ledger_before": nil])
+            },
+            DashboardView.breakdown("task", range.byTask),
+        ]
+        values["budgets"] = workspaces.map { item -> [String: Any] in
+            let spent = monthSpendByWorkspace[item.id.rawValue] ?? .zero
+            var row: [String: Any] = [
+                "name": item.name, "url": link(["workspace": item.id.rawValue, "ledger_before": nil]),
+                "spent": spent.formatted, "cap": item.monthlyBudget?.formatted ?? "—", "capped": item.monthlyBudget != nil,
+            ]
+            if let cap = item.monthlyBudget {
+                let percent = spent.rawValue * 100 / cap.rawValue
+                row["percent"] = percent
+                row["state"] = percent >= DashboardView.budgetWarnPercent ? "warn" : "ok"
+            }
+            return row
+        }
+        values["feed"] = feed.items.map { event -> [String: Any] in
+            [
+                "time": DashboardView.time(event.timestamp), "provider": event.provider,
+                "model": event.model ?? UsageSummary.noModelLabel, "task": event.taskType,
+                "workspace": event.workspaceName ?? UsageSummary.noWorkspaceLabel,
+                "cost": event.cost.formatted(decimals: 4), "estimated": event.costKind.isEstimated,
+            ]
+        }
+        values["ledger"] = ledger.items.map { entry -> [String: Any] in
+            [
+                "time": DashboardView.time(entry.timestamp), "kind": entry.kind.rawValue, "reference": entry.reference,
+                "memo": entry.memo ?? "", "amount": DashboardView.money(entry.amount),
+                "amountClass": entry.amount.isPositive ? "ok" : "", "balanceAfter": entry.balanceAfter.formatted,
+            ]
+        }
+        if let next = ledger.nextBefore { values["ledgerOlderURL"] = link(["ledger_before": String(next)]) }
+        if ledgerBefore != nil { values["ledgerNewestURL"] = link(["ledger_before": nil]) }
+        values["hasAlerts"] = !alerts.isEmpty
+        values["alerts"] = alerts.map { ["time": DashboardView.time($0.createdAt), "message": $0.message] }
+        values["bannerAlerts"] = alerts.prefix(DashboardView.bannerAlertsShown).map { ["message": $0.message] }
+        values["keys"] = keys.map { key -> [String: Any] in
+            [
+                "id": key.id.rawValue, "name": key.name ?? "(unnamed)", "prefix": key.prefix,
+                "lastUsed": key.lastUsedAt.map(DashboardView.time) ?? "never", "revoked": key.revokedAt != nil,
+            ]
+        }
+        if let stripe = configuration.stripeAPI {
+            values["stripe"] = [
+                "stripeMode": stripe.isTestMode ? "test mode" : "live mode",
+                "topUpMin": configuration.topUpRange.lowerBound.decimalString,
+                "topUpMax": configuration.topUpRange.upperBound.decimalString,
+                "topUpDefault": min(max(MicroDollars.dollars(50)!, configuration.topUpRange.lowerBound), configuration.topUpRange.upperBound).decimalString,
+                "proPrice": configuration.stripe.proPriceID != nil, "portal": org.stripeCustomerID != nil,
+            ]
+        }
+        return Self.html(.ok, "dashboard", values, nonce: nonce)
+    }
+
+    static func percentEncoded(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    @Sendable func pricing(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let catalog = try await store.priceCatalog()
+        let nonce = HTMLPage.nonce()
+        let plans = Plan.allCases.map { plan -> [String: Any] in
+            [
+                "name": plan.displayName,
+                "price": plan.monthlyPrice.map { $0 == .zero ? "$0/mo" : "\($0.formatted(decimals: 0))/mo" } ?? "Custom",
+                "tokens": plan.trackedTokensPerMonth.map { "\(DashboardView.grouped($0)) tracked tokens a month" }
+                    ?? "Unlimited tracked tokens",
+                "workspaces": plan.workspacesMax.map { "\($0) workspace\($0 == 1 ? "" : "s")" } ?? "Unlimited workspaces",
+            ]
+        }
+        let prices = catalog.rows.map { row -> [String: Any] in
+            [
+                "provider": row.provider, "model": row.model, "input": row.price.input.formatted,
+                "output": row.price.output.formatted, "cacheRead": row.price.cacheRead.formatted,
+                "cacheWrite": row.price.cacheWrite.formatted, "reasoning": row.price.reasoning.formatted,
+            ]
+        }
+        return Self.html(
+            .ok, "pricing",
+            [
+                "title": "Pricing", "nonce": nonce, "plans": plans, "prices": prices, "catalogVersion": catalog.version,
+                "asOf": catalog.asOf,
+            ], nonce: nonce)
+    }
+
+    @Sendable func report(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        if let redirect = pageGate(request) { return redirect }
+        let query = request.uri.queryParameters
+        guard let reference = query.get("org"), let org = try await store.findOrganization(reference) else {
+            return Self.notice(.notFound, "No such organization", "no organization matches '\(query.get("org") ?? "")'")
+        }
+        let now = Timestamp.now()
+        guard let month = query.get("month").map(CivilMonth.init(text:)) ?? now.month, month.start <= now else {
+            return Self.notice(.badRequest, "Statement", "month must be YYYY-MM and not in the future")
+        }
+        let statement = try await MonthlyStatement.load(store, org, month: month, now: now)
+        switch query.get("format") ?? "html" {
+        case "html":
+            let nonce = HTMLPage.nonce()
+            return Self.html(.ok, "statement", statement.context(nonce: nonce), nonce: nonce)
+        case "csv":
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/csv; charset=utf-8",
+                    .contentDisposition: "attachment; filename=\"\(statement.fileName).csv\"",
+                ],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: statement.csv)))
+        case "pdf":
+            do {
+                let pdf = try await StatementPDF.render(statement.html)
+                return Response(
+                    status: .ok,
+                    headers: [
+                        .contentType: "application/pdf",
+                        .contentDisposition: "attachment; filename=\"\(statement.fileName).pdf\"",
+                    ],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: pdf)))
+            } catch let error as StatementPDF.Unavailable {
+                return Self.notice(.notImplemented, "PDF not available", error.message)
+            }
+        default:
+            return Self.notice(.badRequest, "Statement", "format must be html, csv or pdf")
+        }
+    }
+
+    // MARK: sign-in
+
+    @Sendable func loginPage(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        guard configuration.adminToken != nil else { return Response(status: .seeOther, headers: [.location: "/"]) }
+        let nonce = HTMLPage.nonce()
+        return Self.html(
+            .ok, "login", ["title": "Sign in", "nonce": nonce, "csrf": access.csrfToken, "failed": false], nonce: nonce)
+    }
+
+    @Sendable func login(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let form = FormBody.parse(try await HTTPInput.body(request))
+        guard access.formAllowed(request, form) else { return Self.blocked }
+        guard let token = configuration.adminToken, let session = access.sessionValue else {
+            return Response(status: .seeOther, headers: [.location: "/"])
+        }
+        guard let presented = form["token"], Digest.constantTimeEqual(Array(presented.utf8), Array(token.utf8)) else {
+            let nonce = HTMLPage.nonce()
+            return Self.html(
+                .unauthorized, "login", ["title": "Sign in", "nonce": nonce, "csrf": access.csrfToken, "failed": true],
+                nonce: nonce)
+        }
+        return Response(status: .seeOther, headers: [.location: "/", .setCookie: access.sessionCookie(session)])
+    }
+
+    @Sendable func logout(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let form = FormBody.parse(try await HTTPInput.body(request))
+        guard access.formAllowed(request, form) else { return Self.blocked }
+        return Response(status: .seeOther, headers: [.location: "/login", .setCookie: access.sessionCookie(nil)])
+    }
+
+    static var blocked: Response { notice(.forbidden, "Request blocked", "cross-origin request blocked") }
+
+    // MARK: API keys
+
+    /// A form that passed its checks, or the response that refuses it.
+    enum FormCheck {
+        case passed(Organization, [String: String])
+        case refused(Response)
+    }
+
+    /// Checks sign-in and CSRF, then finds the form's organization.
+    private func formOrganization(_ request: Request) async throws -> FormCheck {
+        let form = FormBody.parse(try await HTTPInput.body(request))
+        guard access.signedIn(request) else { return .refused(Response(status: .seeOther, headers: [.location: "/login"])) }
+        guard access.formAllowed(request, form) else { return .refused(Self.blocked) }
+        guard let reference = form["org"], !reference.isEmpty, let org = try await store.findOrganization(reference) else {
+            return .refused(Self.notice(.badRequest, "No such organization", "no organization matches '\(form["org"] ?? "")'"))
+        }
+        return .passed(org, form)
+    }
+
+    @Sendable func createKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let (org, form): (Organization, [String: String])
+        switch try await formOrganization(request) {
+        case .refused(let response): return response
+        case .passed(let found, let fields): (org, form) = (found, fields)
+        }
+        let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard name.utf8.count <= Limits.nameBytesMax, !UsageValidation.containsControlCharacter(name) else {
+            return Self.notice(.badRequest, "API keys", "a key name is at most \(Limits.nameBytesMax) bytes without control characters")
+        }
+        let created = try await store.createAPIKey(org.id, name: name.isEmpty ? nil : name)
+        let nonce = HTMLPage.nonce()
+        return Self.html(
+            .ok, "key-created",
+            [
+                "title": "API key created", "nonce": nonce, "secret": created.secret, "name": created.info.name ?? "(unnamed)",
+                "prefix": created.info.prefix, "backURL": "/?org=\(Self.percentEncoded(org.id.rawValue))",
+            ], nonce: nonce)
+    }
+
+    @Sendable func revokeKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let (org, form): (Organization, [String: String])
+        switch try await formOrganization(request) {
+        case .refused(let response): return response
+        case .passed(let found, let fields): (org, form) = (found, fields)
+        }
+        guard let key = form["key"], try await store.revokeAPIKey(org.id, keyID: APIKeyID(rawValue: key)) else {
+            return Self.notice(.notFound, "API keys", "no active key with that id in \(org.name)")
+        }
+        return Response(status: .seeOther, headers: [.location: "/?org=\(Self.percentEncoded(org.id.rawValue))"])
+    }
+
+    // MARK: JSON
+
+    private func apiOrganization(_ request: Request) async throws -> Organization {
+        try apiGate(request)
+        guard let reference = request.uri.queryParameters.get("org"), let org = try await store.findOrganization(reference)
+        else { throw APIError.unknownOrg }
+        return org
+    }
+
+    private func pageRequest(_ request: Request) throws -> PageRequest {
+        PageRequest(
+            limit: Int(try HTTPInput.integer(request, "limit", in: 1...Int64(Limits.pageRowsMax)) ?? Int64(Limits.pageRowsDefault)),
+            before: try HTTPInput.integer(request, "before", in: 1...Int64.max))
+    }
+
+    @Sendable func apiOrganizations(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        try apiGate(request)
+        let listings = try await store.listOrganizations()
+        return JSONResponse.make(.ok, .object([("orgs", .array(listings.map(RecordJSON.organization)))]))
+    }
+
+    @Sendable func apiEvents(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let org = try await apiOrganization(request)
+        let page = try await store.usageEvents(org.id, page: try pageRequest(request))
+        return JSONResponse.make(.ok, RecordJSON.page(page, render: RecordJSON.event))
+    }
+
+    @Sendable func apiLedger(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let org = try await apiOrganization(request)
+        let page = try await store.ledgerEntries(org.id, page: try pageRequest(request))
+        return JSONResponse.make(.ok, RecordJSON.page(page, render: RecordJSON.entry))
+    }
+
+    /// Usage over `from`…`to` (UTC days, both included; default: this month so far).
+    @Sendable func apiSummary(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let org = try await apiOrganization(request)
+        let query = request.uri.queryParameters
+        let now = Timestamp.now()
+        func day(_ name: String, _ fallback: CivilDay) throws -> CivilDay {
+            guard let text = query.get(name) else { return fallback }
+            guard let day = CivilDay(text: text) else { throw APIError.badRequest("\(name) must be YYYY-MM-DD", field: name) }
+            return day
+        }
+        let from = try day("from", now.month.start.day)
+        let to = try day("to", now.day)
+        guard from <= to, to.daysSinceEpoch - from.daysSinceEpoch < Int64(Limits.summaryDaysMax) else {
+            throw APIError.badRequest("from must not be after to, and the range at most \(Limits.summaryDaysMax) days", field: "from")
+        }
+        var workspace: WorkspaceID?
+        if let id = query.get("workspace") {
+            guard try await store.listWorkspaces(org.id).contains(where: { $0.id.rawValue == id }) else {
+                throw APIError.badRequest("no such workspace in this organization", field: "workspace")
+            }
+            workspace = WorkspaceID(rawValue: id)
+        }
+        let summary = try await store.usageSummary(org.id, days: from..<to.adding(days: 1), workspace: workspace)
+        let balance = try await store.balance(org.id, at: now)
+        return JSONResponse.make(.ok, SummaryJSON.summary(summary, organization: org, balance: balance.balance))
+    }
+}
