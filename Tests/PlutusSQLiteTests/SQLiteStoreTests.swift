@@ -110,7 +110,7 @@ struct SQLiteFileTests {
         // Given a file as the previous schema left it: events, but no rollup yet.
         try await rawConnection(path).write { db in
             try db.execute(sql: "DROP TABLE usage_days")
-            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v3-usage-days'")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-usage-days'")
         }
         // When it is opened, the migration back-fills the rollup from the events.
         let reopened = try SQLiteStore(path: path)
