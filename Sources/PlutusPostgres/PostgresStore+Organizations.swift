@@ -199,6 +199,7 @@ extension PostgresStore {
 
     public func revokeAPIKey(_ organizationID: OrganizationID, keyID: APIKeyID) async throws -> Bool {
         let now = Timestamp.now()
+        defer { keyCache.clear() }
         return try await transaction { connection in
             try await connection.query(
                 """
@@ -214,6 +215,7 @@ extension PostgresStore {
         guard APIKeySecret.isWellFormed(secret) else { return nil }
         let hash = APIKeySecret.hash(secret)
         let now = Timestamp.now()
+        if let cached = keyCache.identity(hash: hash, now: now) { return cached }
         return try await withConnection { connection in
             guard
                 let row = try await connection.query(
@@ -223,6 +225,7 @@ extension PostgresStore {
             else { return nil }
             let identity = APIKeyIdentity(
                 keyID: APIKeyID(rawValue: try row.string("id")), organizationID: OrganizationID(rawValue: try row.string("org_id")))
+            self.keyCache.remember(hash: hash, identity, now: now)
             if try row.optionalInt64("last_used_at").map({ now.millis - $0 >= StoreValidation.keyTouchIntervalMillis }) ?? true {
                 try await connection.query(
                     "UPDATE api_keys SET last_used_at = \(now.millis) WHERE id = \(identity.keyID.rawValue)", logger: self.logger)

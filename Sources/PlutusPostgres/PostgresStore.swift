@@ -29,6 +29,7 @@ public final class PostgresStore: BillingStore, Sendable {
     private let runner: Task<Void, Never>
     let catalog: Mutex<CatalogCache>
     let ingest = IngestGroups()
+    let keyCache = APIKeyCache()
     public let location: String
     /// Migrations this process applied when it opened the database.
     public private(set) var migrationsApplied: [String] {

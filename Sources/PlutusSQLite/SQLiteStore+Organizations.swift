@@ -202,6 +202,7 @@ extension SQLiteStore {
 
     public func revokeAPIKey(_ organizationID: OrganizationID, keyID: APIKeyID) async throws -> Bool {
         let now = Timestamp.now()
+        defer { keyCache.clear() }
         return try await writeTransaction { db in
             try db.execute(
                 sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
@@ -213,6 +214,7 @@ extension SQLiteStore {
     public func authenticateAPIKey(secret: String) async throws -> APIKeyIdentity? {
         guard APIKeySecret.isWellFormed(secret) else { return nil }
         let hash = APIKeySecret.hash(secret)
+        if let cached = keyCache.identity(hash: hash, now: Timestamp.now()) { return cached }
         let found = try await read { db -> (APIKeyIdentity, Int64?)? in
             guard
                 let row = try Row.fetchOne(
@@ -226,6 +228,7 @@ extension SQLiteStore {
         }
         guard let (identity, lastUsed) = found else { return nil }
         let now = Timestamp.now()
+        keyCache.remember(hash: hash, identity, now: now)
         if lastUsed.map({ now.millis - $0 >= StoreValidation.keyTouchIntervalMillis }) ?? true {
             try await writeTransaction { db in
                 try db.execute(

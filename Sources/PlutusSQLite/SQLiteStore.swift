@@ -11,6 +11,7 @@ public final class SQLiteStore: BillingStore, Sendable {
     let pool: DatabasePool
     let catalog: Mutex<PriceCatalog>
     let committer: GroupCommitter
+    let keyCache = APIKeyCache()
     public let path: String
     public var location: String { path }
 
