@@ -106,9 +106,7 @@ extension PostgresStore {
         async throws -> Workspace
     {
         let trimmed = try StoreValidation.name(name, field: "name")
-        if let monthlyBudget, !monthlyBudget.isPositive || monthlyBudget > Limits.creditAmountMax {
-            throw StoreError.invalid(field: "budget", problem: "must be positive and at most \(Limits.creditAmountMax.formatted)")
-        }
+        try StoreValidation.budget(monthlyBudget)
         let now = Timestamp.now()
         return try await transaction { connection in
             // The accounts lock serializes workspace creation with ingest, which creates

@@ -102,9 +102,7 @@ extension SQLiteStore {
         async throws -> Workspace
     {
         let trimmed = try StoreValidation.name(name, field: "name")
-        if let monthlyBudget, !monthlyBudget.isPositive || monthlyBudget > Limits.creditAmountMax {
-            throw StoreError.invalid(field: "budget", problem: "must be positive and at most \(Limits.creditAmountMax.formatted)")
-        }
+        try StoreValidation.budget(monthlyBudget)
         let now = Timestamp.now()
         return try await writeTransaction { db in
             _ = try Self.requireOrganization(db, organizationID)

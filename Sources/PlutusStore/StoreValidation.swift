@@ -26,4 +26,11 @@ public enum StoreValidation {
         else { throw StoreError.invalid(field: "email", problem: "must be an email address like name@example.com") }
         return trimmed
     }
+
+    /// A workspace's monthly budget, when it has one: positive and at most a credit's bound.
+    public static func budget(_ budget: MicroDollars?) throws {
+        if let budget, !budget.isPositive || budget > Limits.creditAmountMax {
+            throw StoreError.invalid(field: "budget", problem: "must be positive and at most \(Limits.creditAmountMax.formatted)")
+        }
+    }
 }
