@@ -52,6 +52,7 @@ let package = Package(
                 "PlutusStore",
                 "PlutusCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

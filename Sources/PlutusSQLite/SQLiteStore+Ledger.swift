@@ -65,23 +65,27 @@ extension SQLiteStore {
     /// the same transaction). Returns its id.
     @discardableResult
     static func insertEntry(
-        _ db: Database, id: EntryID? = nil, organizationID: OrganizationID, kind: EntryKind, debitAccountID: Int64, creditAccountID: Int64,
+        _ db: Database, organizationID: OrganizationID, kind: EntryKind, debitAccountID: Int64, creditAccountID: Int64,
         amount: MicroDollars, reference: String, externalReference: String?, memo: String?, debitBalanceAfter: Int64,
         creditBalanceAfter: Int64, at time: Timestamp
     ) throws -> EntryID {
         precondition(amount.isPositive && debitAccountID != creditAccountID, "entries move a positive amount between two accounts")
-        let id = id ?? EntryID.timeOrdered(at: time)
+        let id = EntryID.timeOrdered(at: time)
+        try entryInsertStatement(db).execute(arguments: [
+            id.rawValue, organizationID.rawValue, debitAccountID, creditAccountID, amount.rawValue, kind.rawValue, reference,
+            externalReference, memo, debitBalanceAfter, creditBalanceAfter, time.millis,
+        ])
+        return id
+    }
+
+    /// The entry INSERT, with its twelve columns in the order `insertEntry` binds them.
+    static func entryInsertStatement(_ db: Database) throws -> Statement {
         try db.cachedStatement(
             sql: """
                 INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,
                                     external_ref, memo, debit_balance_after_micros, credit_balance_after_micros, ts)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(arguments: [
-            id.rawValue, organizationID.rawValue, debitAccountID, creditAccountID, amount.rawValue, kind.rawValue, reference,
-            externalReference, memo, debitBalanceAfter, creditBalanceAfter, time.millis,
-        ])
-        return id
+                """)
     }
 
     public func postCredit(_ organizationID: OrganizationID, _ movement: CreditMovement, at time: Timestamp)

@@ -71,21 +71,47 @@ extension SQLiteStore {
                     cost_micros, cost_kind, price_version, source, ts, recorded_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+        var insertEventRow = RawInsert(insertEvent)
         for event in writes.events {
             let input = event.input
-            try insertEvent.execute(arguments: [
-                event.id.rawValue, organization.rawValue, event.workspaceID?.rawValue, input.clientEventID, input.provider,
-                input.model, input.taskType, input.tokens.input, input.tokens.output, input.tokens.cacheRead,
-                input.tokens.cacheWrite, input.tokens.reasoning, event.priced.cost.rawValue, event.priced.kind.rawValue,
-                event.priced.catalogVersion, input.source, event.timestamp.millis, event.recordedAt.millis,
-            ])
+            try insertEventRow.run { row in
+                row.text(event.id.rawValue)
+                row.text(organization.rawValue)
+                row.text(event.workspaceID?.rawValue)
+                row.text(input.clientEventID)
+                row.text(input.provider)
+                row.text(input.model)
+                row.text(input.taskType)
+                row.integer(input.tokens.input)
+                row.integer(input.tokens.output)
+                row.integer(input.tokens.cacheRead)
+                row.integer(input.tokens.cacheWrite)
+                row.integer(input.tokens.reasoning)
+                row.integer(event.priced.cost.rawValue)
+                row.text(event.priced.kind.rawValue)
+                row.text(event.priced.catalogVersion)
+                row.text(input.source)
+                row.integer(event.timestamp.millis)
+                row.integer(event.recordedAt.millis)
+            }
         }
+        var insertEntryRow = RawInsert(try entryInsertStatement(db))
         for entry in writes.entries {
-            try insertEntry(
-                db, id: entry.id, organizationID: organization, kind: .usage, debitAccountID: accounts[.credit]!,
-                creditAccountID: accounts[.usage]!, amount: entry.amount, reference: entry.eventID.rawValue,
-                externalReference: nil, memo: entry.memo, debitBalanceAfter: entry.creditBalanceAfter.rawValue,
-                creditBalanceAfter: entry.usageBalanceAfter, at: entry.timestamp)
+            precondition(entry.amount.isPositive, "entries move a positive amount")
+            try insertEntryRow.run { row in
+                row.text(entry.id.rawValue)
+                row.text(organization.rawValue)
+                row.integer(accounts[.credit]!)
+                row.integer(accounts[.usage]!)
+                row.integer(entry.amount.rawValue)
+                row.text(EntryKind.usage.rawValue)
+                row.text(entry.eventID.rawValue)
+                row.text(nil)
+                row.text(entry.memo)
+                row.integer(entry.creditBalanceAfter.rawValue)
+                row.integer(entry.usageBalanceAfter)
+                row.integer(entry.timestamp.millis)
+            }
         }
         if !writes.entries.isEmpty {
             let set = try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?")

@@ -122,12 +122,17 @@ struct BenchCommand: AsyncParsableCommand {
         var rows: [[String]] = []
         var acknowledged = 0
         var ceilingRate = 0.0
+        var unexpected: [String] = []
         for scenario in scenarios {
             let generator = LoadGenerator(
                 port: scenario.port, path: scenario.path, headers: scenario.port == plutusPort ? auth : [], body: scenario.body)
             let result = await Task.detached { generator.run(connections: scenario.connections, seconds: seconds) }.value
             let ok = result.responses[200] ?? 0
             acknowledged += ok * scenario.events
+            if result.total != ok {
+                let statuses = result.responses.filter { $0.key != 200 }.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }
+                unexpected.append("\(scenario.name) at \(scenario.connections) connections: " + statuses.joined(separator: ", "))
+            }
             let rate = Double(result.total) / result.seconds
             if scenario.events == 0 { ceilingRate = rate }
             rows.append([
@@ -152,6 +157,7 @@ struct BenchCommand: AsyncParsableCommand {
         ])
         let creditedDollars = try await store.balance(org, at: Timestamp.now()).balance.subtracting(balanceBefore) ?? .zero
         printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7])
+        for line in unexpected { print("non-2xx answers — \(line)") }
         if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]), ceilingRate > 0 {
             print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / ceilingRate * 100))
         }
