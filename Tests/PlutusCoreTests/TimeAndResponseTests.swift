@@ -88,6 +88,21 @@ struct ResponseTests {
         #expect(body["upgrade_url"] == .string("https://x.example/pricing"))
     }
 
+    @Test func batchResultsCarryAlertsAndDuplicatesInOrder() throws {
+        var events = outcome([.recorded, .duplicate], plan: .pro)
+        events.events[0].alerts = [
+            AlertDraft(kind: .lowBalance, subject: "org", period: "2026-11-20", workspaceID: nil, message: "Low \"credit\"\n")
+        ]
+        let response = UsageResponse.render(events, upgradeURL: "/pricing")
+        #expect(response.body.contains(
+            #","unpriced":false,"workspace_id":null,"alerts":[{"kind":"low_balance","message":"Low \"credit\"\n"}]},{"recorded":false,"#))
+        #expect(response.body.hasSuffix(
+            #""unpriced":false,"workspace_id":null,"duplicate":true}],"recorded":1,"blocked":0,"free_limit_blocked":0,"over_balance_blocked":0,"duplicates":1}"#))
+        #expect(try JSONValue.parse(response.body)["results"] != nil)
+        let refused = UsageResponse.render(outcome([.rejected(.overBalance)]), upgradeURL: "/pricing")
+        #expect(refused.body.hasPrefix(#"{"error":"prepaid credit exhausted","upgrade_url":"/pricing","org_id":"#))
+    }
+
     @Test func replayKeepsStatusAndMarksTheBody() throws {
         let stored = UsageResponse.render(outcome([.rejected(.overBalance)]), upgradeURL: "/pricing")
         let replayed = UsageResponse.replay(stored)

@@ -68,3 +68,71 @@ extension JSONValue {
     public static func money(_ value: MicroDollars) -> JSONValue { .number(value.decimalString) }
     public static func optionalString(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
 }
+
+/// Writes one JSON object member by member, straight into its text, for responses too
+/// large to build as a `JSONValue` first. Keys are the caller's constants; every value is
+/// escaped as `JSONValue` escapes it.
+public struct JSONObjectWriter {
+    private var out: String
+    /// Whether the open object or array (innermost last) already holds a member.
+    private var filled: [Bool] = [false]
+
+    public init(capacity: Int) {
+        out = "{"
+        out.reserveCapacity(capacity)
+    }
+
+    private mutating func separate() {
+        if filled[filled.count - 1] { out += "," }
+        filled[filled.count - 1] = true
+    }
+
+    private mutating func key(_ name: String) {
+        separate()
+        JSONValue.writeString(name, into: &out)
+        out += ":"
+    }
+
+    public mutating func string(_ name: String, _ value: String?) {
+        key(name)
+        if let value { JSONValue.writeString(value, into: &out) } else { out += "null" }
+    }
+
+    /// `text` must be a JSON number literal (`String(Int64)`, `MicroDollars.decimalString`).
+    public mutating func number(_ name: String, _ text: String?) {
+        key(name)
+        out += text ?? "null"
+    }
+
+    public mutating func bool(_ name: String, _ value: Bool) {
+        key(name)
+        out += value ? "true" : "false"
+    }
+
+    /// Opens an array member; close it with `end("]")`.
+    public mutating func beginArray(_ name: String) {
+        key(name)
+        out += "["
+        filled.append(false)
+    }
+
+    /// Opens an object as the next element of the open array; close it with `end("}")`.
+    public mutating func beginObject() {
+        separate()
+        out += "{"
+        filled.append(false)
+    }
+
+    public mutating func end(_ closer: Character) {
+        precondition(filled.count > 1, "nothing open to end")
+        filled.removeLast()
+        out.append(closer)
+    }
+
+    /// The text, with the outer object closed.
+    public mutating func finish() -> String {
+        precondition(filled.count == 1, "an array or object is still open")
+        out += "}"
+        return out
+    }
+}

@@ -70,34 +70,44 @@ public struct StoredResponse: Sendable, Equatable {
 /// into the top level; two or more return `results` plus counters; 402 when nothing was
 /// recorded because of the hard stop or the free-tier quota.
 public enum UsageResponse {
+    /// Written straight into the body text, member by member: a batch of 1,000 results
+    /// would otherwise build a tree of some 10,000 values first.
     public static func render(_ outcome: UsageBatchOutcome, upgradeURL: String) -> StoredResponse {
-        var members: [(String, JSONValue)] = [
-            ("org_id", .string(outcome.organizationID.rawValue)),
-            ("tracked_tokens_mtd", .int(outcome.trackedTokensThisMonth)),
-            ("tracked_limit", outcome.plan.trackedTokensPerMonth.map(JSONValue.int) ?? .null),
-            ("tier", .string(outcome.plan.rawValue)),
-        ]
-        if outcome.events.count == 1 {
-            members += eventMembers(outcome.events[0])
-        } else {
-            members.append(("results", .array(outcome.events.map { .object(eventMembers($0)) })))
-            members.append(("recorded", .int(outcome.recordedCount)))
-            members.append(("blocked", .int(outcome.freeLimitBlockedCount + outcome.overBalanceBlockedCount)))
-            members.append(("free_limit_blocked", .int(outcome.freeLimitBlockedCount)))
-            members.append(("over_balance_blocked", .int(outcome.overBalanceBlockedCount)))
-            if outcome.duplicateCount > 0 { members.append(("duplicates", .int(outcome.duplicateCount))) }
-        }
         let nothingLanded = outcome.recordedCount == 0 && outcome.duplicateCount == 0
-        guard nothingLanded else { return StoredResponse(status: 200, body: JSONValue.object(members).serialized()) }
-        let message: String
-        switch (outcome.freeLimitBlockedCount > 0, outcome.overBalanceBlockedCount > 0) {
-        case (false, _): message = "prepaid credit exhausted"
-        case (true, false): message = "free-tier token quota reached — upgrade to Pro"
-        case (true, true): message = "usage rejected: free-tier quota and prepaid credit both exhausted"
+        var out = JSONObjectWriter(capacity: 192 + outcome.events.count * 256)
+        if nothingLanded {
+            out.string("error", refusal(outcome))
+            out.string("upgrade_url", upgradeURL)
         }
-        members.insert(("error", .string(message)), at: 0)
-        members.insert(("upgrade_url", .string(upgradeURL)), at: 1)
-        return StoredResponse(status: 402, body: JSONValue.object(members).serialized())
+        out.string("org_id", outcome.organizationID.rawValue)
+        out.number("tracked_tokens_mtd", String(outcome.trackedTokensThisMonth))
+        out.number("tracked_limit", outcome.plan.trackedTokensPerMonth.map { String($0) })
+        out.string("tier", outcome.plan.rawValue)
+        if outcome.events.count == 1 {
+            writeEvent(outcome.events[0], into: &out)
+        } else {
+            out.beginArray("results")
+            for event in outcome.events {
+                out.beginObject()
+                writeEvent(event, into: &out)
+                out.end("}")
+            }
+            out.end("]")
+            out.number("recorded", String(outcome.recordedCount))
+            out.number("blocked", String(outcome.freeLimitBlockedCount + outcome.overBalanceBlockedCount))
+            out.number("free_limit_blocked", String(outcome.freeLimitBlockedCount))
+            out.number("over_balance_blocked", String(outcome.overBalanceBlockedCount))
+            if outcome.duplicateCount > 0 { out.number("duplicates", String(outcome.duplicateCount)) }
+        }
+        return StoredResponse(status: nothingLanded ? 402 : 200, body: out.finish())
+    }
+
+    private static func refusal(_ outcome: UsageBatchOutcome) -> String {
+        switch (outcome.freeLimitBlockedCount > 0, outcome.overBalanceBlockedCount > 0) {
+        case (false, _): "prepaid credit exhausted"
+        case (true, false): "free-tier token quota reached — upgrade to Pro"
+        case (true, true): "usage rejected: free-tier quota and prepaid credit both exhausted"
+        }
     }
 
     /// The stored response of an earlier request with the same key, marked as a replay.
@@ -109,26 +119,27 @@ public enum UsageResponse {
         return StoredResponse(status: stored.status, body: body)
     }
 
-    static func eventMembers(_ event: EventOutcome) -> [(String, JSONValue)] {
-        var members: [(String, JSONValue)] = [
-            ("recorded", .bool(event.isRecorded)),
-            ("event_id", event.eventID.map { .string($0.rawValue) } ?? .null),
-            ("cost_usd", .money(event.cost)),
-            ("estimated", .bool(event.costKind.isEstimated)),
-            ("balance_after", .money(event.balanceAfter)),
-            ("over_free_limit", .bool(event.overFreeLimit)),
-            ("over_balance", .bool(event.status == .rejected(.overBalance))),
-            ("unpriced", .bool(event.costKind == .unpriced)),
-            ("workspace_id", event.workspaceID.map { .string($0.rawValue) } ?? .null),
-        ]
-        if event.status == .duplicate { members.append(("duplicate", .bool(true))) }
+    static func writeEvent(_ event: EventOutcome, into out: inout JSONObjectWriter) {
+        out.bool("recorded", event.isRecorded)
+        out.string("event_id", event.eventID?.rawValue)
+        out.number("cost_usd", event.cost.decimalString)
+        out.bool("estimated", event.costKind.isEstimated)
+        out.number("balance_after", event.balanceAfter.decimalString)
+        out.bool("over_free_limit", event.overFreeLimit)
+        out.bool("over_balance", event.status == .rejected(.overBalance))
+        out.bool("unpriced", event.costKind == .unpriced)
+        out.string("workspace_id", event.workspaceID?.rawValue)
+        if event.status == .duplicate { out.bool("duplicate", true) }
         if !event.alerts.isEmpty {
-            members.append((
-                "alerts",
-                .array(event.alerts.map { .object([("kind", .string($0.kind.rawValue)), ("message", .string($0.message))]) })
-            ))
+            out.beginArray("alerts")
+            for alert in event.alerts {
+                out.beginObject()
+                out.string("kind", alert.kind.rawValue)
+                out.string("message", alert.message)
+                out.end("}")
+            }
+            out.end("]")
         }
-        return members
     }
 }
 
