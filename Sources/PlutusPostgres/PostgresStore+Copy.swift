@@ -22,8 +22,7 @@ extension PostgresStore {
     /// continue after the largest. Refuses a database that already holds organizations.
     public func bulkLoad(_ body: @Sendable (BulkLoader) async throws -> Void) async throws {
         try await withConnection { connection in
-            try await connection.query("BEGIN", logger: self.logger)
-            do {
+            try await Self.within(connection, logger: self.logger) {
                 let organizations = try await connection.query("SELECT COUNT(*) FROM organizations", logger: self.logger)
                     .collect().first?.decode(Int64.self) ?? 0
                 guard organizations == 0 else {
@@ -32,10 +31,6 @@ extension PostgresStore {
                 let loader = BulkLoader(connection: connection, logger: self.logger, tables: try await self.columnTypes(connection))
                 try await body(loader)
                 try await loader.continueIdentities()
-                try await connection.query("COMMIT", logger: self.logger)
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                throw error
             }
         }
     }

@@ -4,22 +4,28 @@ import PostgresNIO
 
 extension PostgresStore {
     /// Locks the organization's ledger accounts for the rest of the transaction and returns
-    /// the id and balance of each. Every writer of an organization's money takes this lock
-    /// first, always in id order, so writers of one organization queue here in every process.
-    static func lockAccounts(_ connection: PostgresConnection, _ organizationID: OrganizationID, logger: Logger) async throws
-        -> [AccountCode: (id: Int64, balance: Int64)]
+    /// the organization with the id and balance of each account, in one query. Every writer
+    /// of an organization's money takes this lock first, always in id order, so writers of
+    /// one organization queue here in every process.
+    static func lockOrganization(_ connection: PostgresConnection, _ organizationID: OrganizationID, logger: Logger) async throws
+        -> (Organization, [AccountCode: (id: Int64, balance: Int64)])
     {
         var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
+        var organization: Organization?
         for row in try await connection.query(
             """
-            SELECT id, code, balance_micros FROM accounts WHERE org_id = \(organizationID.rawValue) ORDER BY id FOR UPDATE
+            SELECT a.id AS account_id, a.code, a.balance_micros, o.* FROM accounts a JOIN organizations o ON o.id = a.org_id
+            WHERE a.org_id = \(organizationID.rawValue) ORDER BY a.id FOR UPDATE OF a
             """, logger: logger
         ).rows() {
+            organization = try organization ?? Self.organization(row)
             guard let code = AccountCode(rawValue: try row.string("code")) else { continue }
-            accounts[code] = (try row.int64("id"), try row.int64("balance_micros"))
+            accounts[code] = (try row.int64("account_id"), try row.int64("balance_micros"))
         }
-        guard accounts.count == AccountCode.allCases.count else { throw StoreError.organizationNotFound(organizationID.rawValue) }
-        return accounts
+        guard let organization, accounts.count == AccountCode.allCases.count else {
+            throw StoreError.organizationNotFound(organizationID.rawValue)
+        }
+        return (organization, accounts)
     }
 
     /// Appends one entry and moves both account balances; the accounts must be locked.
@@ -66,8 +72,7 @@ extension PostgresStore {
         async throws -> CreditResult
     {
         try await transaction { connection in
-            let accounts = try await Self.lockAccounts(connection, organizationID, logger: self.logger)
-            let organization = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            let (organization, accounts) = try await Self.lockOrganization(connection, organizationID, logger: self.logger)
             if let existing = try await connection.query(
                 "\(unescaped: Self.entrySelect) WHERE e.kind = \(movement.kind.rawValue) AND e.reference = \(movement.reference)",
                 logger: self.logger

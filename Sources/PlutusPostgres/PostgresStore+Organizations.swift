@@ -111,7 +111,7 @@ extension PostgresStore {
         return try await transaction { connection in
             // The accounts lock serializes workspace creation with ingest, which creates
             // workspaces on the fly.
-            _ = try await Self.lockAccounts(connection, organizationID, logger: self.logger)
+            _ = try await Self.lockOrganization(connection, organizationID, logger: self.logger)
             let existing = try await Self.workspaces(connection, organizationID, logger: self.logger)
             if WorkspaceMatch.find(trimmed, in: existing) != nil { throw StoreError.nameTaken(trimmed) }
             let workspace = WorkspaceMatch.new(

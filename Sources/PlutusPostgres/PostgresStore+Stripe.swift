@@ -85,7 +85,7 @@ private struct PostgresStripeApplication {
             return StripeOutcome(status: .ignored, detail: reason)
         case .credit(let hint, let amount, let payment):
             guard let org = try await organization(hint) else { return unmapped() }
-            let accounts = try await PostgresStore.lockAccounts(connection, org.id, logger: logger)
+            let (_, accounts) = try await PostgresStore.lockOrganization(connection, org.id, logger: logger)
             try await linkCustomer(org, hint.customer)
             if try await existingTopUp(payment: payment) != nil {
                 return StripeOutcome(status: .alreadyCredited, organizationID: org.id, detail: "payment \(payment) was credited before")
@@ -191,7 +191,7 @@ private struct PostgresStripeApplication {
         _ organizationID: OrganizationID, kind: EntryKind, key: String, reversedTarget: MicroDollars,
         status: StripeOutcome.Status, memo: String
     ) async throws -> StripeOutcome {
-        let accounts = try await PostgresStore.lockAccounts(connection, organizationID, logger: logger)
+        let (_, accounts) = try await PostgresStore.lockOrganization(connection, organizationID, logger: logger)
         let signedSum = try await connection.query(
             """
             SELECT COALESCE(SUM(CASE WHEN c.code = 'credit' THEN e.amount_micros ELSE -e.amount_micros END), 0)::int8

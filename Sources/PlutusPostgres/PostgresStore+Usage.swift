@@ -94,28 +94,6 @@ extension PostgresStore {
         return nil
     }
 
-    /// Locks the organization's accounts (see `lockAccounts`) and reads the organization, in one query.
-    static func lockOrganization(_ connection: PostgresConnection, _ organizationID: OrganizationID, logger: Logger) async throws
-        -> (Organization, [AccountCode: (id: Int64, balance: Int64)])
-    {
-        var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
-        var organization: Organization?
-        for row in try await connection.query(
-            """
-            SELECT a.id AS account_id, a.code, a.balance_micros, o.* FROM accounts a JOIN organizations o ON o.id = a.org_id
-            WHERE a.org_id = \(organizationID.rawValue) ORDER BY a.id FOR UPDATE OF a
-            """, logger: logger
-        ).rows() {
-            organization = try organization ?? Self.organization(row)
-            guard let code = AccountCode(rawValue: try row.string("code")) else { continue }
-            accounts[code] = (try row.int64("account_id"), try row.int64("balance_micros"))
-        }
-        guard let organization, accounts.count == AccountCode.allCases.count else {
-            throw StoreError.organizationNotFound(organizationID.rawValue)
-        }
-        return (organization, accounts)
-    }
-
     private static func storedResponses(_ connection: PostgresConnection, _ organizationID: OrganizationID, keys: [String], logger: Logger)
         async throws -> [String: (hash: String, source: GroupDecision.Original)]
     {

@@ -7,14 +7,8 @@ extension PostgresStore {
     /// concurrent writers cannot make a clean ledger look broken.
     public func verify() async throws -> VerificationReport {
         try await withConnection { connection in
-            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
-            do {
-                let report = try await Self.verify(connection, logger: self.logger)
-                try await connection.query("COMMIT", logger: self.logger)
-                return report
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                throw error
+            try await Self.within(connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger) {
+                try await Self.verify(connection, logger: self.logger)
             }
         }
     }

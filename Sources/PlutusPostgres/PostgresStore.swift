@@ -103,12 +103,7 @@ public final class PostgresStore: BillingStore, Sendable {
                 "SELECT to_regclass('plutus_migrations') IS NOT NULL", logger: self.logger
             ).collect().first?.decode(Bool.self) ?? false
             guard exists else { return PostgresSchema.migrations.map(\.name) }
-            var applied: Set<String> = []
-            for try await name in try await connection.query("SELECT name FROM plutus_migrations", logger: self.logger)
-                .decode(String.self)
-            {
-                applied.insert(name)
-            }
+            let applied = try await Self.appliedMigrations(connection, logger: self.logger)
             let known = Set(PostgresSchema.migrations.map(\.name))
             if !applied.isSubset(of: known) {
                 throw StoreError.schemaTooNew(found: applied.count, supported: PostgresSchema.version)
@@ -124,26 +119,16 @@ public final class PostgresStore: BillingStore, Sendable {
             try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLockKey))", logger: self.logger)
             do {
                 try await connection.query("CREATE TABLE IF NOT EXISTS plutus_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)", logger: self.logger)
-                var applied: Set<String> = []
-                for try await name in try await connection.query("SELECT name FROM plutus_migrations", logger: self.logger)
-                    .decode(String.self)
-                {
-                    applied.insert(name)
-                }
+                let applied = try await Self.appliedMigrations(connection, logger: self.logger)
                 var done: [String] = []
                 for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
-                    try await connection.query("BEGIN", logger: self.logger)
-                    do {
+                    try await Self.within(connection, logger: self.logger) {
                         for statement in PostgresSchema.statements(migration.sql) {
                             try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
                         }
                         try await connection.query(
                             "INSERT INTO plutus_migrations(name, applied_at) VALUES (\(migration.name), \(Timestamp.now().millis))",
                             logger: self.logger)
-                        try await connection.query("COMMIT", logger: self.logger)
-                    } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                        throw error
                     }
                     done.append(migration.name)
                 }
@@ -156,6 +141,10 @@ public final class PostgresStore: BillingStore, Sendable {
         }
     }
 
+    private static func appliedMigrations(_ connection: PostgresConnection, logger: Logger) async throws -> Set<String> {
+        Set(try await connection.query("SELECT name FROM plutus_migrations", logger: logger).collect().map { try $0.decode(String.self) })
+    }
+
     /// Migrations this Plutus knows, in order, and how many.
     public static var migrationNames: [String] { PostgresSchema.migrations.map(\.name) }
     public static var schemaVersion: Int { PostgresSchema.version }
@@ -163,6 +152,22 @@ public final class PostgresStore: BillingStore, Sendable {
     static let migrationLockKey: Int64 = 0x706C_7574_7573  // "plutus"
 
     // MARK: transactions
+
+    /// Runs `body` on `connection` between `begin` and COMMIT; rolls back and rethrows when
+    /// anything fails.
+    static func within<T>(
+        _ connection: PostgresConnection, begin: PostgresQuery = "BEGIN", logger: Logger, _ body: () async throws -> T
+    ) async throws -> T {
+        try await connection.query(begin, logger: logger)
+        do {
+            let value = try await body()
+            try await connection.query("COMMIT", logger: logger)
+            return value
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
 
     /// Runs `body` on one pooled connection, outside any transaction.
     func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
@@ -181,15 +186,7 @@ public final class PostgresStore: BillingStore, Sendable {
         while true {
             do {
                 return try await client.withConnection { connection in
-                    try await connection.query("BEGIN", logger: self.logger)
-                    do {
-                        let value = try await body(connection)
-                        try await connection.query("COMMIT", logger: self.logger)
-                        return value
-                    } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                        throw error
-                    }
+                    try await Self.within(connection, logger: self.logger) { try await body(connection) }
                 }
             } catch let error where Self.isRetryable(error) {
                 guard attempt < Self.transactionAttemptsMax else { throw StoreError.busy(retryAfterSeconds: 1) }
