@@ -49,8 +49,9 @@ extension SQLiteStore {
         guard let debitAfter = try Int64.fetchOne(move, arguments: [-amount.rawValue, accounts[debitCode]!]),
             let creditAfter = try Int64.fetchOne(move, arguments: [amount.rawValue, accounts[creditCode]!])
         else { throw StoreError.backend("ledger account vanished") }
-        let id = try insertEntry(
-            db, organizationID: organizationID, kind: kind, debitAccountID: accounts[debitCode]!,
+        let id = EntryID.timeOrdered(at: time)
+        try insertEntry(
+            db, id: id, organizationID: organizationID, kind: kind, debitAccountID: accounts[debitCode]!,
             creditAccountID: accounts[creditCode]!, amount: amount, reference: reference,
             externalReference: externalReference, memo: memo, debitBalanceAfter: debitAfter, creditBalanceAfter: creditAfter,
             at: time)
@@ -62,30 +63,34 @@ extension SQLiteStore {
     }
 
     /// Appends one entry row whose balances the caller has already moved (or will move in
-    /// the same transaction). Returns its id.
-    @discardableResult
+    /// the same transaction). Bound through SQLite's C API: ingest appends one per event.
     static func insertEntry(
-        _ db: Database, organizationID: OrganizationID, kind: EntryKind, debitAccountID: Int64, creditAccountID: Int64,
-        amount: MicroDollars, reference: String, externalReference: String?, memo: String?, debitBalanceAfter: Int64,
-        creditBalanceAfter: Int64, at time: Timestamp
-    ) throws -> EntryID {
+        _ db: Database, id: EntryID, organizationID: OrganizationID, kind: EntryKind, debitAccountID: Int64,
+        creditAccountID: Int64, amount: MicroDollars, reference: String, externalReference: String?, memo: String?,
+        debitBalanceAfter: Int64, creditBalanceAfter: Int64, at time: Timestamp
+    ) throws {
         precondition(amount.isPositive && debitAccountID != creditAccountID, "entries move a positive amount between two accounts")
-        let id = EntryID.timeOrdered(at: time)
-        try entryInsertStatement(db).execute(arguments: [
-            id.rawValue, organizationID.rawValue, debitAccountID, creditAccountID, amount.rawValue, kind.rawValue, reference,
-            externalReference, memo, debitBalanceAfter, creditBalanceAfter, time.millis,
-        ])
-        return id
-    }
-
-    /// The entry INSERT, with its twelve columns in the order `insertEntry` binds them.
-    static func entryInsertStatement(_ db: Database) throws -> Statement {
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,
-                                    external_ref, memo, debit_balance_after_micros, credit_balance_after_micros, ts)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        var insert = RawInsert(
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,
+                                        external_ref, memo, debit_balance_after_micros, credit_balance_after_micros, ts)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """))
+        try insert.run { row in
+            row.text(id.rawValue)
+            row.text(organizationID.rawValue)
+            row.integer(debitAccountID)
+            row.integer(creditAccountID)
+            row.integer(amount.rawValue)
+            row.text(kind.rawValue)
+            row.text(reference)
+            row.text(externalReference)
+            row.text(memo)
+            row.integer(debitBalanceAfter)
+            row.integer(creditBalanceAfter)
+            row.integer(time.millis)
+        }
     }
 
     public func postCredit(_ organizationID: OrganizationID, _ movement: CreditMovement, at time: Timestamp)

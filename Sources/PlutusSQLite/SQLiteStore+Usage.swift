@@ -95,23 +95,12 @@ extension SQLiteStore {
                 row.integer(event.recordedAt.millis)
             }
         }
-        var insertEntryRow = RawInsert(try entryInsertStatement(db))
         for entry in writes.entries {
-            precondition(entry.amount.isPositive, "entries move a positive amount")
-            try insertEntryRow.run { row in
-                row.text(entry.id.rawValue)
-                row.text(organization.rawValue)
-                row.integer(accounts[.credit]!)
-                row.integer(accounts[.usage]!)
-                row.integer(entry.amount.rawValue)
-                row.text(EntryKind.usage.rawValue)
-                row.text(entry.eventID.rawValue)
-                row.text(nil)
-                row.text(entry.memo)
-                row.integer(entry.creditBalanceAfter.rawValue)
-                row.integer(entry.usageBalanceAfter)
-                row.integer(entry.timestamp.millis)
-            }
+            try insertEntry(
+                db, id: entry.id, organizationID: organization, kind: .usage, debitAccountID: accounts[.credit]!,
+                creditAccountID: accounts[.usage]!, amount: entry.amount, reference: entry.eventID.rawValue,
+                externalReference: nil, memo: entry.memo, debitBalanceAfter: entry.creditBalanceAfter.rawValue,
+                creditBalanceAfter: entry.usageBalanceAfter, at: entry.timestamp)
         }
         if !writes.entries.isEmpty {
             let set = try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?")
