@@ -10,22 +10,16 @@ final class ServerMetrics: Sendable {
         .milliseconds(500), .seconds(1), .seconds(5),
     ]
 
-    static var requests: MetricNameDescriptor {
-        MetricNameDescriptor(
-            namespace: "plutus", metricName: "http_requests", unitName: "total", helpText: "HTTP requests by route, method and status.")
-    }
-    static var requestDuration: MetricNameDescriptor {
-        MetricNameDescriptor(
-            namespace: "plutus", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency by route.")
-    }
-    static var usageEvents: MetricNameDescriptor {
-        MetricNameDescriptor(
-            namespace: "plutus", metricName: "usage_events", unitName: "total", helpText: "Usage events by outcome.")
-    }
-    static var webhookDeliveries: MetricNameDescriptor {
-        MetricNameDescriptor(
-            namespace: "plutus", metricName: "webhook_deliveries", unitName: "total", helpText: "Stripe webhook deliveries by outcome.")
-    }
+    // Built once, not per request. MetricNameDescriptor predates Sendable; these are
+    // immutable after initialization.
+    nonisolated(unsafe) static let requests = MetricNameDescriptor(
+        namespace: "plutus", metricName: "http_requests", unitName: "total", helpText: "HTTP requests by route, method and status.")
+    nonisolated(unsafe) static let requestDuration = MetricNameDescriptor(
+        namespace: "plutus", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency by route.")
+    nonisolated(unsafe) static let usageEvents = MetricNameDescriptor(
+        namespace: "plutus", metricName: "usage_events", unitName: "total", helpText: "Usage events by outcome.")
+    nonisolated(unsafe) static let webhookDeliveries = MetricNameDescriptor(
+        namespace: "plutus", metricName: "webhook_deliveries", unitName: "total", helpText: "Stripe webhook deliveries by outcome.")
 
     func request(route: String, method: String, status: Int, duration: Duration) {
         registry.makeCounter(
