@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PlutusCore
 import Testing
 
@@ -60,5 +63,37 @@ struct CLI {
         let result = try run(arguments: arguments + ["--json"])
         #expect(result.status == 0, "plutus \(arguments.joined(separator: " ")) failed: \(result.stderr)")
         return try JSONValue.parse(result.stdout)
+    }
+}
+
+/// A real `plutus serve` child process on `port`, its output discarded, the ingest rate
+/// limit off.
+final class ServeProcess: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+
+    init(port: Int, arguments: [String], environment extra: [String: String]) throws {
+        self.port = port
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["serve", "--port", String(port)] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["PLUTUS_INGEST_RATE_PER_MIN"] = "0"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    func kill() {
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM: a graceful stop.
+    func stop() {
+        Glibc.kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
     }
 }

@@ -3,10 +3,6 @@ import PlutusCore
 import PlutusStoreTesting
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Kills the real server with SIGKILL at random moments while clients keep metering and
 /// retrying under their Idempotency-Keys, then proves that every acknowledged event exists
 /// exactly once, nothing unacknowledged is half-written, the ledger verifies, and a Stripe
@@ -17,26 +13,12 @@ struct CrashSafetyTests {
     static let adminToken = "crash-admin"
     static let webhookSecret = "whsec_crash"
 
-    final class Server: @unchecked Sendable {
-        let process = Process()
-        init(cli: CLI, port: Int) throws {
-            process.executableURL = URL(fileURLWithPath: CLI.binary)
-            process.arguments = ["serve", "--port", String(port), "--db", cli.database]
-            var environment = ProcessInfo.processInfo.environment
-            environment["PLUTUS_HOME"] = cli.home
-            environment["PLUTUS_ADMIN_TOKEN"] = CrashSafetyTests.adminToken
-            environment["PLUTUS_INGEST_RATE_PER_MIN"] = "0"
-            environment["STRIPE_WEBHOOK_SECRET"] = CrashSafetyTests.webhookSecret
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-        }
-
-        func kill() {
-            Glibc.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+    static func server(_ cli: CLI, port: Int) throws -> ServeProcess {
+        try ServeProcess(
+            port: port, arguments: ["--db", cli.database],
+            environment: [
+                "PLUTUS_HOME": cli.home, "PLUTUS_ADMIN_TOKEN": adminToken, "STRIPE_WEBHOOK_SECRET": webhookSecret,
+            ])
     }
 
     static func waitUntilUp(_ port: Int) async throws {
@@ -70,7 +52,7 @@ struct CrashSafetyTests {
             object: StripeFixtures.checkoutSession(org: org, amountCents: "2500", paymentIntent: "pi_crash"))
         var rng = SystemRandomNumberGenerator()
         for cycle in 0..<Self.cycles {
-            let server = try Server(cli: cli, port: port)
+            let server = try Self.server(cli, port: port)
             try await Self.waitUntilUp(port)
             if cycle == Self.cycles / 2 {
                 // A Stripe credit lands, then the server dies, then Stripe redelivers (below).
@@ -99,7 +81,7 @@ struct CrashSafetyTests {
             server.kill()
         }
         // Recovery: every client retries what it never heard back about, under the same key.
-        let server = try Server(cli: cli, port: port)
+        let server = try Self.server(cli, port: port)
         defer { server.kill() }
         try await Self.waitUntilUp(port)
         var retried = 0

@@ -4,39 +4,12 @@ import PlutusPostgres
 import PlutusStoreTesting
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 let testServerURL = ProcessInfo.processInfo.environment["PLUTUS_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
 /// Three real `plutus serve` processes on one PostgreSQL database, load spread over them.
 @Suite("Scale-out: three servers on one PostgreSQL database", .serialized, .enabled(if: testServerURL != nil, "set PLUTUS_TEST_DATABASE_URL"))
 struct ScaleOutTests {
     static let webhookSecret = "whsec_scale"
-
-    final class Server: @unchecked Sendable {
-        let process = Process()
-        let port: Int
-
-        init(url: String, port: Int) throws {
-            self.port = port
-            process.executableURL = URL(fileURLWithPath: CLI.binary)
-            process.arguments = ["serve", "--port", String(port), "--database-url", url]
-            var environment = ProcessInfo.processInfo.environment
-            environment["PLUTUS_INGEST_RATE_PER_MIN"] = "0"
-            environment["STRIPE_WEBHOOK_SECRET"] = ScaleOutTests.webhookSecret
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-        }
-
-        func stop() {
-            Glibc.kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-    }
 
     /// A fresh database of its own, with one organization, a grant and a key.
     static func setUp(_ cli: CLI, grant: String) async throws -> (url: String, name: String, secret: String, org: String) {
@@ -50,8 +23,12 @@ struct ScaleOutTests {
         return (url, name, secret, org)
     }
 
-    static func startThree(_ url: String) async throws -> [Server] {
-        let servers = try (0..<3).map { _ in try Server(url: url, port: try ServeTests.freePort()) }
+    static func startThree(_ url: String) async throws -> [ServeProcess] {
+        let servers = try (0..<3).map { _ in
+            try ServeProcess(
+                port: try ServeTests.freePort(), arguments: ["--database-url", url],
+                environment: ["STRIPE_WEBHOOK_SECRET": webhookSecret])
+        }
         for server in servers { try await CrashSafetyTests.waitUntilUp(server.port) }
         return servers
     }
