@@ -46,9 +46,11 @@ let package = Package(
             dependencies: ["PlutusStore", "PlutusCore"],
             swiftSettings: strict
         ),
+        .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "PlutusSQLite",
             dependencies: [
+                "CSQLiteTuning",
                 "PlutusStore",
                 "PlutusCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
