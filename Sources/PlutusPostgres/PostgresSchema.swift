@@ -15,6 +15,7 @@ enum PostgresSchema {
         Migration(name: "v2-stripe-subscriptions", sql: v2),
         Migration(name: "v3-alert-deliveries", sql: v3),
         Migration(name: "v4-usage-days", sql: v4),
+        Migration(name: "v5-usage-entry-per-request", sql: v5),
     ]
 
     static var version: Int { migrations.count }
@@ -278,6 +279,18 @@ enum PostgresSchema {
             SUM(reasoning_tokens), SUM(cost_micros)
         FROM usage_events
         GROUP BY org_id, ts / 86400000, COALESCE(workspace_id, ''), provider, COALESCE(model, ''), task_type;
+        """
+
+    /// One usage entry per ingest request: each event names the entry that paid for it
+    /// (NULL when it cost nothing); events recorded before are linked to their own entries.
+    /// `usage_events_org_ts` goes: summaries read the daily rollup.
+    private static let v5 = """
+        ALTER TABLE usage_events ADD COLUMN entry_id TEXT;
+        ALTER TABLE usage_events DISABLE TRIGGER usage_events_append_only;
+        UPDATE usage_events e SET entry_id = n.id FROM entries n
+        WHERE n.kind = 'usage' AND n.reference = e.id AND e.cost_micros > 0;
+        ALTER TABLE usage_events ENABLE TRIGGER usage_events_append_only;
+        DROP INDEX usage_events_org_ts;
         """
 
     private static let v2 = """

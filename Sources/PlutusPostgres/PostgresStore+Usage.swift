@@ -146,7 +146,7 @@ extension PostgresStore {
                 SELECT u.id, \(organization.rawValue), \(accounts[.credit]!), \(accounts[.usage]!), u.amount, 'usage',
                        u.reference, u.memo, u.debit_after, u.credit_after, u.ts
                 FROM unnest(\(entries.map(\.id.rawValue))::text[], \(entries.map(\.amount.rawValue))::int8[],
-                            \(entries.map(\.eventID.rawValue))::text[], \(entries.map(\.memo))::text[],
+                            \(entries.map(\.reference))::text[], \(entries.map(\.memo))::text[],
                             \(entries.map(\.creditBalanceAfter.rawValue))::int8[], \(entries.map(\.usageBalanceAfter))::int8[],
                             \(entries.map(\.timestamp.millis))::int8[])
                     AS u(id, amount, reference, memo, debit_after, credit_after, ts)
@@ -210,10 +210,10 @@ extension PostgresStore {
             """
             INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
                 input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
-                cost_micros, cost_kind, price_version, source, ts, recorded_at)
+                cost_micros, cost_kind, price_version, source, ts, recorded_at, entry_id)
             SELECT u.id, \(organization.rawValue), NULLIF(u.workspace, \(null)), NULLIF(u.client_id, \(null)), u.provider,
                    NULLIF(u.model, \(null)), u.task, u.input, u.output, u.cache_read, u.cache_write, u.reasoning, u.cost,
-                   u.cost_kind, u.price_version, u.source, u.ts, u.recorded_at
+                   u.cost_kind, u.price_version, u.source, u.ts, u.recorded_at, NULLIF(u.entry_id, \(null))
             FROM unnest(
                 \(events.map(\.id.rawValue))::text[], \(events.map { $0.workspaceID?.rawValue ?? null })::text[],
                 \(events.map { $0.input.clientEventID ?? null })::text[], \(events.map(\.input.provider))::text[],
@@ -223,9 +223,10 @@ extension PostgresStore {
                 \(events.map(\.input.tokens.reasoning))::int8[], \(events.map(\.priced.cost.rawValue))::int8[],
                 \(events.map(\.priced.kind.rawValue))::text[], \(events.map(\.priced.catalogVersion))::text[],
                 \(events.map(\.input.source))::text[], \(events.map(\.timestamp.millis))::int8[],
-                \(events.map(\.recordedAt.millis))::int8[])
+                \(events.map(\.recordedAt.millis))::int8[], \(events.map { $0.entryID?.rawValue ?? null })::text[])
                 WITH ORDINALITY AS u(id, workspace, client_id, provider, model, task, input, output, cache_read,
-                                     cache_write, reasoning, cost, cost_kind, price_version, source, ts, recorded_at, position)
+                                     cache_write, reasoning, cost, cost_kind, price_version, source, ts, recorded_at,
+                                     entry_id, position)
             ORDER BY u.position
             """, logger: logger)
     }
@@ -289,7 +290,8 @@ extension PostgresStore {
             cost: MicroDollars(rawValue: try row.int64("cost_micros")),
             costKind: CostKind(rawValue: try row.string("cost_kind")) ?? .estimated, priceVersion: try row.string("price_version"),
             source: try row.string("source"), timestamp: Timestamp(rawValue: try row.int64("ts")),
-            recordedAt: Timestamp(rawValue: try row.int64("recorded_at")))
+            recordedAt: Timestamp(rawValue: try row.int64("recorded_at")),
+            entryID: try row.optionalString("entry_id").map(EntryID.init(rawValue:)))
     }
 }
 

@@ -45,23 +45,15 @@ extension PostgresStore {
         ).rows() {
             problems.append("organization \(try row.string("id")): 'has held credit' flag disagrees with its entries")
         }
-        for row in try await connection.query(
-            """
-            SELECT e.id FROM usage_events e LEFT JOIN entries n ON n.kind = 'usage' AND n.reference = e.id
-            WHERE (e.cost_micros > 0 AND (n.id IS NULL OR n.amount_micros <> e.cost_micros))
-               OR (e.cost_micros = 0 AND n.id IS NOT NULL)
-            LIMIT 20
-            """, logger: logger
-        ).rows() {
-            problems.append("usage event \(try row.string("id")): its ledger entry is missing or does not match its cost")
+        for row in try await connection.query(PostgresQuery(unsafeSQL: StoreVerification.unpaidUsageEvents), logger: logger).rows() {
+            problems.append(
+                StoreVerification.unpaidUsageEventProblem(id: try row.string("id"), cost: try row["cost_micros"].decode(Int64.self)))
         }
-        let orphans = try await connection.query(
-            """
-            SELECT COUNT(*) FROM entries n LEFT JOIN usage_events e ON e.id = n.reference
-            WHERE n.kind = 'usage' AND e.id IS NULL
-            """, logger: logger
-        ).collect().first?.decode(Int64.self) ?? 0
-        if orphans > 0 { problems.append("\(orphans) usage entries refer to no usage event") }
+        for row in try await connection.query(PostgresQuery(unsafeSQL: StoreVerification.mismatchedUsageEntries), logger: logger)
+            .rows()
+        {
+            problems.append(StoreVerification.mismatchedUsageEntryProblem(id: try row.string("id")))
+        }
         // Month counters against the events they count, per organization and per workspace.
         for row in try await connection.query(
             """

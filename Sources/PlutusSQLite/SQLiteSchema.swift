@@ -4,7 +4,7 @@ import GRDB
 /// new migration appended to the list.
 enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
-    static let version = 4
+    static let version = 5
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -20,8 +20,26 @@ enum SQLiteSchema {
         migrator.registerMigration("v4-usage-days") { db in
             try db.execute(sql: v4)
         }
+        migrator.registerMigration("v5-usage-entry-per-request") { db in
+            try db.execute(sql: v5)
+        }
         return migrator
     }
+
+    /// One usage entry per ingest request instead of one per event: each event names the
+    /// entry that paid for it (`entry_id`; NULL when it cost nothing), and an entry's amount
+    /// is the sum of its events' costs. Events recorded before keep their own entries, linked
+    /// here. `usage_events_org_ts` goes: summaries read the daily rollup, not the events.
+    private static let v5 = """
+        ALTER TABLE usage_events ADD COLUMN entry_id TEXT;
+        DROP TRIGGER usage_events_no_update;
+        UPDATE usage_events SET entry_id = (
+            SELECT n.id FROM entries n WHERE n.kind = 'usage' AND n.reference = usage_events.id)
+        WHERE cost_micros > 0;
+        CREATE TRIGGER usage_events_no_update BEFORE UPDATE ON usage_events
+            BEGIN SELECT RAISE(ABORT, 'usage events are immutable'); END;
+        DROP INDEX usage_events_org_ts;
+        """
 
     /// Alert delivery: `alert_delivery_states` is the outbox (one row per alert and channel
     /// once tried: delivered, due again, or abandoned); `alert_deliveries` is the append-only

@@ -68,8 +68,8 @@ extension SQLiteStore {
             sql: """
                 INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
                     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
-                    cost_micros, cost_kind, price_version, source, ts, recorded_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    cost_micros, cost_kind, price_version, source, ts, recorded_at, entry_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         var insertEventRow = RawInsert(insertEvent)
         for event in writes.events {
@@ -93,12 +93,13 @@ extension SQLiteStore {
                 row.text(input.source)
                 row.integer(event.timestamp.millis)
                 row.integer(event.recordedAt.millis)
+                row.text(event.entryID?.rawValue)
             }
         }
         for entry in writes.entries {
             try insertEntry(
                 db, id: entry.id, organizationID: organization, kind: .usage, debitAccountID: accounts[.credit]!,
-                creditAccountID: accounts[.usage]!, amount: entry.amount, reference: entry.eventID.rawValue,
+                creditAccountID: accounts[.usage]!, amount: entry.amount, reference: entry.reference,
                 externalReference: nil, memo: entry.memo, debitBalanceAfter: entry.creditBalanceAfter.rawValue,
                 creditBalanceAfter: entry.usageBalanceAfter, at: entry.timestamp)
         }
@@ -195,7 +196,8 @@ extension SQLiteStore {
                 cacheWrite: row["cache_write_tokens"], reasoning: row["reasoning_tokens"]),
             cost: MicroDollars(rawValue: row["cost_micros"]), costKind: CostKind(rawValue: row["cost_kind"]) ?? .estimated,
             priceVersion: row["price_version"], source: row["source"], timestamp: Timestamp(rawValue: row["ts"]),
-            recordedAt: Timestamp(rawValue: row["recorded_at"]))
+            recordedAt: Timestamp(rawValue: row["recorded_at"]),
+            entryID: (row["entry_id"] as String?).map(EntryID.init(rawValue:)))
     }
 }
 

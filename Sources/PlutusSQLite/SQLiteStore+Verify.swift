@@ -48,25 +48,14 @@ extension SQLiteStore {
                 let org: String = row["id"]
                 problems.append("organization \(org): 'has held credit' flag disagrees with its entries")
             }
-            let badUsage = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT e.id FROM usage_events e LEFT JOIN entries n ON n.kind = 'usage' AND n.reference = e.id
-                    WHERE (e.cost_micros > 0 AND (n.id IS NULL OR n.amount_micros <> e.cost_micros))
-                       OR (e.cost_micros = 0 AND n.id IS NOT NULL)
-                    LIMIT 20
-                    """)
-            for row in badUsage {
+            for row in try Row.fetchAll(db, sql: StoreVerification.unpaidUsageEvents) {
                 let id: String = row["id"]
-                problems.append("usage event \(id): its ledger entry is missing or does not match its cost")
+                problems.append(StoreVerification.unpaidUsageEventProblem(id: id, cost: row["cost_micros"]))
             }
-            let orphans = try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT COUNT(*) FROM entries n LEFT JOIN usage_events e ON e.id = n.reference
-                    WHERE n.kind = 'usage' AND e.id IS NULL
-                    """) ?? 0
-            if orphans > 0 { problems.append("\(orphans) usage entries refer to no usage event") }
+            for row in try Row.fetchAll(db, sql: StoreVerification.mismatchedUsageEntries) {
+                let id: String = row["id"]
+                problems.append(StoreVerification.mismatchedUsageEntryProblem(id: id))
+            }
             problems += try Self.verifyMonthCounters(db)
             problems += try Self.verifyDailyRollup(db)
             return VerificationReport(

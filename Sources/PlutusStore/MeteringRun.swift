@@ -44,12 +44,18 @@ public struct MeteringWrites: Sendable {
         public var timestamp: Timestamp
         /// When its request arrived.
         public var recordedAt: Timestamp
+        /// The usage entry that paid for it; nil when it cost nothing.
+        public var entryID: EntryID?
     }
 
-    /// A usage entry: debit the organization's credit account, credit its usage account.
+    /// A request's usage entry: debit the organization's credit account, credit its usage
+    /// account, by the sum of the costs of the request's recorded events (each names it).
     public struct Entry: Sendable {
         public var id: EntryID
-        public var eventID: UsageEventID
+        /// The id of the first event it pays for (unique per entry).
+        public var reference: String
+        /// How many events it pays for.
+        public var events: Int
         public var amount: MicroDollars
         public var memo: String
         public var creditBalanceAfter: MicroDollars
@@ -128,6 +134,9 @@ public struct MeteringRun<Source: MeteringSource> {
     private var storedSpend: [MeteringWrites.CounterKey: Int64] = [:]
     private var recordedInBatch: [String: RecordedEvent] = [:]
     private var alertKeys: Set<String> = []
+    /// The request's usage entry while its events are decided: one entry per request, not
+    /// per event, so a batch of 100 writes one ledger row instead of 100.
+    private var pendingEntry: (id: EntryID, reference: String, events: Int, amount: MicroDollars, memo: String)?
 
     public init(source: Source, organization: Organization, creditBalance: MicroDollars, usageBalance: Int64, batch: UsageBatch) {
         self.source = source
@@ -142,6 +151,15 @@ public struct MeteringRun<Source: MeteringSource> {
         var outcomes: [EventOutcome] = []
         outcomes.reserveCapacity(priced.count)
         for (event, cost) in zip(batch.events, priced) { outcomes.append(try apply(event, priced: cost)) }
+        if let entry = pendingEntry {
+            writes.entries.append(
+                MeteringWrites.Entry(
+                    id: entry.id, reference: entry.reference, events: entry.events, amount: entry.amount,
+                    memo: entry.events == 1 ? entry.memo : "\(entry.events) usage events",
+                    creditBalanceAfter: writes.creditBalance, usageBalanceAfter: writes.usageBalance,
+                    timestamp: batch.receivedAt))
+            pendingEntry = nil
+        }
         return outcomes
     }
 
@@ -198,21 +216,30 @@ public struct MeteringRun<Source: MeteringSource> {
         case .record(let balanceAfter, let overFreeLimit):
             let workspace = try resolveWorkspace(event.workspace)
             let eventID = UsageEventID.timeOrdered(at: batch.receivedAt)
+            var entryID: EntryID?
+            if priced.cost.isPositive {
+                writes.usageBalance += priced.cost.rawValue
+                if var entry = pendingEntry {
+                    // Sums stay far below Int64.max: each event is capped and so is the batch length.
+                    entry.amount = entry.amount.adding(priced.cost)!
+                    entry.events += 1
+                    pendingEntry = entry
+                    entryID = entry.id
+                } else {
+                    let id = EntryID.timeOrdered(at: batch.receivedAt)
+                    pendingEntry = (
+                        id, eventID.rawValue, 1, priced.cost, "\(event.provider)/\(event.model ?? "-") \(event.taskType)"
+                    )
+                    entryID = id
+                }
+            }
             writes.events.append(
                 MeteringWrites.Event(
                     id: eventID, workspaceID: workspace?.id, input: event, priced: priced, timestamp: time,
-                    recordedAt: batch.receivedAt))
+                    recordedAt: batch.receivedAt, entryID: entryID))
             if let clientEventID = event.clientEventID {
                 recordedInBatch[clientEventID] = RecordedEvent(
                     id: eventID, cost: priced.cost, costKind: priced.kind, workspaceID: workspace?.id)
-            }
-            if priced.cost.isPositive {
-                writes.usageBalance += priced.cost.rawValue
-                writes.entries.append(
-                    MeteringWrites.Entry(
-                        id: EntryID.timeOrdered(at: time), eventID: eventID, amount: priced.cost,
-                        memo: "\(event.provider)/\(event.model ?? "-") \(event.taskType)", creditBalanceAfter: balanceAfter,
-                        usageBalanceAfter: writes.usageBalance, timestamp: time))
             }
             writes.creditBalance = balanceAfter
             let tokensAfter = tokensBefore + event.tokens.tracked

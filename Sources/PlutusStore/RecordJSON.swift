@@ -43,6 +43,7 @@ public enum RecordJSON {
             ("reasoning_tokens", .int(event.tokens.reasoning)), ("cost_usd", .money(event.cost)),
             ("estimated", .bool(event.costKind.isEstimated)), ("cost_kind", .string(event.costKind.rawValue)),
             ("price_version", .string(event.priceVersion)), ("source", .string(event.source)),
+            ("entry_id", .optionalString(event.entryID?.rawValue)),
         ])
     }
 

@@ -115,8 +115,10 @@ public struct UsageEventRecord: Sendable, Equatable {
     public var source: String
     public var timestamp: Timestamp
     public var recordedAt: Timestamp
+    /// The usage entry of the request that recorded it; nil when it cost nothing.
+    public var entryID: EntryID?
 
-    public init(sequence: Int64, id: UsageEventID, organizationID: OrganizationID, workspaceID: WorkspaceID?, workspaceName: String?, clientEventID: String?, provider: String, model: String?, taskType: String, tokens: TokenCounts, cost: MicroDollars, costKind: CostKind, priceVersion: String, source: String, timestamp: Timestamp, recordedAt: Timestamp) {
+    public init(sequence: Int64, id: UsageEventID, organizationID: OrganizationID, workspaceID: WorkspaceID?, workspaceName: String?, clientEventID: String?, provider: String, model: String?, taskType: String, tokens: TokenCounts, cost: MicroDollars, costKind: CostKind, priceVersion: String, source: String, timestamp: Timestamp, recordedAt: Timestamp, entryID: EntryID? = nil) {
         self.sequence = sequence
         self.id = id
         self.organizationID = organizationID
@@ -133,6 +135,7 @@ public struct UsageEventRecord: Sendable, Equatable {
         self.source = source
         self.timestamp = timestamp
         self.recordedAt = recordedAt
+        self.entryID = entryID
     }
 }
 

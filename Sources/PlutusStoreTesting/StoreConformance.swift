@@ -20,12 +20,12 @@ public enum StoreConformance {
 
     static func record(
         _ store: some BillingStore, _ org: OrganizationID, _ events: [UsageEventInput], key: String? = nil,
-        hash: String = "h", policy: MeteringPolicy = .standard
+        hash: String = "h", policy: MeteringPolicy = .standard, receivedAt: Timestamp = now
     ) async throws -> UsageBatchResult {
         try await store.recordUsage(
             UsageBatch(
                 organizationID: org, events: events, idempotency: key.map { .init(key: $0, requestHash: hash) },
-                policy: policy, receivedAt: now))
+                policy: policy, receivedAt: receivedAt))
     }
 
     static func outcome(_ result: UsageBatchResult) -> UsageBatchOutcome? {
@@ -58,19 +58,30 @@ public enum StoreConformance {
         try await grant(store, org, "10")
         let result = try await record(
             store, org,
-            [event(cost: "1"), event(tokens: TokenCounts(input: 1_000, output: 500, cacheRead: 2_000, reasoning: 100))])
+            [
+                event(cost: "1"), event(cost: "0"),
+                event(tokens: TokenCounts(input: 1_000, output: 500, cacheRead: 2_000, reasoning: 100)),
+            ])
         let batch = try #require(outcome(result))
-        #expect(batch.recordedCount == 2)
-        #expect(batch.events.map(\.costKind) == [.exact, .estimated])
-        #expect(batch.events[1].balanceAfter == dollars("8.937"))
+        #expect(batch.recordedCount == 3)
+        #expect(batch.events.map(\.costKind) == [.exact, .exact, .estimated])
+        #expect(batch.events.map(\.balanceAfter) == [dollars("9"), dollars("9"), dollars("8.937")])
         #expect(try await store.balance(org, at: now).balance == dollars("8.937"))
+        // One usage entry for the request, paying for the two events that cost something.
         let ledger = try await store.ledgerEntries(org, page: PageRequest())
-        #expect(ledger.items.map(\.kind) == [.usage, .usage, .grant])
-        #expect(ledger.items.map(\.amount) == [dollars("-0.063"), dollars("-1"), dollars("10")])
-        #expect(ledger.items[0].reference == batch.events[1].eventID?.rawValue)
-        let events = try await allEvents(store, org)
-        #expect(events.count == 2)
-        #expect(events[0].priceVersion == PriceCatalog.builtin.version)
+        #expect(ledger.items.map(\.kind) == [.usage, .grant])
+        #expect(ledger.items.map(\.amount) == [dollars("-1.063"), dollars("10")])
+        #expect(ledger.items[0].reference == batch.events[0].eventID?.rawValue)
+        #expect(ledger.items[0].memo == "2 usage events")
+        #expect(ledger.items[0].balanceAfter == dollars("8.937"))
+        let events = try await allEvents(store, org).reversed()
+        #expect(events.map(\.entryID) == [ledger.items[0].id, nil, ledger.items[0].id])
+        #expect(events.first?.priceVersion == PriceCatalog.builtin.version)
+        // A single event's entry reads as before: its reference is the event, its memo the call.
+        let single = try #require(outcome(try await record(store, org, [event(cost: "0.5")])))
+        let latest = try #require(try await store.ledgerEntries(org, page: PageRequest(limit: 1)).items.first)
+        #expect(latest.reference == single.events[0].eventID?.rawValue && latest.memo == "anthropic/claude-opus-4-8 general")
+        #expect(latest.amount == dollars("-0.5"))
         #expect(try await store.verify().isClean)
     }
 
@@ -432,7 +443,7 @@ public enum StoreConformance {
                 org, try CreditMovement(kind: kind, amount: dollars(amount), reference: reference, memo: nil), at: time)
         }
         try await post(.topUp, "50", "cs_1", at: october)
-        _ = try await record(store, org, [event(cost: "5", at: october)])
+        _ = try await record(store, org, [event(cost: "5", at: october)], receivedAt: october)
         try await post(.topUp, "20", "cs_2", at: early)
         try await post(.grant, "3", "g_1", at: early)
         try await post(.adjustment, "-1.5", "adj_1", at: early)
@@ -444,7 +455,8 @@ public enum StoreConformance {
         #expect(statement.net(.topUp) == dollars("20") && statement.net(.grant) == dollars("3"))
         #expect(statement.net(.adjustment) == dollars("-1.5") && statement.net(.refund) == dollars("-2"))
         #expect(statement.net(.usage) == dollars("-4.25"))
-        #expect(statement.movements.first { $0.kind == .usage }?.entries == 2)
+        // One request, one usage entry, dated when the request arrived.
+        #expect(statement.movements.first { $0.kind == .usage }?.entries == 1)
         #expect(statement.closing == dollars("60.25"))
         #expect(statement.closing == (try await store.balance(org, at: now).balance))
         let previous = try await store.creditStatement(org, from: month.start.adding(seconds: -31 * 86_400), to: month.start)

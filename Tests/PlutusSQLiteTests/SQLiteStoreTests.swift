@@ -124,6 +124,61 @@ struct SQLiteFileTests {
         #expect(report.problems.count == 1 && report.problems[0].contains("daily rollup"))
     }
 
+    @Test func perEventEntriesOfEarlierVersionsAreLinkedToTheirEvents() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(10)!, reference: "g", memo: nil), at: now)
+        // One event per request: the rows a v4 file holds (an entry per event, referencing it).
+        for cost in ["1", "0", "2.5"] {
+            let event = UsageEventInput(provider: "p", exactCost: try MicroDollars.parse(cost).get())
+            _ = try await store.recordUsage(UsageBatch(organizationID: org, events: [event], receivedAt: now))
+        }
+        // Given the file as v4 left it: no entry_id column, the (org, ts) index, no v5 record.
+        try await rawConnection(path).write { db in
+            try db.execute(sql: "ALTER TABLE usage_events DROP COLUMN entry_id")
+            try db.execute(sql: "CREATE INDEX usage_events_org_ts ON usage_events(org_id, ts)")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v5-usage-entry-per-request'")
+            try db.execute(sql: "UPDATE plutus_meta SET value = '4' WHERE key = 'schema_version'")
+        }
+        // When it is opened, each paid event is linked to the entry that references it.
+        let reopened = try SQLiteStore(path: path)
+        let ledger = try await reopened.ledgerEntries(org, page: PageRequest()).items.filter { $0.kind == .usage }
+        let events = try await reopened.usageEvents(org, page: PageRequest()).items
+        #expect(events.count == 3 && ledger.count == 2)
+        for event in events {
+            #expect(event.entryID == ledger.first { $0.reference == event.id.rawValue }?.id)
+        }
+        #expect(events.filter { $0.entryID == nil }.map(\.cost) == [.zero])
+        #expect(try await reopened.verify().isClean)
+        let indexes = try await rawConnection(path).read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_events'")
+        }
+        #expect(!indexes.contains("usage_events_org_ts"))
+    }
+
+    @Test func verifyCatchesEventsAndEntriesThatDisagree() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let events = ["1", "2", "0"].map { UsageEventInput(provider: "p", exactCost: try! MicroDollars.parse($0).get()) }
+        _ = try await store.recordUsage(UsageBatch(organizationID: org, events: events, receivedAt: now))
+        #expect(try await store.verify().isClean)
+        // An operator unlinks a paid event and links the free one to the entry.
+        try await rawConnection(path).write { db in
+            try db.execute(sql: "DROP TRIGGER usage_events_no_update")
+            let paid = try String.fetchOne(db, sql: "SELECT id FROM usage_events WHERE cost_micros = 2000000")!
+            let entry = try String.fetchOne(db, sql: "SELECT entry_id FROM usage_events WHERE id = ?", arguments: [paid])!
+            try db.execute(sql: "UPDATE usage_events SET entry_id = NULL WHERE id = ?", arguments: [paid])
+            try db.execute(sql: "UPDATE usage_events SET entry_id = ? WHERE cost_micros = 0", arguments: [entry])
+        }
+        let problems = try await store.verify().problems
+        #expect(problems.filter { $0.contains("it cost something but no usage entry pays for it") }.count == 1)
+        #expect(problems.filter { $0.contains("it cost nothing but names a usage entry") }.count == 1)
+        #expect(problems.filter { $0.contains("its amount is not the sum of the costs of the events it pays for") }.count == 1)
+    }
+
     @Test func entriesAndEventsAreAppendOnly() async throws {
         let path = temporaryDatabasePath()
         let store = try SQLiteStore(path: path)
@@ -176,7 +231,7 @@ struct SQLiteFileTests {
         try await rawConnection(path).write { db in
             try db.execute(sql: "UPDATE plutus_meta SET value = '99' WHERE key = 'schema_version'")
         }
-        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 4)) { try SQLiteStore(path: path) }
+        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 5)) { try SQLiteStore(path: path) }
 
         let other = temporaryDatabasePath()
         _ = try SQLiteStore(path: other)
