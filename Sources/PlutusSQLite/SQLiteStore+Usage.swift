@@ -64,37 +64,17 @@ extension SQLiteStore {
         _ db: Database, _ writes: MeteringWrites, organization: OrganizationID, accounts: [AccountCode: Int64],
         at receivedAt: Timestamp
     ) throws -> Set<String> {
-        let insertEvent = try db.cachedStatement(
-            sql: """
-                INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
-                    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
-                    cost_micros, cost_kind, price_version, source, ts, recorded_at, entry_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-        var insertEventRow = RawInsert(insertEvent)
-        for event in writes.events {
-            let input = event.input
-            try insertEventRow.run { row in
-                row.text(event.id.rawValue)
-                row.text(organization.rawValue)
-                row.text(event.workspaceID?.rawValue)
-                row.text(input.clientEventID)
-                row.text(input.provider)
-                row.text(input.model)
-                row.text(input.taskType)
-                row.integer(input.tokens.input)
-                row.integer(input.tokens.output)
-                row.integer(input.tokens.cacheRead)
-                row.integer(input.tokens.cacheWrite)
-                row.integer(input.tokens.reasoning)
-                row.integer(event.priced.cost.rawValue)
-                row.text(event.priced.kind.rawValue)
-                row.text(event.priced.catalogVersion)
-                row.text(input.source)
-                row.integer(event.timestamp.millis)
-                row.integer(event.recordedAt.millis)
-                row.text(event.entryID?.rawValue)
+        // Many rows per INSERT: SQLite's per-statement work (a statement journal for an insert
+        // that touches several b-trees, VDBE set-up and halt) is paid once per chunk, not once
+        // per event. Chunks of 100, then 10, then 1 keep three cached statements.
+        var remaining = writes.events[...]
+        while !remaining.isEmpty {
+            let rows = EventInsert.chunkRows.first { $0 <= remaining.count }!
+            var insert = RawInsert(try db.cachedStatement(sql: EventInsert.sql(rows: rows)))
+            try insert.run { row in
+                for event in remaining.prefix(rows) { EventInsert.bind(event, organization: organization, into: &row) }
             }
+            remaining = remaining.dropFirst(rows)
         }
         for entry in writes.entries {
             try insertEntry(
@@ -147,6 +127,47 @@ extension SQLiteStore {
             logged.insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))
         }
         return logged
+    }
+
+    /// The multi-row INSERT of usage events.
+    enum EventInsert {
+        /// Rows per statement, largest first; the last is 1 so every count decomposes.
+        static let chunkRows = [100, 10, 1]
+        private static let statements: [Int: String] = Dictionary(uniqueKeysWithValues: chunkRows.map { rows in
+            let tuple = "(" + Array(repeating: "?", count: 19).joined(separator: ", ") + ")"
+            return (rows, """
+                INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
+                    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+                    cost_micros, cost_kind, price_version, source, ts, recorded_at, entry_id)
+                VALUES
+                """ + Array(repeating: tuple, count: rows).joined(separator: ", "))
+        })
+
+        static func sql(rows: Int) -> String { statements[rows]! }
+
+        /// Binds one row's 19 values, in the column order above.
+        static func bind(_ event: MeteringWrites.Event, organization: OrganizationID, into row: inout RawInsert) {
+            let input = event.input
+            row.text(event.id.rawValue)
+            row.text(organization.rawValue)
+            row.text(event.workspaceID?.rawValue)
+            row.text(input.clientEventID)
+            row.text(input.provider)
+            row.text(input.model)
+            row.text(input.taskType)
+            row.integer(input.tokens.input)
+            row.integer(input.tokens.output)
+            row.integer(input.tokens.cacheRead)
+            row.integer(input.tokens.cacheWrite)
+            row.integer(input.tokens.reasoning)
+            row.integer(event.priced.cost.rawValue)
+            row.text(event.priced.kind.rawValue)
+            row.text(event.priced.catalogVersion)
+            row.text(input.source)
+            row.integer(event.timestamp.millis)
+            row.integer(event.recordedAt.millis)
+            row.text(event.entryID?.rawValue)
+        }
     }
 
     public func usageEvents(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<UsageEventRecord> {
