@@ -85,6 +85,33 @@ public enum StoreConformance {
         #expect(try await store.verify().isClean)
     }
 
+    /// A batch longer than one insert statement holds (237 = 2 × 100 + 3 × 10 + 7 × 1 rows on
+    /// SQLite) lands whole, in order, under one entry.
+    public static func aLongBatchLandsWholeAndInOrder(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "100")
+        let inputs: [UsageEventInput] = (1...237).map { (n: Int) -> UsageEventInput in
+            let workspace: String? = n % 3 == 0 ? "w\(n % 2)" : nil
+            let clientID: String? = n % 5 == 0 ? "call-\(n)" : nil
+            return event(
+                cost: "0.00\(n % 10)", workspace: workspace, tokens: TokenCounts(input: Int64(n)), eventID: clientID)
+        }
+        let batch = try #require(outcome(try await record(store, org, inputs)))
+        #expect(batch.recordedCount == 237)
+        let events = Array(try await allEvents(store, org).reversed())
+        #expect(events.map(\.tokens.input) == (1...237).map { Int64($0) })
+        let recordedIDs: [UsageEventID] = batch.events.compactMap { $0.eventID }
+        #expect(events.map(\.id) == recordedIDs)
+        let clientIDs: [String?] = inputs.map { $0.clientEventID }
+        #expect(events.map(\.clientEventID) == clientIDs)
+        let total = inputs.reduce(MicroDollars.zero) { $0.adding($1.exactCost!)! }
+        let ledger = try await store.ledgerEntries(org, page: PageRequest()).items
+        #expect(ledger.count == 2 && ledger[0].amount == MicroDollars(rawValue: -total.rawValue))
+        #expect(Set(events.filter { $0.cost.isPositive }.map(\.entryID)) == [ledger[0].id])
+        #expect(try await store.balance(org, at: now).balance == dollars("100").subtracting(total))
+        #expect(try await store.verify().isClean)
+    }
+
     public static func anInvalidEventWritesNothing(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         try await grant(store, org, "5")

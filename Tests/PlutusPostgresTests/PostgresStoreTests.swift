@@ -29,6 +29,9 @@ func withFreshStore(_ body: (PostgresStore) async throws -> Void) async throws {
 @Suite("PostgreSQL store: the shared conformance suite", .enabled(if: testServerURL != nil, "set PLUTUS_TEST_DATABASE_URL"))
 struct PostgresConformanceTests {
     @Test func recordsAndChargesABatch() async throws { try await withFreshStore(StoreConformance.recordsAndChargesABatch) }
+    @Test func aLongBatchLandsWholeAndInOrder() async throws {
+        try await withFreshStore(StoreConformance.aLongBatchLandsWholeAndInOrder)
+    }
     @Test func anInvalidEventWritesNothing() async throws { try await withFreshStore(StoreConformance.anInvalidEventWritesNothing) }
     @Test func idempotencyKeysReplayOrConflict() async throws {
         try await withFreshStore(StoreConformance.idempotencyKeysReplayOrConflict)

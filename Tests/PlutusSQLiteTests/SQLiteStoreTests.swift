@@ -19,6 +19,9 @@ func temporaryDatabasePath() -> String {
 @Suite("SQLite store: the shared conformance suite on real database files")
 struct SQLiteConformanceTests {
     @Test func recordsAndChargesABatch() async throws { try await StoreConformance.recordsAndChargesABatch(makeStore()) }
+    @Test func aLongBatchLandsWholeAndInOrder() async throws {
+        try await StoreConformance.aLongBatchLandsWholeAndInOrder(makeStore())
+    }
     @Test func anInvalidEventWritesNothing() async throws { try await StoreConformance.anInvalidEventWritesNothing(makeStore()) }
     @Test func idempotencyKeysReplayOrConflict() async throws {
         try await StoreConformance.idempotencyKeysReplayOrConflict(makeStore())
