@@ -48,6 +48,11 @@ public final class SQLiteStore: BillingStore, Sendable {
             // must survive power loss, so FULL is set here and checked.
             let synchronous = try pool.writeWithoutTransaction { db -> Int in
                 try db.execute(sql: "PRAGMA synchronous = FULL")
+                // The writer's statement journals (one per request savepoint, holding the
+                // pages the request changed) stay in memory instead of spilling to a temp
+                // file past 64 KiB: a group of 64 requests would otherwise write megabytes of
+                // page copies through the kernel. Readers keep file-backed temp storage.
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
                 return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
             }
             guard synchronous == 2 else { throw StoreError.backend("PRAGMA synchronous reads back \(synchronous), not FULL") }
