@@ -70,7 +70,7 @@ extension SQLiteStore {
         debitBalanceAfter: Int64, creditBalanceAfter: Int64, at time: Timestamp
     ) throws {
         precondition(amount.isPositive && debitAccountID != creditAccountID, "entries move a positive amount between two accounts")
-        var insert = RawInsert(
+        var insert = RawStatement(
             try db.cachedStatement(
                 sql: """
                     INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,

@@ -26,7 +26,7 @@ extension SQLiteStore {
     /// quota and hard-stop decision read from the same snapshot it updates, the event and
     /// entry inserts, counters, alerts and the stored response.
     static func recordUsage(_ db: Database, _ batch: UsageBatch, priced: [PricedCost]) throws -> BatchWrite {
-        let organization = try requireOrganization(db, batch.organizationID)
+        let (organization, accounts) = try lockedOrganization(db, batch.organizationID)
         if let claim = batch.idempotency,
             let stored = try Row.fetchOne(
                 try db.cachedStatement(
@@ -36,7 +36,6 @@ extension SQLiteStore {
             guard stored["request_hash"] == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
             return .replayed(StoredResponse(status: stored["status"], body: stored["response"]))
         }
-        let accounts = try accountRows(db, organization.id)
         var run = MeteringRun(
             source: SQLiteMeteringSource(db: db, organizationID: organization.id), organization: organization,
             creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance,
@@ -59,6 +58,36 @@ extension SQLiteStore {
         return .committed(outcome, response)
     }
 
+    /// The organization and its accounts, in one query read through the C API (the writer's
+    /// lock is held: nothing changes them until the transaction ends).
+    static func lockedOrganization(_ db: Database, _ id: OrganizationID) throws
+        -> (Organization, [AccountCode: (id: Int64, balance: Int64)])
+    {
+        var query = RawStatement(
+            try db.cachedStatement(
+                sql: """
+                    SELECT o.id, o.name, o.slug, o.plan, o.hard_stop_exempt, o.ever_credited, o.stripe_customer_id,
+                           o.created_at, a.id, a.code, a.balance_micros
+                    FROM organizations o JOIN accounts a ON a.org_id = o.id WHERE o.id = ?
+                    """))
+        var organization: Organization?
+        var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
+        try query.query({ $0.text(id.rawValue) }) { row in
+            if organization == nil {
+                organization = Organization(
+                    id: OrganizationID(rawValue: row.text(0) ?? ""), name: row.text(1) ?? "", slug: row.text(2) ?? "",
+                    plan: Plan(storedKey: row.text(3) ?? ""), hardStopExempt: row.integer(4) != 0,
+                    everCredited: row.integer(5) != 0, stripeCustomerID: row.text(6),
+                    createdAt: Timestamp(rawValue: row.integer(7)))
+            }
+            if let code = row.text(9).flatMap(AccountCode.init(rawValue:)) { accounts[code] = (row.integer(8), row.integer(10)) }
+        }
+        guard let organization, accounts.count == AccountCode.allCases.count else {
+            throw StoreError.organizationNotFound(id.rawValue)
+        }
+        return (organization, accounts)
+    }
+
     /// Writes what a metering run gathered; returns the keys of the alerts that were new.
     private static func write(
         _ db: Database, _ writes: MeteringWrites, organization: OrganizationID, accounts: [AccountCode: Int64],
@@ -70,7 +99,7 @@ extension SQLiteStore {
         var remaining = writes.events[...]
         while !remaining.isEmpty {
             let rows = EventInsert.chunkRows.first { $0 <= remaining.count }!
-            var insert = RawInsert(try db.cachedStatement(sql: EventInsert.sql(rows: rows)))
+            var insert = RawStatement(try db.cachedStatement(sql: EventInsert.sql(rows: rows)))
             try insert.run { row in
                 for event in remaining.prefix(rows) { EventInsert.bind(event, organization: organization, into: &row) }
             }
@@ -84,9 +113,13 @@ extension SQLiteStore {
                 creditBalanceAfter: entry.usageBalanceAfter, at: entry.timestamp)
         }
         if !writes.entries.isEmpty {
-            let set = try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?")
-            try set.execute(arguments: [writes.creditBalance.rawValue, accounts[.credit]!])
-            try set.execute(arguments: [writes.usageBalance, accounts[.usage]!])
+            var set = RawStatement(try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?"))
+            for (balance, account) in [(writes.creditBalance.rawValue, accounts[.credit]!), (writes.usageBalance, accounts[.usage]!)] {
+                try set.run { row in
+                    row.integer(balance)
+                    row.integer(account)
+                }
+            }
         }
         let upsert = try db.cachedStatement(
             sql: """
@@ -96,10 +129,16 @@ extension SQLiteStore {
                     tokens = tokens + excluded.tokens, cost_micros = cost_micros + excluded.cost_micros,
                     events = events + excluded.events
                 """)
+        var upsertMonth = RawStatement(upsert)
         for (key, counter) in writes.counters {
-            try upsert.execute(arguments: [
-                organization.rawValue, key.workspace, key.month.text, counter.tokens, counter.cost, counter.events,
-            ])
+            try upsertMonth.run { row in
+                row.text(organization.rawValue)
+                row.text(key.workspace)
+                row.text(key.month.text)
+                row.integer(counter.tokens)
+                row.integer(counter.cost)
+                row.integer(counter.events)
+            }
         }
         let upsertDay = try db.cachedStatement(
             sql: """
@@ -115,12 +154,23 @@ extension SQLiteStore {
                     reasoning_tokens = usage_days.reasoning_tokens + excluded.reasoning_tokens,
                     cost_micros = usage_days.cost_micros + excluded.cost_micros
                 """)
+        var upsertDayRow = RawStatement(upsertDay)
         for (key, totals) in writes.days {
-            try upsertDay.execute(arguments: [
-                organization.rawValue, key.day, key.workspace, key.provider, key.model, key.taskType, totals.events,
-                totals.tokens.input, totals.tokens.output, totals.tokens.cacheRead, totals.tokens.cacheWrite,
-                totals.tokens.reasoning, totals.cost.rawValue,
-            ])
+            try upsertDayRow.run { row in
+                row.text(organization.rawValue)
+                row.integer(key.day)
+                row.text(key.workspace)
+                row.text(key.provider)
+                row.text(key.model)
+                row.text(key.taskType)
+                row.integer(totals.events)
+                row.integer(totals.tokens.input)
+                row.integer(totals.tokens.output)
+                row.integer(totals.tokens.cacheRead)
+                row.integer(totals.tokens.cacheWrite)
+                row.integer(totals.tokens.reasoning)
+                row.integer(totals.cost.rawValue)
+            }
         }
         var logged: Set<String> = []
         for draft in writes.alerts where try logAlert(db, organization, draft, at: receivedAt) {
@@ -146,7 +196,7 @@ extension SQLiteStore {
         static func sql(rows: Int) -> String { statements[rows]! }
 
         /// Binds one row's 19 values, in the column order above.
-        static func bind(_ event: MeteringWrites.Event, organization: OrganizationID, into row: inout RawInsert) {
+        static func bind(_ event: MeteringWrites.Event, organization: OrganizationID, into row: inout RawStatement) {
             let input = event.input
             row.text(event.id.rawValue)
             row.text(organization.rawValue)
