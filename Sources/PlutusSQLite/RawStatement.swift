@@ -16,23 +16,15 @@ struct RawStatement {
         handle = statement.sqliteStatement
     }
 
-    /// Binds with `bind`, steps once, and resets the statement, whatever happens. GRDB may
-    /// have left the cached statement stepped, so it is reset first too.
+    /// Binds with `bind`, steps once, and resets the statement, whatever happens: for writes
+    /// that return no rows.
     mutating func run(_ bind: (inout RawStatement) -> Void) throws {
-        sqlite3_reset(handle)
-        index = 0
-        bindFailure = nil
-        defer {
-            sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
-        }
-        bind(&self)
-        precondition(index == sqlite3_bind_parameter_count(handle), "every parameter is bound")
-        let code = bindFailure ?? sqlite3_step(handle)
-        guard code == SQLITE_DONE else { throw failure(code) }
+        try query(bind) { _ in throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "a write returned a row") }
     }
 
-    /// Binds with `bind`, then hands each result row to `each`, and resets the statement.
+    /// Binds with `bind`, then hands each result row to `each`, and resets the statement,
+    /// whatever happens. GRDB may have left the cached statement stepped, so it is reset
+    /// first too.
     mutating func query(_ bind: (inout RawStatement) -> Void, _ each: (RawRow) throws -> Void) throws {
         sqlite3_reset(handle)
         index = 0
