@@ -3,27 +3,9 @@ import PlutusCore
 import PlutusStore
 
 extension SQLiteStore {
-    /// The ledger accounts of one organization: id and current balance of each.
-    static func accountRows(_ db: Database, _ organizationID: OrganizationID) throws
-        -> [AccountCode: (id: Int64, balance: Int64)]
-    {
-        var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
-        for row in try Row.fetchAll(
-            try db.cachedStatement(sql: "SELECT id, code, balance_micros FROM accounts WHERE org_id = ?"),
-            arguments: [organizationID.rawValue])
-        {
-            guard let code = AccountCode(rawValue: row["code"]) else { continue }
-            accounts[code] = (row["id"], row["balance_micros"])
-        }
-        guard accounts.count == AccountCode.allCases.count else {
-            throw StoreError.organizationNotFound(organizationID.rawValue)
-        }
-        return accounts
-    }
-
     /// The ledger account ids of one organization.
     static func accountIDs(_ db: Database, _ organizationID: OrganizationID) throws -> [AccountCode: Int64] {
-        try accountRows(db, organizationID).mapValues(\.id)
+        try lockedOrganization(db, organizationID).accounts.mapValues(\.id)
     }
 
     static func creditBalance(_ db: Database, _ organizationID: OrganizationID) throws -> MicroDollars {
@@ -97,7 +79,7 @@ extension SQLiteStore {
         async throws -> CreditResult
     {
         try await groupWrite { db in
-            let organization = try Self.requireOrganization(db, organizationID)
+            let (organization, accounts) = try Self.lockedOrganization(db, organizationID)
             if let existing = try Row.fetchOne(
                 db, sql: "\(Self.entrySelect) WHERE e.kind = ? AND e.reference = ?",
                 arguments: [movement.kind.rawValue, movement.reference])
@@ -109,7 +91,7 @@ extension SQLiteStore {
                 return .alreadyPosted(entry)
             }
             let entry = try Self.postEntry(
-                db, organizationID: organizationID, accounts: try Self.accountIDs(db, organizationID), kind: movement.kind,
+                db, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: movement.kind,
                 signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time)
             if movement.kind.grantsCredit && !organization.everCredited {
                 try db.execute(

@@ -58,10 +58,11 @@ extension SQLiteStore {
         return .committed(outcome, response)
     }
 
-    /// The organization and its accounts, in one query read through the C API (the writer's
-    /// lock is held: nothing changes them until the transaction ends).
+    /// The organization and its ledger accounts (id and balance of each), in one query read
+    /// through the C API. Writers call it under the write lock: nothing changes them until
+    /// the transaction ends.
     static func lockedOrganization(_ db: Database, _ id: OrganizationID) throws
-        -> (Organization, [AccountCode: (id: Int64, balance: Int64)])
+        -> (organization: Organization, accounts: [AccountCode: (id: Int64, balance: Int64)])
     {
         var query = RawStatement(
             try db.cachedStatement(

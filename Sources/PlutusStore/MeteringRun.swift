@@ -136,7 +136,8 @@ public struct MeteringRun<Source: MeteringSource> {
     private var alertKeys: Set<String> = []
     /// The request's usage entry while its events are decided: one entry per request, not
     /// per event, so a batch of 100 writes one ledger row instead of 100.
-    private var pendingEntry: (id: EntryID, reference: String, events: Int, amount: MicroDollars, memo: String)?
+    /// Its balances are filled in once the last event is decided.
+    private var pendingEntry: MeteringWrites.Entry?
 
     public init(source: Source, organization: Organization, creditBalance: MicroDollars, usageBalance: Int64, batch: UsageBatch) {
         self.source = source
@@ -151,13 +152,11 @@ public struct MeteringRun<Source: MeteringSource> {
         var outcomes: [EventOutcome] = []
         outcomes.reserveCapacity(priced.count)
         for (event, cost) in zip(batch.events, priced) { outcomes.append(try apply(event, priced: cost)) }
-        if let entry = pendingEntry {
-            writes.entries.append(
-                MeteringWrites.Entry(
-                    id: entry.id, reference: entry.reference, events: entry.events, amount: entry.amount,
-                    memo: entry.events == 1 ? entry.memo : "\(entry.events) usage events",
-                    creditBalanceAfter: writes.creditBalance, usageBalanceAfter: writes.usageBalance,
-                    timestamp: batch.receivedAt))
+        if var entry = pendingEntry {
+            if entry.events > 1 { entry.memo = "\(entry.events) usage events" }
+            entry.creditBalanceAfter = writes.creditBalance
+            entry.usageBalanceAfter = writes.usageBalance
+            writes.entries.append(entry)
             pendingEntry = nil
         }
         return outcomes
@@ -226,11 +225,12 @@ public struct MeteringRun<Source: MeteringSource> {
                     pendingEntry = entry
                     entryID = entry.id
                 } else {
-                    let id = EntryID.timeOrdered(at: batch.receivedAt)
-                    pendingEntry = (
-                        id, eventID.rawValue, 1, priced.cost, "\(event.provider)/\(event.model ?? "-") \(event.taskType)"
-                    )
-                    entryID = id
+                    let entry = MeteringWrites.Entry(
+                        id: EntryID.timeOrdered(at: batch.receivedAt), reference: eventID.rawValue, events: 1,
+                        amount: priced.cost, memo: "\(event.provider)/\(event.model ?? "-") \(event.taskType)",
+                        creditBalanceAfter: balanceAfter, usageBalanceAfter: writes.usageBalance, timestamp: batch.receivedAt)
+                    pendingEntry = entry
+                    entryID = entry.id
                 }
             }
             writes.events.append(
