@@ -5,7 +5,15 @@ import PlutusStore
 extension SQLiteStore {
     public func recordUsage(_ batch: UsageBatch) async throws -> UsageBatchResult {
         let priced = try catalog.withLock { $0 }.priceBatch(batch.events)
-        switch try await groupWrite({ db in try Self.recordUsage(db, batch, priced: priced) }) {
+        let write: BatchWrite
+        do {
+            write = try await committer.submit(GroupCommitter.Ingest(batch: batch, priced: priced)) { db in
+                try Self.recordUsage(db, batch, priced: priced)
+            }
+        } catch {
+            throw Self.translate(error)
+        }
+        switch write {
         case .replayed(let stored): return .replayed(stored)
         case .committed(let outcome, let stored?): return .committed(outcome, stored)
         case .committed(let outcome, nil):
@@ -15,47 +23,121 @@ extension SQLiteStore {
         }
     }
 
-    /// What one ingest transaction produced; the response is rendered inside it only when
-    /// an idempotency key needs it stored.
+    /// What one ingest request produced; the response is rendered inside the transaction
+    /// only when an idempotency key needs it stored.
     enum BatchWrite: Sendable {
         case committed(UsageBatchOutcome, StoredResponse?)
         case replayed(StoredResponse)
     }
 
-    /// One ingest request inside one write transaction: the idempotency claim, each event's
-    /// quota and hard-stop decision read from the same snapshot it updates, the event and
-    /// entry inserts, counters, alerts and the stored response.
+    /// One ingest request on its own (in its own savepoint).
     static func recordUsage(_ db: Database, _ batch: UsageBatch, priced: [PricedCost]) throws -> BatchWrite {
-        let (organization, accounts) = try lockedOrganization(db, batch.organizationID)
-        if let claim = batch.idempotency,
-            let stored = try Row.fetchOne(
-                try db.cachedStatement(
-                    sql: "SELECT request_hash, status, response FROM idempotency_records WHERE org_id = ? AND idem_key = ?"),
-                arguments: [organization.id.rawValue, claim.key])
-        {
-            guard stored["request_hash"] == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
-            return .replayed(StoredResponse(status: stored["status"], body: stored["response"]))
+        try recordUsage(db, [GroupCommitter.Ingest(batch: batch, priced: priced)])[0].get()
+    }
+
+    /// `GroupCommitter.ApplyIngest`: requests of one organization applied together.
+    static func recordUsageTogether(_ db: Database, _ requests: [GroupCommitter.Ingest]) throws -> [Result<any Sendable, any Error>] {
+        try recordUsage(db, requests).map { result in result.map { $0 as any Sendable }.mapError { $0 as any Error } }
+    }
+
+    /// What the transaction decided for one request of a group.
+    private enum Decision {
+        case ran(events: [EventOutcome], alerts: [AlertDraft], tokens: Int64)
+        case replay(StoredResponse)
+        /// The same key and body as an earlier request of this group, by index.
+        case replayOfEarlier(Int)
+        case failed(StoreError)
+    }
+
+    /// Ingest requests of one organization inside one write transaction, decided in order:
+    /// each request's idempotency claim, then each event's quota and hard-stop decision
+    /// from the balance and counters that the requests before it left, read under the write
+    /// lock. Their rows are written together (events, one usage entry per request,
+    /// balances, counters, rollups), then each request's alerts and stored response. A key
+    /// used before with another body fails its request alone; any other failure throws,
+    /// for the caller to roll back.
+    static func recordUsage(_ db: Database, _ requests: [GroupCommitter.Ingest]) throws -> [Result<BatchWrite, StoreError>] {
+        precondition(!requests.isEmpty && Set(requests.map(\.batch.organizationID)).count == 1, "one organization")
+        let (organization, accounts) = try lockedOrganization(db, requests[0].batch.organizationID)
+        var source = SQLiteMeteringSource(db: db, organizationID: organization.id)
+        var writes = MeteringWrites(
+            creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance)
+        var decisions: [Decision] = []
+        var claimedInGroup: [String: (hash: String, index: Int)] = [:]
+        for request in requests {
+            let batch = request.batch
+            if let claim = batch.idempotency {
+                if let earlier = claimedInGroup[claim.key] {
+                    decisions.append(
+                        earlier.hash == claim.requestHash ? .replayOfEarlier(earlier.index) : .failed(.idempotencyConflict(key: claim.key)))
+                    continue
+                }
+                if let stored = try storedResponse(db, organization.id, key: claim.key) {
+                    decisions.append(
+                        stored.hash == claim.requestHash ? .replay(stored.response) : .failed(.idempotencyConflict(key: claim.key)))
+                    continue
+                }
+                claimedInGroup[claim.key] = (claim.requestHash, decisions.count)
+            }
+            var run = MeteringRun(
+                source: source, organization: organization, creditBalance: writes.creditBalance,
+                usageBalance: writes.usageBalance, batch: batch)
+            let events = try run.run(request.priced)
+            let tokens = try run.monthTokens(batch.receivedAt.month)
+            source = run.source
+            source.absorb(run.writes)
+            decisions.append(.ran(events: events, alerts: run.writes.alerts, tokens: tokens))
+            writes.append(run.writes)
         }
-        var run = MeteringRun(
-            source: SQLiteMeteringSource(db: db, organizationID: organization.id), organization: organization,
-            creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance,
-            batch: batch)
-        let events = try run.run(priced)
-        let logged = try write(db, run.writes, organization: organization.id, accounts: accounts.mapValues(\.id), at: batch.receivedAt)
-        let outcome = MeteringRun<SQLiteMeteringSource>.outcome(
-            events, logged: logged, organization: organization, trackedTokensThisMonth: try run.monthTokens(batch.receivedAt.month))
-        guard let claim = batch.idempotency else { return .committed(outcome, nil) }
-        let response = UsageResponse.render(outcome, upgradeURL: batch.upgradeURL)
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """
-        ).execute(arguments: [
-            organization.id.rawValue, claim.key, claim.requestHash, response.status, response.body,
-            batch.receivedAt.millis,
-        ])
-        return .committed(outcome, response)
+        try write(db, writes, organization: organization.id, accounts: accounts.mapValues(\.id))
+        var results: [Result<BatchWrite, StoreError>] = []
+        results.reserveCapacity(requests.count)
+        for (request, decision) in zip(requests, decisions) {
+            let batch = request.batch
+            switch decision {
+            case .failed(let error): results.append(.failure(error))
+            case .replay(let stored): results.append(.success(.replayed(stored)))
+            case .replayOfEarlier(let index):
+                guard case .success(.committed(_, let response?)) = results[index] else {
+                    preconditionFailure("a keyed request that ran stores its response")
+                }
+                results.append(.success(.replayed(response)))
+            case .ran(let events, let alerts, let tokens):
+                var logged: Set<String> = []
+                for draft in alerts where try logAlert(db, organization.id, draft, at: batch.receivedAt) {
+                    logged.insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))
+                }
+                let outcome = MeteringRun<SQLiteMeteringSource>.outcome(
+                    events, logged: logged, organization: organization, trackedTokensThisMonth: tokens)
+                guard let claim = batch.idempotency else {
+                    results.append(.success(.committed(outcome, nil)))
+                    continue
+                }
+                let response = UsageResponse.render(outcome, upgradeURL: batch.upgradeURL)
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """
+                ).execute(arguments: [
+                    organization.id.rawValue, claim.key, claim.requestHash, response.status, response.body,
+                    batch.receivedAt.millis,
+                ])
+                results.append(.success(.committed(outcome, response)))
+            }
+        }
+        return results
+    }
+
+    /// The response stored under an Idempotency-Key, with the fingerprint of its body.
+    private static func storedResponse(_ db: Database, _ organizationID: OrganizationID, key: String) throws
+        -> (hash: String, response: StoredResponse)?
+    {
+        try Row.fetchOne(
+            try db.cachedStatement(
+                sql: "SELECT request_hash, status, response FROM idempotency_records WHERE org_id = ? AND idem_key = ?"),
+            arguments: [organizationID.rawValue, key]
+        ).map { row in (row["request_hash"], StoredResponse(status: row["status"], body: row["response"])) }
     }
 
     /// The organization and its ledger accounts (id and balance of each), in one query read
@@ -89,11 +171,10 @@ extension SQLiteStore {
         return (organization, accounts)
     }
 
-    /// Writes what a metering run gathered; returns the keys of the alerts that were new.
+    /// Writes the rows metering runs gathered (alerts are logged by the caller, request by request).
     private static func write(
-        _ db: Database, _ writes: MeteringWrites, organization: OrganizationID, accounts: [AccountCode: Int64],
-        at receivedAt: Timestamp
-    ) throws -> Set<String> {
+        _ db: Database, _ writes: MeteringWrites, organization: OrganizationID, accounts: [AccountCode: Int64]
+    ) throws {
         // Many rows per INSERT: SQLite's per-statement work (a statement journal for an insert
         // that touches several b-trees, VDBE set-up and halt) is paid once per chunk, not once
         // per event. Chunks of 100, then 10, then 1 keep three cached statements.
@@ -173,11 +254,6 @@ extension SQLiteStore {
                 row.integer(totals.cost.rawValue)
             }
         }
-        var logged: Set<String> = []
-        for draft in writes.alerts where try logAlert(db, organization, draft, at: receivedAt) {
-            logged.insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))
-        }
-        return logged
     }
 
     /// The multi-row INSERT of usage events.
@@ -273,13 +349,41 @@ extension SQLiteStore {
     }
 }
 
-/// What a metering run reads, read lazily inside the SQLite write transaction.
+/// What a metering run reads, read lazily inside the SQLite write transaction. When
+/// several requests are decided together, what the earlier ones will write is absorbed
+/// here (their rows are written only after the last is decided), so each later request
+/// reads it as if it were stored.
 struct SQLiteMeteringSource: MeteringSource {
     let db: Database
     let organizationID: OrganizationID
+    /// Events recorded by earlier requests of the group, by client `event_id`.
+    private var recordedInGroup: [String: RecordedEvent] = [:]
+    /// Month counters as stored, each read once.
+    private var storedCounters: [MeteringWrites.CounterKey: (tokens: Int64, cost: Int64)] = [:]
+    /// What earlier requests of the group add to the month counters.
+    private var groupCounters: [MeteringWrites.CounterKey: (tokens: Int64, cost: Int64)] = [:]
+
+    init(db: Database, organizationID: OrganizationID) {
+        self.db = db
+        self.organizationID = organizationID
+    }
+
+    /// Folds in what a run of the same group will write.
+    mutating func absorb(_ writes: MeteringWrites) {
+        for (key, counter) in writes.counters {
+            let before = groupCounters[key] ?? (0, 0)
+            groupCounters[key] = (before.tokens + counter.tokens, before.cost + counter.cost)
+        }
+        for event in writes.events {
+            guard let clientEventID = event.input.clientEventID else { continue }
+            recordedInGroup[clientEventID] = RecordedEvent(
+                id: event.id, cost: event.priced.cost, costKind: event.priced.kind, workspaceID: event.workspaceID)
+        }
+    }
 
     func recordedEvent(clientEventID: String) throws -> RecordedEvent? {
-        try Row.fetchOne(
+        if let recorded = recordedInGroup[clientEventID] { return recorded }
+        return try Row.fetchOne(
             try db.cachedStatement(
                 sql: "SELECT id, cost_micros, cost_kind, workspace_id FROM usage_events WHERE org_id = ? AND client_event_id = ?"),
             arguments: [organizationID.rawValue, clientEventID]
@@ -312,18 +416,35 @@ struct SQLiteMeteringSource: MeteringSource {
         try SQLiteStore.insertWorkspace(db, organizationID, name: name, budget: nil, at: time)
     }
 
-    func storedMonthTokens(_ month: CivilMonth) throws -> Int64 {
-        try Int64.fetchOne(
-            try db.cachedStatement(sql: "SELECT tokens FROM usage_months WHERE org_id = ? AND workspace_id = '' AND month = ?"),
-            arguments: [organizationID.rawValue, month.text]) ?? 0
+    mutating func storedMonthTokens(_ month: CivilMonth) throws -> Int64 {
+        try counter(MeteringWrites.CounterKey(workspace: "", month: month)).tokens
     }
 
-    func storedWorkspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
-        MicroDollars(
-            rawValue: try Int64.fetchOne(
-                try db.cachedStatement(
-                    sql: "SELECT cost_micros FROM usage_months WHERE org_id = ? AND workspace_id = ? AND month = ?"),
-                arguments: [organizationID.rawValue, workspace.rawValue, month.text]) ?? 0)
+    mutating func storedWorkspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
+        MicroDollars(rawValue: try counter(MeteringWrites.CounterKey(workspace: workspace.rawValue, month: month)).cost)
+    }
+
+    /// A month counter as stored plus what earlier requests of the group add.
+    private mutating func counter(_ key: MeteringWrites.CounterKey) throws -> (tokens: Int64, cost: Int64) {
+        let stored = try storedCounter(key)
+        let added = groupCounters[key] ?? (0, 0)
+        return (stored.tokens + added.tokens, stored.cost + added.cost)
+    }
+
+    /// A month counter as the database holds it (read once: nothing else writes it before commit).
+    private mutating func storedCounter(_ key: MeteringWrites.CounterKey) throws -> (tokens: Int64, cost: Int64) {
+        if let known = storedCounters[key] { return known }
+        var query = RawStatement(
+            try db.cachedStatement(
+                sql: "SELECT tokens, cost_micros FROM usage_months WHERE org_id = ? AND workspace_id = ? AND month = ?"))
+        var found: (tokens: Int64, cost: Int64) = (0, 0)
+        try query.query({ row in
+            row.text(organizationID.rawValue)
+            row.text(key.workspace)
+            row.text(key.month.text)
+        }) { row in found = (row.integer(0), row.integer(1)) }
+        storedCounters[key] = found
+        return found
     }
 }
 

@@ -58,7 +58,7 @@ public final class SQLiteStore: BillingStore, Sendable {
             guard synchronous == 2 else { throw StoreError.backend("PRAGMA synchronous reads back \(synchronous), not FULL") }
             try Self.migrate(pool)
             let overlay = try pool.read { db in try Self.loadOverlay(db) }
-            committer = GroupCommitter(pool: pool, queueDepthMax: writeQueueDepthMax)
+            committer = GroupCommitter(pool: pool, queueDepthMax: writeQueueDepthMax, applyIngest: Self.recordUsageTogether)
             catalog = Mutex(overlay.map { StoredCatalog.catalog($0.overlay, number: $0.number) } ?? .builtin)
         } catch {
             throw Self.translate(error)
@@ -120,11 +120,9 @@ public final class SQLiteStore: BillingStore, Sendable {
         }
     }
 
-    /// Group commits so far: transactions, and the requests they carried.
-    public var groupCommitCounts: (transactions: Int, requests: Int) {
-        let counts = committer.counts
-        return (counts.groups, counts.requests)
-    }
+    /// Group commits so far: transactions, the requests they carried, and how ingest
+    /// requests were applied.
+    public var groupCommitCounts: GroupCommitCounts { committer.counts }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {

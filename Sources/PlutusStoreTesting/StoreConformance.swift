@@ -194,6 +194,63 @@ public enum StoreConformance {
         #expect(try await store.balance(org, at: now).balance == dollars("-3"))
     }
 
+    /// Concurrent requests of one organization, which a store may decide together in one
+    /// transaction: each keeps its own outcome. A key used before with another body fails
+    /// alone; a key repeated among them replays the first one's response; a client
+    /// `event_id` sent by several is recorded once; counters, budget alerts and the balance
+    /// come out as if the requests had run one by one.
+    public static func requestsDecidedTogetherKeepTheirOwnOutcomes(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "100")
+        _ = try await store.createWorkspace(org, name: "ci", monthlyBudget: dollars("10"))
+        _ = try await record(store, org, [event(cost: "1")], key: "taken", hash: "first")
+        let results = await withTaskGroup(of: (String, Result<UsageBatchResult, any Error>).self) { group in
+            for index in 0..<40 {
+                let (label, events, key, hash): (String, [UsageEventInput], String?, String) =
+                    switch index % 8 {
+                    case 0: ("conflict", [event(cost: "1")], "taken", "other")
+                    case 1: ("same-key", [event(cost: "1")], "shared", "h")
+                    case 2: ("client-id", [event(cost: "1", eventID: "call-1")], nil, "h")
+                    case 3: ("workspace", [event(cost: "2", workspace: "ci")], nil, "h")
+                    default: ("plain", [event(cost: "1")], nil, "h")
+                    }
+                group.addTask {
+                    do { return (label, .success(try await record(store, org, events, key: key, hash: hash))) } catch {
+                        return (label, .failure(error))
+                    }
+                }
+            }
+            return await group.reduce(into: [(String, Result<UsageBatchResult, any Error>)]()) { $0.append($1) }
+        }
+        for (label, result) in results {
+            switch (label, result) {
+            case ("conflict", .failure(let error)): #expect(error as? StoreError == .idempotencyConflict(key: "taken"))
+            case ("conflict", .success): Issue.record("a reused key with another body must fail")
+            case (_, .failure(let error)): Issue.record("\(label) failed: \(error)")
+            default: break
+            }
+        }
+        let shared = results.filter { $0.0 == "same-key" }.compactMap { try? $0.1.get() }
+        #expect(shared.count == 5)
+        #expect(Set(shared.map { $0.response.body.replacingOccurrences(of: ",\"idempotent_replay\":true", with: "") }).count == 1)
+        let clientIDs = results.filter { $0.0 == "client-id" }.compactMap { try? outcome($0.1.get())?.events.first }
+        #expect(clientIDs.map(\.status).sorted { "\($0)" < "\($1)" } == [.duplicate, .duplicate, .duplicate, .duplicate, .recorded])
+        #expect(Set(clientIDs.map(\.eventID)).count == 1)
+        // $1 before, 20 plain, one shared key, one client id, 5 workspace events at $2.
+        let balance = try await store.balance(org, at: now)
+        #expect(balance.balance == dollars("67"))
+        #expect(balance.monthEvents == 28)
+        #expect(try await allEvents(store, org).count == 28)
+        // The $10 budget of "ci" passes 50 %, 80 % and 100 %: each alert is logged once and
+        // answered to the one request that raised it.
+        let budgetAlerts = try await store.recentAlerts(org, limit: 50).filter { [.budgetWarn, .budgetCap].contains($0.kind) }
+        #expect(budgetAlerts.count == 3, "budget alerts: \(budgetAlerts.map(\.message))")
+        let raised = results.filter { $0.0 == "workspace" }.compactMap { try? outcome($0.1.get()) }
+            .flatMap { $0.events.flatMap(\.alerts) }.filter { [.budgetWarn, .budgetCap].contains($0.kind) }
+        #expect(raised.count == 3)
+        #expect(try await store.verify().isClean)
+    }
+
     public static func refusedEventsCreateNoWorkspace(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         try await grant(store, org, "1")

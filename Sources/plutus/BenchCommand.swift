@@ -58,6 +58,13 @@ struct BenchCommand: AsyncParsableCommand {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Write requests the store's group committer carried per transaction between two readings.
+    static func requestsPerCommit(_ before: GroupCommitCounts, _ after: GroupCommitCounts) -> String {
+        let transactions = after.transactions - before.transactions
+        guard transactions > 0 else { return "-" }
+        return String(format: "%.1f", Double(after.requests - before.requests) / Double(transactions))
+    }
+
     /// Batches of 100 straight into the store from 8 tasks: the cost of the metering
     /// transaction itself, without HTTP or JSON.
     private func storeOnly(store: SQLiteStore, org: OrganizationID, acknowledged: inout Int) async throws -> [String] {
@@ -65,6 +72,7 @@ struct BenchCommand: AsyncParsableCommand {
             provider: "openai", model: "gpt-5-mini", tokens: TokenCounts(input: 800, output: 200))
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         let start = ContinuousClock.now
+        let before = store.groupCommitCounts
         let results = try await withThrowingTaskGroup(of: [Duration].self) { group in
             for _ in 0..<8 {
                 group.addTask {
@@ -81,6 +89,7 @@ struct BenchCommand: AsyncParsableCommand {
             return try await group.reduce(into: [Duration]()) { $0 += $1 }
         }
         let elapsed = ContinuousClock.now - start
+        let after = store.groupCommitCounts
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         acknowledged += results.count * 100
         let sorted = results.sorted()
@@ -90,7 +99,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
         return [
             "store only (no HTTP): batch of 100", "8", String(format: "%.0f", Double(results.count) / seconds),
-            String(format: "%.0f", Double(results.count * 100) / seconds), milliseconds(0.5), milliseconds(0.99), "0", "0",
+            String(format: "%.0f", Double(results.count * 100) / seconds), milliseconds(0.5), milliseconds(0.99),
+            Self.requestsPerCommit(before, after), "0", "0",
         ]
     }
 
@@ -100,7 +110,7 @@ struct BenchCommand: AsyncParsableCommand {
             let figures = try SQLiteCeiling.measure(directory: directory, rowsPerCommit: rowsPerCommit, seconds: seconds)
             return [
                 "ceiling: raw SQLite insert, \(rowsPerCommit) row\(rowsPerCommit == 1 ? "" : "s")/commit", "1",
-                String(format: "%.0f", figures.commitsPerSecond), String(format: "%.0f", figures.rowsPerSecond), "-", "-", "0", "0",
+                String(format: "%.0f", figures.commitsPerSecond), String(format: "%.0f", figures.rowsPerSecond), "-", "-", "1", "0", "0",
             ]
         }
     }
@@ -118,7 +128,7 @@ struct BenchCommand: AsyncParsableCommand {
             ("POST /v1/usage, batch of 100", plutusPort, "/v1/usage", batch, 8, 100),
         ]
         print("plutus bench — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Int(seconds)) s per scenario, SQLite synchronous=FULL\n")
-        let header = ["scenario", "conns", "req/s", "events/s", "p50 ms", "p99 ms", "non-2xx", "errors"]
+        let header = ["scenario", "conns", "req/s", "events/s", "p50 ms", "p99 ms", "req/commit", "non-2xx", "errors"]
         var rows: [[String]] = []
         var acknowledged = 0
         var ceilingRate = 0.0
@@ -126,7 +136,9 @@ struct BenchCommand: AsyncParsableCommand {
         for scenario in scenarios {
             let generator = LoadGenerator(
                 port: scenario.port, path: scenario.path, headers: scenario.port == plutusPort ? auth : [], body: scenario.body)
+            let before = store.groupCommitCounts
             let result = await Task.detached { generator.run(connections: scenario.connections, seconds: seconds) }.value
+            let after = store.groupCommitCounts
             let ok = result.responses[200] ?? 0
             acknowledged += ok * scenario.events
             if result.total != ok {
@@ -139,7 +151,7 @@ struct BenchCommand: AsyncParsableCommand {
                 scenario.name, String(scenario.connections), String(format: "%.0f", rate),
                 scenario.events == 0 ? "-" : String(format: "%.0f", Double(ok * scenario.events) / result.seconds),
                 String(format: "%.2f", result.percentile(0.5)), String(format: "%.2f", result.percentile(0.99)),
-                String(result.total - ok), String(result.errors),
+                Self.requestsPerCommit(before, after), String(result.total - ok), String(result.errors),
             ])
         }
         rows.append(try await storeOnly(store: store, org: org, acknowledged: &acknowledged))
@@ -148,15 +160,17 @@ struct BenchCommand: AsyncParsableCommand {
         let webhooks = LoadGenerator(port: plutusPort) { connection, n in
             Self.webhookRequest(port: plutusPort, org: org, connection: connection, n: n)
         }
+        let webhooksBefore = store.groupCommitCounts
         let delivered = await Task.detached { webhooks.run(connections: 8, seconds: seconds) }.value
+        let webhooksAfter = store.groupCommitCounts
         let credited = delivered.responses[200] ?? 0
         rows.append([
             "POST /webhook/stripe, signed, unique", "8", String(format: "%.0f", Double(delivered.total) / delivered.seconds), "-",
             String(format: "%.2f", delivered.percentile(0.5)), String(format: "%.2f", delivered.percentile(0.99)),
-            String(delivered.total - credited), String(delivered.errors),
+            Self.requestsPerCommit(webhooksBefore, webhooksAfter), String(delivered.total - credited), String(delivered.errors),
         ])
         let creditedDollars = try await store.balance(org, at: Timestamp.now()).balance.subtracting(balanceBefore) ?? .zero
-        printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7])
+        printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7, 8])
         for line in unexpected { print("non-2xx answers — \(line)") }
         if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]), ceilingRate > 0 {
             print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / ceilingRate * 100))

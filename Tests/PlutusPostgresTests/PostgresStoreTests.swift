@@ -128,50 +128,7 @@ struct PostgresSharingTests {
         }
     }
 
-    /// Concurrent requests of one organization share group transactions; a request whose
-    /// Idempotency-Key was used with another body fails alone, the others commit, and a
-    /// key repeated inside one group replays the first request's response.
-    @Test func aGroupCommitIsolatesEachRequest() async throws {
-        try await withFreshStore { store in
-            let now = Timestamp.parseISO8601("2026-11-20T12:00:00Z")!
-            let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
-            _ = try await store.postCredit(
-                org, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(100)!, reference: "g", memo: nil), at: now)
-            func batch(_ key: String?, hash: String = "h") -> UsageBatch {
-                UsageBatch(
-                    organizationID: org,
-                    events: [UsageEventInput(provider: "p", model: nil, tokens: .zero, exactCost: MicroDollars.dollars(1)!)],
-                    idempotency: key.map { .init(key: $0, requestHash: hash) }, receivedAt: now)
-            }
-            _ = try await store.recordUsage(batch("taken", hash: "first"))
-            let results = await withTaskGroup(of: (String, Result<UsageBatchResult, any Error>).self) { group in
-                for index in 0..<30 {
-                    let (label, request) =
-                        switch index % 10 {
-                        case 0: ("conflict", batch("taken", hash: "other"))
-                        case 1: ("same-key", batch("shared"))
-                        default: ("plain", batch(nil))
-                        }
-                    group.addTask {
-                        do { return (label, .success(try await store.recordUsage(request))) } catch { return (label, .failure(error)) }
-                    }
-                }
-                return await group.reduce(into: [(String, Result<UsageBatchResult, any Error>)]()) { $0.append($1) }
-            }
-            for (label, result) in results {
-                switch (label, result) {
-                case ("conflict", .failure(let error)): #expect(error as? StoreError == .idempotencyConflict(key: "taken"))
-                case ("conflict", .success): Issue.record("a reused key with another body must fail")
-                case (_, .failure(let error)): Issue.record("\(label) failed: \(error)")
-                default: break
-                }
-            }
-            let shared = results.filter { $0.0 == "same-key" }.compactMap { try? $0.1.get() }
-            #expect(shared.count == 3 && Set(shared.map { $0.response.body.replacingOccurrences(of: ",\"idempotent_replay\":true", with: "") }).count == 1)
-            // 1 + 24 plain + 1 for the shared key = 26 dollars spent.
-            let balance = try await store.balance(org, at: now)
-            #expect(balance.balance == MicroDollars.dollars(74)! && balance.monthEvents == 26)
-            #expect(try await store.verify().isClean)
-        }
+    @Test func requestsDecidedTogetherKeepTheirOwnOutcomes() async throws {
+        try await withFreshStore(StoreConformance.requestsDecidedTogetherKeepTheirOwnOutcomes)
     }
 }

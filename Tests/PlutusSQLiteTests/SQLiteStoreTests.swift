@@ -36,6 +36,9 @@ struct SQLiteConformanceTests {
         try await StoreConformance.alertOutboxTracksEachChannel(makeStore())
     }
     @Test func concurrentRetriesRecordOnce() async throws { try await StoreConformance.concurrentRetriesRecordOnce(makeStore()) }
+    @Test func requestsDecidedTogetherKeepTheirOwnOutcomes() async throws {
+        try await StoreConformance.requestsDecidedTogetherKeepTheirOwnOutcomes(makeStore())
+    }
     @Test func refusedEventsCreateNoWorkspace() async throws {
         try await StoreConformance.refusedEventsCreateNoWorkspace(makeStore())
     }
@@ -288,7 +291,40 @@ struct GroupCommitTests {
 
     func event(_ provider: String) -> UsageEventInput { UsageEventInput(provider: provider, exactCost: MicroDollars.dollars(1)) }
 
-    @Test func concurrentRequestsShareTransactionsAndEachFailsAlone() async throws {
+    /// Runs `requests` concurrently while another process holds the write lock, so they
+    /// queue up and reach the writer together.
+    func whileLocked<T: Sendable>(_ path: String, _ count: Int, _ request: @escaping @Sendable (Int) async -> T) async throws -> [T] {
+        let holder = try ForeignWriteLock.hold(path, seconds: 0.5)
+        defer { holder.waitUntilExit() }
+        return await withTaskGroup(of: T.self) { group in
+            for index in 0..<count { group.addTask { await request(index) } }
+            return await group.reduce(into: [T]()) { $0.append($1) }
+        }
+    }
+
+    @Test func requestsOfOneOrganizationAreAppliedTogether() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let acme = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let other = try await store.createOrganization(name: "Other", plan: .pro, ownerEmail: nil).id
+        let before = store.groupCommitCounts
+        let recorded = try await whileLocked(path, 100) { index in
+            let org = index % 4 == 0 ? other : acme
+            return (try? await store.recordUsage(UsageBatch(organizationID: org, events: [event("p")], receivedAt: now))) != nil
+        }
+        #expect(recorded.allSatisfy { $0 })
+        let after = store.groupCommitCounts
+        #expect(after.merged - before.merged >= 90, "queued requests were applied together: \(after.merged - before.merged)")
+        #expect(after.fallbacks == before.fallbacks)
+        #expect(try await store.balance(acme, at: now).balance == MicroDollars.dollars(-75))
+        #expect(try await store.balance(other, at: now).balance == MicroDollars.dollars(-25))
+        let entries = try await store.ledgerEntries(acme, page: PageRequest(limit: 100)).items.filter { $0.kind == .usage }
+        #expect(entries.count == 75, "one usage entry per request")
+        #expect(entries.map(\.balanceAfter).sorted() == (0..<75).map { MicroDollars.dollars(-1 - Int64($0))! }.sorted())
+        #expect(try await store.verify().isClean)
+    }
+
+    @Test func aFailingRequestAmongOthersFailsAlone() async throws {
         let path = temporaryDatabasePath()
         let store = try SQLiteStore(path: path)
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
@@ -299,15 +335,10 @@ struct GroupCommitTests {
                 """)
         }
         let before = store.groupCommitCounts
-        let outcomes = await withTaskGroup(of: Bool.self) { group in
-            for index in 0..<200 {
-                group.addTask {
-                    // Every fifth request fails inside its savepoint, after writing its first event.
-                    let events = index % 5 == 0 ? [event("ok"), event("boom")] : [event("ok")]
-                    return (try? await store.recordUsage(UsageBatch(organizationID: org, events: events, receivedAt: now))) != nil
-                }
-            }
-            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        let outcomes = try await whileLocked(path, 200) { index in
+            // Every fifth request fails when its rows are written, after its first event.
+            let events = index % 5 == 0 ? [event("ok"), event("boom")] : [event("ok")]
+            return (try? await store.recordUsage(UsageBatch(organizationID: org, events: events, receivedAt: now))) != nil
         }
         #expect(outcomes.filter { $0 }.count == 160)
         #expect(try await store.balance(org, at: now).monthEvents == 160)
@@ -315,6 +346,7 @@ struct GroupCommitTests {
         let after = store.groupCommitCounts
         #expect(after.requests - before.requests == 200)
         #expect(after.transactions - before.transactions < 200, "requests were grouped: \(after.transactions - before.transactions) transactions")
+        #expect(after.fallbacks > before.fallbacks, "the shared write failed and each request ran alone")
         #expect(try await store.verify().isClean)
     }
 
