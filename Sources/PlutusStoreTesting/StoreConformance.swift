@@ -198,12 +198,17 @@ public enum StoreConformance {
     /// transaction: each keeps its own outcome. A key used before with another body fails
     /// alone; a key repeated among them replays the first one's response; a client
     /// `event_id` sent by several is recorded once; counters, budget alerts and the balance
-    /// come out as if the requests had run one by one.
-    public static func requestsDecidedTogetherKeepTheirOwnOutcomes(_ store: some BillingStore) async throws {
+    /// come out as if the requests had run one by one. `holdWrites`, when given, is called
+    /// just before the requests are sent and returns what to call once they are answered:
+    /// a backend can hold its write lock meanwhile so they all queue up.
+    public static func requestsDecidedTogetherKeepTheirOwnOutcomes(
+        _ store: some BillingStore, holdWrites: () throws -> (() -> Void) = { {} }
+    ) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         try await grant(store, org, "100")
         _ = try await store.createWorkspace(org, name: "ci", monthlyBudget: dollars("10"))
         _ = try await record(store, org, [event(cost: "1")], key: "taken", hash: "first")
+        let release = try holdWrites()
         let results = await withTaskGroup(of: (String, Result<UsageBatchResult, any Error>).self) { group in
             for index in 0..<40 {
                 let (label, events, key, hash): (String, [UsageEventInput], String?, String) =
@@ -222,6 +227,7 @@ public enum StoreConformance {
             }
             return await group.reduce(into: [(String, Result<UsageBatchResult, any Error>)]()) { $0.append($1) }
         }
+        release()
         for (label, result) in results {
             switch (label, result) {
             case ("conflict", .failure(let error)): #expect(error as? StoreError == .idempotencyConflict(key: "taken"))

@@ -129,6 +129,6 @@ struct PostgresSharingTests {
     }
 
     @Test func requestsDecidedTogetherKeepTheirOwnOutcomes() async throws {
-        try await withFreshStore(StoreConformance.requestsDecidedTogetherKeepTheirOwnOutcomes)
+        try await withFreshStore { try await StoreConformance.requestsDecidedTogetherKeepTheirOwnOutcomes($0) }
     }
 }

@@ -37,7 +37,15 @@ struct SQLiteConformanceTests {
     }
     @Test func concurrentRetriesRecordOnce() async throws { try await StoreConformance.concurrentRetriesRecordOnce(makeStore()) }
     @Test func requestsDecidedTogetherKeepTheirOwnOutcomes() async throws {
-        try await StoreConformance.requestsDecidedTogetherKeepTheirOwnOutcomes(makeStore())
+        let store = try makeStore()
+        let before = store.groupCommitCounts
+        // Another process holds the write lock while the requests are sent, so they reach the
+        // writer together and are decided in one shared write.
+        try await StoreConformance.requestsDecidedTogetherKeepTheirOwnOutcomes(store) {
+            let holder = try ForeignWriteLock.hold(store.path, seconds: 0.5)
+            return { holder.waitUntilExit() }
+        }
+        #expect(store.groupCommitCounts.merged - before.merged >= 30)
     }
     @Test func refusedEventsCreateNoWorkspace() async throws {
         try await StoreConformance.refusedEventsCreateNoWorkspace(makeStore())
