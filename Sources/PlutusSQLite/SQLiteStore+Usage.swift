@@ -171,28 +171,34 @@ extension SQLiteStore {
         return (organization, accounts)
     }
 
+    /// Usage entries: from the organization's credit account to its usage account, one per
+    /// request, bound in the column order here.
+    private static let usageEntryInsert = ChunkedInsert(
+        """
+        INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference, memo,
+                            debit_balance_after_micros, credit_balance_after_micros, ts)
+        """, columns: 11)
+
     /// Writes the rows metering runs gathered (alerts are logged by the caller, request by request).
     private static func write(
         _ db: Database, _ writes: MeteringWrites, organization: OrganizationID, accounts: [AccountCode: Int64]
     ) throws {
-        // Many rows per INSERT: SQLite's per-statement work (a statement journal for an insert
-        // that touches several b-trees, VDBE set-up and halt) is paid once per chunk, not once
-        // per event. Chunks of 100, then 10, then 1 keep three cached statements.
-        var remaining = writes.events[...]
-        while !remaining.isEmpty {
-            let rows = EventInsert.chunkRows.first { $0 <= remaining.count }!
-            var insert = RawStatement(try db.cachedStatement(sql: EventInsert.sql(rows: rows)))
-            try insert.run { row in
-                for event in remaining.prefix(rows) { EventInsert.bind(event, organization: organization, into: &row) }
-            }
-            remaining = remaining.dropFirst(rows)
+        try EventInsert.statement.insert(db, writes.events) { event, row in
+            EventInsert.bind(event, organization: organization, into: &row)
         }
-        for entry in writes.entries {
-            try insertEntry(
-                db, id: entry.id, organizationID: organization, kind: .usage, debitAccountID: accounts[.credit]!,
-                creditAccountID: accounts[.usage]!, amount: entry.amount, reference: entry.reference,
-                externalReference: nil, memo: entry.memo, debitBalanceAfter: entry.creditBalanceAfter.rawValue,
-                creditBalanceAfter: entry.usageBalanceAfter, at: entry.timestamp)
+        let (credit, usage) = (accounts[.credit]!, accounts[.usage]!)
+        try usageEntryInsert.insert(db, writes.entries) { entry, row in
+            row.text(entry.id.rawValue)
+            row.text(organization.rawValue)
+            row.integer(credit)
+            row.integer(usage)
+            row.integer(entry.amount.rawValue)
+            row.text(EntryKind.usage.rawValue)
+            row.text(entry.reference)
+            row.text(entry.memo)
+            row.integer(entry.creditBalanceAfter.rawValue)
+            row.integer(entry.usageBalanceAfter)
+            row.integer(entry.timestamp.millis)
         }
         if !writes.entries.isEmpty {
             var set = RawStatement(try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?"))
@@ -258,19 +264,12 @@ extension SQLiteStore {
 
     /// The multi-row INSERT of usage events.
     enum EventInsert {
-        /// Rows per statement, largest first; the last is 1 so every count decomposes.
-        static let chunkRows = [100, 10, 1]
-        private static let statements: [Int: String] = Dictionary(uniqueKeysWithValues: chunkRows.map { rows in
-            let tuple = "(" + Array(repeating: "?", count: 19).joined(separator: ", ") + ")"
-            return (rows, """
-                INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
-                    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
-                    cost_micros, cost_kind, price_version, source, ts, recorded_at, entry_id)
-                VALUES
-                """ + Array(repeating: tuple, count: rows).joined(separator: ", "))
-        })
-
-        static func sql(rows: Int) -> String { statements[rows]! }
+        static let statement = ChunkedInsert(
+            """
+            INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
+                input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+                cost_micros, cost_kind, price_version, source, ts, recorded_at, entry_id)
+            """, columns: 19)
 
         /// Binds one row's 19 values, in the column order above.
         static func bind(_ event: MeteringWrites.Event, organization: OrganizationID, into row: inout RawStatement) {

@@ -15,6 +15,8 @@ struct ErrorMiddleware: RouterMiddleware {
     let allowedMethods: [String: [String]]
 
     static let requestIDField = HTTPField.Name("X-Request-Id")!
+    static let frameOptionsField = HTTPField.Name("X-Frame-Options")!
+    static let referrerPolicyField = HTTPField.Name("Referrer-Policy")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -28,8 +30,8 @@ struct ErrorMiddleware: RouterMiddleware {
         }
         response.headers[Self.requestIDField] = context.id
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.init("X-Frame-Options")!] = "DENY"
-        response.headers[.init("Referrer-Policy")!] = "same-origin"
+        response.headers[Self.frameOptionsField] = "DENY"
+        response.headers[Self.referrerPolicyField] = "same-origin"
         if response.headers[.contentSecurityPolicy] == nil {
             response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
         }

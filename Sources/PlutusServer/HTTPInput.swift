@@ -7,12 +7,22 @@ import PlutusStore
 
 /// Reading what clients send: bearer tokens, bounded bodies, query values.
 enum HTTPInput {
-    /// The token of `Authorization: Bearer <token>` (scheme matched case-insensitively).
+    /// The token of `Authorization: Bearer <token>` (scheme matched case-insensitively,
+    /// spaces and tabs around the token dropped). Read byte by byte: it runs on every
+    /// ingest request, and Foundation's trimming bridges through NSString.
     static func bearer(_ request: Request) -> String? {
         guard let header = request.headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingCharacters(in: .whitespaces)
+        let bytes = Array(header.utf8)
+        let scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count, bytes[scheme.count] == UInt8(ascii: " "),
+            zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 })
+        else { return nil }
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var start = scheme.count + 1
+        var end = bytes.count
+        while start < end, isBlank(bytes[start]) { start += 1 }
+        while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
     }
 
     /// The body, at most `Limits.bodyBytesMax` bytes whatever `Content-Length` claims; a

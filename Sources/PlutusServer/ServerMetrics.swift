@@ -1,8 +1,9 @@
 import Prometheus
+import Synchronization
 
 /// The counters and histograms behind `GET /metrics`, one registry per application.
 final class ServerMetrics: Sendable {
-    let registry = PrometheusCollectorRegistry()
+    let registry: PrometheusCollectorRegistry
 
     static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
@@ -21,28 +22,56 @@ final class ServerMetrics: Sendable {
     nonisolated(unsafe) static let webhookDeliveries = MetricNameDescriptor(
         namespace: "plutus", metricName: "webhook_deliveries", unitName: "total", helpText: "Stripe webhook deliveries by outcome.")
 
-    func request(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.requestDuration, labels: [("route", route)], buckets: Self.latencyBuckets
-        ).record(duration)
+    /// One request series: its route, method and status.
+    private struct RequestSeries: Hashable {
+        let route: String
+        let method: String
+        let status: Int
     }
 
-    func events(recorded: Int, rejected: [String: Int], duplicates: Int) {
-        if recorded > 0 {
-            registry.makeCounter(descriptor: Self.usageEvents, labels: [("outcome", "recorded")])
-                .increment(by: Int64(recorded))
+    /// The counter and histogram of each request series seen, so a request costs one lookup
+    /// here instead of the registry building the metric's name and labels again. Bounded by
+    /// the routes, methods and statuses Plutus answers with.
+    private let requestSeries = Mutex<[RequestSeries: (count: Counter, duration: DurationHistogram)]>([:])
+    private let recordedEvents: Counter
+    private let duplicateEvents: Counter
+    private let overBalanceEvents: Counter
+    private let freeLimitEvents: Counter
+
+    init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        func events(_ outcome: String) -> Counter {
+            registry.makeCounter(descriptor: Self.usageEvents, labels: [("outcome", outcome)])
         }
-        if duplicates > 0 {
-            registry.makeCounter(descriptor: Self.usageEvents, labels: [("outcome", "duplicate")])
-                .increment(by: Int64(duplicates))
+        recordedEvents = events("recorded")
+        duplicateEvents = events("duplicate")
+        overBalanceEvents = events("rejected_over_balance")
+        freeLimitEvents = events("rejected_free_limit")
+    }
+
+    func request(route: String, method: String, status: Int, duration: Duration) {
+        let series = RequestSeries(route: route, method: method, status: status)
+        let metrics = requestSeries.withLock { known in
+            if let metrics = known[series] { return metrics }
+            let metrics = (
+                registry.makeCounter(
+                    descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]),
+                registry.makeDurationHistogram(
+                    descriptor: Self.requestDuration, labels: [("route", route)], buckets: Self.latencyBuckets)
+            )
+            known[series] = metrics
+            return metrics
         }
-        for (reason, count) in rejected where count > 0 {
-            registry.makeCounter(descriptor: Self.usageEvents, labels: [("outcome", "rejected_\(reason)")])
-                .increment(by: Int64(count))
-        }
+        metrics.count.increment()
+        metrics.duration.record(duration)
+    }
+
+    func events(recorded: Int, overBalance: Int, freeLimit: Int, duplicates: Int) {
+        if recorded > 0 { recordedEvents.increment(by: Int64(recorded)) }
+        if duplicates > 0 { duplicateEvents.increment(by: Int64(duplicates)) }
+        if overBalance > 0 { overBalanceEvents.increment(by: Int64(overBalance)) }
+        if freeLimit > 0 { freeLimitEvents.increment(by: Int64(freeLimit)) }
     }
 
     func webhook(outcome: String) {

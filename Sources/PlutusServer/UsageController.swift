@@ -47,9 +47,8 @@ struct UsageController<Store: BillingStore>: Sendable {
                 policy: configuration.policy, receivedAt: receivedAt, upgradeURL: configuration.upgradeURL))
         if case .committed(let outcome, _) = result {
             metrics.events(
-                recorded: outcome.recordedCount,
-                rejected: ["over_balance": outcome.overBalanceBlockedCount, "free_limit": outcome.freeLimitBlockedCount],
-                duplicates: outcome.duplicateCount)
+                recorded: outcome.recordedCount, overBalance: outcome.overBalanceBlockedCount,
+                freeLimit: outcome.freeLimitBlockedCount, duplicates: outcome.duplicateCount)
         }
         let response = result.response
         return JSONResponse.make(HTTPResponse.Status(code: response.status), text: response.body)

@@ -1,0 +1,38 @@
+import GRDB
+
+/// A multi-row INSERT into one table. SQLite's per-statement work (a statement journal for
+/// an insert that touches several b-trees, VDBE set-up and halt) is paid once per chunk of
+/// rows, not once per row. Chunks are 100 rows, then powers of two, so any count up to 100
+/// takes at most seven statements, and eight cached statements serve every count.
+struct ChunkedInsert: Sendable {
+    /// Rows per statement, largest first; the last is 1 so every count decomposes.
+    static let chunkRows = [100, 64, 32, 16, 8, 4, 2, 1]
+
+    let columns: Int
+    private let statements: [Int: String]
+
+    /// `head` is `INSERT INTO table(column, …)`, naming `columns` columns.
+    init(_ head: String, columns: Int) {
+        precondition(columns > 0, "an insert names its columns")
+        self.columns = columns
+        let tuple = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        statements = Dictionary(uniqueKeysWithValues: Self.chunkRows.map { rows in
+            (rows, head + " VALUES " + Array(repeating: tuple, count: rows).joined(separator: ", "))
+        })
+    }
+
+    /// Inserts one row per item, binding each item's `columns` values with `bind`.
+    func insert<Rows: Collection>(
+        _ db: Database, _ items: Rows, bind: (Rows.Element, inout RawStatement) -> Void
+    ) throws {
+        var remaining = items[...]
+        while !remaining.isEmpty {
+            let rows = Self.chunkRows.first { $0 <= remaining.count }!
+            var insert = RawStatement(try db.cachedStatement(sql: statements[rows]!))
+            try insert.run { row in
+                for item in remaining.prefix(rows) { bind(item, &row) }
+            }
+            remaining = remaining.dropFirst(rows)
+        }
+    }
+}
