@@ -12,24 +12,30 @@ enum HTTPInput {
     /// ingest request, and Foundation's trimming bridges through NSString.
     static func bearer(_ request: Request) -> String? {
         guard let header = request.headers[.authorization] else { return nil }
-        let bytes = Array(header.utf8)
-        let scheme = Array("bearer".utf8)
-        guard bytes.count > scheme.count, bytes[scheme.count] == UInt8(ascii: " "),
+        let scheme = "bearer".utf8
+        let bytes = header.utf8
+        guard bytes.count > scheme.count, bytes.dropFirst(scheme.count).first == UInt8(ascii: " "),
             zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 })
         else { return nil }
+        return trimmingBlanks(Substring(bytes.dropFirst(scheme.count + 1)))
+    }
+
+    /// `text` without the spaces and tabs around it. Header values are read on every
+    /// request; Foundation's trimming bridges through NSString.
+    static func trimmingBlanks(_ text: Substring) -> String {
         let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        var start = scheme.count + 1
-        var end = bytes.count
-        while start < end, isBlank(bytes[start]) { start += 1 }
-        while end > start, isBlank(bytes[end - 1]) { end -= 1 }
-        return String(decoding: bytes[start..<end], as: UTF8.self)
+        let bytes = text.utf8
+        guard let first = bytes.firstIndex(where: { !isBlank($0) }), let last = bytes.lastIndex(where: { !isBlank($0) }) else {
+            return ""
+        }
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 
     /// The body, at most `Limits.bodyBytesMax` bytes whatever `Content-Length` claims; a
     /// declared length that is not a non-negative integer is refused.
     static func body(_ request: Request) async throws -> [UInt8] {
         if let declared = request.headers[.contentLength] {
-            guard let length = Int(declared.trimmingCharacters(in: .whitespaces)), length >= 0 else {
+            guard let length = Int(trimmingBlanks(declared[...])), length >= 0 else {
                 throw APIError.badRequest("Content-Length must be a non-negative integer", code: "invalid_content_length")
             }
             guard length <= Limits.bodyBytesMax else { throw APIError.bodyTooLarge }
@@ -64,7 +70,7 @@ enum HTTPInput {
     /// An optional `Idempotency-Key`, trimmed and bounded.
     static func idempotencyKey(_ request: Request) throws -> String? {
         guard let raw = request.headers[.init("Idempotency-Key")!] else { return nil }
-        let key = raw.trimmingCharacters(in: .whitespaces)
+        let key = trimmingBlanks(raw[...])
         if key.isEmpty { return nil }
         guard key.utf8.count <= Limits.idempotencyKeyBytesMax, !UsageValidation.containsControlCharacter(key) else {
             throw APIError.badRequest(

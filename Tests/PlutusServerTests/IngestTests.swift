@@ -66,7 +66,16 @@ struct IngestTests {
             let lowerScheme = try await LoopbackClient.send(
                 port: server.port, "POST", "/v1/usage", headers: [("Authorization", "bearer \(key)")], body: Array(#"{"provider":"p"}"#.utf8))
             #expect(lowerScheme.status == 200)
-            #expect(try await server.eventCount(org) == 1)
+            let spaced = try await LoopbackClient.send(
+                port: server.port, "POST", "/v1/usage", headers: [("Authorization", "BEARER  \t\(key) \t")],
+                body: Array(#"{"provider":"p"}"#.utf8))
+            #expect(spaced.status == 200)
+            for header in ["Bearer", "Bearer ", "Bearerx \(key)", "Bear \(key)", "Bearer\t\(key)"] {
+                let refused = try await LoopbackClient.send(
+                    port: server.port, "POST", "/v1/usage", headers: [("Authorization", header)], body: Array(#"{"provider":"p"}"#.utf8))
+                #expect(refused.status == 401, "\(header)")
+            }
+            #expect(try await server.eventCount(org) == 2)
         }
     }
 

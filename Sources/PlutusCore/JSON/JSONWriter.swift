@@ -87,10 +87,13 @@ public struct JSONObjectWriter {
         filled[filled.count - 1] = true
     }
 
+    /// Keys are the caller's constants, plain ASCII with nothing to escape: written as they are.
     private mutating func key(_ name: String) {
+        assert(name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }, "a key needs no escaping")
         separate()
-        JSONValue.writeString(name, into: &out)
-        out += ":"
+        out += "\""
+        out += name
+        out += "\":"
     }
 
     public mutating func string(_ name: String, _ value: String?) {
