@@ -14,9 +14,14 @@ struct LoadGenerator {
         var latenciesNanos: [UInt64] = []
         var errors = 0
         var seconds: Double = 0
+        /// Requests sent whose answer never came because the run stopped (wrk does not wait).
+        var unanswered = 0
+        /// Percentiles (fraction → milliseconds) from a generator that keeps no samples (wrk).
+        var reportedPercentiles: [Double: Double] = [:]
 
         var total: Int { responses.values.reduce(0, +) }
         func percentile(_ fraction: Double) -> Double {
+            if let reported = reportedPercentiles[fraction] { return reported }
             guard !latenciesNanos.isEmpty else { return 0 }
             let sorted = latenciesNanos.sorted()
             return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]) / 1_000_000
@@ -47,6 +52,15 @@ struct LoadGenerator {
     /// Results of all connections, merged as each finishes.
     final class Collector: Sendable {
         let merged = Mutex(Result())
+    }
+
+    /// `run` on a thread of its own, so no concurrency thread (an event loop, under
+    /// `plutus serve` and `plutus bench`) is blocked while it waits for its connections.
+    func runOnThread(connections: Int, seconds: Double) async -> Result {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: run(connections: connections, seconds: seconds)) }
+            thread.start()
+        }
     }
 
     func run(connections: Int, seconds: Double) -> Result {
@@ -154,5 +168,15 @@ struct LoadGenerator {
             return index
         }
         return nil
+    }
+}
+
+/// CPU time this process has used so far (user and system, every thread).
+enum ProcessCPU {
+    static func seconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }

@@ -1,0 +1,110 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Load from `wrk` (Debian's package), when it is installed: a native, event-driven load
+/// generator in a process of its own, two threads for any number of connections, so the
+/// client takes less of the machine than `LoadGenerator`'s thread per connection. Only
+/// 127.0.0.1 is targeted. A Lua script counts the responses by status and prints the
+/// latency percentiles.
+struct WrkLoad {
+    /// `wrk` on the PATH, if any.
+    static var executable: String? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        return paths.map { "\($0)/wrk" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    let executable: String
+    let port: Int
+    let path: String
+    let headers: [(String, String)]
+    let body: [UInt8]
+
+    /// The script: the request, a per-thread count of statuses, and a summary on stdout.
+    var script: String {
+        var lines = ["wrk.method = \"POST\"", "wrk.headers[\"Content-Type\"] = \"application/json\""]
+        for (name, value) in headers { lines.append("wrk.headers[\"\(name)\"] = \"\(value)\"") }
+        let text = String(decoding: body, as: UTF8.self)
+        precondition(!text.contains("]==]"), "the body fits in a Lua long string")
+        lines.append("wrk.body = [==[\(text)]==]")
+        lines.append(
+            """
+            local threads = {}
+            function setup(thread) table.insert(threads, thread) end
+            function init(args)
+              statuses = {}
+              sent = 0
+              prepared = wrk.format()
+            end
+            function request()
+              sent = sent + 1
+              return prepared
+            end
+            function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+            function done(summary, latency, requests)
+              local merged = {}
+              local sent = 0
+              for _, thread in ipairs(threads) do
+                for status, count in pairs(thread:get("statuses")) do merged[status] = (merged[status] or 0) + count end
+                sent = sent + thread:get("sent")
+              end
+              io.write(string.format("sent %d\\n", sent))
+              for status, count in pairs(merged) do io.write(string.format("status %d %d\\n", status, count)) end
+              local e = summary.errors
+              io.write(string.format("errors %d\\n", e.connect + e.read + e.write + e.timeout))
+              io.write(string.format("seconds %f\\n", summary.duration / 1e6))
+              io.write(string.format("p50 %f\\np99 %f\\n", latency:percentile(50) / 1e3, latency:percentile(99) / 1e3))
+            end
+            """)
+        return lines.joined(separator: "\n")
+    }
+
+    /// Runs wrk for `seconds` and returns what it measured, with the CPU seconds wrk used.
+    func run(connections: Int, seconds: Double) throws -> (result: LoadGenerator.Result, clientCPUSeconds: Double) {
+        let scriptURL = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-bench-\(UUID().uuidString).lua")
+        try script.write(to: scriptURL, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: scriptURL) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [
+            "-t\(min(2, connections))", "-c\(connections)", "-d\(Int(seconds.rounded()))s", "-s", scriptURL.path,
+            "http://127.0.0.1:\(port)\(path)",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        let cpuBefore = Self.childrenCPUSeconds()
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CLIFailure.runtime("wrk exited with \(process.terminationStatus)") }
+        var result = LoadGenerator.Result()
+        var sent = 0
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            switch (fields.first, fields.count) {
+            case ("status"?, 3): result.responses[Int(fields[1]) ?? 0, default: 0] += Int(fields[2]) ?? 0
+            case ("errors"?, 2): result.errors = Int(fields[1]) ?? 0
+            case ("sent"?, 2): sent = Int(fields[1]) ?? 0
+            case ("seconds"?, 2): result.seconds = Double(fields[1]) ?? seconds
+            case ("p50"?, 2): result.reportedPercentiles[0.5] = Double(fields[1])
+            case ("p99"?, 2): result.reportedPercentiles[0.99] = Double(fields[1])
+            default: continue
+            }
+        }
+        // wrk stops without waiting for the answers on its way: those requests may or may not
+        // have been recorded by the server.
+        result.unanswered = max(0, sent - result.total)
+        return (result, Self.childrenCPUSeconds() - cpuBefore)
+    }
+
+    /// CPU time of this process's finished children.
+    static func childrenCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+}
