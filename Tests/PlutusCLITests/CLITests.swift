@@ -152,3 +152,19 @@ struct CLITests {
         } == 1)
     }
 }
+
+/// `plutus bench` is figures, not assertions; this only checks that one short run, with each
+/// load generator present here, completes and that its own books check out.
+@Suite("plutus bench, one short run")
+struct BenchSmokeTests {
+    @Test(arguments: ["builtin", "wrk"]) func aShortRunBalancesItsBooks(generator: String) throws {
+        let wrkInstalled = ["/usr/bin/wrk", "/usr/local/bin/wrk"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+        if generator == "wrk" && !wrkInstalled && ProcessInfo.processInfo.environment["CI"] == nil { return }
+        let run = try CLI().run("bench", "--seconds", "1", "--load-generator", generator)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("single events at 64 connections:"))
+        #expect(run.stdout.contains("ledger verified ✓"))
+        #expect(run.stdout.contains("the database holds") && !run.stdout.contains("MISMATCH"))
+        #expect(!run.stdout.contains("-nan"), "every scenario measured something")
+    }
+}
