@@ -78,6 +78,12 @@ public struct MeteringWrites: Sendable {
         public var tokens: Int64 = 0
         public var cost: Int64 = 0
         public var events: Int64 = 0
+
+        mutating func add(tokens: Int64, cost: Int64) {
+            self.tokens += tokens
+            self.cost += cost
+            events += 1
+        }
     }
 
     /// A row of the daily rollup (`usage_days`); '' stands for no workspace or model.
@@ -248,8 +254,7 @@ public struct MeteringRun<Source: MeteringSource> {
             let day = MeteringWrites.DayKey(
                 day: time.day.daysSinceEpoch, workspace: workspace?.id.rawValue ?? "", provider: event.provider,
                 model: event.model ?? "", taskType: event.taskType)
-            writes.days[day, default: .zero] = writes.days[day, default: .zero]
-                + UsageTotals(events: 1, tokens: event.tokens, cost: priced.cost)
+            writes.days[day, default: .zero].add(UsageTotals(events: 1, tokens: event.tokens, cost: priced.cost))
             var drafts: [AlertDraft] = []
             if let draft = Alerting.balanceAlert(
                 balanceAfter: balanceAfter, everCredited: organization.everCredited, policy: batch.policy,
@@ -294,12 +299,14 @@ public struct MeteringRun<Source: MeteringSource> {
         }
     }
 
+    /// Adds the event to its month counters: the organization's ('') and its workspace's.
     private mutating func count(_ event: UsageEventInput, cost: MicroDollars, workspace: WorkspaceID?, month: CivilMonth) {
-        for scope in [""] + (workspace.map { [$0.rawValue] } ?? []) {
-            let key = MeteringWrites.CounterKey(workspace: scope, month: month)
-            writes.counters[key, default: MeteringWrites.Counter()].tokens += event.tokens.tracked
-            writes.counters[key, default: MeteringWrites.Counter()].cost += cost.rawValue
-            writes.counters[key, default: MeteringWrites.Counter()].events += 1
+        let tokens = event.tokens.tracked
+        writes.counters[MeteringWrites.CounterKey(workspace: "", month: month), default: MeteringWrites.Counter()]
+            .add(tokens: tokens, cost: cost.rawValue)
+        if let workspace {
+            writes.counters[MeteringWrites.CounterKey(workspace: workspace.rawValue, month: month), default: MeteringWrites.Counter()]
+                .add(tokens: tokens, cost: cost.rawValue)
         }
     }
 

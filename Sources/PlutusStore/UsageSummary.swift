@@ -16,6 +16,8 @@ public struct UsageTotals: Sendable, Equatable {
 
     /// Sums two totals. Token fields may exceed the per-event bound once summed, so they are
     /// added field by field rather than through `TokenCounts.init`'s precondition.
+    public mutating func add(_ other: UsageTotals) { self = self + other }
+
     public static func + (lhs: UsageTotals, rhs: UsageTotals) -> UsageTotals {
         var sum = lhs
         sum.events += rhs.events

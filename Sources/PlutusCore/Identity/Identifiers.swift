@@ -134,19 +134,19 @@ enum IdentifierBits {
     /// `<prefix>_` followed by `high` and `low` as 12 lowercase hex digits each.
     static func hex(prefix: String, high: UInt64, low: UInt64) -> String {
         let digits: StaticString = "0123456789abcdef"
-        var text = prefix
-        text.reserveCapacity(prefix.utf8.count + 25)
-        text += "_"
-        let tail = String(unsafeUninitializedCapacity: 24) { buffer in
+        let head = prefix.utf8.count
+        // One allocation: the prefix, '_', then the 24 digits written in place.
+        return String(unsafeUninitializedCapacity: head + 25) { buffer in
+            _ = buffer.initialize(fromContentsOf: prefix.utf8)
+            buffer[head] = UInt8(ascii: "_")
             digits.withUTF8Buffer { table in
                 for index in 0..<12 {
                     let shift = UInt64(44 - index * 4)
-                    buffer[index] = table[Int((high >> shift) & 0xF)]
-                    buffer[12 + index] = table[Int((low >> shift) & 0xF)]
+                    buffer[head + 1 + index] = table[Int((high >> shift) & 0xF)]
+                    buffer[head + 13 + index] = table[Int((low >> shift) & 0xF)]
                 }
             }
-            return 24
+            return head + 25
         }
-        return text + tail
     }
 }
