@@ -346,15 +346,7 @@ struct PrefetchedSource: MeteringSource {
 
     /// Folds in what a run of the same group wrote, so the next run reads it as stored.
     mutating func absorb(_ writes: MeteringWrites) {
-        for (key, counter) in writes.counters {
-            let before = counters[key] ?? (0, 0)
-            counters[key] = (before.tokens + counter.tokens, before.cost + counter.cost)
-        }
-        for event in writes.events {
-            guard let clientEventID = event.input.clientEventID else { continue }
-            recorded[clientEventID] = RecordedEvent(
-                id: event.id, cost: event.priced.cost, costKind: event.priced.kind, workspaceID: event.workspaceID)
-        }
+        writes.fold(counters: &counters, recorded: &recorded)
     }
 
     func recordedEvent(clientEventID: String) throws -> RecordedEvent? { recorded[clientEventID] }

@@ -369,15 +369,7 @@ struct SQLiteMeteringSource: MeteringSource {
 
     /// Folds in what a run of the same group will write.
     mutating func absorb(_ writes: MeteringWrites) {
-        for (key, counter) in writes.counters {
-            let before = groupCounters[key] ?? (0, 0)
-            groupCounters[key] = (before.tokens + counter.tokens, before.cost + counter.cost)
-        }
-        for event in writes.events {
-            guard let clientEventID = event.input.clientEventID else { continue }
-            recordedInGroup[clientEventID] = RecordedEvent(
-                id: event.id, cost: event.priced.cost, costKind: event.priced.kind, workspaceID: event.workspaceID)
-        }
+        writes.fold(counters: &groupCounters, recorded: &recordedInGroup)
     }
 
     func recordedEvent(clientEventID: String) throws -> RecordedEvent? {

@@ -112,6 +112,21 @@ public struct MeteringWrites: Sendable {
         self.usageBalance = usageBalance
     }
 
+    /// Folds what this run will write into what a later run of the same group reads as
+    /// stored (its rows land only after the last run is decided): month counters, and the
+    /// events recorded under a client `event_id`.
+    public func fold(counters: inout [CounterKey: (tokens: Int64, cost: Int64)], recorded: inout [String: RecordedEvent]) {
+        for (key, counter) in self.counters {
+            let before = counters[key] ?? (0, 0)
+            counters[key] = (before.tokens + counter.tokens, before.cost + counter.cost)
+        }
+        for event in events {
+            guard let clientEventID = event.input.clientEventID else { continue }
+            recorded[clientEventID] = RecordedEvent(
+                id: event.id, cost: event.priced.cost, costKind: event.priced.kind, workspaceID: event.workspaceID)
+        }
+    }
+
     /// Adds the writes of a later batch that started from these balances (group commit):
     /// rows are appended, counters summed, and the balances are the later batch's.
     public mutating func append(_ later: MeteringWrites) {
