@@ -109,9 +109,7 @@ struct BenchDashboardCommand: AsyncParsableCommand {
             guard let port = await iterator.next() else { return }
             let request = Array("GET /?org=\(org.rawValue) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n".utf8)
             let seconds = self.seconds
-            let result = await Task.detached {
-                LoadGenerator(port: port) { _, _ in request }.run(connections: 1, seconds: seconds)
-            }.value
+            let result = await LoadGenerator(port: port) { _, _ in request }.runOnThread(connections: 1, seconds: seconds)
             print(
                 "GET / (full dashboard page), \(result.total) requests over \(String(format: "%.1f", result.seconds)) s: "
                     + "median \(String(format: "%.2f", result.percentile(0.5))) ms, p99 \(String(format: "%.2f", result.percentile(0.99))) ms, "

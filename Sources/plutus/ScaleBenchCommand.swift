@@ -110,7 +110,9 @@ struct ScaleBenchCommand: AsyncParsableCommand {
             for (index, port) in ports.enumerated() {
                 let share = connections / ports.count + (index < connections % ports.count ? 1 : 0)
                 let generator = LoadGenerator(port: port, path: "/v1/usage", headers: [("Authorization", "Bearer \(key)")], body: body)
-                group.addTask { await Task.detached { generator.run(connections: share, seconds: seconds) }.value }
+                // A thread per server's load: the concurrency pool has a thread per core, too
+                // few to block one per server.
+                group.addTask { await generator.runOnThread(connections: share, seconds: seconds) }
             }
             var merged = LoadGenerator.Result()
             for await result in group {
