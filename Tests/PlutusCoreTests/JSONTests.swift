@@ -24,8 +24,23 @@ struct JSONTests {
         #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
     }
 
+    /// Duplicate keys are found by scanning in small objects and by a set in large ones, so
+    /// both sides of that switch are checked, with the duplicate early and late.
+    @Test(arguments: [3, 16, 17, 40]) func refusesDuplicateKeysInObjectsOfAnySize(members: Int) throws {
+        let keys = (0..<members).map { "\"k\($0)\": \($0)" }
+        let distinct = try JSONValue.parse("{" + keys.joined(separator: ",") + "}")
+        guard case .object(let parsed) = distinct else { Issue.record("not an object"); return }
+        #expect(parsed.count == members)
+        for repeated in Set([0, members - 1]) {
+            let text = "{" + (keys + ["\"k\(repeated)\": 1"]).joined(separator: ",") + "}"
+            #expect(throws: JSONParseError.self) { try JSONValue.parse(text) }
+        }
+    }
+
     @Test func refusesInvalidUTF8() {
         #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0xFF, 0xFE, 0x22]) }
+        // Also after an escape (the string is then built byte by byte).
+        #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0x5C, 0x6E, 0xFF, 0x22]) }
     }
 
     @Test func boundsNestingDepth() throws {

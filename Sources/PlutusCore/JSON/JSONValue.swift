@@ -128,7 +128,9 @@ private struct JSONParser {
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         index += 1
         var members: [(String, JSONValue)] = []
-        var seen = Set<String>()
+        // Duplicate keys: a scan of the members while there are few (no set to allocate for
+        // the small objects every request has), a set once there are more.
+        var seen: Set<String>?
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -138,7 +140,16 @@ private struct JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
             let key = try parseString()
-            guard seen.insert(key).inserted else { throw fail("duplicate key '\(key.prefix(64))'") }
+            let duplicate: Bool
+            if seen != nil {
+                duplicate = !seen!.insert(key).inserted
+            } else if members.count < Self.keyScanMembersMax {
+                duplicate = members.contains { $0.0 == key }
+            } else {
+                seen = Set(members.map(\.0))
+                duplicate = !seen!.insert(key).inserted
+            }
+            guard !duplicate else { throw fail("duplicate key '\(key.prefix(64))'") }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
@@ -209,8 +220,23 @@ private struct JSONParser {
         return index - start
     }
 
+    /// Members of one object checked for a duplicate key by scanning, before a set takes over.
+    static let keyScanMembersMax = 16
+
     mutating func parseString() throws(JSONParseError) -> String {
         index += 1
+        let start = index
+        // Most strings hold no escape: made straight from the input, without a copy to build.
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 {
+            index += 1
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+            let end = index
+            index += 1
+            guard let text = String(validating: bytes[start..<end], as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+            return text
+        }
+        index = start
         var out: [UInt8] = []
         var runStart = index
         while true {
