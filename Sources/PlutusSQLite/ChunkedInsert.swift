@@ -8,13 +8,11 @@ struct ChunkedInsert: Sendable {
     /// Rows per statement, largest first; the last is 1 so every count decomposes.
     static let chunkRows = [100, 64, 32, 16, 8, 4, 2, 1]
 
-    let columns: Int
     private let statements: [Int: String]
 
     /// `head` is `INSERT INTO table(column, …)`, naming `columns` columns.
     init(_ head: String, columns: Int) {
         precondition(columns > 0, "an insert names its columns")
-        self.columns = columns
         let tuple = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
         statements = Dictionary(uniqueKeysWithValues: Self.chunkRows.map { rows in
             (rows, head + " VALUES " + Array(repeating: tuple, count: rows).joined(separator: ", "))

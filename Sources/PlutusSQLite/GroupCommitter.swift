@@ -63,14 +63,10 @@ public final class GroupCommitter: Sendable {
     var counts: Counts { state.withLock { $0.counts } }
 
     /// Runs `body` inside the next group transaction and returns its result once durable.
-    func submit<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await enqueue(ingest: nil) { try body($0) } as! T  // the job was built from `body`, which returns T
-    }
-
-    /// Runs an ingest request in the next group transaction, alone or together with other
-    /// requests of its organization; `alone` is how it runs in a savepoint of its own.
-    func submit<T: Sendable>(_ ingest: Ingest, alone: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await enqueue(ingest: ingest) { try alone($0) } as! T  // both paths answer with T
+    /// An ingest request (`ingest`) may be applied together with the other requests of its
+    /// organization instead; `body` is how it runs in a savepoint of its own.
+    func submit<T: Sendable>(ingest: Ingest? = nil, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await enqueue(ingest: ingest) { try body($0) } as! T  // both paths answer with what `body` returns
     }
 
     private func enqueue(ingest: Ingest?, body: @escaping @Sendable (Database) throws -> any Sendable) async throws -> any Sendable {
@@ -159,12 +155,7 @@ public final class GroupCommitter: Sendable {
             for job in group { job.continuation.resume(throwing: failure) }
             return
         }
-        state.withLock { state in
-            state.counts.transactions += tally.transactions
-            state.counts.requests += tally.requests
-            state.counts.merged += tally.merged
-            state.counts.fallbacks += tally.fallbacks
-        }
+        state.withLock { $0.counts.add(tally) }
         for (job, result) in zip(group, results) {
             switch result! {  // every position was filled before commit
             case .success(let value): job.continuation.resume(returning: value)
@@ -212,4 +203,11 @@ public struct GroupCommitCounts: Sendable, Equatable {
     public var merged = 0
     /// Shared ingest writes that failed and were retried request by request.
     public var fallbacks = 0
+
+    mutating func add(_ other: GroupCommitCounts) {
+        transactions += other.transactions
+        requests += other.requests
+        merged += other.merged
+        fallbacks += other.fallbacks
+    }
 }

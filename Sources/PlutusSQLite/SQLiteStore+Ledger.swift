@@ -45,33 +45,64 @@ extension SQLiteStore {
     }
 
     /// Appends one entry row whose balances the caller has already moved (or will move in
-    /// the same transaction). Bound through SQLite's C API: ingest appends one per event.
+    /// the same transaction).
     static func insertEntry(
         _ db: Database, id: EntryID, organizationID: OrganizationID, kind: EntryKind, debitAccountID: Int64,
         creditAccountID: Int64, amount: MicroDollars, reference: String, externalReference: String?, memo: String?,
         debitBalanceAfter: Int64, creditBalanceAfter: Int64, at time: Timestamp
     ) throws {
-        precondition(amount.isPositive && debitAccountID != creditAccountID, "entries move a positive amount between two accounts")
-        var insert = RawStatement(
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,
-                                        external_ref, memo, debit_balance_after_micros, credit_balance_after_micros, ts)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """))
-        try insert.run { row in
-            row.text(id.rawValue)
-            row.text(organizationID.rawValue)
-            row.integer(debitAccountID)
-            row.integer(creditAccountID)
-            row.integer(amount.rawValue)
-            row.text(kind.rawValue)
-            row.text(reference)
-            row.text(externalReference)
-            row.text(memo)
-            row.integer(debitBalanceAfter)
-            row.integer(creditBalanceAfter)
-            row.integer(time.millis)
+        try insertEntries(
+            db,
+            CollectionOfOne(
+                EntryRow(
+                    id: id, organizationID: organizationID, kind: kind, debitAccountID: debitAccountID,
+                    creditAccountID: creditAccountID, amount: amount, reference: reference,
+                    externalReference: externalReference, memo: memo, debitBalanceAfter: debitBalanceAfter,
+                    creditBalanceAfter: creditBalanceAfter, time: time)))
+    }
+
+    /// One row of `entries`.
+    struct EntryRow {
+        let id: EntryID
+        let organizationID: OrganizationID
+        let kind: EntryKind
+        let debitAccountID: Int64
+        let creditAccountID: Int64
+        let amount: MicroDollars
+        let reference: String
+        let externalReference: String?
+        let memo: String?
+        let debitBalanceAfter: Int64
+        let creditBalanceAfter: Int64
+        let time: Timestamp
+    }
+
+    /// Entry rows, many per statement, bound through SQLite's C API in `insertEntries`' order.
+    private static let entryInsert = ChunkedInsert(
+        """
+        INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,
+                            external_ref, memo, debit_balance_after_micros, credit_balance_after_micros, ts)
+        """, columns: 12)
+
+    /// Appends entry rows (a credit's one, or an ingest group's usage entries) whose balances
+    /// the caller moves in the same transaction.
+    static func insertEntries(_ db: Database, _ entries: some Collection<EntryRow>) throws {
+        try entryInsert.insert(db, entries) { entry, row in
+            precondition(
+                entry.amount.isPositive && entry.debitAccountID != entry.creditAccountID,
+                "entries move a positive amount between two accounts")
+            row.text(entry.id.rawValue)
+            row.text(entry.organizationID.rawValue)
+            row.integer(entry.debitAccountID)
+            row.integer(entry.creditAccountID)
+            row.integer(entry.amount.rawValue)
+            row.text(entry.kind.rawValue)
+            row.text(entry.reference)
+            row.text(entry.externalReference)
+            row.text(entry.memo)
+            row.integer(entry.debitBalanceAfter)
+            row.integer(entry.creditBalanceAfter)
+            row.integer(entry.time.millis)
         }
     }
 

@@ -5,15 +5,8 @@ import PlutusStore
 extension SQLiteStore {
     public func recordUsage(_ batch: UsageBatch) async throws -> UsageBatchResult {
         let priced = try catalog.withLock { $0 }.priceBatch(batch.events)
-        let write: BatchWrite
-        do {
-            write = try await committer.submit(GroupCommitter.Ingest(batch: batch, priced: priced)) { db in
-                try Self.recordUsage(db, batch, priced: priced)
-            }
-        } catch {
-            throw Self.translate(error)
-        }
-        switch write {
+        let ingest = GroupCommitter.Ingest(batch: batch, priced: priced)
+        switch try await groupWrite(ingest: ingest, { db in try Self.recordUsage(db, batch, priced: priced) }) {
         case .replayed(let stored): return .replayed(stored)
         case .committed(let outcome, let stored?): return .committed(outcome, stored)
         case .committed(let outcome, nil):
@@ -171,14 +164,6 @@ extension SQLiteStore {
         return (organization, accounts)
     }
 
-    /// Usage entries: from the organization's credit account to its usage account, one per
-    /// request, bound in the column order here.
-    private static let usageEntryInsert = ChunkedInsert(
-        """
-        INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference, memo,
-                            debit_balance_after_micros, credit_balance_after_micros, ts)
-        """, columns: 11)
-
     /// Writes the rows metering runs gathered (alerts are logged by the caller, request by request).
     private static func write(
         _ db: Database, _ writes: MeteringWrites, organization: OrganizationID, accounts: [AccountCode: Int64]
@@ -186,20 +171,16 @@ extension SQLiteStore {
         try EventInsert.statement.insert(db, writes.events) { event, row in
             EventInsert.bind(event, organization: organization, into: &row)
         }
-        let (credit, usage) = (accounts[.credit]!, accounts[.usage]!)
-        try usageEntryInsert.insert(db, writes.entries) { entry, row in
-            row.text(entry.id.rawValue)
-            row.text(organization.rawValue)
-            row.integer(credit)
-            row.integer(usage)
-            row.integer(entry.amount.rawValue)
-            row.text(EntryKind.usage.rawValue)
-            row.text(entry.reference)
-            row.text(entry.memo)
-            row.integer(entry.creditBalanceAfter.rawValue)
-            row.integer(entry.usageBalanceAfter)
-            row.integer(entry.timestamp.millis)
-        }
+        // Usage entries: from the organization's credit account to its usage account.
+        try insertEntries(
+            db,
+            writes.entries.map { entry in
+                EntryRow(
+                    id: entry.id, organizationID: organization, kind: .usage, debitAccountID: accounts[.credit]!,
+                    creditAccountID: accounts[.usage]!, amount: entry.amount, reference: entry.reference,
+                    externalReference: nil, memo: entry.memo, debitBalanceAfter: entry.creditBalanceAfter.rawValue,
+                    creditBalanceAfter: entry.usageBalanceAfter, time: entry.timestamp)
+            })
         if !writes.entries.isEmpty {
             var set = RawStatement(try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?"))
             for (balance, account) in [(writes.creditBalance.rawValue, accounts[.credit]!), (writes.usageBalance, accounts[.usage]!)] {

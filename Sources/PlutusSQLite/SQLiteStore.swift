@@ -111,10 +111,14 @@ public final class SQLiteStore: BillingStore, Sendable {
     }
 
     /// Runs `body` as one request of the next group commit: its own savepoint, shared
-    /// transaction and fsync. For the hot write paths (ingest, credits, Stripe events).
-    func groupWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// transaction and fsync. For the hot write paths (ingest, credits, Stripe events). An
+    /// ingest request (`ingest`) may instead be applied together with the other queued
+    /// requests of its organization; `body` is then how it runs alone.
+    func groupWrite<T: Sendable>(
+        ingest: GroupCommitter.Ingest? = nil, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
         do {
-            return try await committer.submit(body)
+            return try await committer.submit(ingest: ingest, body)
         } catch {
             throw Self.translate(error)
         }
