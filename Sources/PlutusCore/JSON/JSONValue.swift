@@ -140,15 +140,8 @@ private struct JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
             let key = try parseString()
-            let duplicate: Bool
-            if seen != nil {
-                duplicate = !seen!.insert(key).inserted
-            } else if members.count < Self.keyScanMembersMax {
-                duplicate = members.contains { $0.0 == key }
-            } else {
-                seen = Set(members.map(\.0))
-                duplicate = !seen!.insert(key).inserted
-            }
+            if members.count == Self.keyScanMembersMax { seen = Set(members.map(\.0)) }
+            let duplicate = seen != nil ? !seen!.insert(key).inserted : members.contains { $0.0 == key }
             guard !duplicate else { throw fail("duplicate key '\(key.prefix(64))'") }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
