@@ -66,13 +66,6 @@ struct BenchCommand: AsyncParsableCommand {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Runs blocking `work` on a thread of its own, off the concurrency pool.
-    static func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try work() }) }.start()
-        }
-    }
-
     /// CPU time per request, in µs: the whole process (server, writer and the built-in load
     /// generator) plus wrk's own, when wrk drives the load.
     static func cpuPerRequest(_ seconds: Double, _ requests: Int) -> String {
@@ -178,7 +171,7 @@ struct BenchCommand: AsyncParsableCommand {
             var clientCPU = 0.0
             if let wrk {
                 let load = WrkLoad(executable: wrk, port: scenario.port, path: scenario.path, headers: headers, body: scenario.body)
-                (result, clientCPU) = try await Self.onThread { try load.run(connections: scenario.connections, seconds: seconds) }
+                (result, clientCPU) = try await onThread { try load.run(connections: scenario.connections, seconds: seconds) }
             } else {
                 let generator = LoadGenerator(port: scenario.port, path: scenario.path, headers: headers, body: scenario.body)
                 result = await generator.runOnThread(connections: scenario.connections, seconds: seconds)

@@ -57,10 +57,7 @@ struct LoadGenerator {
     /// `run` on a thread of its own, so no concurrency thread (an event loop, under
     /// `plutus serve` and `plutus bench`) is blocked while it waits for its connections.
     func runOnThread(connections: Int, seconds: Double) async -> Result {
-        await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: run(connections: connections, seconds: seconds)) }
-            thread.start()
-        }
+        await onThread { run(connections: connections, seconds: seconds) }
     }
 
     func run(connections: Int, seconds: Double) -> Result {
@@ -171,11 +168,20 @@ struct LoadGenerator {
     }
 }
 
-/// CPU time this process has used so far (user and system, every thread).
+/// Runs blocking `work` on a thread of its own, off the concurrency pool.
+func onThread<T: Sendable, Failure: Error>(_ work: @escaping @Sendable () throws(Failure) -> T) async throws(Failure) -> T {
+    let result: Result<T, Failure> = await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: Result(catching: work)) }.start()
+    }
+    return try result.get()
+}
+
+/// CPU time used so far (user and system, every thread): this process's own, or that of
+/// its children that have ended (wrk).
 enum ProcessCPU {
-    static func seconds() -> Double {
+    static func seconds(of who: __rusage_who = RUSAGE_SELF) -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(who.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }

@@ -75,7 +75,7 @@ struct WrkLoad {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        let cpuBefore = Self.childrenCPUSeconds()
+        let cpuBefore = ProcessCPU.seconds(of: RUSAGE_CHILDREN)
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
@@ -97,14 +97,6 @@ struct WrkLoad {
         // wrk stops without waiting for the answers on its way: those requests may or may not
         // have been recorded by the server.
         result.unanswered = max(0, sent - result.total)
-        return (result, Self.childrenCPUSeconds() - cpuBefore)
-    }
-
-    /// CPU time of this process's finished children.
-    static func childrenCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return (result, ProcessCPU.seconds(of: RUSAGE_CHILDREN) - cpuBefore)
     }
 }
