@@ -7,11 +7,26 @@ import PlutusStore
 
 /// Reading what clients send: bearer tokens, bounded bodies, query values.
 enum HTTPInput {
+    static let idempotencyKeyField = HTTPField.Name("Idempotency-Key")!
+    static let stripeSignatureField = HTTPField.Name("Stripe-Signature")!
+
+    /// The value of header `name`; several fields of that name are joined with ", " as
+    /// `HTTPFields` joins them. A lone field (every ingest request's case) is returned as
+    /// it is, without building a joined copy.
+    static func header(_ request: Request, _ name: HTTPField.Name) -> String? {
+        var found: String?
+        for field in request.headers where field.name == name {
+            guard found == nil else { return request.headers[name] }
+            found = field.value
+        }
+        return found
+    }
+
     /// The token of `Authorization: Bearer <token>` (scheme matched case-insensitively,
     /// spaces and tabs around the token dropped). Read byte by byte: it runs on every
     /// ingest request, and Foundation's trimming bridges through NSString.
     static func bearer(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
+        guard let header = header(request, .authorization) else { return nil }
         let scheme = "bearer".utf8
         let bytes = header.utf8
         guard bytes.count > scheme.count, bytes.dropFirst(scheme.count).first == UInt8(ascii: " "),
@@ -34,7 +49,7 @@ enum HTTPInput {
     /// The body, at most `Limits.bodyBytesMax` bytes whatever `Content-Length` claims; a
     /// declared length that is not a non-negative integer is refused.
     static func body(_ request: Request) async throws -> [UInt8] {
-        if let declared = request.headers[.contentLength] {
+        if let declared = header(request, .contentLength) {
             guard let length = Int(trimmingBlanks(declared[...])), length >= 0 else {
                 throw APIError.badRequest("Content-Length must be a non-negative integer", code: "invalid_content_length")
             }
@@ -69,7 +84,7 @@ enum HTTPInput {
 
     /// An optional `Idempotency-Key`, trimmed and bounded.
     static func idempotencyKey(_ request: Request) throws -> String? {
-        guard let raw = request.headers[.init("Idempotency-Key")!] else { return nil }
+        guard let raw = header(request, idempotencyKeyField) else { return nil }
         let key = trimmingBlanks(raw[...])
         if key.isEmpty { return nil }
         guard key.utf8.count <= Limits.idempotencyKeyBytesMax, !UsageValidation.containsControlCharacter(key) else {

@@ -21,7 +21,7 @@ struct StripeWebhookController<Store: BillingStore>: Sendable {
         let payload = try await HTTPInput.body(request)
         let now = Timestamp.now()
         let verdict = StripeSignature.verify(
-            header: request.headers[.init("Stripe-Signature")!], payload: payload,
+            header: HTTPInput.header(request, HTTPInput.stripeSignatureField), payload: payload,
             secrets: configuration.stripeWebhookSecrets, now: now,
             toleranceSeconds: configuration.stripeWebhookToleranceSeconds)
         if case .failure(let failure) = verdict {

@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Runs in one process on a fresh temporary database (synchronous=FULL): the ceilings (a trivial \
             Hummingbird POST route at 64 connections, and plain SQLite inserts on the same disk with one and \
-            100 rows per durable commit), then POST /v1/usage with single events at 1, 8 and \
+            100 rows per durable commit, and usage event rows into the store's own table, 100 and 1,000 per commit), then POST /v1/usage with single events at 1, 8 and \
             64 connections and batches of 100 at 8. Afterwards checks that the events recorded equal the \
             events acknowledged. Figures, not assertions; only 127.0.0.1 is targeted.
             """)
@@ -123,12 +123,20 @@ struct BenchCommand: AsyncParsableCommand {
         ]
     }
 
-    /// Plain inserts on the same disk: one row per durable commit, and 100 rows per commit.
+    /// Plain inserts on the same disk: one row per durable commit, and 100 rows per commit;
+    /// then usage event rows into the store's own table, indexes and all, 100 and 1,000 per
+    /// commit (a group of batches commits several hundred).
     private func sqliteCeilings(directory: String) throws -> [[String]] {
-        try [1, 100].map { rowsPerCommit in
-            let figures = try SQLiteCeiling.measure(directory: directory, rowsPerCommit: rowsPerCommit, seconds: seconds)
+        let runs: [(SQLiteCeiling.Rows, Int, String)] = [
+            (.plain, 1, "ceiling: raw SQLite insert, 1 row/commit"),
+            (.plain, 100, "ceiling: raw SQLite insert, 100 rows/commit"),
+            (.usageEvents, 100, "ceiling: raw SQLite event rows, 100/commit"),
+            (.usageEvents, 1000, "ceiling: raw SQLite event rows, 1000/commit"),
+        ]
+        return try runs.map { rows, rowsPerCommit, label in
+            let figures = try SQLiteCeiling.measure(directory: directory, rows: rows, rowsPerCommit: rowsPerCommit, seconds: seconds)
             return [
-                "ceiling: raw SQLite insert, \(rowsPerCommit) row\(rowsPerCommit == 1 ? "" : "s")/commit", "1",
+                label, "1",
                 String(format: "%.0f", figures.commitsPerSecond), String(format: "%.0f", figures.rowsPerSecond), "-", "-", "-", "1", "0", "0",
             ]
         }

@@ -73,4 +73,39 @@ struct JSONTests {
         #expect(RequestFingerprint.of(a) == RequestFingerprint.of(b))
         #expect(RequestFingerprint.of(a) != RequestFingerprint.of(c))
     }
+
+    /// Stored idempotency records hold this hash: it must not drift between versions.
+    @Test func fingerprintIsSHA256OfTheCanonicalText() throws {
+        let body = try JSONValue.parse(#"{ "provider": "x", "input_tokens": 5 }"#)
+        #expect(RequestFingerprint.of(body) == "aad80197731914ec62d0e606bdf773aaf15871e13bd9587f60935fa0ab0732b6")
+    }
+
+    @Test func writerEscapesEachKindExactly() {
+        let text = JSONValue.string("a\"b\\c\nd\re\tf\u{01}g\u{7F}h\u{2028}i\u{2029}jé😀").serialized()
+        #expect(text == #""a\"b\\c\nd\re\tf\u0001g\u007fh\u2028i\u2029jé😀""#)
+        // U+2028's first byte alone, before other continuation bytes, is copied as it is.
+        #expect(JSONValue.string("\u{20AC}\u{2000}").serialized() == "\"\u{20AC}\u{2000}\"")
+    }
+
+    @Test func objectWriterWritesMembersInOrder() {
+        var writer = JSONObjectWriter(capacity: 16)
+        writer.string("s", "x\"y")
+        writer.string("none", nil)
+        writer.integer("n", -42)
+        writer.integer("missing", nil)
+        writer.money("usd", MicroDollars(rawValue: 1_500))
+        writer.bool("ok", true)
+        writer.beginArray("list")
+        writer.beginObject()
+        writer.integer("max", .max)
+        writer.end("}")
+        writer.beginObject()
+        writer.money("min", MicroDollars(rawValue: .min))
+        writer.end("}")
+        writer.end("]")
+        #expect(
+            writer.finish()
+                == #"{"s":"x\"y","none":null,"n":-42,"missing":null,"usd":0.0015,"ok":true,"list":[{"max":9223372036854775807},{"min":-9223372036854.775808}]}"#
+        )
+    }
 }

@@ -1,65 +1,83 @@
 /// Serialises a `JSONValue` compactly, keys in the given order. Numbers are written from
 /// their exact text, so money rendered with `MicroDollars.decimalString` stays exact.
+/// Everything is written as UTF-8 bytes and turned into a `String` once at the end.
 extension JSONValue {
     public func serialized() -> String {
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(256)
         write(into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    public func write(into out: inout String) {
+    public func write(into out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let flag): out += flag ? "true" : "false"
-        case .number(let text): out += text
+        case .null: out.append(contentsOf: JSONBytes.null)
+        case .bool(let flag): out.append(contentsOf: flag ? JSONBytes.true : JSONBytes.false)
+        case .number(let text): out.append(contentsOf: text.utf8)
         case .string(let text): JSONValue.writeString(text, into: &out)
         case .array(let elements):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (offset, element) in elements.enumerated() {
-                if offset > 0 { out += "," }
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
                 element.write(into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (offset, member) in members.enumerated() {
-                if offset > 0 { out += "," }
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(member.0, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 member.1.write(into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    static func writeString(_ text: String, into out: inout String) {
-        out += "\""
-        // Almost every string is printable ASCII with nothing to escape: copy it whole.
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
-            out += text
-            out += "\""
-            return
-        }
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+    /// Writes `text` as a JSON string: quotes, backslashes and control characters escaped,
+    /// and U+2028/U+2029 too, so the text is also safe inside a `<script>` block.
+    static func writeString(_ text: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { bytes in
+            // Almost every string is printable ASCII with nothing to escape: copy it whole.
+            if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+                out.append(contentsOf: bytes)
+            } else {
+                writeEscaped(bytes, into: &out)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static func writeEscaped(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20, 0x7F: writeUnicodeEscape(UInt16(byte), into: &out)
+            case 0xE2 where index + 1 < bytes.count && bytes[index] == 0x80
+                && (bytes[index + 1] == 0xA8 || bytes[index + 1] == 0xA9):
+                writeUnicodeEscape(bytes[index + 1] == 0xA8 ? 0x2028 : 0x2029, into: &out)
+                index += 2
+            default: out.append(byte)
+            }
+        }
+    }
+
+    /// `\uXXXX` with lowercase hex digits.
+    private static func writeUnicodeEscape(_ unit: UInt16, into out: inout [UInt8]) {
+        out.append(contentsOf: [0x5C, UInt8(ascii: "u")])
+        for shift in stride(from: 12, through: 0, by: -4) {
+            let digit = UInt8((unit >> UInt16(shift)) & 0xF)
+            out.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
+        }
     }
 
     // Convenience constructors for building responses.
@@ -69,73 +87,96 @@ extension JSONValue {
     public static func optionalString(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
 }
 
-/// Writes one JSON object member by member, straight into its text, for responses too
-/// large to build as a `JSONValue` first. Keys are the caller's constants; every value is
-/// escaped as `JSONValue` escapes it.
+/// Literal byte runs the writers append.
+enum JSONBytes {
+    static let null: StaticString = "null"
+    static let `true`: StaticString = "true"
+    static let `false`: StaticString = "false"
+}
+
+extension Array where Element == UInt8 {
+    @inline(__always)
+    mutating func append(contentsOf text: StaticString) {
+        text.withUTF8Buffer { append(contentsOf: $0) }
+    }
+}
+
+/// Writes one JSON object member by member, straight into its UTF-8 bytes, for responses
+/// too large to build as a `JSONValue` first. Keys are the caller's constants; every value
+/// is escaped as `JSONValue` escapes it.
 public struct JSONObjectWriter {
-    private var out: String
+    private var out: [UInt8] = []
     /// Whether the open object or array (innermost last) already holds a member.
     private var filled: [Bool] = [false]
 
     public init(capacity: Int) {
-        out = "{"
         out.reserveCapacity(capacity)
+        out.append(UInt8(ascii: "{"))
     }
 
     private mutating func separate() {
-        if filled[filled.count - 1] { out += "," }
+        if filled[filled.count - 1] { out.append(UInt8(ascii: ",")) }
         filled[filled.count - 1] = true
     }
 
     /// Keys are the caller's constants, plain ASCII with nothing to escape: written as they are.
-    private mutating func key(_ name: String) {
-        assert(name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }, "a key needs no escaping")
+    private mutating func key(_ name: StaticString) {
+        assert(
+            name.withUTF8Buffer { $0.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C } },
+            "a key needs no escaping")
         separate()
-        out += "\""
-        out += name
-        out += "\":"
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: name)
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
     }
 
-    public mutating func string(_ name: String, _ value: String?) {
+    public mutating func string(_ name: StaticString, _ value: String?) {
         key(name)
-        if let value { JSONValue.writeString(value, into: &out) } else { out += "null" }
+        if let value { JSONValue.writeString(value, into: &out) } else { out.append(contentsOf: JSONBytes.null) }
     }
 
-    /// `text` must be a JSON number literal (`String(Int64)`, `MicroDollars.decimalString`).
-    public mutating func number(_ name: String, _ text: String?) {
+    public mutating func integer(_ name: StaticString, _ value: Int64?) {
         key(name)
-        out += text ?? "null"
+        guard let value else { return out.append(contentsOf: JSONBytes.null) }
+        DecimalText.write(value, scale: 0, into: &out)
     }
 
-    public mutating func bool(_ name: String, _ value: Bool) {
+    /// Dollars with up to six decimals, exact (`MicroDollars.decimalString`).
+    public mutating func money(_ name: StaticString, _ value: MicroDollars) {
         key(name)
-        out += value ? "true" : "false"
+        DecimalText.write(value.rawValue, scale: 6, into: &out)
+    }
+
+    public mutating func bool(_ name: StaticString, _ value: Bool) {
+        key(name)
+        out.append(contentsOf: value ? JSONBytes.true : JSONBytes.false)
     }
 
     /// Opens an array member; close it with `end("]")`.
-    public mutating func beginArray(_ name: String) {
+    public mutating func beginArray(_ name: StaticString) {
         key(name)
-        out += "["
+        out.append(UInt8(ascii: "["))
         filled.append(false)
     }
 
     /// Opens an object as the next element of the open array; close it with `end("}")`.
     public mutating func beginObject() {
         separate()
-        out += "{"
+        out.append(UInt8(ascii: "{"))
         filled.append(false)
     }
 
-    public mutating func end(_ closer: Character) {
+    public mutating func end(_ closer: Unicode.Scalar) {
         precondition(filled.count > 1, "nothing open to end")
+        precondition(closer == "]" || closer == "}", "only ] or } closes")
         filled.removeLast()
-        out.append(closer)
+        out.append(UInt8(ascii: closer))
     }
 
     /// The text, with the outer object closed.
     public mutating func finish() -> String {
         precondition(filled.count == 1, "an array or object is still open")
-        out += "}"
-        return out
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }

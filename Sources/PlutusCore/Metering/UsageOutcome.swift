@@ -80,8 +80,8 @@ public enum UsageResponse {
             out.string("upgrade_url", upgradeURL)
         }
         out.string("org_id", outcome.organizationID.rawValue)
-        out.number("tracked_tokens_mtd", String(outcome.trackedTokensThisMonth))
-        out.number("tracked_limit", outcome.plan.trackedTokensPerMonth.map { String($0) })
+        out.integer("tracked_tokens_mtd", outcome.trackedTokensThisMonth)
+        out.integer("tracked_limit", outcome.plan.trackedTokensPerMonth)
         out.string("tier", outcome.plan.rawValue)
         if outcome.events.count == 1 {
             writeEvent(outcome.events[0], into: &out)
@@ -93,11 +93,11 @@ public enum UsageResponse {
                 out.end("}")
             }
             out.end("]")
-            out.number("recorded", String(outcome.recordedCount))
-            out.number("blocked", String(outcome.freeLimitBlockedCount + outcome.overBalanceBlockedCount))
-            out.number("free_limit_blocked", String(outcome.freeLimitBlockedCount))
-            out.number("over_balance_blocked", String(outcome.overBalanceBlockedCount))
-            if outcome.duplicateCount > 0 { out.number("duplicates", String(outcome.duplicateCount)) }
+            out.integer("recorded", Int64(outcome.recordedCount))
+            out.integer("blocked", Int64(outcome.freeLimitBlockedCount + outcome.overBalanceBlockedCount))
+            out.integer("free_limit_blocked", Int64(outcome.freeLimitBlockedCount))
+            out.integer("over_balance_blocked", Int64(outcome.overBalanceBlockedCount))
+            if outcome.duplicateCount > 0 { out.integer("duplicates", Int64(outcome.duplicateCount)) }
         }
         return StoredResponse(status: nothingLanded ? 402 : 200, body: out.finish())
     }
@@ -122,9 +122,9 @@ public enum UsageResponse {
     static func writeEvent(_ event: EventOutcome, into out: inout JSONObjectWriter) {
         out.bool("recorded", event.isRecorded)
         out.string("event_id", event.eventID?.rawValue)
-        out.number("cost_usd", event.cost.decimalString)
+        out.money("cost_usd", event.cost)
         out.bool("estimated", event.costKind.isEstimated)
-        out.number("balance_after", event.balanceAfter.decimalString)
+        out.money("balance_after", event.balanceAfter)
         out.bool("over_free_limit", event.overFreeLimit)
         out.bool("over_balance", event.status == .rejected(.overBalance))
         out.bool("unpriced", event.costKind == .unpriced)
@@ -148,29 +148,30 @@ public enum RequestFingerprint {
     /// SHA-256 over the canonical form of the parsed body, so whitespace and key order do
     /// not matter but every value does.
     public static func of(_ body: JSONValue) -> String {
-        var text = ""
-        canonical(body, into: &text)
-        return Digest.sha256Hex(Array(text.utf8))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        canonical(body, into: &bytes)
+        return Digest.sha256Hex(bytes)
     }
 
-    private static func canonical(_ value: JSONValue, into out: inout String) {
+    private static func canonical(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (offset, member) in members.sorted(by: { $0.0 < $1.0 }).enumerated() {
-                if offset > 0 { out += "," }
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(member.0, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 canonical(member.1, into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         case .array(let elements):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (offset, element) in elements.enumerated() {
-                if offset > 0 { out += "," }
+                if offset > 0 { out.append(UInt8(ascii: ",")) }
                 canonical(element, into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         default:
             value.write(into: &out)
         }

@@ -123,23 +123,48 @@ public enum DecimalText {
 
     /// Renders `value / 10^scale` as the shortest exact decimal text (`15600, 6` → `"0.0156"`).
     public static func render(_ value: Int64, scale: Int) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        write(value, scale: scale, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the text `render` returns, as UTF-8, without building a `String`.
+    public static func write(_ value: Int64, scale: Int, into out: inout [UInt8]) {
         precondition(scale >= 0 && scale <= 18, "scale out of supported range")
-        let negative = value < 0
         let magnitude = value.magnitude
         var divisor: UInt64 = 1
         for _ in 0..<scale { divisor *= 10 }
-        let whole = magnitude / divisor
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        writeDigits(magnitude / divisor, width: 1, into: &out)
         var fraction = magnitude % divisor
-        var text = (negative ? "-" : "") + String(whole)
-        if fraction != 0 {
-            var width = scale
-            while fraction % 10 == 0 {
-                fraction /= 10
-                width -= 1
-            }
-            let digits = String(fraction)
-            text += "." + String(repeating: "0", count: width - digits.count) + digits
+        guard fraction != 0 else { return }
+        var width = scale
+        while fraction % 10 == 0 {
+            fraction /= 10
+            width -= 1
         }
-        return text
+        out.append(UInt8(ascii: "."))
+        writeDigits(fraction, width: width, into: &out)
+    }
+
+    /// Appends `value` in decimal, left-padded with zeros to at least `width` digits.
+    public static func writeDigits(_ value: UInt64, width: Int, into out: inout [UInt8]) {
+        var count = 1
+        var rest = value / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
+        }
+        count = max(count, width)
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
+        var remaining = value
+        var index = start + count - 1
+        while remaining > 0 {
+            out[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
+            index -= 1
+        }
     }
 }
