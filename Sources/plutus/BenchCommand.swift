@@ -228,6 +228,12 @@ struct BenchCommand: AsyncParsableCommand {
         if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]), ceilingRate > 0 {
             print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / ceilingRate * 100))
         }
+        if let batches = rows.first(where: { $0[0] == "POST /v1/usage, batch of 100" }), let eventRate = Double(batches[3]),
+            let rowCeiling = rows.first(where: { $0[0].hasPrefix("ceiling: raw SQLite event rows, 1000") }),
+            let rowRate = Double(rowCeiling[3]), rowRate > 0
+        {
+            print(String(format: "batches of 100: %.0f%% of the raw event-row ceiling (1,000 rows per commit)", eventRate / rowRate * 100))
+        }
         print("webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"
             + (creditedDollars == MicroDollars.dollars(Int64(credited)) ? " ✓" : " ✗ MISMATCH"))
         let recorded = try await store.balance(org, at: Timestamp.now()).monthEvents

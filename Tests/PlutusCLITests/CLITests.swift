@@ -166,6 +166,7 @@ struct BenchSmokeTests {
         // The event-row ceiling writes into the store's real schema (foreign keys on), so a
         // schema change that breaks its insert shows here.
         #expect(run.stdout.contains("ceiling: raw SQLite event rows, 100/commit"))
+        #expect(run.stdout.contains("of the raw event-row ceiling (1,000 rows per commit)"))
         #expect(run.stdout.contains("ledger verified ✓"))
         #expect(run.stdout.contains("the database holds") && !run.stdout.contains("MISMATCH"))
         #expect(!run.stdout.contains("-nan"), "every scenario measured something")
