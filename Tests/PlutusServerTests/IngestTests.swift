@@ -75,6 +75,11 @@ struct IngestTests {
                     port: server.port, "POST", "/v1/usage", headers: [("Authorization", header)], body: Array(#"{"provider":"p"}"#.utf8))
                 #expect(refused.status == 401, "\(header)")
             }
+            // Two Authorization fields read as one joined value, which is no bearer token.
+            let twice = try await LoopbackClient.send(
+                port: server.port, "POST", "/v1/usage", headers: [("Authorization", "Bearer \(key)"), ("Authorization", "Bearer \(key)")],
+                body: Array(#"{"provider":"p"}"#.utf8))
+            #expect(twice.status == 401)
             #expect(try await server.eventCount(org) == 2)
         }
     }

@@ -130,7 +130,7 @@ public enum DecimalText {
     }
 
     /// Appends the text `render` returns, as UTF-8, without building a `String`.
-    public static func write(_ value: Int64, scale: Int, into out: inout [UInt8]) {
+    static func write(_ value: Int64, scale: Int, into out: inout [UInt8]) {
         precondition(scale >= 0 && scale <= 18, "scale out of supported range")
         let magnitude = value.magnitude
         var divisor: UInt64 = 1
@@ -149,7 +149,7 @@ public enum DecimalText {
     }
 
     /// Appends `value` in decimal, left-padded with zeros to at least `width` digits.
-    public static func writeDigits(_ value: UInt64, width: Int, into out: inout [UInt8]) {
+    static func writeDigits(_ value: UInt64, width: Int, into out: inout [UInt8]) {
         var count = 1
         var rest = value / 10
         while rest > 0 {
