@@ -13,8 +13,9 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Runs in one process on a fresh temporary database (synchronous=FULL): the ceilings (a trivial \
             Hummingbird POST route at 64 connections, and plain SQLite inserts on the same disk with one and \
-            100 rows per durable commit, and usage event rows into the store's own table, 100 and 1,000 per commit), then POST /v1/usage with single events at 1, 8 and \
-            64 connections and batches of 100 at 8. Afterwards checks that the events recorded equal the \
+            100 rows per durable commit, and usage event rows into the store's own table, 100 and 1,000 \
+            per commit), then POST /v1/usage with single events at 1, 8 and 64 connections and batches \
+            of 100 at 8. Afterwards checks that the events recorded equal the \
             events acknowledged. Figures, not assertions; only 127.0.0.1 is targeted.
             """)
 
@@ -126,12 +127,14 @@ struct BenchCommand: AsyncParsableCommand {
     /// Plain inserts on the same disk: one row per durable commit, and 100 rows per commit;
     /// then usage event rows into the store's own table, indexes and all, 100 and 1,000 per
     /// commit (a group of batches commits several hundred).
+    private static let eventRowCeilingLabel = "ceiling: raw SQLite event rows, 1000/commit"
+
     private func sqliteCeilings(directory: String) throws -> [[String]] {
         let runs: [(SQLiteCeiling.Rows, Int, String)] = [
             (.plain, 1, "ceiling: raw SQLite insert, 1 row/commit"),
             (.plain, 100, "ceiling: raw SQLite insert, 100 rows/commit"),
             (.usageEvents, 100, "ceiling: raw SQLite event rows, 100/commit"),
-            (.usageEvents, 1000, "ceiling: raw SQLite event rows, 1000/commit"),
+            (.usageEvents, 1000, Self.eventRowCeilingLabel),
         ]
         return try runs.map { rows, rowsPerCommit, label in
             let figures = try SQLiteCeiling.measure(directory: directory, rows: rows, rowsPerCommit: rowsPerCommit, seconds: seconds)
@@ -229,7 +232,7 @@ struct BenchCommand: AsyncParsableCommand {
             print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / ceilingRate * 100))
         }
         if let batches = rows.first(where: { $0[0] == "POST /v1/usage, batch of 100" }), let eventRate = Double(batches[3]),
-            let rowCeiling = rows.first(where: { $0[0].hasPrefix("ceiling: raw SQLite event rows, 1000") }),
+            let rowCeiling = rows.first(where: { $0[0] == Self.eventRowCeilingLabel }),
             let rowRate = Double(rowCeiling[3]), rowRate > 0
         {
             print(String(format: "batches of 100: %.0f%% of the raw event-row ceiling (1,000 rows per commit)", eventRate / rowRate * 100))

@@ -56,11 +56,11 @@ extension JSONValue {
             let byte = bytes[index]
             index += 1
             switch byte {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x22: out.append(contentsOf: #"\""# as StaticString)
+            case 0x5C: out.append(contentsOf: #"\\"# as StaticString)
+            case 0x0A: out.append(contentsOf: #"\n"# as StaticString)
+            case 0x0D: out.append(contentsOf: #"\r"# as StaticString)
+            case 0x09: out.append(contentsOf: #"\t"# as StaticString)
             case 0..<0x20, 0x7F: writeUnicodeEscape(UInt16(byte), into: &out)
             case 0xE2 where index + 1 < bytes.count && bytes[index] == 0x80
                 && (bytes[index + 1] == 0xA8 || bytes[index + 1] == 0xA9):
@@ -73,7 +73,7 @@ extension JSONValue {
 
     /// `\uXXXX` with lowercase hex digits.
     private static func writeUnicodeEscape(_ unit: UInt16, into out: inout [UInt8]) {
-        out.append(contentsOf: [0x5C, UInt8(ascii: "u")])
+        out.append(contentsOf: #"\u"# as StaticString)
         for shift in stride(from: 12, through: 0, by: -4) {
             let digit = UInt8((unit >> UInt16(shift)) & 0xF)
             out.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10)
@@ -127,7 +127,7 @@ public struct JSONObjectWriter {
         separate()
         out.append(UInt8(ascii: "\""))
         out.append(contentsOf: name)
-        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        out.append(contentsOf: #"":"# as StaticString)
     }
 
     public mutating func string(_ name: StaticString, _ value: String?) {
