@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import PlutusCore
+import PlutusStore
 
 /// The floors under every SQLite figure in `plutus bench`, in WAL mode with
 /// `synchronous=FULL`, on the same disk as the store. No metering, no JSON, no HTTP.
@@ -38,7 +40,7 @@ public enum SQLiteCeiling {
         switch rows {
         case .plain:
             try queue.write { db in
-                try db.execute(sql: "CREATE TABLE rows(id INTEGER PRIMARY KEY, org TEXT NOT NULL, cost INTEGER NOT NULL, ts INTEGER NOT NULL)")
+                try db.execute(sql: plainTable)
             }
         case .usageEvents:
             try SQLiteSchema.migrator.migrate(queue)
@@ -81,6 +83,7 @@ public enum SQLiteCeiling {
 
     private static let organization = "org_0123456789abcdef"
 
+    private static let plainTable = "CREATE TABLE rows(id INTEGER PRIMARY KEY, org TEXT NOT NULL, cost INTEGER NOT NULL, ts INTEGER NOT NULL)"
     private static let plainInsert = "INSERT INTO rows(org, cost, ts) VALUES (?, ?, ?)"
 
     /// One event's 19 values in `SQLiteStore.EventInsert`'s column order, as the store
@@ -111,5 +114,40 @@ public enum SQLiteCeiling {
     private static func identifier(_ prefix: String, _ number: Int) -> String {
         let hex = String(number, radix: 16)
         return prefix + "0190" + String(repeating: "0", count: max(0, 20 - hex.count)) + hex
+    }
+}
+
+extension SQLiteCeiling {
+    /// One small row per request, written through the store's group committer (a savepoint
+    /// per request, one durable commit per group) and acknowledged once on disk: what a
+    /// durable single write costs on this disk and this machine, with no metering, ledger,
+    /// JSON or authentication. `plutus bench` serves it over HTTP beside the trivial route.
+    public final class GroupCommittedRows: Sendable {
+        private let committer: GroupCommitter
+
+        /// Creates `ceiling-group-committed.db` in `directory`, with the store's durability
+        /// settings (WAL, `synchronous=FULL`).
+        public init(directory: String) throws {
+            let path = (directory as NSString).appendingPathComponent("ceiling-group-committed.db")
+            let pool = try SQLiteStore.durablePool(path: path, configuration: Configuration())
+            try pool.write { db in try db.execute(sql: SQLiteCeiling.plainTable) }
+            committer = GroupCommitter(pool: pool) { _, _ in preconditionFailure("the ceiling submits no ingest requests") }
+        }
+
+        /// Writes one row; returns once its commit is durable.
+        public func write() async throws {
+            let time = Timestamp.now().millis
+            try await committer.submit { db in
+                var insert = RawStatement(try db.cachedStatement(sql: SQLiteCeiling.plainInsert))
+                try insert.run { row in
+                    row.text(SQLiteCeiling.organization)
+                    row.integer(63_000)
+                    row.integer(time)
+                }
+            }
+        }
+
+        /// Transactions and the requests they carried so far.
+        public var counts: GroupCommitCounts { committer.counts }
     }
 }

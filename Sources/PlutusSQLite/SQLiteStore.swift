@@ -43,19 +43,7 @@ public final class SQLiteStore: BillingStore, Sendable {
             if !directory.isEmpty {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
-            pool = try DatabasePool(path: path, configuration: configuration)
-            // DatabasePool settles on synchronous=NORMAL when it opens; acknowledged writes
-            // must survive power loss, so FULL is set here and checked.
-            let synchronous = try pool.writeWithoutTransaction { db -> Int in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-                // The writer's statement journals (one per request savepoint, holding the
-                // pages the request changed) stay in memory instead of spilling to a temp
-                // file past 64 KiB: a group of 64 requests would otherwise write megabytes of
-                // page copies through the kernel. Readers keep file-backed temp storage.
-                try db.execute(sql: "PRAGMA temp_store = MEMORY")
-                return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
-            }
-            guard synchronous == 2 else { throw StoreError.backend("PRAGMA synchronous reads back \(synchronous), not FULL") }
+            pool = try Self.durablePool(path: path, configuration: configuration)
             try Self.migrate(pool)
             let overlay = try pool.read { db in try Self.loadOverlay(db) }
             committer = GroupCommitter(pool: pool, queueDepthMax: writeQueueDepthMax, applyIngest: Self.recordUsageTogether)
@@ -63,6 +51,24 @@ public final class SQLiteStore: BillingStore, Sendable {
         } catch {
             throw Self.translate(error)
         }
+    }
+
+    /// A WAL pool whose writer commits durably. DatabasePool settles on synchronous=NORMAL
+    /// when it opens; acknowledged writes must survive power loss, so FULL is set here and
+    /// checked.
+    static func durablePool(path: String, configuration: Configuration) throws -> DatabasePool {
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        let synchronous = try pool.writeWithoutTransaction { db -> Int in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The writer's statement journals (one per request savepoint, holding the pages
+            // the request changed) stay in memory instead of spilling to a temp file past
+            // 64 KiB: a group of 64 requests would otherwise write megabytes of page copies
+            // through the kernel. Readers keep file-backed temp storage.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+        }
+        guard synchronous == 2 else { throw StoreError.backend("PRAGMA synchronous reads back \(synchronous), not FULL") }
+        return pool
     }
 
     private static func migrate(_ pool: DatabasePool) throws {

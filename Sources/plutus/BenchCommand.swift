@@ -12,9 +12,10 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure ingest throughput and latency over loopback HTTP, beside a trivial-route ceiling.",
         discussion: """
             Runs in one process on a fresh temporary database (synchronous=FULL): the ceilings (a trivial \
-            Hummingbird POST route at 64 connections, and plain SQLite inserts on the same disk with one and \
-            100 rows per durable commit, and usage event rows into the store's own table, 100 and 1,000 \
-            per commit), then POST /v1/usage with single events at 1, 8 and 64 connections and batches \
+            Hummingbird POST route at 64 connections; the same with one row per request written through \
+            the store's group committer and answered once durable; plain SQLite inserts on the same disk \
+            with one and 100 rows per durable commit; and usage event rows into the store's own table, 100 \
+            and 1,000 per commit), then POST /v1/usage with single events at 1, 8 and 64 connections and batches \
             of 100 at 8. Afterwards checks that the events recorded equal the \
             events acknowledged. Figures, not assertions; only 127.0.0.1 is targeted.
             """)
@@ -54,14 +55,15 @@ struct BenchCommand: AsyncParsableCommand {
         logger.logLevel = .critical  // stopping the servers at the end logs cancellations
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = buildApplication(configuration: configuration, store: store, logger: logger) { continuation.yield($0) }
-        let ceiling = buildCeilingApplication(logger: logger) { continuation.yield($0) }
+        let durable = try SQLiteCeiling.GroupCommittedRows(directory: directory.path)
+        let ceiling = buildCeilingApplication(logger: logger, durableWrite: { try await durable.write() }) { continuation.yield($0) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
             guard let plutusPort = await iterator.next() else { return }
             group.addTask { try await ceiling.run() }
             guard let ceilingPort = await iterator.next() else { return }
-            try await measure(plutusPort: plutusPort, ceilingPort: ceilingPort, key: key, store: store, org: org.id)
+            try await measure(plutusPort: plutusPort, ceilingPort: ceilingPort, key: key, store: store, org: org.id, durable: durable)
             group.cancelAll()
         }
         try? FileManager.default.removeItem(at: directory)
@@ -145,13 +147,21 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private func measure(plutusPort: Int, ceilingPort: Int, key: String, store: SQLiteStore, org: OrganizationID) async throws {
+    /// The HTTP ceilings' labels, for their rows and the summary lines.
+    private static let trivialCeilingLabel = "ceiling: trivial Hummingbird POST"
+    private static let durableCeilingLabel = "ceiling: POST + 1 durable row, group commit"
+
+    private func measure(
+        plutusPort: Int, ceilingPort: Int, key: String, store: SQLiteStore, org: OrganizationID,
+        durable: SQLiteCeiling.GroupCommittedRows
+    ) async throws {
         let single = Array(#"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#.utf8)
         let batch = Array(("[" + Array(repeating: #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200}"#, count: 100)
             .joined(separator: ",") + "]").utf8)
         let auth = [("Authorization", "Bearer \(key)")]
         let scenarios: [(name: String, port: Int, path: String, body: [UInt8], connections: Int, events: Int)] = [
-            ("ceiling: trivial Hummingbird POST", ceilingPort, "/echo", single, 64, 0),
+            (Self.trivialCeilingLabel, ceilingPort, "/echo", single, 64, 0),
+            (Self.durableCeilingLabel, ceilingPort, "/durable", single, 64, 0),
             ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 1, 1),
             ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 8, 1),
             ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 64, 1),
@@ -172,11 +182,12 @@ struct BenchCommand: AsyncParsableCommand {
         var acknowledged = 0
         /// Events of requests that were sent but whose answer the load generator did not wait for.
         var unanswered = 0
-        var ceilingRate = 0.0
+        var ceilingRates: [String: Double] = [:]
         var unexpected: [String] = []
         for scenario in scenarios {
             let headers = scenario.port == plutusPort ? auth : []
-            let before = store.groupCommitCounts
+            let commits = { scenario.path == "/durable" ? durable.counts : store.groupCommitCounts }
+            let before = commits()
             let cpuBefore = ProcessCPU.seconds()
             let result: LoadGenerator.Result
             var clientCPU = 0.0
@@ -188,7 +199,7 @@ struct BenchCommand: AsyncParsableCommand {
                 result = await generator.runOnThread(connections: scenario.connections, seconds: seconds)
             }
             let cpu = ProcessCPU.seconds() - cpuBefore + clientCPU
-            let after = store.groupCommitCounts
+            let after = commits()
             let ok = result.responses[200] ?? 0
             acknowledged += ok * scenario.events
             unanswered += result.unanswered * scenario.events
@@ -197,7 +208,7 @@ struct BenchCommand: AsyncParsableCommand {
                 unexpected.append("\(scenario.name) at \(scenario.connections) connections: " + statuses.joined(separator: ", "))
             }
             let rate = Double(result.total) / result.seconds
-            if scenario.events == 0 { ceilingRate = rate }
+            if scenario.events == 0 { ceilingRates[scenario.name] = rate }
             rows.append([
                 scenario.name, String(scenario.connections), String(format: "%.0f", rate),
                 scenario.events == 0 ? "-" : String(format: "%.0f", Double(ok * scenario.events) / result.seconds),
@@ -208,7 +219,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
         rows.append(try await storeOnly(store: store, org: org, events: 1, tasks: 64, acknowledged: &acknowledged))
         rows.append(try await storeOnly(store: store, org: org, events: 100, tasks: 8, acknowledged: &acknowledged))
-        rows.insert(contentsOf: try sqliteCeilings(directory: (store.location as NSString).deletingLastPathComponent), at: 1)
+        // After the two HTTP ceilings.
+        rows.insert(contentsOf: try sqliteCeilings(directory: (store.location as NSString).deletingLastPathComponent), at: 2)
         let balanceBefore = try await store.balance(org, at: Timestamp.now()).balance
         let webhooks = LoadGenerator(port: plutusPort) { connection, n in
             Self.webhookRequest(port: plutusPort, org: org, connection: connection, n: n)
@@ -228,8 +240,16 @@ struct BenchCommand: AsyncParsableCommand {
         let creditedDollars = try await store.balance(org, at: Timestamp.now()).balance.subtracting(balanceBefore) ?? .zero
         printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9])
         for line in unexpected { print("non-2xx answers — \(line)") }
-        if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]), ceilingRate > 0 {
-            print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / ceilingRate * 100))
+        if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]),
+            let trivial = ceilingRates[Self.trivialCeilingLabel], trivial > 0
+        {
+            print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / trivial * 100))
+            if let durableRate = ceilingRates[Self.durableCeilingLabel], durableRate > 0 {
+                print(
+                    String(
+                        format: "one durable row per request at 64 connections: %.0f%% of the trivial-route ceiling; single events reach %.0f%% of it",
+                        durableRate / trivial * 100, rate / durableRate * 100))
+            }
         }
         if let batches = rows.first(where: { $0[0] == "POST /v1/usage, batch of 100" }), let eventRate = Double(batches[3]),
             let rowCeiling = rows.first(where: { $0[0] == Self.eventRowCeilingLabel }),

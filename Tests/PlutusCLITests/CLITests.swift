@@ -163,6 +163,9 @@ struct BenchSmokeTests {
         let run = try CLI().run("bench", "--seconds", "1", "--load-generator", generator)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("single events at 64 connections:"))
+        // The durable-row ceiling goes through the store's group committer over HTTP.
+        #expect(run.stdout.contains("ceiling: POST + 1 durable row, group commit"))
+        #expect(run.stdout.contains("one durable row per request at 64 connections:"))
         // The event-row ceiling writes into the store's real schema (foreign keys on), so a
         // schema change that breaks its insert shows here.
         #expect(run.stdout.contains("ceiling: raw SQLite event rows, 100/commit"))
