@@ -41,14 +41,14 @@ struct BillingRouteTests {
     static var csrfToken: String { Digest.hex(HMACSHA256.code(key: csrfSecret, message: Array("plutus-csrf-v1".utf8))) }
 
     static func with(
-        offline: Bool = false, proPrice: String? = "price_pro",
+        offline: Bool = false, proPrice: String? = "price_pro", adminToken: String? = nil,
         topUps: ClosedRange<MicroDollars> = MicroDollars.dollars(1)!...MicroDollars.dollars(10_000)!, _ body: @Sendable (Harness) async throws -> Void) async throws {
         let stripe = FakeStripe()
         try await stripe.with { base in
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-billing-\(UUID().uuidString)/p.db").path
             let store = try SQLiteStore(path: path)
             let configuration = ServerConfiguration(
-                host: "127.0.0.1", port: 0, stripe: StripeSettings(proPriceID: proPrice),
+                host: "127.0.0.1", port: 0, adminToken: adminToken, stripe: StripeSettings(proPriceID: proPrice),
                 stripeAPI: offline ? nil : StripeAPIConfiguration(secretKey: "sk_test_fake", baseURL: base, retryBaseDelayMillis: 5),
                 csrfSecret: Self.csrfSecret, topUpRange: topUps)
             var logger = Logger(label: "billing-test")
@@ -156,6 +156,40 @@ struct BillingRouteTests {
             #expect(response.text.contains("nothing was charged"))
             let portal = try await h.post("/billing/portal", [("org", org.id.rawValue), ("_csrf", token)])
             #expect(portal.status == 400)
+        }
+    }
+
+    /// With an admin token, billing is behind the dashboard sign-in: without it, no page (no
+    /// balance shown) and no Stripe call, even with a valid CSRF token and origin.
+    @Test func withAnAdminTokenBillingAsksForSignIn() async throws {
+        let adminToken = "a test-only admin token"
+        try await Self.with(adminToken: adminToken) { h in
+            let org = try await h.store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil)
+            _ = try await h.store.linkStripeCustomer(org.id, customer: "cus_fake_acme")
+            let anonymous = try await LoopbackClient.send(port: h.port, "GET", "/billing?org=acme")
+            #expect(anonymous.status == 303 && anonymous.header("location") == "/login")
+            #expect(!anonymous.text.contains("Acme") && !anonymous.text.contains(Self.csrfToken))
+            for path in ["/billing/portal", "/billing/checkout/credit", "/billing/checkout/pro"] {
+                let refused = try await h.post(path, [("org", org.id.rawValue), ("amount", "25"), ("_csrf", Self.csrfToken)])
+                #expect(refused.status == 303 && refused.header("location") == "/login", "\(path)")
+            }
+            #expect(h.stripe.recorded.isEmpty)
+            // A wrong bearer token is no sign-in either.
+            let wrong = try await LoopbackClient.send(
+                port: h.port, "GET", "/billing?org=acme", headers: [("Authorization", "Bearer not the token")])
+            #expect(wrong.status == 303)
+            // Signed in (here with the token as a bearer; browsers carry the session cookie).
+            let signedIn = [("Authorization", "Bearer \(adminToken)")]
+            let page = try await LoopbackClient.send(port: h.port, "GET", "/billing?org=acme", headers: signedIn)
+            #expect(page.status == 200 && page.text.contains("Acme"))
+            let body = Array("org=\(org.id.rawValue)&_csrf=\(Self.csrfToken)".utf8)
+            let portal = try await LoopbackClient.send(
+                port: h.port, "POST", "/billing/portal",
+                headers: signedIn + [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", h.origin)], body: body)
+            #expect(portal.status == 303 && portal.header("location")?.hasPrefix("https://billing.stripe.com/") == true)
+            // Stripe's return pages stay open.
+            #expect(try await LoopbackClient.send(port: h.port, "GET", "/billing/success").status == 200)
+            #expect(try await LoopbackClient.send(port: h.port, "GET", "/billing/cancel").status == 200)
         }
     }
 

@@ -5,8 +5,12 @@ import PlutusStore
 import PlutusStripe
 
 /// Top-ups, the Pro plan and the Stripe portal, as HTML forms that redirect to Stripe.
-/// Every POST carries the synchronizer token `_csrf` and must come from this origin
-/// (Origin, else Referer); both checks hold with sign-in off too.
+/// With `PLUTUS_ADMIN_TOKEN` set, the page and its forms ask for the dashboard sign-in,
+/// like the dashboard: the page shows an organization's balance, and the portal opens its
+/// Stripe billing details. The pages Stripe sends the browser back to stay open (they say
+/// nothing about any organization, and a cookie that is `SameSite=Strict` does not come
+/// with a navigation from stripe.com). Every POST also carries the synchronizer token
+/// `_csrf` and must come from this origin (Origin, else Referer), with sign-in on or off.
 struct BillingController<Store: BillingStore>: Sendable {
     let store: Store
     let configuration: ServerConfiguration
@@ -35,6 +39,9 @@ struct BillingController<Store: BillingStore>: Sendable {
     var access: WebAccess { WebAccess(configuration: configuration) }
     var csrfToken: String { access.csrfToken }
 
+    /// Where a request without the admin sign-in goes.
+    static var signIn: Response { Response(status: .seeOther, headers: [.location: "/login"]) }
+
     static func page(_ status: HTTPResponse.Status, _ title: String, _ message: String) -> Response {
         HTMLPage.response(status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/billing\">Back to billing</a></p>")
     }
@@ -44,6 +51,7 @@ struct BillingController<Store: BillingStore>: Sendable {
         _ handler: (Organization, [String: String], String) async throws -> Response
     ) async throws -> Response {
         let form = FormBody.parse(try await HTTPInput.body(request))
+        guard access.signedIn(request) else { return Self.signIn }
         guard access.formAllowed(request, form), let origin = access.origin(request) else {
             return Self.page(.forbidden, "Request blocked", "cross-origin request blocked")
         }
@@ -116,6 +124,7 @@ struct BillingController<Store: BillingStore>: Sendable {
     }
 
     @Sendable func page(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        guard access.signedIn(request) else { return Self.signIn }
         let reference = request.uri.queryParameters.get("org")
         var org: Organization?
         if let reference {
