@@ -4,7 +4,7 @@ import GRDB
 /// new migration appended to the list.
 enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
-    static let version = 5
+    static let version = 6
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -23,8 +23,60 @@ enum SQLiteSchema {
         migrator.registerMigration("v5-usage-entry-per-request") { db in
             try db.execute(sql: v5)
         }
+        migrator.registerMigration("v6-lean-usage-events") { db in
+            try db.execute(sql: v6)
+        }
         return migrator
     }
+
+    /// The usage event table rebuilt leaner, rows and sequence numbers unchanged: no
+    /// `AUTOINCREMENT` (events are never deleted, so SQLite's next rowid is already the next
+    /// number, without a `sqlite_sequence` update per insert), no unique index on `id`
+    /// (nothing looks an event up by it; ids are unique by construction, see
+    /// `PrefixedID.timeOrdered`, and `plutus verify` checks it), and the organization index
+    /// on `org_id` alone, which orders by `seq` anyway since `seq` is the rowid. Each event
+    /// then updates two b-trees instead of three, which was a fifth to a quarter of a batch's
+    /// write time.
+    private static let v6 = """
+        CREATE TABLE usage_events_v6 (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            workspace_id TEXT REFERENCES workspaces(id),
+            client_event_id TEXT,
+            provider TEXT NOT NULL,
+            model TEXT,
+            task_type TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL CHECK (input_tokens >= 0),
+            output_tokens INTEGER NOT NULL CHECK (output_tokens >= 0),
+            cache_read_tokens INTEGER NOT NULL CHECK (cache_read_tokens >= 0),
+            cache_write_tokens INTEGER NOT NULL CHECK (cache_write_tokens >= 0),
+            reasoning_tokens INTEGER NOT NULL CHECK (reasoning_tokens >= 0),
+            cost_micros INTEGER NOT NULL CHECK (cost_micros >= 0),
+            cost_kind TEXT NOT NULL CHECK (cost_kind IN ('exact', 'estimated', 'unpriced')),
+            price_version TEXT NOT NULL,
+            source TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            recorded_at INTEGER NOT NULL,
+            entry_id TEXT
+        ) STRICT;
+        INSERT INTO usage_events_v6(seq, id, org_id, workspace_id, client_event_id, provider, model, task_type,
+            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros,
+            cost_kind, price_version, source, ts, recorded_at, entry_id)
+        SELECT seq, id, org_id, workspace_id, client_event_id, provider, model, task_type,
+            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros,
+            cost_kind, price_version, source, ts, recorded_at, entry_id
+        FROM usage_events ORDER BY seq;
+        DROP TABLE usage_events;
+        ALTER TABLE usage_events_v6 RENAME TO usage_events;
+        CREATE INDEX usage_events_org ON usage_events(org_id);
+        CREATE UNIQUE INDEX usage_events_client_id ON usage_events(org_id, client_event_id)
+            WHERE client_event_id IS NOT NULL;
+        CREATE TRIGGER usage_events_no_update BEFORE UPDATE ON usage_events
+            BEGIN SELECT RAISE(ABORT, 'usage events are immutable'); END;
+        CREATE TRIGGER usage_events_no_delete BEFORE DELETE ON usage_events
+            BEGIN SELECT RAISE(ABORT, 'usage events are immutable'); END;
+        """
 
     /// One usage entry per ingest request instead of one per event: each event names the
     /// entry that paid for it (`entry_id`; NULL when it cost nothing), and an entry's amount

@@ -6,8 +6,9 @@ extension SQLiteStore {
     /// Recomputes every account balance from the entries and checks the invariants:
     /// stored balances equal their entries; all balances sum to zero; each organization's
     /// "has held credit" flag matches its entries; every priced usage event has exactly
-    /// one usage entry of its cost and every usage entry an event; month counters equal
-    /// the events they count, and so do the daily rollup rows.
+    /// one usage entry of its cost and every usage entry an event; usage event ids are
+    /// unique (no index enforces it here, see schema v6); month counters equal the events
+    /// they count, and so do the daily rollup rows.
     public func verify() async throws -> VerificationReport {
         try await read { db in
             var problems: [String] = []
@@ -55,6 +56,11 @@ extension SQLiteStore {
             for row in try Row.fetchAll(db, sql: StoreVerification.mismatchedUsageEntries) {
                 let id: String = row["id"]
                 problems.append(StoreVerification.mismatchedUsageEntryProblem(id: id))
+            }
+            for id in try String.fetchAll(
+                db, sql: "SELECT id FROM usage_events GROUP BY id HAVING COUNT(*) > 1 ORDER BY id LIMIT 20")
+            {
+                problems.append("usage event id \(id) is used by more than one event")
             }
             problems += try Self.verifyMonthCounters(db)
             problems += try Self.verifyDailyRollup(db)

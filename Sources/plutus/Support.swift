@@ -43,6 +43,9 @@ struct DatabaseOptions: ParsableArguments {
             if db != nil { throw CLIFailure.usage("give --db or --database-url, not both") }
             return try await PostgresStore.open(url: postgresURL, migrations: migrations, logger: Self.quietLogger)
         }
+        if let notice = SQLiteStore.slowUpgradeNotice(path: path) {
+            FileHandle.standardError.write(Data("plutus: \(notice)\n".utf8))
+        }
         return try SQLiteStore(path: path)
     }
 

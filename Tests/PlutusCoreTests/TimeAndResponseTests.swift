@@ -127,6 +127,15 @@ struct IdentifierTests {
         #expect(many.count == 10_000)
     }
 
+    /// Usage events have no unique index in SQLite: ids minted in one millisecond must still
+    /// differ, and they keep their minting order (the counter wraps only after 2^48 ids).
+    @Test func idsOfOneMillisecondAreDistinctAndAscending() {
+        let instant = Timestamp.parseISO8601("2026-12-01T17:00:00Z")!
+        let ids = (0..<100_000).map { _ in UsageEventID.timeOrdered(at: instant).rawValue }
+        #expect(Set(ids).count == ids.count)
+        #expect(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 })
+    }
+
     @Test func randomIDsHaveTheOriginalShape() {
         let id = OrganizationID.random()
         #expect(OrganizationID.isWellFormed(id.rawValue))

@@ -172,6 +172,142 @@ struct SQLiteFileTests {
         #expect(!indexes.contains("usage_events_org_ts"))
     }
 
+    /// Rebuilds `usage_events` as schema v5 had it (AUTOINCREMENT, a unique index on `id`,
+    /// the `(org_id, seq)` index) with the same rows, and forgets v6, as a v5 file looks.
+    func downgradeEventsToV5(_ path: String) throws {
+        try rawConnection(path).writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            try db.inTransaction {
+                try db.execute(
+                    sql: """
+                        ALTER TABLE usage_events RENAME TO usage_events_now;
+                        CREATE TABLE usage_events (
+                            seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+                            org_id TEXT NOT NULL REFERENCES organizations(id), workspace_id TEXT REFERENCES workspaces(id),
+                            client_event_id TEXT, provider TEXT NOT NULL, model TEXT, task_type TEXT NOT NULL,
+                            input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cache_read_tokens INTEGER NOT NULL,
+                            cache_write_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+                            cost_micros INTEGER NOT NULL, cost_kind TEXT NOT NULL, price_version TEXT NOT NULL,
+                            source TEXT NOT NULL, ts INTEGER NOT NULL, recorded_at INTEGER NOT NULL, entry_id TEXT) STRICT;
+                        INSERT INTO usage_events SELECT * FROM usage_events_now;
+                        DROP TABLE usage_events_now;
+                        CREATE INDEX usage_events_org_seq ON usage_events(org_id, seq);
+                        CREATE UNIQUE INDEX usage_events_client_id ON usage_events(org_id, client_event_id)
+                            WHERE client_event_id IS NOT NULL;
+                        CREATE TRIGGER usage_events_no_update BEFORE UPDATE ON usage_events
+                            BEGIN SELECT RAISE(ABORT, 'usage events are immutable'); END;
+                        CREATE TRIGGER usage_events_no_delete BEFORE DELETE ON usage_events
+                            BEGIN SELECT RAISE(ABORT, 'usage events are immutable'); END;
+                        DELETE FROM grdb_migrations WHERE identifier = 'v6-lean-usage-events';
+                        UPDATE plutus_meta SET value = '5' WHERE key = 'schema_version';
+                        """)
+                return .commit
+            }
+        }
+    }
+
+    /// Opening a v5 file with many events rebuilds its event table once; the CLI says so first.
+    @Test func aLargeUpgradeIsAnnouncedBeforeItRuns() async throws {
+        let path = temporaryDatabasePath()
+        #expect(SQLiteStore.slowUpgradeNotice(path: path) == nil)
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await rawConnection(path).write { db in
+            try db.execute(
+                sql: """
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
+                    INSERT INTO usage_events(id, org_id, provider, task_type, input_tokens, output_tokens, cache_read_tokens,
+                        cache_write_tokens, reasoning_tokens, cost_micros, cost_kind, price_version, source, ts, recorded_at)
+                    SELECT printf('evt_%024x', i), ?, 'p', 'general', 0, 0, 0, 0, 0, 0, 'unpriced', 'v', 'api', 0, 0 FROM n
+                    """, arguments: [org.rawValue])
+        }
+        #expect(SQLiteStore.slowUpgradeNotice(path: path) == nil, "nothing to upgrade")
+        try downgradeEventsToV5(path)
+        let notice = try #require(SQLiteStore.slowUpgradeNotice(path: path))
+        #expect(notice.contains("rebuilding its 200000 usage events"))
+        _ = try SQLiteStore(path: path)
+        #expect(SQLiteStore.slowUpgradeNotice(path: path) == nil, "upgraded")
+    }
+
+    /// Schema v6 rebuilds `usage_events` (no AUTOINCREMENT, no unique index on `id`, the
+    /// organization index on `org_id`): every row comes across unchanged, with its sequence
+    /// number, and the table still refuses updates and deletes.
+    @Test func theLeanEventTableKeepsEveryRowOfAV5File() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(10)!, reference: "g", memo: nil), at: now)
+        let events = [
+            UsageEventInput(provider: "p", model: "m", workspace: "w", exactCost: MicroDollars.dollars(1), clientEventID: "c-1"),
+            UsageEventInput(provider: "q", exactCost: .zero, timestamp: now.adding(seconds: -60)),
+            UsageEventInput(provider: "p", model: "m2", tokens: TokenCounts(input: 10, output: 5, cacheRead: 1, cacheWrite: 2, reasoning: 3)),
+        ]
+        _ = try await store.recordUsage(UsageBatch(organizationID: org, events: events, receivedAt: now))
+        // Given the file as v5 left it: the table as v1 made it (plus v5's entry_id), with
+        // its sequence counter, and no v6 record.
+        try downgradeEventsToV5(path)
+        let rowsBefore = try rawConnection(path).read { db in try Row.fetchAll(db, sql: "SELECT * FROM usage_events ORDER BY seq") }
+        #expect(rowsBefore.count == 3)
+        // When it is opened, v6 rebuilds the table.
+        let reopened = try SQLiteStore(path: path)
+        let (rowsAfter, indexes, sequenceRows, plan) = try rawConnection(path).read { db in
+            (
+                try Row.fetchAll(db, sql: "SELECT * FROM usage_events ORDER BY seq"),
+                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_events' ORDER BY name"),
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'usage_events'") ?? -1,
+                try Row.fetchAll(
+                    db, sql: "EXPLAIN QUERY PLAN SELECT * FROM usage_events WHERE org_id = ? AND seq < ? ORDER BY seq DESC LIMIT 10",
+                    arguments: [org.rawValue, Int64.max]
+                ).map { $0["detail"] as String }.joined(separator: "; ")
+            )
+        }
+        #expect(rowsAfter == rowsBefore)
+        #expect(indexes == ["usage_events_client_id", "usage_events_org"])
+        #expect(sequenceRows == 0)
+        #expect(plan.contains("usage_events_org"), "listing an organization's events uses its index: \(plan)")
+        #expect(try await reopened.verify().isClean)
+        // New events follow on; a client event id is still claimed once.
+        let again = try await reopened.recordUsage(
+            UsageBatch(organizationID: org, events: [events[0], UsageEventInput(provider: "r")], receivedAt: now))
+        guard case .committed(let outcome, _) = again else { Issue.record("not committed"); return }
+        #expect(outcome.duplicateCount == 1 && outcome.recordedCount == 1)
+        let listed = try await reopened.usageEvents(org, page: PageRequest()).items
+        #expect(listed.map(\.sequence) == [4, 3, 2, 1])
+        #expect(listed.first?.provider == "r")
+        // Still append-only.
+        try await rawConnection(path).write { db in
+            #expect(throws: DatabaseError.self) { try db.execute(sql: "UPDATE usage_events SET cost_micros = 0") }
+            #expect(throws: DatabaseError.self) { try db.execute(sql: "DELETE FROM usage_events") }
+        }
+    }
+
+    /// Nothing in SQLite enforces unique event ids since v6; `verify` names any duplicate.
+    @Test func verifyNamesADuplicateEventID() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await store.recordUsage(
+            UsageBatch(organizationID: org, events: [UsageEventInput(provider: "p"), UsageEventInput(provider: "q")], receivedAt: now))
+        #expect(try await store.verify().isClean)
+        let duplicated = try await rawConnection(path).write { db -> String in
+            let first = try String.fetchOne(db, sql: "SELECT id FROM usage_events ORDER BY seq LIMIT 1")!
+            try db.execute(
+                sql: """
+                    INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type, input_tokens,
+                        output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros, cost_kind,
+                        price_version, source, ts, recorded_at, entry_id)
+                    SELECT id, org_id, workspace_id, client_event_id, provider, model, task_type, input_tokens, output_tokens,
+                        cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_micros, cost_kind, price_version, source,
+                        ts, recorded_at, entry_id
+                    FROM usage_events WHERE id = ?
+                    """, arguments: [first])
+            return first
+        }
+        let problems = try await store.verify().problems
+        #expect(problems.contains("usage event id \(duplicated) is used by more than one event"))
+    }
+
     @Test func verifyCatchesEventsAndEntriesThatDisagree() async throws {
         let path = temporaryDatabasePath()
         let store = try SQLiteStore(path: path)
@@ -245,7 +381,7 @@ struct SQLiteFileTests {
         try await rawConnection(path).write { db in
             try db.execute(sql: "UPDATE plutus_meta SET value = '99' WHERE key = 'schema_version'")
         }
-        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 5)) { try SQLiteStore(path: path) }
+        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 6)) { try SQLiteStore(path: path) }
 
         let other = temporaryDatabasePath()
         _ = try SQLiteStore(path: other)

@@ -23,12 +23,15 @@ extension PrefixedID {
     }
 
     /// A fresh identifier that sorts by creation time: `<prefix>_` + 12 hex digits of
-    /// milliseconds + 12 random hex digits. Rows keyed by these land at the end of their
-    /// indexes instead of all over them, which keeps each commit's written pages few.
+    /// milliseconds + 12 hex digits of a per-process counter that starts at a random value.
+    /// Rows keyed by these land at the end of their indexes instead of all over them, which
+    /// keeps each commit's written pages few. One process never mints the same one twice
+    /// (the counter wraps after 2^48 ids); two processes only collide by minting the same
+    /// counter value in the same millisecond. Usage events rely on this: SQLite keeps no
+    /// unique index on their ids, and `verify` checks them.
     public static func timeOrdered(at time: Timestamp) -> Self {
         let millis = UInt64(max(0, time.rawValue)) & 0xFFFF_FFFF_FFFF
-        let random = IdentifierBits.next() & 0xFFFF_FFFF_FFFF
-        return Self(rawValue: IdentifierBits.hex(prefix: prefix, high: millis, low: random))
+        return Self(rawValue: IdentifierBits.hex(prefix: prefix, high: millis, low: IdentifierBits.nextInSequence()))
     }
 
     /// `true` when `text` has this type's prefix and shape.
@@ -112,14 +115,28 @@ public enum Slug {
     }
 }
 
-/// The random half of time-ordered identifiers. One `getrandom` seeds a SplitMix64
-/// sequence, so minting an id costs a locked add instead of a system call per id; ids need
-/// to be unique, not secret (secrets use `SystemRandomNumberGenerator` directly).
+/// Bits for identifiers, which need to be unique, not secret (secrets use
+/// `SystemRandomNumberGenerator` directly). One `getrandom` seeds a SplitMix64 sequence, so
+/// a random id costs a locked add instead of a system call; time-ordered ids take the next
+/// value of a 48-bit counter that starts at a random value.
 enum IdentifierBits {
     private static let state: Mutex<UInt64> = {
         var system = SystemRandomNumberGenerator()
         return Mutex(system.next())
     }()
+
+    private static let sequence: Mutex<UInt64> = {
+        var system = SystemRandomNumberGenerator()
+        return Mutex(system.next())
+    }()
+
+    /// The next value of this process's 48-bit counter: no repeat within 2^48 calls.
+    static func nextInSequence() -> UInt64 {
+        sequence.withLock { value -> UInt64 in
+            value = (value &+ 1) & 0xFFFF_FFFF_FFFF
+            return value
+        }
+    }
 
     static func next() -> UInt64 {
         var z = state.withLock { value -> UInt64 in
