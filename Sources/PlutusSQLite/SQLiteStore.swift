@@ -57,8 +57,9 @@ public final class SQLiteStore: BillingStore, Sendable {
     /// v6 rewrites `usage_events`, about 7 s per million events on the project's machine);
     /// nil when there is nothing slow to do, or no file yet.
     public static func slowUpgradeNotice(path: String) -> String? {
-        guard FileManager.default.fileExists(atPath: path),
-            let queue = try? DatabaseQueue(path: path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        guard FileManager.default.fileExists(atPath: path), let queue = try? DatabaseQueue(path: path, configuration: readOnly)
         else { return nil }
         let events: Int? = try? queue.read { db in
             guard try db.tableExists("grdb_migrations"), try db.tableExists("usage_events"),
@@ -68,7 +69,7 @@ public final class SQLiteStore: BillingStore, Sendable {
         }
         guard let events, events >= slowUpgradeEventsMin else { return nil }
         return "upgrading \(path) to schema \(SQLiteSchema.version): rebuilding its \(events) usage events once "
-            + "(about 7 s per million), then starting"
+            + "(about 7 s per million events)"
     }
 
     /// Events from which the one-time rebuild is announced.
