@@ -23,11 +23,14 @@ enum SQLiteSchema {
         migrator.registerMigration("v5-usage-entry-per-request") { db in
             try db.execute(sql: v5)
         }
-        migrator.registerMigration("v6-lean-usage-events") { db in
+        migrator.registerMigration(leanUsageEventsMigration) { db in
             try db.execute(sql: v6)
         }
         return migrator
     }
+
+    /// The name of migration v6, which `SQLiteStore.slowUpgradeNotice` looks for.
+    static let leanUsageEventsMigration = "v6-lean-usage-events"
 
     /// The usage event table rebuilt leaner, rows and sequence numbers unchanged: no
     /// `AUTOINCREMENT` (events are never deleted, so SQLite's next rowid is already the next

@@ -63,7 +63,9 @@ public final class SQLiteStore: BillingStore, Sendable {
         else { return nil }
         let events: Int? = try? queue.read { db in
             guard try db.tableExists("grdb_migrations"), try db.tableExists("usage_events"),
-                try !Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM grdb_migrations WHERE identifier = 'v6-lean-usage-events')")!
+                try !Bool.fetchOne(
+                    db, sql: "SELECT EXISTS(SELECT 1 FROM grdb_migrations WHERE identifier = ?)",
+                    arguments: [SQLiteSchema.leanUsageEventsMigration])!
             else { return nil }
             return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_events")
         }

@@ -14,10 +14,11 @@ public struct UsageTotals: Sendable, Equatable {
 
     public static let zero = UsageTotals()
 
-    /// Sums two totals. Token fields may exceed the per-event bound once summed, so they are
-    /// added field by field rather than through `TokenCounts.init`'s precondition.
+    /// Adds `other` to these totals, as `+` sums them.
     public mutating func add(_ other: UsageTotals) { self = self + other }
 
+    /// Sums two totals. Token fields may exceed the per-event bound once summed, so they are
+    /// added field by field rather than through `TokenCounts.init`'s precondition.
     public static func + (lhs: UsageTotals, rhs: UsageTotals) -> UsageTotals {
         var sum = lhs
         sum.events += rhs.events

@@ -120,15 +120,14 @@ public enum Slug {
 /// a random id costs a locked add instead of a system call; time-ordered ids take the next
 /// value of a 48-bit counter that starts at a random value.
 enum IdentifierBits {
-    private static let state: Mutex<UInt64> = {
-        var system = SystemRandomNumberGenerator()
-        return Mutex(system.next())
-    }()
+    private static let state = seeded()
+    private static let sequence = seeded()
 
-    private static let sequence: Mutex<UInt64> = {
+    /// A value seeded from the system's random source (one `getrandom`).
+    private static func seeded() -> Mutex<UInt64> {
         var system = SystemRandomNumberGenerator()
         return Mutex(system.next())
-    }()
+    }
 
     /// The next value of this process's 48-bit counter: no repeat within 2^48 calls.
     static func nextInSequence() -> UInt64 {

@@ -39,9 +39,6 @@ struct BillingController<Store: BillingStore>: Sendable {
     var access: WebAccess { WebAccess(configuration: configuration) }
     var csrfToken: String { access.csrfToken }
 
-    /// Where a request without the admin sign-in goes.
-    static var signIn: Response { Response(status: .seeOther, headers: [.location: "/login"]) }
-
     static func page(_ status: HTTPResponse.Status, _ title: String, _ message: String) -> Response {
         HTMLPage.response(status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/billing\">Back to billing</a></p>")
     }
@@ -51,7 +48,7 @@ struct BillingController<Store: BillingStore>: Sendable {
         _ handler: (Organization, [String: String], String) async throws -> Response
     ) async throws -> Response {
         let form = FormBody.parse(try await HTTPInput.body(request))
-        guard access.signedIn(request) else { return Self.signIn }
+        guard access.signedIn(request) else { return WebAccess.signInRedirect }
         guard access.formAllowed(request, form), let origin = access.origin(request) else {
             return Self.page(.forbidden, "Request blocked", "cross-origin request blocked")
         }
@@ -124,7 +121,7 @@ struct BillingController<Store: BillingStore>: Sendable {
     }
 
     @Sendable func page(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        guard access.signedIn(request) else { return Self.signIn }
+        guard access.signedIn(request) else { return WebAccess.signInRedirect }
         let reference = request.uri.queryParameters.get("org")
         var org: Organization?
         if let reference {

@@ -49,7 +49,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
 
     /// Browsers without the admin session go to the sign-in page.
     private func pageGate(_ request: Request) -> Response? {
-        access.signedIn(request) ? nil : Response(status: .seeOther, headers: [.location: "/login"])
+        access.signedIn(request) ? nil : WebAccess.signInRedirect
     }
 
     private func apiGate(_ request: Request) throws {
@@ -310,7 +310,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
     /// Checks sign-in and CSRF, then finds the form's organization.
     private func formOrganization(_ request: Request) async throws -> FormCheck {
         let form = FormBody.parse(try await HTTPInput.body(request))
-        guard access.signedIn(request) else { return .refused(Response(status: .seeOther, headers: [.location: "/login"])) }
+        guard access.signedIn(request) else { return .refused(WebAccess.signInRedirect) }
         guard access.formAllowed(request, form) else { return .refused(Self.blocked) }
         guard let reference = form["org"], !reference.isEmpty, let org = try await store.findOrganization(reference) else {
             return .refused(Self.notice(.badRequest, "No such organization", "no organization matches '\(form["org"] ?? "")'"))

@@ -47,6 +47,9 @@ struct WebAccess: Sendable {
         return Digest.constantTimeEqual(Array(token.utf8), Array(csrfToken.utf8))
     }
 
+    /// Where a browser without the admin sign-in is sent.
+    static var signInRedirect: Response { Response(status: .seeOther, headers: [.location: "/login"]) }
+
     /// True when no admin token is configured, or the request presents it.
     func signedIn(_ request: Request) -> Bool {
         guard let token = configuration.adminToken, let session = sessionValue else { return true }
