@@ -10,7 +10,10 @@ extension PostgresStore {
 
     /// Due alerts, claimed for this process: each is leased (`claimed` until the lease ends)
     /// in the same transaction that picks it, skipping rows another process is claiming, so
-    /// two servers never deliver the same alert on the same channel at once.
+    /// two servers never deliver the same alert on the same channel at once. The upsert
+    /// re-checks the state row as last committed: a poller whose snapshot was taken before
+    /// another committed its claim (the alert row itself is not locked by then) would
+    /// otherwise claim that alert a second time.
     public func pendingAlertDeliveries(channel: String, createdSince: Timestamp, now: Timestamp, limit: Int) async throws
         -> [PendingAlertDelivery]
     {
@@ -32,6 +35,8 @@ extension PostgresStore {
                     SELECT id, \(channel), 'claimed', attempts, \(leaseEnd), \(now.millis) FROM due
                     ON CONFLICT (alert_id, channel) DO UPDATE SET status = 'claimed',
                         next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at
+                    WHERE alert_delivery_states.status IN ('failed', 'claimed')
+                      AND alert_delivery_states.next_attempt_at <= \(now.millis)
                     RETURNING alert_id, attempts)
                 SELECT a.id, a.org_id, a.workspace_id, a.kind, a.message, a.period, a.created_at, o.name AS org_name,
                        c.attempts::int8 AS attempts
