@@ -51,8 +51,8 @@ struct BenchCommand: AsyncParsableCommand {
         let configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: Plutus.version,
             stripeWebhookSecrets: [Self.webhookSecret])
-        var logger = Logger(label: "plutus-bench")
-        logger.logLevel = .critical  // stopping the servers at the end logs cancellations
+        // The handler `plutus serve` logs with; stopping the servers at the end logs cancellations.
+        let logger = ServerLogHandler.logger(label: "plutus-bench", level: .critical)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = buildApplication(configuration: configuration, store: store, logger: logger) { continuation.yield($0) }
         let durable = try SQLiteCeiling.GroupCommittedRows(directory: directory.path)

@@ -96,8 +96,7 @@ struct BenchDashboardCommand: AsyncParsableCommand {
 
     /// GET / (the whole dashboard page) back to back on one keep-alive connection.
     private func timePage(_ store: SQLiteStore, _ org: OrganizationID) async throws {
-        var logger = Logger(label: "plutus-bench")
-        logger.logLevel = .critical
+        let logger = ServerLogHandler.logger(label: "plutus-bench", level: .critical)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = buildApplication(
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0, version: Plutus.version), store: store,

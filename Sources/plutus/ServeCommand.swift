@@ -67,8 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
         } else {
             store = try await database.open(migrations: migrate ? .apply : .refuse)
         }
-        var logger = Logger(label: "plutus")
-        logger.logLevel = .info
+        let logger = ServerLogHandler.logger(label: "plutus")
         // Unbuffered, so the banner reaches a log file before the server blocks.
         func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
         say("Plutus v\(Plutus.version) — http://\(host):\(resolvedPort)")

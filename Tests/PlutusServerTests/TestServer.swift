@@ -24,8 +24,8 @@ struct TestServer: Sendable {
             host: "127.0.0.1", port: 0, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: rate == 0 ? nil : 2,
             policy: policy, stripeWebhookSecrets: webhookSecrets, stripe: StripeSettings(proPriceID: "price_pro"))
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "plutus-test")
-        logger.logLevel = .critical  // each test stops its server by cancellation, which logs noisily
+        // The handler `plutus serve` uses; each test stops its server by cancellation, which logs noisily.
+        let logger = ServerLogHandler.logger(label: "plutus-test", level: .critical)
         let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in continuation.yield(port) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
