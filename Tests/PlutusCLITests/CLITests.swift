@@ -163,6 +163,7 @@ struct BenchSmokeTests {
         let run = try CLI().run("bench", "--seconds", "1", "--load-generator", generator)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("single events at 64 connections:"))
+        #expect(run.stdout.contains("the same in 3 adjacent pairs, each measured right after the trivial route: "))
         // The durable-row ceiling goes through the store's group committer over HTTP.
         #expect(run.stdout.contains("ceiling: POST + 1 durable row, group commit"))
         #expect(run.stdout.contains("one durable row per request at 64 connections:"))
