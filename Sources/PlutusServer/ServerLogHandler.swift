@@ -34,7 +34,27 @@ public struct ServerLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
         if let explicit = event.metadata { all.merge(explicit) { $1 } }
         if let error = event.error { all["error"] = .string(String(describing: error)) }
-        FileHandle.standardError.write(Data(Self.line(event, label: label, metadata: all, at: Date()).utf8))
+        Self.writeToStandardError(Self.line(event, label: label, metadata: all, at: Date()))
+    }
+
+    /// One `write(2)` per line when it fits, so lines from several threads do not interleave.
+    /// A failed write is dropped, as `fwrite` would: logging never stops the server (Foundation's
+    /// `FileHandle.write` traps on a closed stream).
+    static func writeToStandardError(_ line: String) {
+        let bytes = Array(line.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer in
+                write(STDERR_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
     }
 
     /// One log line, with the metadata sorted by key so lines compare across runs.

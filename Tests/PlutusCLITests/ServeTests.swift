@@ -26,6 +26,7 @@ struct ServeTests {
         process.arguments = ["serve", "--demo", "--port", String(port)]
         var environment = ProcessInfo.processInfo.environment
         environment["PLUTUS_HOME"] = cli.home
+        environment["STRIPE_WEBHOOK_SECRET"] = "whsec_serve_test"
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
@@ -37,12 +38,17 @@ struct ServeTests {
             if health == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(health?.contains(#""demo":true"#) == true)
+        // An unsigned webhook is refused and logged, with the request's id.
+        let refused = try Self.curlStatus("-X", "POST", "-d", "{}", "http://127.0.0.1:\(port)/webhook/stripe")
+        #expect(refused.status == "400")
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         let log = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.contains("Plutus v"))
         #expect(log.contains("(demo data)"))
+        let warning = log.split(separator: "\n").first { $0.contains("stripe webhook refused") }
+        #expect(warning?.contains(" warning plutus: hb.request.id=\(refused.requestID) stripe webhook refused: ") == true, "\(log)")
         let verify = try cli.run("verify", "--db", cli.home + "/demo.db")
         #expect(verify.status == 0)
     }
@@ -59,6 +65,22 @@ struct ServeTests {
         let body = pipe.fileHandleForReading.readDataToEndOfFile()
         curl.waitUntilExit()
         return curl.terminationStatus == 0 ? String(decoding: body, as: UTF8.self) : nil
+    }
+
+    /// `curl` with `arguments`: the status code and the X-Request-Id of the answer.
+    static func curlStatus(_ arguments: String...) throws -> (status: String, requestID: String) {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-s", "-o", "/dev/null", "-D", "-", "--max-time", "5", "-w", "%{http_code}"] + arguments
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        curl.standardError = FileHandle.nullDevice
+        try curl.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        let lines = output.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let requestID = lines.first { $0.lowercased().hasPrefix("x-request-id:") }.map { String($0.dropFirst("x-request-id:".count)).trimmingCharacters(in: .whitespaces) }
+        return (lines.last ?? "", requestID ?? "")
     }
 
     static func freePort() throws -> Int {
