@@ -1,3 +1,4 @@
+import CSQLiteTuning
 import Foundation
 import GRDB
 
@@ -62,18 +63,23 @@ enum SQLiteSchema {
     /// `sqlite_master`, as SQLite documents for changes that leave the stored rows' format
     /// alone (its ALTER TABLE page, "making other kinds of table schema changes"): every row
     /// satisfies the new constraint because it satisfied the old one, so nothing is rebuilt
-    /// and no row is read. The schema version is bumped so every connection reparses the
-    /// schema. A table whose SQL has neither text is left alone and reported: better an error
-    /// than a constraint silently not what the schema says.
+    /// and no row is read. The schema version is bumped so every other connection parses the
+    /// schema again, and this one is reset. A table whose SQL has neither text is left
+    /// alone and reported: better an error than a constraint silently not what the schema
+    /// says.
     static func rewriteChecks(_ db: Database, _ rewrites: [CheckRewrite]) throws {
         let schemaVersion = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+        // A build of SQLite that defaults to defensive mode would refuse the edit.
+        let defensive = plutus_sqlite_set_defensive(db.sqliteConnection, 0)
+        guard defensive >= 0 else { throw DatabaseError(message: "could not leave SQLite's defensive mode to rewrite CHECKs") }
+        defer { _ = plutus_sqlite_set_defensive(db.sqliteConnection, defensive) }
         try db.execute(sql: "PRAGMA writable_schema = ON")
         for rewrite in rewrites {
             let sql = try String.fetchOne(
                 db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [rewrite.table]) ?? ""
             if sql.contains(rewrite.new) { continue }
             guard sql.contains(rewrite.old) else {
-                try db.execute(sql: "PRAGMA writable_schema = OFF")
+                try db.execute(sql: "PRAGMA writable_schema = RESET")
                 throw DatabaseError(message: "table \(rewrite.table) does not have the constraint \(rewrite.old)")
             }
             try db.execute(
@@ -81,7 +87,10 @@ enum SQLiteSchema {
                 arguments: [sql.replacingOccurrences(of: rewrite.old, with: rewrite.new), rewrite.table])
         }
         try db.execute(sql: "PRAGMA schema_version = \(schemaVersion + 1)")
-        try db.execute(sql: "PRAGMA writable_schema = OFF")
+        // RESET, not OFF: it also makes this connection parse the schema again. Setting the
+        // schema version updates this connection's copy of it too, so without a reset the
+        // connection that migrated would keep the old constraints until it closes.
+        try db.execute(sql: "PRAGMA writable_schema = RESET")
     }
 
     /// The name of migration v6, which `SQLiteStore.slowUpgradeNotice` looks for.

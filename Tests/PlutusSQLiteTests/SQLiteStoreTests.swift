@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PlutusCore
+import CSQLiteTuning
 @testable import PlutusSQLite
 import PlutusStore
 import PlutusStoreTesting
@@ -374,12 +375,38 @@ struct SQLiteFileTests {
         #expect(stamped == "7")
         try expectInPlaceChecks(path, org)
         #expect(try await reopened.verify().isClean)
-        // The store's own writer, open across the upgrade, writes under the new constraints.
+        // The writer that ran the migration uses the new constraints at once, not after a restart.
+        let writerOpcodes = try await reopened.pool.write { db in try opcodes(db, Self.eventInsert) + opcodes(db, Self.entryInsert) }
+        #expect(!writerOpcodes.contains("OpenEphemeral"))
         let again = try await reopened.recordUsage(
             UsageBatch(organizationID: org, events: [UsageEventInput(provider: "r", exactCost: MicroDollars.dollars(1))], receivedAt: now))
         guard case .committed(let outcome, _) = again else { Issue.record("not committed"); return }
         #expect(outcome.recordedCount == 1)
         #expect(try await reopened.verify().isClean)
+    }
+
+    /// The v7 rewrite works where SQLite's defensive mode is on by default (it refuses
+    /// `writable_schema`), and leaves the mode as it found it.
+    @Test func theCheckRewriteLeavesDefensiveModeAsItWas() async throws {
+        let path = temporaryDatabasePath()
+        _ = try SQLiteStore(path: path)
+        let queue = try rawConnection(path)
+        try await queue.writeWithoutTransaction { db in
+            #expect(plutus_sqlite_set_defensive(db.sqliteConnection, 1) == 0)
+            try db.inTransaction {
+                try db.execute(sql: "PRAGMA writable_schema = ON")
+                #expect(throws: DatabaseError.self, "defensive mode refuses the edit") {
+                    try db.execute(sql: "UPDATE sqlite_master SET sql = sql WHERE name = 'entries'")
+                }
+                try db.execute(sql: "PRAGMA writable_schema = OFF")
+                let back = SQLiteSchema.v7.map { SQLiteSchema.CheckRewrite(table: $0.table, old: $0.new, new: $0.old) }
+                try SQLiteSchema.rewriteChecks(db, back)
+                return .commit
+            }
+            #expect(plutus_sqlite_set_defensive(db.sqliteConnection, 1) == 1, "defensive mode is back on")
+            let eventOpcodes = try opcodes(db, Self.eventInsert)
+            #expect(eventOpcodes.contains("OpenEphemeral"), "the rewrite ran: the IN list is back")
+        }
     }
 
     /// Nothing in SQLite enforces unique event ids since v6; `verify` names any duplicate.
