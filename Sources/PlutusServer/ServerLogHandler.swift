@@ -5,8 +5,9 @@ import Logging
 ///
 /// Hummingbird gives every request its own logger with `hb.request.id` set. swift-log's
 /// `StreamLogHandler` formats all of its metadata into a string each time a key is set,
-/// which cost about 1.5 µs on every ingest request although almost none of them log. This
-/// handler keeps the metadata as it is and formats it only when a line is written.
+/// which took about 4 % of the request handlers' time on single-event ingest although almost
+/// no request logs. This handler keeps the metadata as it is and formats it only when a line
+/// is written.
 public struct ServerLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
