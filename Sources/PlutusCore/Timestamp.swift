@@ -17,7 +17,11 @@ public struct Timestamp: RawRepresentable, Hashable, Comparable, Sendable {
     public var epochSecondsText: String { DecimalText.render(rawValue, scale: 3) }
 
     /// The UTC calendar day this instant falls on.
-    public var day: CivilDay { CivilDay(daysSinceEpoch: floorDiv(rawValue, 86_400_000)) }
+    public var day: CivilDay { CivilDay(daysSinceEpoch: epochDay) }
+
+    /// Days since 1970-01-01 of the UTC day this instant falls on (`day.daysSinceEpoch`,
+    /// without the round trip through the calendar).
+    public var epochDay: Int64 { floorDiv(rawValue, 86_400_000) }
 
     /// The UTC calendar month this instant falls on.
     public var month: CivilMonth { let day = self.day; return CivilMonth(year: day.year, month: day.month) }

@@ -155,6 +155,9 @@ public struct MeteringRun<Source: MeteringSource> {
     private var storedSpend: [MeteringWrites.CounterKey: Int64] = [:]
     private var recordedInBatch: [String: RecordedEvent] = [:]
     private var alertKeys: Set<String> = []
+    /// The month of the last event's time: events without their own timestamp all share the
+    /// request's, so a batch works its calendar out once.
+    private var lastMonth: (time: Timestamp, month: CivilMonth)?
     /// The request's usage entry while its events are decided: one entry per request, not
     /// per event, so a batch of 100 writes one ledger row instead of 100.
     /// Its balances are filled in once the last event is decided.
@@ -221,7 +224,13 @@ public struct MeteringRun<Source: MeteringSource> {
                 balanceAfter: balance, overFreeLimit: false, workspaceID: earlier.workspaceID, alerts: [])
         }
         let time = event.timestamp ?? batch.receivedAt
-        let month = time.month
+        let month: CivilMonth
+        if let last = lastMonth, last.time == time {
+            month = last.month
+        } else {
+            month = time.month
+            lastMonth = (time, month)
+        }
         let tokensBefore = try monthTokens(month)
         let snapshot = OrganizationSnapshot(
             plan: organization.plan, balance: balance, everCredited: organization.everCredited,
@@ -267,7 +276,7 @@ public struct MeteringRun<Source: MeteringSource> {
             tokensByMonth[month] = tokensAfter
             count(event, cost: priced.cost, workspace: workspace?.id, month: month)
             let day = MeteringWrites.DayKey(
-                day: time.day.daysSinceEpoch, workspace: workspace?.id.rawValue ?? "", provider: event.provider,
+                day: time.epochDay, workspace: workspace?.id.rawValue ?? "", provider: event.provider,
                 model: event.model ?? "", taskType: event.taskType)
             writes.days[day, default: .zero].add(UsageTotals(events: 1, tokens: event.tokens, cost: priced.cost))
             var drafts: [AlertDraft] = []

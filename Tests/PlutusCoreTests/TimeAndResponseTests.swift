@@ -36,6 +36,17 @@ struct TimeTests {
             #expect(CivilDay(daysSinceEpoch: days).daysSinceEpoch == days)
         }
     }
+
+    /// `epochDay` is the calendar day's number, including before 1970 and at the last and
+    /// first millisecond of a day.
+    @Test func epochDayIsTheCalendarDaysNumber() {
+        for millis: Int64 in [0, 1, -1, 86_399_999, 86_400_000, -86_400_000, -86_400_001, 1_764_547_199_999, 1_764_547_200_000] {
+            let time = Timestamp(rawValue: millis)
+            #expect(time.epochDay == time.day.daysSinceEpoch, "\(millis)")
+        }
+        #expect(Timestamp(rawValue: -1).epochDay == -1)
+        #expect(Timestamp(rawValue: 1_764_547_200_000).epochDay == 20_423)
+    }
 }
 
 @Suite("The /v1/usage response contract")
