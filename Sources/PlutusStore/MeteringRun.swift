@@ -155,9 +155,6 @@ public struct MeteringRun<Source: MeteringSource> {
     private var storedSpend: [MeteringWrites.CounterKey: Int64] = [:]
     private var recordedInBatch: [String: RecordedEvent] = [:]
     private var alertKeys: Set<String> = []
-    /// The month of the last event's time: events without their own timestamp all share the
-    /// request's, so a batch works its calendar out once.
-    private var lastMonth: (time: Timestamp, month: CivilMonth)?
     /// The request's usage entry while its events are decided: one entry per request, not
     /// per event, so a batch of 100 writes one ledger row instead of 100.
     /// Its balances are filled in once the last event is decided.
@@ -224,13 +221,7 @@ public struct MeteringRun<Source: MeteringSource> {
                 balanceAfter: balance, overFreeLimit: false, workspaceID: earlier.workspaceID, alerts: [])
         }
         let time = event.timestamp ?? batch.receivedAt
-        let month: CivilMonth
-        if let last = lastMonth, last.time == time {
-            month = last.month
-        } else {
-            month = time.month
-            lastMonth = (time, month)
-        }
+        let month = time.month
         let tokensBefore = try monthTokens(month)
         let snapshot = OrganizationSnapshot(
             plan: organization.plan, balance: balance, everCredited: organization.everCredited,
