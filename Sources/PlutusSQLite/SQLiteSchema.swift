@@ -74,19 +74,24 @@ enum SQLiteSchema {
         guard defensive >= 0 else { throw DatabaseError(message: "could not leave SQLite's defensive mode to rewrite CHECKs") }
         defer { _ = plutus_sqlite_set_defensive(db.sqliteConnection, defensive) }
         try db.execute(sql: "PRAGMA writable_schema = ON")
-        for rewrite in rewrites {
-            let sql = try String.fetchOne(
-                db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [rewrite.table]) ?? ""
-            if sql.contains(rewrite.new) { continue }
-            guard sql.contains(rewrite.old) else {
-                try db.execute(sql: "PRAGMA writable_schema = RESET")
-                throw DatabaseError(message: "table \(rewrite.table) does not have the constraint \(rewrite.old)")
+        do {
+            for rewrite in rewrites {
+                let sql = try String.fetchOne(
+                    db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [rewrite.table]) ?? ""
+                if sql.contains(rewrite.new) { continue }
+                guard sql.contains(rewrite.old) else {
+                    throw DatabaseError(message: "table \(rewrite.table) does not have the constraint \(rewrite.old)")
+                }
+                try db.execute(
+                    sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
+                    arguments: [sql.replacingOccurrences(of: rewrite.old, with: rewrite.new), rewrite.table])
             }
-            try db.execute(
-                sql: "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
-                arguments: [sql.replacingOccurrences(of: rewrite.old, with: rewrite.new), rewrite.table])
+            try db.execute(sql: "PRAGMA schema_version = \(schemaVersion + 1)")
+        } catch {
+            // Whatever failed, the connection does not stay able to write its schema.
+            try? db.execute(sql: "PRAGMA writable_schema = RESET")
+            throw error
         }
-        try db.execute(sql: "PRAGMA schema_version = \(schemaVersion + 1)")
         // RESET, not OFF: it also makes this connection parse the schema again. Setting the
         // schema version updates this connection's copy of it too, so without a reset the
         // connection that migrated would keep the old constraints until it closes.

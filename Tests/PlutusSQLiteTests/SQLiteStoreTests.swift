@@ -300,6 +300,9 @@ struct SQLiteFileTests {
         FROM accounts d, accounts c WHERE d.org_id = ?1 AND d.code = 'credit' AND c.org_id = ?1 AND c.code = 'usage'
         """
 
+    /// v7's rewrites the other way round: back to the `IN` lists a v6 file has.
+    static let v7Undone = SQLiteSchema.v7.map { SQLiteSchema.CheckRewrite(table: $0.table, old: $0.new, new: $0.old) }
+
     /// Schema v7: the CHECKs on `usage_events.cost_kind` and `entries.kind` compare in place
     /// (no temporary b-tree per inserted row) and still refuse what they refused.
     func expectInPlaceChecks(_ path: String, _ org: OrganizationID) throws {
@@ -340,15 +343,7 @@ struct SQLiteFileTests {
         // Given the file as v6 left it.
         try await rawConnection(path).writeWithoutTransaction { db in
             try db.inTransaction {
-                let version = try Int.fetchOne(db, sql: "PRAGMA schema_version")!
-                try db.execute(sql: "PRAGMA writable_schema = ON")
-                for rewrite in SQLiteSchema.v7 {
-                    try db.execute(
-                        sql: "UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE name = ?",
-                        arguments: [rewrite.new, rewrite.old, rewrite.table])
-                }
-                try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
-                try db.execute(sql: "PRAGMA writable_schema = OFF")
+                try SQLiteSchema.rewriteChecks(db, Self.v7Undone)
                 try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v7-checks-without-in-lists'")
                 try db.execute(sql: "UPDATE plutus_meta SET value = '6' WHERE key = 'schema_version'")
                 return .commit
@@ -399,8 +394,7 @@ struct SQLiteFileTests {
                     try db.execute(sql: "UPDATE sqlite_master SET sql = sql WHERE name = 'entries'")
                 }
                 try db.execute(sql: "PRAGMA writable_schema = OFF")
-                let back = SQLiteSchema.v7.map { SQLiteSchema.CheckRewrite(table: $0.table, old: $0.new, new: $0.old) }
-                try SQLiteSchema.rewriteChecks(db, back)
+                try SQLiteSchema.rewriteChecks(db, Self.v7Undone)
                 return .commit
             }
             #expect(plutus_sqlite_set_defensive(db.sqliteConnection, 1) == 1, "defensive mode is back on")
