@@ -52,17 +52,13 @@ struct ErrorMiddleware: RouterMiddleware {
                 handlerSetFixed = true
             }
         }
-        if handlerSetFixed {
-            headers[requestIDField] = requestID
-            headers[.xContentTypeOptions] = "nosniff"
-            headers[frameOptionsField] = "DENY"
-            headers[referrerPolicyField] = "same-origin"
-        } else {
-            headers.append(HTTPField(name: requestIDField, value: requestID))
-            headers.append(HTTPField(name: .xContentTypeOptions, value: "nosniff"))
-            headers.append(HTTPField(name: frameOptionsField, value: "DENY"))
-            headers.append(HTTPField(name: referrerPolicyField, value: "same-origin"))
+        func put(_ name: HTTPField.Name, _ value: String) {
+            if handlerSetFixed { headers[name] = value } else { headers.append(HTTPField(name: name, value: value)) }
         }
+        put(requestIDField, requestID)
+        put(.xContentTypeOptions, "nosniff")
+        put(frameOptionsField, "DENY")
+        put(referrerPolicyField, "same-origin")
         if !handlerSetPolicy { headers.append(HTTPField(name: .contentSecurityPolicy, value: defaultContentSecurityPolicy)) }
     }
 
