@@ -41,6 +41,20 @@ struct JSONTests {
         #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0xFF, 0xFE, 0x22]) }
         // Also after an escape (the string is then built byte by byte).
         #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22, 0x5C, 0x6E, 0xFF, 0x22]) }
+        // An overlong encoding, a truncated sequence, an encoded surrogate, a stray continuation byte.
+        for bad: [UInt8] in [[0xC0, 0x80], [0xE2, 0x82], [0xED, 0xA0, 0x80], [0x61, 0x80]] {
+            #expect(throws: JSONParseError.self) { try JSONValue.parse([0x22] + bad + [0x22]) }
+            #expect(throws: JSONParseError.self) { try JSONValue.parse([0x7B, 0x22] + bad + [0x22, 0x3A, 0x31, 0x7D]) }
+        }
+    }
+
+    /// Strings without escapes are made straight from the input: ASCII without validation,
+    /// anything else validated. Both kinds, as values and as keys, come out as written.
+    @Test func keepsUnescapedTextAsWritten() throws {
+        let value = try JSONValue.parse(#"{"ascii": "claude-sonnet-4-5", "é": "naïve 😀 ✓", "": ""}"#)
+        #expect(value["ascii"] == .string("claude-sonnet-4-5"))
+        #expect(value["é"] == .string("naïve 😀 ✓"))
+        #expect(value[""] == .string(""))
     }
 
     @Test func boundsNestingDepth() throws {

@@ -81,6 +81,42 @@ struct ValidationTests {
         #expect(error?.message.contains("event 3, field '\(field)'") == true)
     }
 
+    /// Fields are read in one pass over the object; the first failing field in the fixed
+    /// order (provider, model, task_type, workspace, source, event_id, tokens, cost, ts) is
+    /// the one named, wherever it sits in the object, and null means absent.
+    @Test func namesTheFirstBadFieldInFieldOrderWhateverTheMemberOrder() throws {
+        #expect(failure(#"{"event_id": 12, "model": 7, "provider": "p"}"#)?.field == "model")
+        #expect(failure(#"{"ts": "x", "input_tokens": -1, "provider": 5}"#)?.field == "provider")
+        #expect(failure(#"{"ts": "x", "cost_usd": "y", "reasoning_tokens": 1.5, "provider": "p"}"#)?.field == "reasoning_tokens")
+        #expect(failure(#"{"ts": "x", "cost_usd": "y", "provider": "p"}"#)?.field == "cost_usd")
+        let event = try validate(
+            #"{"input_tokens": null, "cost_usd": null, "ts": null, "event_id": null, "model": null, "provider": "p"}"#)
+        #expect(event == UsageEventInput(provider: "p"))
+    }
+
+    /// The control-character check reads UTF-8 bytes; it must agree with the scalar rule
+    /// (C0, DEL, C1) for every scalar of the first planes' interesting ranges.
+    @Test func controlCharactersAreC0DelAndC1Only() throws {
+        let scalars = (Array(0x00...0x2FF) + [0x2028, 0xFEFF, 0x1F600]).compactMap { Unicode.Scalar(UInt32($0)) }
+        for scalar in scalars {
+            let isControl = scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+            for text in ["\(Character(scalar))", "ab\(Character(scalar))", "é\(Character(scalar))z"] {
+                #expect(UsageValidation.containsControlCharacter(text) == isControl, "U+\(String(scalar.value, radix: 16))")
+            }
+        }
+        #expect(failure(#"{"provider": "p", "model": "a\u0085b"}"#)?.code == .controlCharacter)
+        #expect(failure(#"{"provider": "p", "model": "a\u007fb"}"#)?.code == .controlCharacter)
+        #expect(try validate(#"{"provider": "p", "model": "a\u00a0b\u0100"}"#).model == "a\u{A0}b\u{100}")
+    }
+
+    @Test func aProviderOfOnlyWhitespaceIsMissingUnicodeWhitespaceIncluded() throws {
+        for blank in [#""""#, #"" \t ""#, #""\u3000""#, #"" \u2003 ""#] {
+            #expect(failure(#"{"provider": \#(blank)}"#)?.code == .missingProvider, "\(blank)")
+        }
+        #expect(try validate(#"{"provider": " x"}"#).provider == " x")
+        #expect(try validate(#"{"provider": "\u3000é"}"#).provider == "\u{3000}é")
+    }
+
     @Test func keepsTheOriginalErrorWordingClientsMatchOn() {
         #expect(failure(#"{"model": "m"}"#)?.rule == "each event needs a 'provider'")
         #expect(failure(#"{"provider": "p", "input_tokens": "x"}"#)?.rule == "token fields must be integers")

@@ -111,37 +111,59 @@ public enum UsageValidation {
     public static func validate(
         _ value: JSONValue, index: Int, now: Timestamp, defaultSource: String = "api"
     ) throws(UsageFieldError) -> UsageEventInput {
-        guard case .object = value else {
+        guard case .object(let members) = value else {
             throw UsageFieldError(
                 index: index, field: "", code: .notAnObject, rule: "each event must be a JSON object", found: value.kindName)
         }
         func failure(_ field: String, _ code: UsageFieldError.Code, _ rule: String, _ found: String) -> UsageFieldError {
             UsageFieldError(index: index, field: field, code: code, rule: rule, found: found)
         }
-        guard let providerValue = value["provider"], providerValue != .null else {
+        // One pass over the members (the parser refused duplicate keys), the usual fields
+        // first, instead of a scan of the object for each of the twelve fields.
+        var fields = EventFields()
+        for (name, member) in members {
+            if case .null = member { continue }
+            switch name {
+            case "provider": fields.provider = member
+            case "model": fields.model = member
+            case "input_tokens": fields.inputTokens = member
+            case "output_tokens": fields.outputTokens = member
+            case "task_type": fields.taskType = member
+            case "workspace": fields.workspace = member
+            case "cost_usd": fields.cost = member
+            case "ts": fields.timestamp = member
+            case "event_id": fields.eventID = member
+            case "source": fields.source = member
+            case "cache_read_tokens": fields.cacheReadTokens = member
+            case "cache_write_tokens": fields.cacheWriteTokens = member
+            case "reasoning_tokens": fields.reasoningTokens = member
+            default: continue
+            }
+        }
+        guard let providerValue = fields.provider else {
             throw failure("provider", .missingProvider, "each event needs a 'provider'", "missing")
         }
         guard case .string(let provider) = providerValue else {
             throw failure("provider", .wrongType, "each event needs a 'provider'", providerValue.kindName)
         }
-        guard !provider.allSatisfy(\.isWhitespace) else {
+        guard !isBlank(provider) else {
             throw failure("provider", .missingProvider, "each event needs a 'provider'", "empty")
         }
         try checkLabel(provider, field: "provider", bytesMax: Limits.providerBytesMax, index: index)
-        let model = try optionalLabel(value, "model", bytesMax: Limits.labelBytesMax, index: index)
-        let taskType = try optionalLabel(value, "task_type", bytesMax: Limits.labelBytesMax, index: index)
-        let workspace = try optionalLabel(value, "workspace", bytesMax: Limits.labelBytesMax, index: index)
-        let source = try optionalLabel(value, "source", bytesMax: Limits.labelBytesMax, index: index)
-        let clientEventID = try optionalLabel(value, "event_id", bytesMax: Limits.clientEventIDBytesMax, index: index)
+        let model = try optionalLabel(fields.model, "model", bytesMax: Limits.labelBytesMax, index: index)
+        let taskType = try optionalLabel(fields.taskType, "task_type", bytesMax: Limits.labelBytesMax, index: index)
+        let workspace = try optionalLabel(fields.workspace, "workspace", bytesMax: Limits.labelBytesMax, index: index)
+        let source = try optionalLabel(fields.source, "source", bytesMax: Limits.labelBytesMax, index: index)
+        let clientEventID = try optionalLabel(fields.eventID, "event_id", bytesMax: Limits.clientEventIDBytesMax, index: index)
 
         let tokens = TokenCounts(
-            input: try tokenCount(value["input_tokens"], field: "input_tokens", index: index),
-            output: try tokenCount(value["output_tokens"], field: "output_tokens", index: index),
-            cacheRead: try tokenCount(value["cache_read_tokens"], field: "cache_read_tokens", index: index),
-            cacheWrite: try tokenCount(value["cache_write_tokens"], field: "cache_write_tokens", index: index),
-            reasoning: try tokenCount(value["reasoning_tokens"], field: "reasoning_tokens", index: index))
-        let cost = try exactCost(value["cost_usd"], index: index)
-        let timestamp = try eventTimestamp(value["ts"], now: now, index: index)
+            input: try tokenCount(fields.inputTokens, field: "input_tokens", index: index),
+            output: try tokenCount(fields.outputTokens, field: "output_tokens", index: index),
+            cacheRead: try tokenCount(fields.cacheReadTokens, field: "cache_read_tokens", index: index),
+            cacheWrite: try tokenCount(fields.cacheWriteTokens, field: "cache_write_tokens", index: index),
+            reasoning: try tokenCount(fields.reasoningTokens, field: "reasoning_tokens", index: index))
+        let cost = try exactCost(fields.cost, index: index)
+        let timestamp = try eventTimestamp(fields.timestamp, now: now, index: index)
         return UsageEventInput(
             provider: provider, model: model.flatMap { $0.isEmpty ? nil : $0 },
             taskType: taskType.flatMap { $0.isEmpty ? nil : $0 } ?? "general",
@@ -149,6 +171,23 @@ public enum UsageValidation {
             source: source.flatMap { $0.isEmpty ? nil : $0 } ?? defaultSource,
             tokens: tokens,
             exactCost: cost, timestamp: timestamp, clientEventID: clientEventID)
+    }
+
+    /// The members of an event object that `validate` reads; `nil` = absent or null.
+    private struct EventFields {
+        var provider, model, taskType, workspace, source, eventID: JSONValue?
+        var inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens: JSONValue?
+        var cost, timestamp: JSONValue?
+    }
+
+    /// Whether the text is empty or only whitespace (a provider must say something). ASCII is
+    /// checked byte by byte; anything else by Unicode's whitespace property.
+    static func isBlank(_ text: String) -> Bool {
+        for byte in text.utf8 {
+            if byte >= 0x80 { return text.allSatisfy(\.isWhitespace) }
+            if byte != 0x20 && !(0x09...0x0D).contains(byte) { return false }
+        }
+        return true
     }
 
     /// Checks a caller-supplied label (provider, model, name…): length in UTF-8 bytes and no
@@ -166,14 +205,22 @@ public enum UsageValidation {
         }
     }
 
+    /// Whether the text holds a C0 control (U+0000–U+001F), DEL or a C1 control
+    /// (U+0080–U+009F). Read as UTF-8: a C1 control is the lead byte 0xC2 followed by
+    /// 0x80–0x9F, and 0xC2 is never a continuation byte.
     public static func containsControlCharacter(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte <= 0x9F && byte >= 0x80) { return true }
+            previous = byte
+        }
+        return false
     }
 
     private static func optionalLabel(
-        _ object: JSONValue, _ field: String, bytesMax: Int, index: Int
+        _ value: JSONValue?, _ field: String, bytesMax: Int, index: Int
     ) throws(UsageFieldError) -> String? {
-        guard let value = object[field], value != .null else { return nil }
+        guard let value else { return nil }
         guard case .string(let text) = value else {
             throw UsageFieldError(
                 index: index, field: field, code: .wrongType, rule: "'\(field)' must be a string", found: value.kindName)
@@ -183,7 +230,7 @@ public enum UsageValidation {
     }
 
     private static func tokenCount(_ value: JSONValue?, field: String, index: Int) throws(UsageFieldError) -> Int64 {
-        guard let value, value != .null else { return 0 }
+        guard let value else { return 0 }
         guard case .number(let text) = value, isIntegerLiteral(text) else {
             throw UsageFieldError(
                 index: index, field: field, code: .wrongType, rule: "token fields must be integers",
@@ -214,7 +261,7 @@ public enum UsageValidation {
     }
 
     private static func exactCost(_ value: JSONValue?, index: Int) throws(UsageFieldError) -> MicroDollars? {
-        guard let value, value != .null else { return nil }
+        guard let value else { return nil }
         let text: String
         switch value {
         case .number(let literal): text = literal
@@ -253,7 +300,7 @@ public enum UsageValidation {
     }
 
     private static func eventTimestamp(_ value: JSONValue?, now: Timestamp, index: Int) throws(UsageFieldError) -> Timestamp? {
-        guard let value, value != .null else { return nil }
+        guard let value else { return nil }
         let timestamp: Timestamp?
         switch value {
         case .number(let text):
