@@ -119,7 +119,7 @@ public enum UsageValidation {
             UsageFieldError(index: index, field: field, code: code, rule: rule, found: found)
         }
         // One pass over the members (the parser refused duplicate keys), the usual fields
-        // first, instead of a scan of the object for each of the twelve fields.
+        // first, instead of a scan of the object for each of the thirteen fields.
         var fields = EventFields()
         for (name, member) in members {
             if case .null = member { continue }
