@@ -16,7 +16,7 @@ struct BenchCommand: AsyncParsableCommand {
             the store's group committer and answered once durable; plain SQLite inserts on the same disk \
             with one and 100 rows per durable commit; and usage event rows into the store's own table, 100 \
             and 1,000 per commit), then POST /v1/usage with single events at 1, 8 and 64 connections and batches \
-            of 100 at 8; then three more pairs of the trivial route and single events at 64 connections, back \
+            of 100 at 8 and 32; then three more pairs of the trivial route and single events at 64 connections, back \
             to back, for the share of the ceiling at one moment. Afterwards checks that the events recorded \
             equal the events acknowledged. Figures, not assertions; only 127.0.0.1 is targeted.
             """)
@@ -174,6 +174,7 @@ struct BenchCommand: AsyncParsableCommand {
             ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 8, 1),
             singlesAt64,
             ("POST /v1/usage, batch of 100", plutusPort, "/v1/usage", batch, 8, 100),
+            ("POST /v1/usage, batch of 100", plutusPort, "/v1/usage", batch, 32, 100),
         ]
         let wrk: String?
         switch loadGenerator {
@@ -279,11 +280,18 @@ struct BenchCommand: AsyncParsableCommand {
                         durableRate / trivial * 100, rate / durableRate * 100))
             }
         }
-        if let batches = rows.first(where: { $0[0] == "POST /v1/usage, batch of 100" }), let eventRate = Double(batches[3]),
+        // Batches are measured at two loads: more requests in flight make bigger commit groups.
+        let batchRates = rows.filter { $0[0] == "POST /v1/usage, batch of 100" }.compactMap { row in
+            Double(row[3]).map { (connections: row[1], eventRate: $0) }
+        }
+        if let best = batchRates.max(by: { $0.eventRate < $1.eventRate }),
             let rowCeiling = rows.first(where: { $0[0] == Self.eventRowCeilingLabel }),
             let rowRate = Double(rowCeiling[3]), rowRate > 0
         {
-            print(String(format: "batches of 100: %.0f%% of the raw event-row ceiling (1,000 rows per commit)", eventRate / rowRate * 100))
+            let rates = batchRates.map { String(format: "%.0f", $0.eventRate) + " at \($0.connections) connections" }
+            print(
+                "batches of 100: \(rates.joined(separator: ", ")) events/s; the best is "
+                    + String(format: "%.0f%% of the raw event-row ceiling (1,000 rows per commit)", best.eventRate / rowRate * 100))
         }
         print("webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"
             + (creditedDollars == MicroDollars.dollars(Int64(credited)) ? " ✓" : " ✗ MISMATCH"))
