@@ -23,14 +23,22 @@ struct ChunkedInsert: Sendable {
     func insert<Rows: Collection>(
         _ db: Database, _ items: Rows, bind: (Rows.Element, inout RawStatement) -> Void
     ) throws {
-        var remaining = items[...]
-        while !remaining.isEmpty {
-            let rows = Self.chunkRows.first { $0 <= remaining.count }!
+        // Rows are bound from the collection in place: `for item in` would copy each row
+        // (a retain and release of every string in it) before binding it.
+        var next = items.startIndex
+        var left = items.count
+        while left > 0 {
+            let rows = Self.chunkRows.first { $0 <= left }!
             var insert = RawStatement(try db.cachedStatement(sql: statements[rows]!))
             try insert.run { row in
-                for item in remaining.prefix(rows) { bind(item, &row) }
+                var index = next
+                for _ in 0..<rows {
+                    bind(items[index], &row)
+                    items.formIndex(after: &index)
+                }
             }
-            remaining = remaining.dropFirst(rows)
+            items.formIndex(&next, offsetBy: rows)
+            left -= rows
         }
     }
 }

@@ -254,23 +254,24 @@ extension SQLiteStore {
 
         /// Binds one row's 19 values, in the column order above.
         static func bind(_ event: MeteringWrites.Event, organization: OrganizationID, into row: inout RawStatement) {
-            let input = event.input
+            // Fields are read through `event` (a local copy of `event.input` would retain and
+            // release each of its strings).
             row.text(event.id.rawValue)
             row.text(organization.rawValue)
             row.text(event.workspaceID?.rawValue)
-            row.text(input.clientEventID)
-            row.text(input.provider)
-            row.text(input.model)
-            row.text(input.taskType)
-            row.integer(input.tokens.input)
-            row.integer(input.tokens.output)
-            row.integer(input.tokens.cacheRead)
-            row.integer(input.tokens.cacheWrite)
-            row.integer(input.tokens.reasoning)
+            row.text(event.input.clientEventID)
+            row.text(event.input.provider)
+            row.text(event.input.model)
+            row.text(event.input.taskType)
+            row.integer(event.input.tokens.input)
+            row.integer(event.input.tokens.output)
+            row.integer(event.input.tokens.cacheRead)
+            row.integer(event.input.tokens.cacheWrite)
+            row.integer(event.input.tokens.reasoning)
             row.integer(event.priced.cost.rawValue)
             row.text(event.priced.kind.rawValue)
             row.text(event.priced.catalogVersion)
-            row.text(input.source)
+            row.text(event.input.source)
             row.integer(event.timestamp.millis)
             row.integer(event.recordedAt.millis)
             row.text(event.entryID?.rawValue)

@@ -196,11 +196,15 @@ public struct MeteringRun<Source: MeteringSource> {
     public static func outcome(
         _ events: [EventOutcome], logged: Set<String>, organization: Organization, trackedTokensThisMonth: Int64
     ) -> UsageBatchOutcome {
-        let filtered = events.map { event -> EventOutcome in
-            var event = event
-            event.alerts = event.alerts.filter { logged.contains(alertKey($0)) }
-            return event
-        }
+        // Most batches raise no alert: their outcomes are kept as they are, not copied.
+        let filtered =
+            events.allSatisfy { $0.alerts.isEmpty }
+            ? events
+            : events.map { event -> EventOutcome in
+                var event = event
+                event.alerts = event.alerts.filter { logged.contains(alertKey($0)) }
+                return event
+            }
         return UsageBatchOutcome(
             organizationID: organization.id, plan: organization.plan, trackedTokensThisMonth: trackedTokensThisMonth,
             events: filtered)
