@@ -288,9 +288,9 @@ struct BenchCommand: AsyncParsableCommand {
             let rowCeiling = rows.first(where: { $0[0] == Self.eventRowCeilingLabel }),
             let rowRate = Double(rowCeiling[3]), rowRate > 0
         {
-            let rates = batchRates.map { String(format: "%.0f", $0.eventRate) + " at \($0.connections) connections" }
+            let rates = batchRates.map { String(format: "%.0f", $0.eventRate) + " events/s at \($0.connections) connections" }
             print(
-                "batches of 100: \(rates.joined(separator: ", ")) events/s; the best is "
+                "batches of 100: \(rates.joined(separator: ", ")); the best is "
                     + String(format: "%.0f%% of the raw event-row ceiling (1,000 rows per commit)", best.eventRate / rowRate * 100))
         }
         print("webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"

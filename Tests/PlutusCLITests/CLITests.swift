@@ -172,7 +172,7 @@ struct BenchSmokeTests {
         #expect(run.stdout.contains("ceiling: raw SQLite event rows, 100/commit"))
         #expect(run.stdout.contains("of the raw event-row ceiling (1,000 rows per commit)"))
         // Batches at two loads, both named in the summary.
-        #expect(run.stdout.contains(" at 8 connections, ") && run.stdout.contains(" at 32 connections events/s; the best is "))
+        #expect(run.stdout.contains(" events/s at 8 connections, ") && run.stdout.contains(" events/s at 32 connections; the best is "))
         #expect(run.stdout.contains("ledger verified ✓"))
         #expect(run.stdout.contains("the database holds") && !run.stdout.contains("MISMATCH"))
         #expect(!run.stdout.contains("-nan"), "every scenario measured something")
