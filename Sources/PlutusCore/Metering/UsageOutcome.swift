@@ -87,9 +87,10 @@ public enum UsageResponse {
             writeEvent(outcome.events[0], into: &out)
         } else {
             out.beginArray("results")
-            for event in outcome.events {
+            // By index: `for event in` would copy each outcome (retaining its strings) first.
+            for index in outcome.events.indices {
                 out.beginObject()
-                writeEvent(event, into: &out)
+                writeEvent(outcome.events[index], into: &out)
                 out.end("}")
             }
             out.end("]")
