@@ -196,15 +196,12 @@ public struct MeteringRun<Source: MeteringSource> {
     public static func outcome(
         _ events: [EventOutcome], logged: Set<String>, organization: Organization, trackedTokensThisMonth: Int64
     ) -> UsageBatchOutcome {
-        // Most batches raise no alert: their outcomes are kept as they are, not copied.
-        let filtered =
-            events.allSatisfy { $0.alerts.isEmpty }
-            ? events
-            : events.map { event -> EventOutcome in
-                var event = event
-                event.alerts = event.alerts.filter { logged.contains(alertKey($0)) }
-                return event
-            }
+        // Filtered in place, only where an event has alerts: a batch that raised none (most)
+        // keeps its outcomes as they are, without a copy of each.
+        var filtered = events
+        for index in filtered.indices where !filtered[index].alerts.isEmpty {
+            filtered[index].alerts.removeAll { !logged.contains(alertKey($0)) }
+        }
         return UsageBatchOutcome(
             organizationID: organization.id, plan: organization.plan, trackedTokensThisMonth: trackedTokensThisMonth,
             events: filtered)
