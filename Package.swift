@@ -142,7 +142,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PlutusPostgresTests",
-            dependencies: ["PlutusPostgres", "PlutusStoreTesting", "PlutusStore", "PlutusCore"],
+            dependencies: [
+                "PlutusPostgres", "PlutusStoreTesting", "PlutusStore", "PlutusCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -8,8 +8,12 @@ extension PostgresStore {
     {
         try await transaction { connection in
             // One delivery of an event at a time across processes: the second waits here,
-            // then finds the first one's row.
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(event.id), 0))", logger: self.logger)
+            // then finds the first one's row. The result is read so that a lock timeout is
+            // thrown here (and the transaction retried): PostgresNIO hands an error raised
+            // while a SELECT runs to its rows, and unread it surfaced only as the next
+            // statement's "current transaction is aborted", which is not retried.
+            _ = try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(event.id), 0))", logger: self.logger)
+                .collect()
             let previous = try await connection.query(
                 "SELECT status FROM stripe_events WHERE event_id = \(event.id)", logger: self.logger
             ).collect().first?.decode(String.self)

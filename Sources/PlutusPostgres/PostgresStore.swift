@@ -116,7 +116,8 @@ public final class PostgresStore: BillingStore, Sendable {
     /// two processes never migrate at once. Returns the names applied.
     public func migrate() async throws -> [String] {
         try await withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLockKey))", logger: self.logger)
+            // Read, so a failed wait throws here (see `applyStripeEvent`), not at the next statement.
+            _ = try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLockKey))", logger: self.logger).collect()
             do {
                 try await connection.query("CREATE TABLE IF NOT EXISTS plutus_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)", logger: self.logger)
                 let applied = try await Self.appliedMigrations(connection, logger: self.logger)
@@ -132,7 +133,7 @@ public final class PostgresStore: BillingStore, Sendable {
                     }
                     done.append(migration.name)
                 }
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLockKey))", logger: self.logger)
+                _ = try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLockKey))", logger: self.logger).collect()
                 return done
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLockKey))", logger: self.logger)

@@ -3,6 +3,7 @@ import PlutusCore
 import PlutusPostgres
 import PlutusStore
 import PlutusStoreTesting
+import PostgresNIO
 import Testing
 
 /// The server the PostgreSQL tests run against, from `PLUTUS_TEST_DATABASE_URL`; `.ci/run`
@@ -11,12 +12,17 @@ let testServerURL = ProcessInfo.processInfo.environment["PLUTUS_TEST_DATABASE_UR
 
 /// Runs `body` against a fresh, migrated database of its own, dropped afterwards.
 func withFreshStore(_ body: (PostgresStore) async throws -> Void) async throws {
+    try await withFreshStore { store, _ in try await body(store) }
+}
+
+/// The same, with the fresh database's URL for connections of the test's own.
+func withFreshStore(_ body: (PostgresStore, String) async throws -> Void) async throws {
     let server = try #require(testServerURL)
     let name = "plutus_test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
     let url = try await PostgresAdmin.createDatabase(url: server, name: name)
     let store = try await PostgresStore.open(url: url, migrations: .apply)
     do {
-        try await body(store)
+        try await body(store, url)
     } catch {
         await store.close()
         try await PostgresAdmin.dropDatabase(url: server, name: name)
@@ -130,5 +136,39 @@ struct PostgresSharingTests {
 
     @Test func requestsDecidedTogetherKeepTheirOwnOutcomes() async throws {
         try await withFreshStore { try await StoreConformance.requestsDecidedTogetherKeepTheirOwnOutcomes($0) }
+    }
+}
+
+@Suite("PostgreSQL store: lock waits", .enabled(if: testServerURL != nil, "set PLUTUS_TEST_DATABASE_URL"))
+struct PostgresLockWaitTests {
+    /// A Stripe delivery that waits out `lock_timeout` on its event's lock (another process
+    /// still applying the same event) is retried and then applies, instead of failing with
+    /// an internal error. PostgresNIO hands an error raised while a SELECT runs to its rows:
+    /// when the lock query's rows went unread, the timeout surfaced only as the next
+    /// statement's "current transaction is aborted", which is not a retryable state.
+    @Test func aDeliveryThatTimesOutOnItsEventLockIsRetried() async throws {
+        try await withFreshStore { store, url in
+            let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+            let payload = StripeFixtures.event(
+                id: "evt_locked", type: "checkout.session.completed", object: StripeFixtures.checkoutSession(org: org.rawValue))
+            let event = try StripeEvent.parse(try JSONValue.parse(payload))
+            let action = StripeDecision.action(for: event, settings: StripeSettings(proPriceID: "price_pro"))
+
+            let components = try #require(URLComponents(string: url))
+            let holder = try await PostgresConnection.connect(
+                configuration: .init(
+                    host: try #require(components.host), port: components.port ?? 5432, username: components.user ?? "postgres",
+                    password: nil, database: String(components.path.dropFirst()), tls: .disable),
+                id: 1, logger: Logger(label: "lock-holder"))
+            _ = try await holder.query("SELECT pg_advisory_lock(hashtextextended('evt_locked', 0))", logger: holder.logger).collect()
+            // Held for longer than one lock timeout, less than the attempts allow.
+            let held = Duration.milliseconds(PostgresStore.lockTimeoutMillis * 3 / 2)
+            async let outcome = store.applyStripeEvent(event, action: action, payload: payload, at: Timestamp.now())
+            try await Task.sleep(for: held)
+            _ = try await holder.query("SELECT pg_advisory_unlock(hashtextextended('evt_locked', 0))", logger: holder.logger).collect()
+            try await holder.close()
+            #expect(try await outcome.status == .credited)
+            #expect(try await store.balance(org, at: Timestamp.now()).balance == MicroDollars.dollars(50))
+        }
     }
 }
