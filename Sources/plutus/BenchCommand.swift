@@ -153,6 +153,9 @@ struct BenchCommand: AsyncParsableCommand {
     /// Adjacent (trivial route, single events at 64 connections) pairs measured after the table.
     static let sharePairs = 3
 
+    /// The memory target for the server: 200 MB.
+    static let peakMemoryTargetBytes: Int64 = 200_000_000
+
     /// The HTTP ceilings' labels, for their rows and the summary lines.
     private static let trivialCeilingLabel = "ceiling: trivial Hummingbird POST"
     private static let durableCeilingLabel = "ceiling: POST + 1 durable row, group commit"
@@ -295,6 +298,11 @@ struct BenchCommand: AsyncParsableCommand {
         }
         print("webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"
             + (creditedDollars == MicroDollars.dollars(Int64(credited)) ? " ✓" : " ✗ MISMATCH"))
+        let peak = ProcessCPU.peakResidentBytes()
+        print(
+            String(format: "peak memory: %.0f MiB resident in this process (the server, its store and the bench's own ", Double(peak) / 1_048_576)
+                + "bookkeeping; wrk runs apart); the target is at most 200 MB"
+                + (peak <= Self.peakMemoryTargetBytes ? " ✓" : " ✗ over"))
         let recorded = try await store.balance(org, at: Timestamp.now()).monthEvents
         // Every acknowledged event must be there; beyond them, at most the events of requests
         // still unanswered when the load stopped (recorded, but their answer never read).

@@ -175,6 +175,9 @@ struct BenchSmokeTests {
         #expect(run.stdout.contains(" events/s at 8 connections, ") && run.stdout.contains(" events/s at 32 connections; the best is "))
         #expect(run.stdout.contains("ledger verified ✓"))
         #expect(run.stdout.contains("the database holds") && !run.stdout.contains("MISMATCH"))
+        // The server's peak memory, against the 200 MB target.
+        #expect(run.stdout.contains("peak memory: ") && run.stdout.contains(" MiB resident in this process"))
+        #expect(run.stdout.contains("the target is at most 200 MB ✓"))
         #expect(!run.stdout.contains("-nan"), "every scenario measured something")
     }
 }
