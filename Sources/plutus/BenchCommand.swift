@@ -159,6 +159,9 @@ struct BenchCommand: AsyncParsableCommand {
     /// The HTTP ceilings' labels, for their rows and the summary lines.
     private static let trivialCeilingLabel = "ceiling: trivial Hummingbird POST"
     private static let durableCeilingLabel = "ceiling: POST + 1 durable row, group commit"
+    /// The ingest rows' labels, which the summary lines look up.
+    private static let singleEventLabel = "POST /v1/usage, 1 event"
+    private static let batchLabel = "POST /v1/usage, batch of 100"
 
     private func measure(
         plutusPort: Int, ceilingPort: Int, key: String, store: SQLiteStore, org: OrganizationID,
@@ -169,15 +172,15 @@ struct BenchCommand: AsyncParsableCommand {
             .joined(separator: ",") + "]").utf8)
         let auth = [("Authorization", "Bearer \(key)")]
         let trivialRoute: Scenario = (Self.trivialCeilingLabel, ceilingPort, "/echo", single, 64, 0)
-        let singlesAt64: Scenario = ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 64, 1)
+        let singlesAt64: Scenario = (Self.singleEventLabel, plutusPort, "/v1/usage", single, 64, 1)
         let scenarios: [Scenario] = [
             trivialRoute,
             (Self.durableCeilingLabel, ceilingPort, "/durable", single, 64, 0),
-            ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 1, 1),
-            ("POST /v1/usage, 1 event", plutusPort, "/v1/usage", single, 8, 1),
+            (Self.singleEventLabel, plutusPort, "/v1/usage", single, 1, 1),
+            (Self.singleEventLabel, plutusPort, "/v1/usage", single, 8, 1),
             singlesAt64,
-            ("POST /v1/usage, batch of 100", plutusPort, "/v1/usage", batch, 8, 100),
-            ("POST /v1/usage, batch of 100", plutusPort, "/v1/usage", batch, 32, 100),
+            (Self.batchLabel, plutusPort, "/v1/usage", batch, 8, 100),
+            (Self.batchLabel, plutusPort, "/v1/usage", batch, 32, 100),
         ]
         let wrk: String?
         switch loadGenerator {
@@ -267,7 +270,7 @@ struct BenchCommand: AsyncParsableCommand {
         let creditedDollars = try await store.balance(org, at: Timestamp.now()).balance.subtracting(balanceBefore) ?? .zero
         printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9])
         for line in unexpected { print("non-2xx answers — \(line)") }
-        if let single64 = rows.first(where: { $0[0] == "POST /v1/usage, 1 event" && $0[1] == "64" }), let rate = Double(single64[2]),
+        if let single64 = rows.first(where: { $0[0] == Self.singleEventLabel && $0[1] == "64" }), let rate = Double(single64[2]),
             let trivial = ceilingRates[Self.trivialCeilingLabel], trivial > 0
         {
             print(String(format: "\nsingle events at 64 connections: %.0f%% of the trivial-route ceiling", rate / trivial * 100))
@@ -284,7 +287,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         // Batches are measured at two loads: more requests in flight make bigger commit groups.
-        let batchRates = rows.filter { $0[0] == "POST /v1/usage, batch of 100" }.compactMap { row in
+        let batchRates = rows.filter { $0[0] == Self.batchLabel }.compactMap { row in
             Double(row[3]).map { (connections: row[1], eventRate: $0) }
         }
         if let best = batchRates.max(by: { $0.eventRate < $1.eventRate }),
@@ -298,10 +301,10 @@ struct BenchCommand: AsyncParsableCommand {
         }
         print("webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"
             + (creditedDollars == MicroDollars.dollars(Int64(credited)) ? " ✓" : " ✗ MISMATCH"))
-        let peak = ProcessCPU.peakResidentBytes()
+        let peak = ProcessMemory.peakResidentBytes()
         print(
             String(format: "peak memory: %.0f MiB resident in this process (the server, its store and the bench's own ", Double(peak) / 1_048_576)
-                + "bookkeeping; wrk runs apart); the target is at most 200 MB"
+                + "bookkeeping; wrk runs apart); the target is at most \(Self.peakMemoryTargetBytes / 1_000_000) MB"
                 + (peak <= Self.peakMemoryTargetBytes ? " ✓" : " ✗ over"))
         let recorded = try await store.balance(org, at: Timestamp.now()).monthEvents
         // Every acknowledged event must be there; beyond them, at most the events of requests

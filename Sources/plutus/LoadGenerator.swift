@@ -185,8 +185,11 @@ enum ProcessCPU {
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
+}
 
-    /// The most memory the process has had resident so far, in bytes (Linux reports KiB).
+/// Memory of this process.
+enum ProcessMemory {
+    /// The most this process has had resident so far, in bytes (Linux reports KiB).
     static func peakResidentBytes() -> Int64 {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
