@@ -1,6 +1,6 @@
 import Foundation
 import PlutusCore
-import PlutusPostgres
+@testable import PlutusPostgres
 import PlutusStore
 import PlutusStoreTesting
 import PostgresNIO
@@ -154,11 +154,11 @@ struct PostgresLockWaitTests {
             let event = try StripeEvent.parse(try JSONValue.parse(payload))
             let action = StripeDecision.action(for: event, settings: StripeSettings(proPriceID: "price_pro"))
 
-            let components = try #require(URLComponents(string: url))
+            let parsed = try PostgresURL(url)
             let holder = try await PostgresConnection.connect(
                 configuration: .init(
-                    host: try #require(components.host), port: components.port ?? 5432, username: components.user ?? "postgres",
-                    password: nil, database: String(components.path.dropFirst()), tls: .disable),
+                    host: parsed.host, port: parsed.port, username: parsed.username, password: parsed.password,
+                    database: parsed.database, tls: .disable),
                 id: 1, logger: Logger(label: "lock-holder"))
             _ = try await holder.query("SELECT pg_advisory_lock(hashtextextended('evt_locked', 0))", logger: holder.logger).collect()
             // Held for longer than one lock timeout, less than the attempts allow.
