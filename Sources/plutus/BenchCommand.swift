@@ -153,7 +153,7 @@ struct BenchCommand: AsyncParsableCommand {
     /// Adjacent (trivial route, single events at 64 connections) pairs measured after the table.
     static let sharePairs = 3
 
-    /// The memory target for the server: 200 MB.
+    /// The memory target for the server: 200 MB.
     static let peakMemoryTargetBytes: Int64 = 200_000_000
 
     /// The HTTP ceilings' labels, for their rows and the summary lines.
