@@ -43,8 +43,8 @@ extension PostgresStore {
                 FROM claimed c JOIN alerts a ON a.id = c.alert_id JOIN organizations o ON o.id = a.org_id
                 ORDER BY a.created_at, a.id
                 """, logger: self.logger
-            ).rows().compactMap { row in
-                guard let kind = AlertKind(rawValue: try row.string("kind")) else { return nil }
+            ).rows().map { row in
+                let kind: AlertKind = try StoreError.decode(try row.string("kind"), column: "alerts.kind")
                 let alert = AlertRecord(
                     id: AlertID(rawValue: try row.string("id")), organizationID: OrganizationID(rawValue: try row.string("org_id")),
                     workspaceID: try row.optionalString("workspace_id").map(WorkspaceID.init(rawValue:)), kind: kind,
@@ -81,8 +81,8 @@ extension PostgresStore {
             try await connection.query(
                 "SELECT * FROM alert_deliveries ORDER BY seq DESC LIMIT \(min(max(limit, 1), Limits.pageRowsMax))",
                 logger: self.logger
-            ).rows().compactMap { row in
-                guard let status = AlertDeliveryStatus(rawValue: try row.string("status")) else { return nil }
+            ).rows().map { row in
+                let status: AlertDeliveryStatus = try StoreError.decode(try row.string("status"), column: "alert_deliveries.status")
                 return AlertDeliveryAttempt(
                     alertID: AlertID(rawValue: try row.string("alert_id")), channel: try row.string("channel"),
                     attempt: Int(try row["attempt"].decode(Int32.self)), status: status, reply: try row.optionalString("reply"),

@@ -101,14 +101,14 @@ extension PostgresStore {
         """
 
     static func entry(_ row: PostgresRandomAccessRow) throws -> LedgerEntryRecord {
-        let debitCode = AccountCode(rawValue: try row.string("debit_code")) ?? .credit
-        let creditCode = AccountCode(rawValue: try row.string("credit_code")) ?? .credit
+        let debitCode: AccountCode = try StoreError.decode(try row.string("debit_code"), column: "accounts.code")
+        let creditCode: AccountCode = try StoreError.decode(try row.string("credit_code"), column: "accounts.code")
         let amount = MicroDollars(rawValue: try row.int64("amount_micros"))
         let towardCredit = creditCode == .credit
         return LedgerEntryRecord(
             sequence: try row.int64("seq"), id: EntryID(rawValue: try row.string("id")),
             organizationID: OrganizationID(rawValue: try row.string("org_id")),
-            kind: EntryKind(rawValue: try row.string("kind")) ?? .adjustment, amount: towardCredit ? amount : amount.negated!,
+            kind: try StoreError.decode(try row.string("kind"), column: "entries.kind"), amount: towardCredit ? amount : amount.negated!,
             debitAccount: debitCode, creditAccount: creditCode, reference: try row.string("reference"),
             externalReference: try row.optionalString("external_ref"), memo: try row.optionalString("memo"),
             balanceAfter: MicroDollars(
@@ -162,8 +162,8 @@ extension PostgresStore {
                 SELECT * FROM alerts WHERE org_id = \(organizationID.rawValue) ORDER BY seq DESC
                 LIMIT \(min(max(limit, 1), Limits.pageRowsMax))
                 """, logger: self.logger
-            ).rows().compactMap { row in
-                guard let kind = AlertKind(rawValue: try row.string("kind")) else { return nil }
+            ).rows().map { row in
+                let kind: AlertKind = try StoreError.decode(try row.string("kind"), column: "alerts.kind")
                 return AlertRecord(
                     id: AlertID(rawValue: try row.string("id")), organizationID: organizationID,
                     workspaceID: try row.optionalString("workspace_id").map(WorkspaceID.init(rawValue:)), kind: kind,

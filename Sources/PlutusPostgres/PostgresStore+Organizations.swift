@@ -87,7 +87,7 @@ extension PostgresStore {
     static func organization(_ row: PostgresRandomAccessRow) throws -> Organization {
         Organization(
             id: OrganizationID(rawValue: try row.string("id")), name: try row.string("name"), slug: try row.string("slug"),
-            plan: Plan(storedKey: try row.string("plan")), hardStopExempt: try row.bool("hard_stop_exempt"),
+            plan: try StoreError.decode(try row.string("plan"), column: "organizations.plan"), hardStopExempt: try row.bool("hard_stop_exempt"),
             everCredited: try row.bool("ever_credited"), stripeCustomerID: try row.optionalString("stripe_customer_id"),
             createdAt: Timestamp(rawValue: try row.int64("created_at")))
     }

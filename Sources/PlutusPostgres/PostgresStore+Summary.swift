@@ -74,7 +74,8 @@ extension PostgresStore {
                 let label = try row.string("kind")
                 if label.isEmpty {
                     opening = net
-                } else if let kind = EntryKind(rawValue: label) {
+                } else {
+                    let kind: EntryKind = try StoreError.decode(label, column: "entries.kind")
                     byKind[kind] = CreditStatement.Movement(kind: kind, net: net, entries: try row.int64("entries"))
                 }
             }

@@ -146,8 +146,7 @@ public final class PostgresStore: BillingStore, Sendable {
         Set(try await connection.query("SELECT name FROM plutus_migrations", logger: logger).collect().map { try $0.decode(String.self) })
     }
 
-    /// Migrations this Plutus knows, in order, and how many.
-    public static var migrationNames: [String] { PostgresSchema.migrations.map(\.name) }
+    /// How many migrations this Plutus knows.
     public static var schemaVersion: Int { PostgresSchema.version }
 
     static let migrationLockKey: Int64 = 0x706C_7574_7573  // "plutus"

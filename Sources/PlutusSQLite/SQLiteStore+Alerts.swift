@@ -24,8 +24,8 @@ extension SQLiteStore {
                     LIMIT ?
                     """,
                 arguments: [channel, createdSince.millis, now.millis, min(max(limit, 1), Limits.alertDeliveryBatchMax)]
-            ).compactMap { row in
-                guard let kind = AlertKind(rawValue: row["kind"]) else { return nil }
+            ).map { row in
+                let kind: AlertKind = try StoreError.decode(row["kind"], column: "alerts.kind")
                 let alert = AlertRecord(
                     id: AlertID(rawValue: row["id"]), organizationID: OrganizationID(rawValue: row["org_id"]),
                     workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)), kind: kind,
@@ -67,8 +67,8 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM alert_deliveries ORDER BY seq DESC LIMIT ?",
                 arguments: [min(max(limit, 1), Limits.pageRowsMax)]
-            ).compactMap { row in
-                guard let status = AlertDeliveryStatus(rawValue: row["status"]) else { return nil }
+            ).map { row in
+                let status: AlertDeliveryStatus = try StoreError.decode(row["status"], column: "alert_deliveries.status")
                 return AlertDeliveryAttempt(
                     alertID: AlertID(rawValue: row["alert_id"]), channel: row["channel"], attempt: row["attempt"],
                     status: status, reply: row["reply"], errorText: row["error"],

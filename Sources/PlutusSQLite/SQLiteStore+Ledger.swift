@@ -115,7 +115,7 @@ extension SQLiteStore {
                 db, sql: "\(Self.entrySelect) WHERE e.kind = ? AND e.reference = ?",
                 arguments: [movement.kind.rawValue, movement.reference])
             {
-                let entry = Self.entry(existing)
+                let entry = try Self.entry(existing)
                 guard entry.organizationID == organization.id, entry.amount == movement.amount else {
                     throw StoreError.creditReferenceConflict(reference: movement.reference)
                 }
@@ -138,14 +138,14 @@ extension SQLiteStore {
         FROM entries e JOIN accounts d ON d.id = e.debit_account_id JOIN accounts c ON c.id = e.credit_account_id
         """
 
-    static func entry(_ row: Row) -> LedgerEntryRecord {
-        let debitCode = AccountCode(rawValue: row["debit_code"]) ?? .credit
-        let creditCode = AccountCode(rawValue: row["credit_code"]) ?? .credit
+    static func entry(_ row: Row) throws -> LedgerEntryRecord {
+        let debitCode: AccountCode = try StoreError.decode(row["debit_code"], column: "accounts.code")
+        let creditCode: AccountCode = try StoreError.decode(row["credit_code"], column: "accounts.code")
         let amount = MicroDollars(rawValue: row["amount_micros"])
         let towardCredit = creditCode == .credit
         return LedgerEntryRecord(
             sequence: row["seq"], id: EntryID(rawValue: row["id"]), organizationID: OrganizationID(rawValue: row["org_id"]),
-            kind: EntryKind(rawValue: row["kind"]) ?? .adjustment, amount: towardCredit ? amount : amount.negated!,
+            kind: try StoreError.decode(row["kind"], column: "entries.kind"), amount: towardCredit ? amount : amount.negated!,
             debitAccount: debitCode, creditAccount: creditCode, reference: row["reference"],
             externalReference: row["external_ref"], memo: row["memo"],
             balanceAfter: MicroDollars(
@@ -159,7 +159,7 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db, sql: "\(Self.entrySelect) WHERE e.org_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?",
                 arguments: [organizationID.rawValue, page.before ?? Int64.max, page.limit + 1])
-            return Page(pageOf: rows.map(Self.entry), limit: page.limit, sequence: \.sequence)
+            return Page(pageOf: try rows.map(Self.entry), limit: page.limit, sequence: \.sequence)
         }
     }
 
@@ -185,8 +185,8 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM alerts WHERE org_id = ? ORDER BY seq DESC LIMIT ?",
                 arguments: [organizationID.rawValue, min(max(limit, 1), Limits.pageRowsMax)]
-            ).compactMap { row in
-                guard let kind = AlertKind(rawValue: row["kind"]) else { return nil }
+            ).map { row in
+                let kind: AlertKind = try StoreError.decode(row["kind"], column: "alerts.kind")
                 return AlertRecord(
                     id: AlertID(rawValue: row["id"]), organizationID: organizationID,
                     workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)), kind: kind,

@@ -51,7 +51,7 @@ extension SQLiteStore {
                     """
             ).map { row in
                 OrganizationListing(
-                    organization: Self.organization(row), balance: MicroDollars(rawValue: row["balance_micros"]),
+                    organization: try Self.organization(row), balance: MicroDollars(rawValue: row["balance_micros"]),
                     workspaceCount: row["workspace_count"])
             }
         }
@@ -68,7 +68,7 @@ extension SQLiteStore {
                 SELECT * FROM organizations WHERE id = ?1 OR slug = ?1 OR name = ?1
                 ORDER BY (id = ?1) DESC, (slug = ?1) DESC, created_at LIMIT 1
                 """, arguments: [reference])
-        return row.map(organization)
+        return try row.map(organization)
     }
 
     static func requireOrganization(_ db: Database, _ id: OrganizationID) throws -> Organization {
@@ -76,13 +76,13 @@ extension SQLiteStore {
             let row = try Row.fetchOne(
                 try db.cachedStatement(sql: "SELECT * FROM organizations WHERE id = ?"), arguments: [id.rawValue])
         else { throw StoreError.organizationNotFound(id.rawValue) }
-        return organization(row)
+        return try organization(row)
     }
 
-    static func organization(_ row: Row) -> Organization {
+    static func organization(_ row: Row) throws -> Organization {
         Organization(
             id: OrganizationID(rawValue: row["id"]), name: row["name"], slug: row["slug"],
-            plan: Plan(storedKey: row["plan"]), hardStopExempt: row["hard_stop_exempt"],
+            plan: try StoreError.decode(row["plan"], column: "organizations.plan"), hardStopExempt: row["hard_stop_exempt"],
             everCredited: row["ever_credited"], stripeCustomerID: row["stripe_customer_id"],
             createdAt: Timestamp(rawValue: row["created_at"]))
     }

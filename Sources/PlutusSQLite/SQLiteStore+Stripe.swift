@@ -133,7 +133,7 @@ private struct StripeApplication {
         if let customer = hint.customer,
             let row = try Row.fetchOne(db, sql: "SELECT * FROM organizations WHERE stripe_customer_id = ?", arguments: [customer])
         {
-            return SQLiteStore.organization(row)
+            return try SQLiteStore.organization(row)
         }
         return nil
     }

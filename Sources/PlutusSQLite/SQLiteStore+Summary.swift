@@ -68,7 +68,7 @@ extension SQLiteStore {
                 db, sql: "SELECT kind, SUM(delta) AS net, COUNT(*) AS entries FROM (\(movement) AND e.ts >= ? AND e.ts < ?) m GROUP BY kind",
                 arguments: [organizationID.rawValue, from.millis, to.millis])
             {
-                guard let kind = EntryKind(rawValue: row["kind"]) else { continue }
+                let kind: EntryKind = try StoreError.decode(row["kind"], column: "entries.kind")
                 byKind[kind] = CreditStatement.Movement(kind: kind, net: MicroDollars(rawValue: row["net"]), entries: row["entries"])
             }
             return CreditStatement(

@@ -78,7 +78,7 @@ public struct APIError: HTTPResponseError, Sendable {
         case .organizationNotFound: .unknownOrg
         case .nameTaken: APIError(.conflict, error.description, code: "name_taken")
         case .invalid(let field, _): APIError(.badRequest, error.description, code: "invalid", field: field)
-        case .schemaTooNew, .backend: nil
+        case .schemaTooNew, .unknownStoredValue, .backend: nil
         }
     }
 }

@@ -15,7 +15,20 @@ public enum StoreError: Error, Equatable, Sendable {
     case busy(retryAfterSeconds: Int)
     /// The database was written by a newer Plutus.
     case schemaTooNew(found: Int, supported: Int)
+    /// A stored column holds a value this Plutus does not know (a newer writer, or damage).
+    case unknownStoredValue(column: String, value: String)
     case backend(String)
+}
+
+extension StoreError {
+    /// Decodes a stored enum column strictly: an unknown value is an error that names the
+    /// column and the value, never a silent fallback to some default case.
+    public static func decode<Value: RawRepresentable>(
+        _ raw: String, column: String, as type: Value.Type = Value.self
+    ) throws -> Value where Value.RawValue == String {
+        guard let value = Value(rawValue: raw) else { throw StoreError.unknownStoredValue(column: column, value: raw) }
+        return value
+    }
 }
 
 extension StoreError: CustomStringConvertible {
@@ -31,6 +44,8 @@ extension StoreError: CustomStringConvertible {
         case .busy(let seconds): "the database is busy; retry in \(seconds) s"
         case .schemaTooNew(let found, let supported):
             "database schema version \(found) is newer than this Plutus supports (\(supported)); upgrade Plutus before opening it"
+        case .unknownStoredValue(let column, let value):
+            "the database holds '\(value)' in \(column), which this Plutus does not know; was it written by a newer Plutus?"
         case .backend: "internal storage error"
         }
     }

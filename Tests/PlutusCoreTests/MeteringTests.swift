@@ -82,7 +82,7 @@ struct MeteringTests {
         #expect(Plan.pro.trackedTokensPerMonth == nil && Plan.pro.workspacesMax == 10)
         #expect(Plan.pro.monthlyPrice == MicroDollars.dollars(20))
         #expect(Plan.enterprise.workspacesMax == nil && Plan.enterprise.monthlyPrice == nil)
-        #expect(Plan(storedKey: "platinum") == .free)
+        #expect(Plan(rawValue: "platinum") == nil)
     }
 }
 

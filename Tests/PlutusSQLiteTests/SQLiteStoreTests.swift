@@ -77,6 +77,9 @@ struct SQLiteConformanceTests {
         try await StoreConformance.summariesAddUpTheEventsByDay(makeStore())
     }
     @Test func creditStatementsReconcile() async throws { try await StoreConformance.creditStatementsReconcile(makeStore()) }
+    @Test(arguments: [UInt64(20_261_207), 7, 42]) func statementsReconcileEveryMonthWithBackDatedUsage(seed: UInt64) async throws {
+        try await StoreConformance.statementsReconcileEveryMonthWithBackDatedUsage(makeStore(), seed: seed)
+    }
     @Test func monthCountersFollowTheEventMonth() async throws {
         try await StoreConformance.monthCountersFollowTheEventMonth(makeStore())
     }
@@ -94,6 +97,26 @@ struct SQLiteFileTests {
 
     /// A second, plain connection to the same file, as an operator (or an attacker) would use.
     func rawConnection(_ path: String) throws -> DatabaseQueue { try DatabaseQueue(path: path) }
+
+    @Test func storedValuesThisPlutusDoesNotKnowAreErrorsThatNameThem() async throws {
+        let path = temporaryDatabasePath()
+        let store = try SQLiteStore(path: path)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await rawConnection(path).write { db in
+            try db.execute(
+                sql: "INSERT INTO alerts (id, org_id, kind, subject, period, message, created_at) VALUES ('alert_x', ?, 'solar_flare', '', 'd', 'm', 0)",
+                arguments: [org.rawValue])
+        }
+        await #expect(throws: StoreError.unknownStoredValue(column: "alerts.kind", value: "solar_flare")) {
+            _ = try await store.recentAlerts(org, limit: 10)
+        }
+        try await rawConnection(path).write { db in
+            try db.execute(sql: "UPDATE organizations SET plan = 'platinum' WHERE id = ?", arguments: [org.rawValue])
+        }
+        await #expect(throws: StoreError.unknownStoredValue(column: "organizations.plan", value: "platinum")) {
+            _ = try await store.findOrganization(org.rawValue)
+        }
+    }
 
     @Test func verifyCatchesAHandCorruptedBalance() async throws {
         let path = temporaryDatabasePath()

@@ -115,19 +115,13 @@ public enum Slug {
     }
 }
 
-/// Bits for identifiers, which need to be unique, not secret (secrets use
-/// `SystemRandomNumberGenerator` directly). One `getrandom` seeds a SplitMix64 sequence, so
-/// a random id costs a locked add instead of a system call; time-ordered ids take the next
-/// value of a 48-bit counter that starts at a random value.
+/// Bits for time-ordered identifiers, which need to be unique, not secret: the next value
+/// of a 48-bit counter that starts at a random value (one `getrandom` per process).
 enum IdentifierBits {
-    private static let state = seeded()
-    private static let sequence = seeded()
-
-    /// A value seeded from the system's random source (one `getrandom`).
-    private static func seeded() -> Mutex<UInt64> {
+    private static let sequence: Mutex<UInt64> = {
         var system = SystemRandomNumberGenerator()
         return Mutex(system.next())
-    }
+    }()
 
     /// The next value of this process's 48-bit counter: no repeat within 2^48 calls.
     static func nextInSequence() -> UInt64 {
@@ -135,16 +129,6 @@ enum IdentifierBits {
             value = (value &+ 1) & 0xFFFF_FFFF_FFFF
             return value
         }
-    }
-
-    static func next() -> UInt64 {
-        var z = state.withLock { value -> UInt64 in
-            value &+= 0x9E37_79B9_7F4A_7C15
-            return value
-        }
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 
     /// `<prefix>_` followed by `high` and `low` as 12 lowercase hex digits each.

@@ -6,9 +6,6 @@ public enum Plan: String, Sendable, CaseIterable, Codable {
     case team
     case enterprise
 
-    /// Reads a stored plan key; anything unknown is treated as `free`.
-    public init(storedKey: String) { self = Plan(rawValue: storedKey) ?? .free }
-
     public var displayName: String {
         switch self {
         case .free: "Free"
