@@ -261,17 +261,27 @@ extension PostgresStore {
     }
 
     public func exportUsageEvents(
-        _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int
+        _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int,
+        order: SequenceOrder
     ) async throws -> [UsageEventRecord] {
         try await withConnection { connection in
             _ = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
-            return try await connection.query(
-                """
+            var query: PostgresQuery = """
                 SELECT e.*, w.name AS workspace_name FROM usage_events e LEFT JOIN workspaces w ON w.id = e.workspace_id
-                WHERE e.org_id = \(organizationID.rawValue) AND e.seq > \(after ?? 0)
+                WHERE e.org_id = \(organizationID.rawValue) AND e.seq > \(order.start(after))
                   AND e.ts >= \(from?.millis ?? Int64.min) AND e.ts < \(to?.millis ?? Int64.max)
                 ORDER BY e.seq LIMIT \(min(max(limit, 1), Limits.pageRowsMax))
-                """, logger: self.logger
+                """
+            if order == .descending {
+                query = """
+                    SELECT e.*, w.name AS workspace_name FROM usage_events e LEFT JOIN workspaces w ON w.id = e.workspace_id
+                    WHERE e.org_id = \(organizationID.rawValue) AND e.seq < \(order.start(after))
+                      AND e.ts >= \(from?.millis ?? Int64.min) AND e.ts < \(to?.millis ?? Int64.max)
+                    ORDER BY e.seq DESC LIMIT \(min(max(limit, 1), Limits.pageRowsMax))
+                    """
+            }
+            return try await connection.query(
+                query, logger: self.logger
             ).rows().map(Self.usageEvent)
         }
     }
@@ -288,7 +298,7 @@ extension PostgresStore {
                 cacheRead: try row.int64("cache_read_tokens"), cacheWrite: try row.int64("cache_write_tokens"),
                 reasoning: try row.int64("reasoning_tokens")),
             cost: MicroDollars(rawValue: try row.int64("cost_micros")),
-            costKind: CostKind(rawValue: try row.string("cost_kind")) ?? .estimated, priceVersion: try row.string("price_version"),
+            costKind: try StoreError.decode(try row.string("cost_kind"), column: "usage_events.cost_kind"), priceVersion: try row.string("price_version"),
             source: try row.string("source"), timestamp: Timestamp(rawValue: try row.int64("ts")),
             recordedAt: Timestamp(rawValue: try row.int64("recorded_at")),
             entryID: try row.optionalString("entry_id").map(EntryID.init(rawValue:)))
@@ -334,7 +344,7 @@ struct PrefetchedSource: MeteringSource {
             ).rows() {
                 recorded[try row.string("client_event_id")] = RecordedEvent(
                     id: UsageEventID(rawValue: try row.string("id")), cost: MicroDollars(rawValue: try row.int64("cost_micros")),
-                    costKind: CostKind(rawValue: try row.string("cost_kind")) ?? .estimated,
+                    costKind: try StoreError.decode(try row.string("cost_kind"), column: "usage_events.cost_kind"),
                     workspaceID: try row.optionalString("workspace_id").map(WorkspaceID.init(rawValue:)))
             }
         }

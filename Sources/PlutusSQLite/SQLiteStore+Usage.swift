@@ -152,7 +152,7 @@ extension SQLiteStore {
             if organization == nil {
                 organization = Organization(
                     id: OrganizationID(rawValue: row.text(0) ?? ""), name: row.text(1) ?? "", slug: row.text(2) ?? "",
-                    plan: Plan(storedKey: row.text(3) ?? ""), hardStopExempt: row.integer(4) != 0,
+                    plan: try StoreError.decode(row.text(3) ?? "", column: "organizations.plan"), hardStopExempt: row.integer(4) != 0,
                     everCredited: row.integer(5) != 0, stripeCustomerID: row.text(6),
                     createdAt: Timestamp(rawValue: row.integer(7)))
             }
@@ -288,12 +288,13 @@ extension SQLiteStore {
                     LEFT JOIN workspaces w ON w.id = e.workspace_id
                     WHERE e.org_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?
                     """, arguments: [organizationID.rawValue, page.before ?? Int64.max, page.limit + 1])
-            return Page(pageOf: rows.map(Self.usageEvent), limit: page.limit, sequence: \.sequence)
+            return Page(pageOf: try rows.map(Self.usageEvent), limit: page.limit, sequence: \.sequence)
         }
     }
 
     public func exportUsageEvents(
-        _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int
+        _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int,
+        order: SequenceOrder
     ) async throws -> [UsageEventRecord] {
         try await read { db in
             _ = try Self.requireOrganization(db, organizationID)
@@ -302,18 +303,18 @@ extension SQLiteStore {
                 sql: """
                     SELECT e.*, w.name AS workspace_name FROM usage_events e
                     LEFT JOIN workspaces w ON w.id = e.workspace_id
-                    WHERE e.org_id = ? AND e.seq > ? AND e.ts >= ? AND e.ts < ?
-                    ORDER BY e.seq LIMIT ?
+                    WHERE e.org_id = ? AND e.seq \(order.comparison) ? AND e.ts >= ? AND e.ts < ?
+                    ORDER BY e.seq \(order.keyword) LIMIT ?
                     """,
                 arguments: [
-                    organizationID.rawValue, after ?? 0, from?.millis ?? Int64.min, to?.millis ?? Int64.max,
+                    organizationID.rawValue, order.start(after), from?.millis ?? Int64.min, to?.millis ?? Int64.max,
                     min(max(limit, 1), Limits.pageRowsMax),
                 ]
             ).map(Self.usageEvent)
         }
     }
 
-    static func usageEvent(_ row: Row) -> UsageEventRecord {
+    static func usageEvent(_ row: Row) throws -> UsageEventRecord {
         UsageEventRecord(
             sequence: row["seq"], id: UsageEventID(rawValue: row["id"]),
             organizationID: OrganizationID(rawValue: row["org_id"]),
@@ -323,7 +324,7 @@ extension SQLiteStore {
             tokens: TokenCounts(
                 input: row["input_tokens"], output: row["output_tokens"], cacheRead: row["cache_read_tokens"],
                 cacheWrite: row["cache_write_tokens"], reasoning: row["reasoning_tokens"]),
-            cost: MicroDollars(rawValue: row["cost_micros"]), costKind: CostKind(rawValue: row["cost_kind"]) ?? .estimated,
+            cost: MicroDollars(rawValue: row["cost_micros"]), costKind: try StoreError.decode(row["cost_kind"], column: "usage_events.cost_kind"),
             priceVersion: row["price_version"], source: row["source"], timestamp: Timestamp(rawValue: row["ts"]),
             recordedAt: Timestamp(rawValue: row["recorded_at"]),
             entryID: (row["entry_id"] as String?).map(EntryID.init(rawValue:)))
@@ -363,7 +364,7 @@ struct SQLiteMeteringSource: MeteringSource {
         ).map { row in
             RecordedEvent(
                 id: UsageEventID(rawValue: row["id"]), cost: MicroDollars(rawValue: row["cost_micros"]),
-                costKind: CostKind(rawValue: row["cost_kind"]) ?? .estimated,
+                costKind: try StoreError.decode(row["cost_kind"], column: "usage_events.cost_kind"),
                 workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)))
         }
     }

@@ -83,11 +83,28 @@ struct AdminController<Store: BillingStore>: Sendable {
             throw APIError.badRequest("tier must be \(Plan.allCases.map(\.rawValue).joined(separator: "|"))", field: "tier")
         }
         let email = try Self.string(body, "owner_email", required: false)
+        func rendered(_ org: Organization) -> [(String, JSONValue)] {
+            [
+                ("id", .string(org.id.rawValue)), ("name", .string(org.name)), ("slug", .string(org.slug)),
+                ("tier", .string(org.plan.rawValue)),
+            ]
+        }
+        // One name, one organization: a second create with the name (or the slug it would
+        // take) is a conflict that names the first, not a silent `acme-2` twin. With an
+        // Idempotency-Key, a retry of the same create (same name and tier) is answered as a
+        // replay of it.
+        var existing = try await store.findOrganization(name)
+        if existing == nil { existing = try await store.findOrganization(Slug.make(from: name)) }
+        if let existing {
+            if try HTTPInput.idempotencyKey(request) != nil, existing.name == name, existing.plan == plan {
+                return JSONResponse.make(.ok, .object(rendered(existing) + [("idempotent_replay", .bool(true))]))
+            }
+            throw APIError(
+                .conflict, "an organization named '\(existing.name)' already exists (\(existing.id.rawValue), slug '\(existing.slug)')",
+                code: "name_taken", field: "name")
+        }
         let org = try await store.createOrganization(name: name, plan: plan, ownerEmail: email)
-        return JSONResponse.make(.created, .object([
-            ("id", .string(org.id.rawValue)), ("name", .string(org.name)), ("slug", .string(org.slug)),
-            ("tier", .string(org.plan.rawValue)),
-        ]))
+        return JSONResponse.make(.created, .object(rendered(org)))
     }
 
     /// Grant or adjust. Idempotent: the `Idempotency-Key` becomes the entry's reference, so a
@@ -140,10 +157,14 @@ struct AdminController<Store: BillingStore>: Sendable {
         return amount
     }
 
+    /// `?org_id=` like every other admin call (`?org=` still works); a missing org is a 400
+    /// naming the parameter, an unknown one a 404.
     @Sendable func listKeys(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        guard let reference = request.uri.queryParameters.get("org"),
-            let org = try await store.findOrganization(reference)
-        else { throw APIError.unknownOrg }
+        let query = request.uri.queryParameters
+        guard let reference = query.get("org_id") ?? query.get("org"), !reference.isEmpty else {
+            throw APIError.badRequest("org_id is required (the organization's id, slug or name)", field: "org_id")
+        }
+        guard let org = try await store.findOrganization(reference) else { throw APIError.unknownOrg }
         let keys = try await store.listAPIKeys(org.id)
         return JSONResponse.make(.ok, .object([
             ("org_id", .string(org.id.rawValue)),

@@ -29,10 +29,22 @@ struct ErrorMiddleware: RouterMiddleware {
             response = try render(error, request: request, context: context)
         }
         Self.stamp(&response.headers, requestID: context.id)
+        let duration = ContinuousClock.now - start
         metrics.request(
             route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
-            duration: ContinuousClock.now - start)
+            duration: duration)
+        // One line per answer that is not a success, so an operator sees refusals and errors
+        // without a log line per ingested event.
+        if !(200..<300).contains(response.status.code) {
+            context.logger.notice(
+                "\(request.method) \(request.uri.path) \(response.status.code) \(Self.milliseconds(duration)) ms id=\(context.id)")
+        }
         return response
+    }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        return "\(micros / 1000).\(String(repeating: "0", count: 3 - String(micros % 1000).count))\(micros % 1000)"
     }
 
     static let defaultContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"

@@ -10,7 +10,7 @@ enum ExportFormat: Sendable {
     static let columns = [
         "id", "ts", "provider", "model", "task_type", "workspace", "input_tokens", "output_tokens", "cache_read_tokens",
         "reasoning_tokens", "cost_usd", "estimated", "source", "cache_write_tokens", "cost_kind", "price_version",
-        "event_id", "seq",
+        "event_id", "seq", "time",
     ]
 
     var contentType: String {
@@ -44,7 +44,7 @@ enum ExportFormat: Sendable {
             .int(event.tokens.input), .int(event.tokens.output), .int(event.tokens.cacheRead), .int(event.tokens.reasoning),
             .money(event.cost), .bool(event.costKind.isEstimated), .string(event.source), .int(event.tokens.cacheWrite),
             .string(event.costKind.rawValue), .string(event.priceVersion), .optionalString(event.clientEventID),
-            .int(event.sequence),
+            .int(event.sequence), .string(event.timestamp.iso8601),
         ]
         switch self {
         case .json:
@@ -60,7 +60,7 @@ enum ExportFormat: Sendable {
     static func csvCell(_ value: JSONValue) -> String {
         switch value {
         case .null: return ""
-        case .bool(let flag): return flag ? "True" : "False"
+        case .bool(let flag): return flag ? "true" : "false"
         case .number(let text): return text
         case .string(var text):
             if let first = text.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first) { text = "'" + text }

@@ -96,12 +96,16 @@ enum HTTPInput {
     }
 
     /// A time query parameter: epoch seconds (fractions allowed) or ISO 8601.
-    static func time(_ request: Request, _ names: String...) throws -> Timestamp? {
+    /// A time query parameter: epoch seconds, an ISO 8601 time, or a UTC date (`2026-12-01`),
+    /// which as a lower bound means the start of that day and as an upper bound (`dayEnd`)
+    /// the end of it, as the dashboard reads its dates.
+    static func time(_ request: Request, _ names: String..., dayEnd: Bool = false) throws -> Timestamp? {
         for name in names {
             guard let text = request.uri.queryParameters.get(name), !text.isEmpty else { continue }
             if case .success(let millis) = DecimalText.scaled(text, scale: 3) { return Timestamp(rawValue: millis) }
             if let parsed = Timestamp.parseISO8601(text) { return parsed }
-            throw APIError.badRequest("'\(name)' must be epoch seconds or an ISO 8601 time", field: name)
+            if let day = CivilDay(text: text) { return dayEnd ? day.adding(days: 1).start : day.start }
+            throw APIError.badRequest("'\(name)' must be epoch seconds, an ISO 8601 time or a date (YYYY-MM-DD)", field: name)
         }
         return nil
     }

@@ -26,6 +26,9 @@ public struct ServerConfiguration: Sendable {
     public var csrfSecret: [UInt8]
     /// Bounds of one credit top-up at checkout.
     public var topUpRange: ClosedRange<MicroDollars>
+    /// Refuse (400) an ingest request with anything Plutus would only warn about: a field it
+    /// does not know, or an event with no tokens and no cost.
+    public var strictEvents: Bool
 
     public static let topUpRangeDefault = MicroDollars.dollars(1)!...MicroDollars.dollars(10_000)!
 
@@ -37,8 +40,9 @@ public struct ServerConfiguration: Sendable {
         version: String = "0.1.0", stripeWebhookSecrets: [String] = [],
         stripeWebhookToleranceSeconds: Int64 = StripeSignature.toleranceSecondsDefault, stripe: StripeSettings = StripeSettings(),
         stripeAPI: StripeAPIConfiguration? = nil, csrfSecret: [UInt8]? = nil,
-        topUpRange: ClosedRange<MicroDollars> = topUpRangeDefault
+        topUpRange: ClosedRange<MicroDollars> = topUpRangeDefault, strictEvents: Bool = false
     ) {
+        self.strictEvents = strictEvents
         precondition(topUpRange.lowerBound.isPositive && topUpRange.upperBound <= Limits.creditAmountMax, "top-up bounds")
         self.topUpRange = topUpRange
         self.stripeAPI = stripeAPI

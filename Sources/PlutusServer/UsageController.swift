@@ -34,11 +34,13 @@ struct UsageController<Store: BillingStore>: Sendable {
         let body = try await HTTPInput.json(request)
         let receivedAt = Timestamp.now()
         let events: [UsageEventInput]
+        let warnings: [UsageWarning]
         do {
-            events = try UsageValidation.validateBody(body, now: receivedAt).events
+            (events, _, warnings) = try UsageValidation.validateBody(body, now: receivedAt)
         } catch let error as UsageBatchShapeError {
             throw APIError.badRequest(error.message, code: "invalid_batch")
         }
+        if configuration.strictEvents, let first = warnings.first { throw APIError.event(first.asError) }
         let key = try HTTPInput.idempotencyKey(request)
         let result = try await store.recordUsage(
             UsageBatch(
@@ -51,7 +53,22 @@ struct UsageController<Store: BillingStore>: Sendable {
                 freeLimit: outcome.freeLimitBlockedCount, duplicates: outcome.duplicateCount)
         }
         let response = result.response
-        return JSONResponse.make(HTTPResponse.Status(code: response.status), text: response.body)
+        return JSONResponse.make(
+            HTTPResponse.Status(code: response.status), text: Self.appendingWarnings(warnings, to: response.body))
+    }
+
+    /// The response object with `warnings` added (each ignored field and each event with
+    /// nothing to bill, by event index); the text itself when there are none.
+    static func appendingWarnings(_ warnings: [UsageWarning], to body: String) -> String {
+        guard !warnings.isEmpty, body.hasSuffix("}") else { return body }
+        let list = JSONValue.array(
+            warnings.map { warning in
+                .object([
+                    ("index", .int(warning.index)), ("field", .string(warning.field)),
+                    ("code", .string(warning.code.rawValue)), ("message", .string(warning.message)),
+                ])
+            })
+        return String(body.dropLast()) + (body == "{}" ? "" : ",") + "\"warnings\":" + list.serialized() + "}"
     }
 
     @Sendable func balance(_ request: Request, context: PlutusRequestContext) async throws -> Response {
@@ -60,14 +77,21 @@ struct UsageController<Store: BillingStore>: Sendable {
         return JSONResponse.make(.ok, RecordJSON.balance(snapshot))
     }
 
-    /// The key's organization's events in ascending sequence, filtered by `since`/`from`
-    /// (inclusive) and `until`/`to` (exclusive). Without `limit` every matching row is
-    /// streamed; with `limit`, one page and `next_cursor` (JSON) / `X-Next-Cursor` (CSV) to
-    /// pass back as `cursor`.
+    /// The key's organization's events, newest recorded first as in the original (`order=asc`
+    /// for oldest first), filtered by `since`/`from` (inclusive) and `until`/`to` (exclusive;
+    /// a date includes that whole day). Without `limit` every matching row is streamed; with
+    /// `limit`, one page and `next_cursor` (JSON) / `X-Next-Cursor` (CSV) to pass back as
+    /// `cursor`, which continues in the same order.
     func export(_ request: Request, context: PlutusRequestContext, csv: Bool) async throws -> Response {
         let identity = try await authenticate(request)
         let from = try HTTPInput.time(request, "since", "from")
-        let to = try HTTPInput.time(request, "until", "to")
+        let to = try HTTPInput.time(request, "until", "to", dayEnd: true)
+        let order: SequenceOrder
+        switch request.uri.queryParameters.get("order") {
+        case nil, "desc": order = .descending
+        case "asc": order = .ascending
+        case let other?: throw APIError.badRequest("'order' must be asc or desc, got '\(other)'", field: "order")
+        }
         let cursor = try HTTPInput.integer(request, "cursor", in: 0...Int64.max)
         let limit = try HTTPInput.integer(request, "limit", in: 1...Limits.exportPageRowsMax)
         let format: ExportFormat = csv ? .csv : .json(organizationID: identity.organizationID)
@@ -80,7 +104,8 @@ struct UsageController<Store: BillingStore>: Sendable {
             var after = cursor
             while rows.count < Int(limit) {
                 let wanted = min(Limits.pageRowsMax, Int(limit) - rows.count)
-                let page = try await store.exportUsageEvents(organizationID, after: after, from: from, to: to, limit: wanted)
+                let page = try await store.exportUsageEvents(
+                    organizationID, after: after, from: from, to: to, limit: wanted, order: order)
                 rows += page
                 guard page.count == wanted, let last = page.last else { break }
                 after = last.sequence
@@ -100,7 +125,7 @@ struct UsageController<Store: BillingStore>: Sendable {
             var count = 0
             while true {
                 let page = try await store.exportUsageEvents(
-                    organizationID, after: after, from: from, to: to, limit: Limits.pageRowsMax)
+                    organizationID, after: after, from: from, to: to, limit: Limits.pageRowsMax, order: order)
                 for row in page {
                     buffer.writeString(format.row(row, first: count == 0))
                     count += 1

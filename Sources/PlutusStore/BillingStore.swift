@@ -37,11 +37,13 @@ public protocol BillingStore: Sendable {
 
     func balance(_ organizationID: OrganizationID, at time: Timestamp) async throws -> BalanceSnapshot
     func usageEvents(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<UsageEventRecord>
-    /// Events in ascending sequence after `after`, with `timestamp` in `[from, to)`, at most
+    /// Events in `order` of sequence, past the cursor `after` (a sequence number: above it
+    /// when ascending, below it when descending), with `timestamp` in `[from, to)`, at most
     /// `limit` (clamped to `Limits.pageRowsMax`). Repeating with the last sequence walks
     /// every row exactly once.
     func exportUsageEvents(
-        _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int
+        _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int,
+        order: SequenceOrder
     ) async throws -> [UsageEventRecord]
     func ledgerEntries(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<LedgerEntryRecord>
     func recentAlerts(_ organizationID: OrganizationID, limit: Int) async throws -> [AlertRecord]
@@ -83,4 +85,24 @@ public protocol BillingStore: Sendable {
 
     /// Recomputes every balance from the entries and checks the ledger's invariants.
     func verify() async throws -> VerificationReport
+}
+
+/// Which way a listing walks the sequence: oldest recorded first, or newest first.
+public enum SequenceOrder: String, Sendable, CaseIterable {
+    case ascending = "asc"
+    case descending = "desc"
+
+    /// The cursor's bound in SQL: `seq > cursor` or `seq < cursor`, and where a walk starts.
+    public var comparison: String { self == .ascending ? ">" : "<" }
+    public var keyword: String { self == .ascending ? "ASC" : "DESC" }
+    public func start(_ cursor: Int64?) -> Int64 { cursor ?? (self == .ascending ? 0 : Int64.max) }
+}
+
+extension BillingStore {
+    /// Events in ascending sequence (see the requirement).
+    public func exportUsageEvents(
+        _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int
+    ) async throws -> [UsageEventRecord] {
+        try await exportUsageEvents(organizationID, after: after, from: from, to: to, limit: limit, order: .ascending)
+    }
 }

@@ -1,9 +1,10 @@
 import PlutusCore
 
 /// Seeds a realistic month for one organization ("Acme Agents" on Pro): four workspaces,
-/// 1,400 agent calls over 30 days weighted toward recent days, two Stripe-style top-ups,
-/// and a closing adjustment that leaves a low balance so the alerts show. Deterministic:
-/// the same seed gives the same events, amounts and times relative to `now`.
+/// 1,400 agent calls over 30 days weighted toward recent days, reported in six-hour batches
+/// at their own times, and two Stripe-style top-ups sized so the month ends with a low
+/// balance and its alert. Deterministic: the same seed gives the same events, amounts and
+/// times relative to `now`.
 public struct DemoSeeder: Sendable {
     public static let eventCount = 1_400
     public static let daysCovered: Int64 = 30
@@ -57,56 +58,64 @@ public struct DemoSeeder: Sendable {
         }
         var random = SplitMix64(seed: seed)
         let start = now.adding(seconds: -Self.daysCovered * 86_400)
-        var events = (0..<Self.eventCount).map { _ in makeEvent(&random, start: start) }
+        // The last of the calls is made now and raises the low-balance alert.
+        var events = (0..<(Self.eventCount - 1)).map { _ in makeEvent(&random, start: start) }
         events.sort { $0.timestamp! < $1.timestamp! }
-        let topUps: [(day: Int64, dollars: Int64, reference: String)] = [(2, 250, "cs_demo_1"), (18, 200, "cs_demo_2")]
+        let last = UsageEventInput(
+            provider: "anthropic", model: "claude-haiku-4-5-20251001", taskType: "classify", workspace: "prod-support-bot",
+            source: "demo", tokens: TokenCounts(input: 800, output: 60), timestamp: now)
+        events.append(last)
+        // Two Stripe top-ups in whole tens of dollars, sized from what the month will cost at
+        // the catalog's prices, so the books need no balancing entry: the first before any
+        // call, covering the calls until the second on day 18, which leaves the month a little
+        // above zero.
+        let catalog = try await store.priceCatalog()
+        let secondAt = start.adding(seconds: 18 * 86_400)
+        func spend(_ chosen: some Sequence<UsageEventInput>) -> Int64 {
+            chosen.reduce(0) { total, event in
+                total + (catalog.price(provider: event.provider, model: event.model, tokens: event.tokens, exactCost: nil)?.cost.rawValue ?? 0)
+            }
+        }
+        /// Whole tens of dollars, at least ten, covering `micros`.
+        func tens(_ micros: Int64) -> Int64 { max(10, (micros + 9_999_999) / 10_000_000 * 10) }
+        let first = tens(spend(events.filter { $0.timestamp! < secondAt }) + MicroDollars.dollars(40)!.rawValue)
+        let second = tens(spend(events) + Self.closingBalance.rawValue - first * 1_000_000)
+        let topUps: [(time: Timestamp, dollars: Int64, reference: String)] = [
+            (start.adding(seconds: -3_600), first, "cs_demo_1"), (secondAt, second, "cs_demo_2"),
+        ]
         let policy = MeteringPolicy(blockOverBalance: false, lowBalanceThreshold: MicroDollars.dollars(25)!)
         var recorded = 0
         var pendingTopUps = topUps[...]
         var index = 0
         while index < events.count {
-            if let topUp = pendingTopUps.first, start.adding(seconds: topUp.day * 86_400) <= events[index].timestamp! {
-                try await postTopUp(store, organization.id, dollars: topUp.dollars, reference: topUp.reference,
-                                    at: start.adding(seconds: topUp.day * 86_400))
+            if let topUp = pendingTopUps.first, topUp.time <= events[index].timestamp! {
+                try await postTopUp(store, organization.id, dollars: topUp.dollars, reference: topUp.reference, at: topUp.time)
                 pendingTopUps = pendingTopUps.dropFirst()
                 continue
             }
-            // One batch per stretch of calls before the next top-up, at most 100 calls.
-            var end = min(index + 100, events.count)
-            if let topUp = pendingTopUps.first {
-                let cutoff = start.adding(seconds: topUp.day * 86_400)
-                end = events[index..<end].firstIndex { $0.timestamp! >= cutoff } ?? end
+            // The calls of each six-hour stretch are reported together when the stretch's last
+            // one is made, as an agent's batching exporter would: ledger entries land at their
+            // calls' times.
+            let window = events[index].timestamp!.adding(seconds: 6 * 3_600)
+            var end = index + 1
+            while end < events.count, end - index < 100, events[end].timestamp! < window,
+                pendingTopUps.first.map({ events[end].timestamp! < $0.time }) ?? true
+            {
+                end += 1
             }
             let result = try await store.recordUsage(
                 UsageBatch(
                     organizationID: organization.id, events: Array(events[index..<end]), policy: policy,
-                    receivedAt: now))
+                    receivedAt: events[end - 1].timestamp!))
             if case .committed(let outcome, _) = result { recorded += outcome.recordedCount }
             index = end
         }
-        for topUp in pendingTopUps {
-            try await postTopUp(store, organization.id, dollars: topUp.dollars, reference: topUp.reference,
-                                at: start.adding(seconds: topUp.day * 86_400))
-        }
-        var balance = try await store.balance(organization.id, at: now).balance
-        let target = MicroDollars(rawValue: 18_401_100)
-        if balance > MicroDollars.dollars(30)!, let delta = target.subtracting(balance) {
-            let movement = try CreditMovement(
-                kind: .adjustment, amount: delta, reference: "demo-trailing-\(seed)", memo: "demo: trailing month spend")
-            _ = try await store.postCredit(organization.id, movement, at: now.adding(seconds: -12 * 3600))
-        }
-        // One last call, metered like any other, raises the low-balance alert.
-        let last = UsageEventInput(
-            provider: "anthropic", model: "claude-haiku-4-5-20251001", taskType: "classify", workspace: "prod-support-bot",
-            source: "demo", tokens: TokenCounts(input: 800, output: 60), timestamp: now)
-        let result = try await store.recordUsage(
-            UsageBatch(organizationID: organization.id, events: [last], policy: policy, receivedAt: now))
-        if case .committed(let outcome, _) = result {
-            recorded += outcome.recordedCount
-            balance = outcome.events[0].balanceAfter
-        }
+        let balance = try await store.balance(organization.id, at: now).balance
         return Summary(organization: organization, eventsRecorded: recorded, balance: balance)
     }
+
+    /// About where the demo month ends: under the $25 low-balance threshold it uses.
+    static let closingBalance = MicroDollars.dollars(12)!
 
     private func postTopUp(
         _ store: some BillingStore, _ organizationID: OrganizationID, dollars: Int64, reference: String, at time: Timestamp
@@ -165,13 +174,14 @@ public struct DemoSeeder: Sendable {
     }
 }
 
-/// A small deterministic generator (SplitMix64) for reproducible demo data.
-struct SplitMix64: RandomNumberGenerator {
+/// A small seeded generator: the same seed gives the same sequence on every machine, so a
+/// seeded schedule (the demo, a randomised test) can be replayed from its seed.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -48,8 +48,11 @@ public struct MeteringWrites: Sendable {
         public var entryID: EntryID?
     }
 
-    /// A request's usage entry: debit the organization's credit account, credit its usage
-    /// account, by the sum of the costs of the request's recorded events (each names it).
+    /// A request's usage entry for one UTC month of its events: debit the organization's
+    /// credit account, credit its usage account, by the sum of the costs of the request's
+    /// recorded events of that month (each names it). It is dated at the latest of those
+    /// events' times, so a month's statement finds in its ledger exactly the usage of its
+    /// events, back-dated ones included.
     public struct Entry: Sendable {
         public var id: EntryID
         /// The id of the first event it pays for (unique per entry).
@@ -155,10 +158,10 @@ public struct MeteringRun<Source: MeteringSource> {
     private var storedSpend: [MeteringWrites.CounterKey: Int64] = [:]
     private var recordedInBatch: [String: RecordedEvent] = [:]
     private var alertKeys: Set<String> = []
-    /// The request's usage entry while its events are decided: one entry per request, not
-    /// per event, so a batch of 100 writes one ledger row instead of 100.
-    /// Its balances are filled in once the last event is decided.
-    private var pendingEntry: MeteringWrites.Entry?
+    /// The request's usage entries while its events are decided: one per UTC month of the
+    /// events' times (almost always one), not one per event, so a batch of 100 writes one
+    /// ledger row instead of 100. Their balances are filled in once the last event is decided.
+    private var pendingEntries: [MeteringWrites.Entry] = []
 
     public init(source: Source, organization: Organization, creditBalance: MicroDollars, usageBalance: Int64, batch: UsageBatch) {
         self.source = source
@@ -173,13 +176,22 @@ public struct MeteringRun<Source: MeteringSource> {
         var outcomes: [EventOutcome] = []
         outcomes.reserveCapacity(priced.count)
         for (event, cost) in zip(batch.events, priced) { outcomes.append(try apply(event, priced: cost)) }
-        if var entry = pendingEntry {
+        // The entries' balances, in the order they are written: from where the run started
+        // (before any of them) down by each entry's amount.
+        let total = pendingEntries.reduce(Int64(0)) { $0 + $1.amount.rawValue }
+        var credit = writes.creditBalance.rawValue + total
+        var usage = writes.usageBalance - total
+        let receivedMonth = batch.receivedAt.month
+        for var entry in pendingEntries {
+            credit -= entry.amount.rawValue
+            usage += entry.amount.rawValue
+            entry.creditBalanceAfter = MicroDollars(rawValue: credit)
+            entry.usageBalanceAfter = usage
             if entry.events > 1 { entry.memo = "\(entry.events) usage events" }
-            entry.creditBalanceAfter = writes.creditBalance
-            entry.usageBalanceAfter = writes.usageBalance
+            if entry.timestamp.month != receivedMonth { entry.memo += " · back-dated to \(entry.timestamp.month.text)" }
             writes.entries.append(entry)
-            pendingEntry = nil
         }
+        pendingEntries.removeAll()
         return outcomes
     }
 
@@ -229,7 +241,7 @@ public struct MeteringRun<Source: MeteringSource> {
             hardStopExempt: organization.hardStopExempt, monthTrackedTokens: tokensBefore)
         switch Metering.decide(snapshot: snapshot, tokens: event.tokens, cost: priced.cost, policy: batch.policy) {
         case .reject(let rejection):
-            let alerts = rejection == .overBalance ? raise([Alerting.hardStopAlert(balance: balance, at: batch.receivedAt)]) : []
+            let alerts = rejection == .overBalance ? raise([Alerting.hardStopAlert(balance: balance, cost: priced.cost, at: batch.receivedAt)]) : []
             return EventOutcome(
                 status: .rejected(rejection), eventID: nil, cost: rejection == .overFreeLimit ? .zero : priced.cost,
                 costKind: priced.kind, balanceAfter: balance, overFreeLimit: rejection == .overFreeLimit,
@@ -240,18 +252,18 @@ public struct MeteringRun<Source: MeteringSource> {
             var entryID: EntryID?
             if priced.cost.isPositive {
                 writes.usageBalance += priced.cost.rawValue
-                if var entry = pendingEntry {
+                if let index = pendingEntries.firstIndex(where: { $0.timestamp.month == month }) {
                     // Sums stay far below Int64.max: each event is capped and so is the batch length.
-                    entry.amount = entry.amount.adding(priced.cost)!
-                    entry.events += 1
-                    pendingEntry = entry
-                    entryID = entry.id
+                    pendingEntries[index].amount = pendingEntries[index].amount.adding(priced.cost)!
+                    pendingEntries[index].events += 1
+                    if time > pendingEntries[index].timestamp { pendingEntries[index].timestamp = time }
+                    entryID = pendingEntries[index].id
                 } else {
                     let entry = MeteringWrites.Entry(
                         id: EntryID.timeOrdered(at: batch.receivedAt), reference: eventID.rawValue, events: 1,
                         amount: priced.cost, memo: "\(event.provider)/\(event.model ?? "-") \(event.taskType)",
-                        creditBalanceAfter: balanceAfter, usageBalanceAfter: writes.usageBalance, timestamp: batch.receivedAt)
-                    pendingEntry = entry
+                        creditBalanceAfter: balanceAfter, usageBalanceAfter: writes.usageBalance, timestamp: time)
+                    pendingEntries.append(entry)
                     entryID = entry.id
                 }
             }

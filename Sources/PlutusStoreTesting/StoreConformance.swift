@@ -263,7 +263,9 @@ public enum StoreConformance {
         let refused = try #require(outcome(try await record(store, org, [event(cost: "2", workspace: "fresh")])))
         #expect(refused.events[0].status == .rejected(.overBalance))
         #expect(refused.events[0].balanceAfter == dollars("1"))
-        #expect(refused.events[0].alerts.map(\.kind) == [.hardStop])
+        // Credit is left, so this is a call too big for it, not a hard stop: smaller calls still run.
+        #expect(refused.events[0].alerts.map(\.kind) == [.callRefused])
+        #expect(refused.events[0].alerts.first?.message == "insufficient credit: this call costs $2.00, balance $1.00")
         #expect(try await store.listWorkspaces(org).isEmpty)
         #expect(try await allEvents(store, org).isEmpty)
         #expect(try await store.ledgerEntries(org, page: PageRequest()).items.count == 1)
@@ -551,6 +553,59 @@ public enum StoreConformance {
         #expect(statement.closing == (try await store.balance(org, at: now).balance))
         let previous = try await store.creditStatement(org, from: month.start.adding(seconds: -31 * 86_400), to: month.start)
         #expect(previous.closing == statement.opening)
+    }
+
+    /// Random mixes of current and back-dated events (up to 35 days back, across month
+    /// boundaries), credits between them, over three months: every month's statement
+    /// reconciles (its closing is the next month's opening, the last is the balance), and its
+    /// usage debit equals the usage tables of that month (total and every breakdown).
+    public static func statementsReconcileEveryMonthWithBackDatedUsage(_ store: some BillingStore, seed: UInt64) async throws {
+        print("statements property test: seed \(seed)")
+        var random = SplitMix64(seed: seed)
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let start = Timestamp.parseISO8601("2026-10-01T00:00:00Z")!
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .topUp, amount: dollars("5000"), reference: "cs_seed", memo: nil), at: start)
+        let day: Int64 = 86_400
+        var received = start.adding(seconds: 3 * day)
+        let end = Timestamp.parseISO8601("2026-12-28T00:00:00Z")!
+        var request = 0
+        while received < end {
+            request += 1
+            if Int.random(in: 0..<10, using: &random) == 0 {
+                _ = try await store.postCredit(
+                    org, try CreditMovement(kind: .grant, amount: dollars("\(Int.random(in: 1...20, using: &random))"), reference: "g\(request)", memo: nil),
+                    at: received)
+            }
+            let events = (0..<Int.random(in: 1...4, using: &random)).map { _ -> UsageEventInput in
+                let back = Int.random(in: 0..<3, using: &random) == 0 ? Int64.random(in: 0...(35 * day), using: &random) : nil
+                let cost = Int.random(in: 0..<2, using: &random) == 0 ? "0.\(Int.random(in: 1...999_999, using: &random))" : nil
+                return UsageEventInput(
+                    provider: ["anthropic", "openai"][Int.random(in: 0...1, using: &random)],
+                    model: ["claude-opus-4-8", "gpt-5", nil][Int.random(in: 0...2, using: &random)],
+                    taskType: ["code", "chat"][Int.random(in: 0...1, using: &random)],
+                    workspace: ["ci", "research", nil][Int.random(in: 0...2, using: &random)],
+                    tokens: TokenCounts(input: Int64.random(in: 0...5_000, using: &random), output: Int64.random(in: 0...800, using: &random)),
+                    exactCost: cost.map(dollars), timestamp: back.map { received.adding(seconds: -$0) })
+            }
+            _ = try await record(store, org, events, receivedAt: received)
+            received = received.adding(seconds: Int64.random(in: 3_600...(30 * 3_600), using: &random))
+        }
+        var previousClosing = MicroDollars.zero
+        var month = CivilMonth(year: 2026, month: 9)
+        for _ in 0..<4 {
+            let credit = try await store.creditStatement(org, from: month.start, to: month.end)
+            let usage = try await store.usageSummary(org, days: month.start.day..<month.end.day, workspace: nil)
+            #expect(credit.opening == previousClosing, "seed \(seed): \(month.text) opens where the month before closed")
+            #expect(credit.net(.usage).negated == usage.totals.cost, "seed \(seed): \(month.text) usage debit = usage tables")
+            for breakdown in [usage.byProvider, usage.byModel, usage.byWorkspace, usage.byTask] {
+                #expect(breakdown.reduce(MicroDollars.zero) { $0.adding($1.totals.cost)! } == usage.totals.cost)
+            }
+            previousClosing = credit.closing
+            month = month.next
+        }
+        #expect(previousClosing == (try await store.balance(org, at: now).balance), "seed \(seed): the last closing is the balance")
+        #expect(try await store.verify().isClean)
     }
 
     public static func importedPricesPriceNewEvents(_ store: some BillingStore) async throws {

@@ -29,6 +29,9 @@ struct AlertsCommand: AsyncParsableCommand {
             commandName: "test", abstract: "Send a test alert through one configured channel and say what happened.")
 
         @Option(help: "Channel: \(AlertSettings.channelNames.joined(separator: "|")).") var channel: String
+        // Accepted like every sibling's (scripts pass it to every command); a test alert is
+        // sent, never stored, so no database is opened.
+        @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
             guard AlertSettings.channelNames.contains(channel) else {

@@ -172,11 +172,11 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = Self.path(db)
-        print("seeding \(DemoSeeder.eventCount) agent calls over \(DemoSeeder.daysCovered) days into \(path) …")
+        print("seeding \(counted(Int64(DemoSeeder.eventCount), "agent call")) over \(DemoSeeder.daysCovered) days into \(path) …")
         let (store, summary) = try await Self.seedFreshDemo(at: path)
         let organization = summary.organization
         let snapshot = try await store.balance(organization.id, at: Timestamp.now())
-        print("✓ \(organization.name) · \(organization.plan.displayName) plan · \(summary.eventsRecorded) calls recorded")
+        print("✓ \(organization.name) · \(organization.plan.displayName) plan · \(counted(Int64(summary.eventsRecorded), "call")) recorded")
         print("  balance \(snapshot.balance.formatted) · \(snapshot.month.text) spend \(snapshot.monthSpend.formatted)")
         for alert in try await store.recentAlerts(organization.id, limit: 3) { print("  ▲ \(alert.message)") }
         let report = try await store.verify()

@@ -22,22 +22,25 @@ struct MeterCommand: AsyncParsableCommand {
     @Option(help: "Exact cost in USD (omit to estimate from tokens).") var cost: String?
     @Option(name: .customLong("event-id"), help: "Your id for this call; a repeat is recorded once.") var eventID: String?
     @Option(help: "When the call happened: epoch seconds or ISO 8601 (within the last 35 days).") var ts: String?
+    @Option(help: "The provider's own usage object as JSON (OpenAI, Anthropic or Gemini), instead of the token flags.")
+    var usage: String?
 
     /// The flag each event field comes from, so errors name what the user typed.
     static let flags: [String: String] = [
         "provider": "--provider", "model": "--model", "task_type": "--task", "workspace": "--workspace",
         "input_tokens": "--input", "output_tokens": "--output", "cache_read_tokens": "--cache",
         "cache_write_tokens": "--cache-write", "reasoning_tokens": "--reasoning", "cost_usd": "--cost",
-        "event_id": "--event-id", "ts": "--ts", "tokens": "--input/--output",
+        "event_id": "--event-id", "ts": "--ts", "tokens": "--input/--output", "usage": "--usage",
     ]
 
     func run() async throws {
         let receivedAt = Timestamp.now()
         let event: UsageEventInput
         do {
-            event = try UsageValidation.validate(eventJSON(), index: 0, now: receivedAt, defaultSource: "cli")
-        } catch {
-            throw CLIFailure.usage("\(Self.flags[error.field] ?? error.field): \(error.rule) (got \(error.found))")
+            event = try UsageValidation.validate(try eventJSON(), index: 0, now: receivedAt, defaultSource: "cli")
+        } catch let error as UsageFieldError {
+            let flag = Self.flags[error.field] ?? (error.field.hasPrefix("usage.") ? "--usage \(error.field.dropFirst(6))" : error.field)
+            throw CLIFailure.usage("\(flag): \(error.rule) (got \(error.found))")
         }
         let policy = try Settings.policy()
         let (store, organization) = try await scope.open()
@@ -61,7 +64,7 @@ struct MeterCommand: AsyncParsableCommand {
 
     /// The flags as the JSON event the HTTP API would receive, so both paths share one
     /// validator.
-    private func eventJSON() -> JSONValue {
+    private func eventJSON() throws -> JSONValue {
         func number(_ text: String?) -> JSONValue? {
             guard let text else { return nil }
             if case .success = DecimalText.scaled(text, scale: 0) { return .number(text) }
@@ -76,6 +79,12 @@ struct MeterCommand: AsyncParsableCommand {
             ("ts", ts.map { number($0) ?? .string($0) } ?? nil),
         ]
         for (name, value) in optional { if let value { members.append((name, value)) } }
+        if let usage {
+            guard let parsed = try? JSONValue.parse(Array(usage.utf8)) else {
+                throw CLIFailure.usage("--usage: must be the provider's usage object as JSON, e.g. '{\"input_tokens\": 10, \"output_tokens\": 5}'")
+            }
+            members.append(("usage", parsed))
+        }
         return .object(members)
     }
 
@@ -87,8 +96,15 @@ struct MeterCommand: AsyncParsableCommand {
             print("✓ recorded \(event.eventID!) for \(organization.name) · cost \(costText) · balance \(event.balanceAfter.formatted)")
         case .duplicate:
             print("= already recorded as \(event.eventID!) (same --event-id); nothing charged")
-        case .rejected:
-            print("✗ refused · cost \(costText) · balance \(event.balanceAfter.formatted)")
+        case .rejected(.overBalance):
+            print("✗ refused: \(Metering.refusalSentence(cost: event.cost, balance: event.balanceAfter))")
+        case .rejected(.overFreeLimit):
+            print("✗ refused: the free tier's monthly token quota is used up · balance \(event.balanceAfter.formatted)")
+        }
+        if event.costKind == .unpriced, event.status != .rejected(.overFreeLimit) {
+            print(
+                "  ⚠ \(model.map { "'\($0)'" } ?? "this call's model") is not in the price catalog: charged at \(provider)'s fallback rate"
+                    + " (see `plutus pricing show --provider \(provider)`)")
         }
         if let limit = outcome.plan.trackedTokensPerMonth {
             print("  quota: \(formatTokens(outcome.trackedTokensThisMonth)) of \(formatTokens(limit)) tracked tokens this month" + (event.overFreeLimit ? " — over the free limit" : ""))
@@ -97,8 +113,10 @@ struct MeterCommand: AsyncParsableCommand {
     }
 
     private func refusal(_ outcome: UsageBatchOutcome) -> String {
-        outcome.freeLimitBlockedCount > 0
+        let event = outcome.events[0]
+        return outcome.freeLimitBlockedCount > 0
             ? "refused: free-tier token quota reached — upgrade the plan or raise the quota"
-            : "refused: prepaid credit exhausted — top up (`plutus topup`) or exempt the org (`plutus org allow-negative`)"
+            : "refused: \(Metering.refusalSentence(cost: event.cost, balance: event.balanceAfter))"
+                + " — top up (`plutus topup`) or exempt the org (`plutus org allow-negative`)"
     }
 }

@@ -6,7 +6,8 @@ import PlutusStore
 struct CreditOptions: ParsableArguments {
     @OptionGroup var scope: OrganizationOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: "Amount in USD.") var amount: String
+    // Unconditional, so a negative amount is read as written: `--amount -2.5`.
+    @Option(parsing: .unconditional, help: "Amount in USD (negative for `adjust` down).") var amount: String
     @Option(help: "Your reference for this movement; a retry with the same reference posts nothing new.")
     var reference: String?
     @Option(help: "A note kept on the ledger entry.") var memo: String?

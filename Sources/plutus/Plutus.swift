@@ -33,8 +33,13 @@ struct CLIFailure: Error {
 @main
 enum Main {
     static func main() async {
+        var command: any ParsableCommand
         do {
-            var command = try Plutus.parseAsRoot()
+            command = try Plutus.parseAsRoot()
+        } catch {
+            argumentFailure(error)
+        }
+        do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -46,11 +51,36 @@ enum Main {
             fail(error.description, code: 1)
         } catch let error as UsageFieldError {
             fail(error.message, code: 2)
+        } catch let error as ValidationError {
+            argumentFailure(error)
+        } catch let error as ExitCode {
+            Plutus.exit(withError: error)
+        } catch let error as CleanExit {
+            Plutus.exit(withError: error)
         } catch {
-            if Plutus.exitCode(for: error) == .success { Plutus.exit(withError: error) }
-            let message = Plutus.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-            fail("\(message) (see 'plutus help')", code: 2)
+            // A library's error (a socket, a file, a connection): its sentence, without the
+            // function signatures and errno numbers libraries put in their descriptions.
+            fail(humanized(error), code: 1)
         }
+    }
+
+    static func argumentFailure(_ error: any Error) -> Never {
+        if Plutus.exitCode(for: error) == .success { Plutus.exit(withError: error) }
+        let message = Plutus.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        fail("\(message) (see 'plutus help')", code: 2)
+    }
+
+    /// An error's description for people: `bind(descriptor:ptr:bytes:): Address already in
+    /// use (errno: 98)` reads "address already in use".
+    static func humanized(_ error: any Error) -> String {
+        var text = String(describing: error)
+        if let range = text.range(of: #"[A-Za-z_]+\((?:[A-Za-z_]+:)*\):\s*"#, options: .regularExpression) {
+            text.removeSubrange(range)
+        }
+        if let range = text.range(of: #"\s*\(errno: -?\d+\)"#, options: .regularExpression) { text.removeSubrange(range) }
+        text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let first = text.first else { return "unexpected error" }
+        return first.lowercased() + text.dropFirst()
     }
 
     static func fail(_ message: String, code: Int32) -> Never {

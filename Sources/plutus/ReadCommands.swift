@@ -60,7 +60,7 @@ struct BalanceCommand: AsyncParsableCommand {
         print("\(organization.name) (\(organization.id)) · \(snapshot.plan.displayName) plan")
         print("  balance      \(snapshot.balance.formatted)" + (organization.everCredited ? "" : "  (track-only: never topped up)")
             + (organization.hardStopExempt ? "  (allowed to go negative)" : ""))
-        print("  spend        \(snapshot.monthSpend.formatted) over \(formatTokens(snapshot.monthEvents)) calls in \(snapshot.month.text) (UTC)")
+        print("  spend        \(snapshot.monthSpend.formatted) over \(counted(snapshot.monthEvents, "call")) in \(snapshot.month.text) (UTC)")
         let limit = snapshot.plan.trackedTokensPerMonth.map { " of \(formatTokens($0))" } ?? " (unlimited)"
         print("  tokens       \(formatTokens(snapshot.monthTrackedTokens))\(limit)")
         print("  workspaces   \(snapshot.workspaceCount)" + (snapshot.plan.workspacesMax.map { " of \($0)" } ?? ""))
@@ -145,7 +145,7 @@ struct VerifyCommand: AsyncParsableCommand {
                 ("problems", .array(report.problems.map(JSONValue.string))),
             ]))
         } else {
-            print("checked \(report.accountsChecked) accounts, \(report.entriesChecked) entries, \(report.eventsChecked) usage events")
+            print("checked \(counted(Int64(report.accountsChecked), "account")), \(counted(Int64(report.entriesChecked), "entry", plural: "entries")), \(counted(Int64(report.eventsChecked), "usage event"))")
             for problem in report.problems { print("✗ \(problem)") }
             if report.isClean { print("✓ ledger consistent: balances equal their entries and sum to zero") }
         }

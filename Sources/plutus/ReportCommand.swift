@@ -21,7 +21,9 @@ struct ReportCommand: AsyncParsableCommand {
     @OptionGroup var organization: OrganizationOptions
     @Option(help: "Month as YYYY-MM (default: this UTC month).") var month: String?
     @Option(help: "html, csv or pdf.") var format: Format = .html
-    @Option(help: "File to write (default: standard output; required for pdf).") var output: String?
+    @Option(
+        help: "File to write (default: standard output when it is a pipe or a file; in a terminal, plutus-<org>-<month>.<format> here).")
+    var output: String?
 
     func run() async throws {
         let now = Timestamp.now()
@@ -31,13 +33,16 @@ struct ReportCommand: AsyncParsableCommand {
         } ?? now.month
         guard period.start <= now else { throw CLIFailure.usage("--month \(period.text) has not started yet") }
         if format == .pdf {
-            guard output != nil else { throw CLIFailure.usage("--format pdf needs --output FILE") }
             guard StatementPDF.chromiumPath() != nil else {
                 throw CLIFailure.runtime(
                     "PDF needs Chromium, which is not installed (apt-get install chromium); use --format html and print it")
             }
         }
         let (store, org) = try await organization.open()
+        // A statement is a document: in a terminal (or as PDF) it goes to a file, never as
+        // markup over the screen.
+        let destination = output ?? ((isatty(STDOUT_FILENO) != 0 || format == .pdf)
+            ? "plutus-\(org.slug)-\(period.text).\(format.rawValue)" : nil)
         let statement = try await MonthlyStatement.load(store, org, month: period, now: now)
         let bytes: [UInt8]
         switch format {
@@ -50,9 +55,13 @@ struct ReportCommand: AsyncParsableCommand {
                 throw CLIFailure.runtime(error.message)
             }
         }
-        if let output {
-            try Data(bytes).write(to: URL(fileURLWithPath: (output as NSString).expandingTildeInPath))
-            FileHandle.standardError.write(Data("wrote \(output) (\(bytes.count) bytes)\n".utf8))
+        if let destination {
+            do {
+                try Data(bytes).write(to: URL(fileURLWithPath: (destination as NSString).expandingTildeInPath))
+            } catch {
+                throw CLIFailure.runtime("could not write \(destination): \((error as NSError).localizedDescription)")
+            }
+            FileHandle.standardError.write(Data("wrote \(destination) (\(bytes.count) bytes)\n".utf8))
         } else {
             FileHandle.standardOutput.write(Data(bytes))
         }

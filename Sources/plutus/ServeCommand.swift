@@ -15,6 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Environment: PLUTUS_ADMIN_TOKEN (enables /v1/admin), PLUTUS_INGEST_RATE_PER_MIN (default 600; 0 disables), \
             PLUTUS_INGEST_BURST, PLUTUS_BASE_URL (public origin for upgrade_url), PLUTUS_PORT, PLUTUS_ALLOW_INSECURE, \
+            PLUTUS_STRICT_EVENTS (refuse unknown event fields and events with nothing to bill instead of warning), \
             the alert channels of `plutus alerts` (delivered in the background when any is set), \
             and the metering settings of `plutus meter`. Stops gracefully on SIGTERM or SIGINT.
             """)
@@ -58,7 +59,8 @@ struct ServeCommand: AsyncParsableCommand {
             },
             stripeWebhookToleranceSeconds: Int64(max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
             stripe: StripeEnvironment.settings,
-            stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax)
+            stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax,
+            strictEvents: try Settings.flag("PLUTUS_STRICT_EVENTS", default: false))
         if demo && database.postgresURL != nil { throw CLIFailure.usage("--demo serves the embedded SQLite store; drop --database-url") }
         let alertChannels = try AlertsCommand.settings().channels(now: { Timestamp.now() })
         let store: any BillingStore
@@ -66,6 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
             store = try await DemoCommand.seedFreshDemo(at: DemoCommand.path(database.db)).store
         } else {
             store = try await database.open(migrations: migrate ? .apply : .refuse)
+        }
+        if resolvedPort != 0, let problem = Self.bindProblem(host: host, port: resolvedPort) {
+            throw CLIFailure.runtime(problem)
         }
         let logger = ServerLogHandler.logger(label: "plutus")
         // Unbuffered, so the banner reaches a log file before the server blocks.
@@ -76,14 +81,42 @@ struct ServeCommand: AsyncParsableCommand {
         say("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
         say("  webhooks   \(configuration.stripeWebhookSecrets.isEmpty ? "off (set STRIPE_WEBHOOK_SECRET)" : "on at /webhook/stripe")")
         say("  stripe     \(configuration.stripeAPI.map { $0.isTestMode ? "test mode" : "LIVE mode" } ?? "offline (no STRIPE_SECRET_KEY)")")
-        say("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")")
+        say("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")\(configuration.strictEvents ? ", strict events (unknown fields are refused)" : "")")
         say("  alerts     \(alertChannels.isEmpty ? "logged only (no channel configured)" : alertChannels.map(\.name).joined(separator: ", "))")
         let app = buildApplication(configuration: configuration, store: store, logger: logger)
-        var services: [any Service] = [app]
-        if !alertChannels.isEmpty {
-            services.append(AlertDeliveryService(store: store, channels: alertChannels, logger: logger, now: { Timestamp.now() }))
-        }
+        // With no channel configured, alerts still reach the operator: in this log.
+        let channels: [any AlertChannel] = alertChannels.isEmpty ? [LogAlertChannel(logger: logger)] : alertChannels
+        let services: [any Service] = [
+            app, AlertDeliveryService(store: store, channels: channels, logger: logger, now: { Timestamp.now() }),
+        ]
         try await ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+        logger.notice("plutus stopped; the requests in flight were answered")
+    }
+
+    /// Why the server could not listen on `host:port`, found by binding a socket there and
+    /// closing it again before any banner is printed; `nil` when it can.
+    static func bindProblem(host: String, port: Int) -> String? {
+        var hints = addrinfo()
+        hints.ai_flags = AI_PASSIVE
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        let name = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        guard getaddrinfo(name.isEmpty ? nil : name, String(port), &hints, &found) == 0, let first = found else {
+            return "cannot listen on '\(host)': not an address or a name this machine resolves — pass --host"
+        }
+        defer { freeaddrinfo(found) }
+        let descriptor = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var reuse: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 else { return nil }
+        switch errno {
+        case EADDRINUSE: return "port \(port) is in use — pass --port (or stop what is listening there)"
+        case EACCES: return "port \(port) needs privileges this user lacks — pass --port above 1023"
+        case EADDRNOTAVAIL: return "'\(host)' is not an address of this machine — pass --host"
+        default: return "cannot listen on \(host):\(port): \(String(cString: strerror(errno)).lowercased())"
+        }
     }
 
     static func integer(_ environment: [String: String], _ name: String, default value: Int) throws -> Int {

@@ -77,14 +77,16 @@ struct OutputOptions: ParsableArguments {
 /// Metering policy from the environment: `PLUTUS_BLOCK_OVER_BALANCE` (default on),
 /// `PLUTUS_BLOCK_OVER_FREE_LIMIT` (default off), `PLUTUS_LOW_BALANCE_USD` (default 10).
 enum Settings {
+    /// A boolean environment variable: 1/true/yes/on or 0/false/no/off; anything else stops.
+    static func flag(_ name: String, default value: Bool) throws -> Bool {
+        guard let text = ProcessInfo.processInfo.environment[name]?.lowercased(), !text.isEmpty else { return value }
+        if ["1", "true", "yes", "on"].contains(text) { return true }
+        if ["0", "false", "no", "off"].contains(text) { return false }
+        throw CLIFailure.usage("\(name) must be true or false, got '\(text)'")
+    }
+
     static func policy() throws -> MeteringPolicy {
         let environment = ProcessInfo.processInfo.environment
-        func flag(_ name: String, default value: Bool) throws -> Bool {
-            guard let text = environment[name]?.lowercased(), !text.isEmpty else { return value }
-            if ["1", "true", "yes", "on"].contains(text) { return true }
-            if ["0", "false", "no", "off"].contains(text) { return false }
-            throw CLIFailure.usage("\(name) must be true or false, got '\(text)'")
-        }
         var threshold = MicroDollars.dollars(10)!
         if let text = environment["PLUTUS_LOW_BALANCE_USD"], !text.isEmpty {
             threshold = try money(text, option: "PLUTUS_LOW_BALANCE_USD")
@@ -123,7 +125,10 @@ func resolveOrganization(_ reference: String?, in store: some BillingStore) asyn
     switch all.count {
     case 0: throw CLIFailure.runtime("no organizations. Run `plutus init --org NAME` or `plutus org create NAME`.")
     case 1: return all[0].organization
-    default: throw CLIFailure.usage("multiple orgs — pass --org <id|slug|name>.")
+    default:
+        let names = all.prefix(5).map { "\($0.organization.name) (\($0.organization.slug))" }.joined(separator: ", ")
+        throw CLIFailure.usage(
+            "there are \(all.count) organizations (\(names)\(all.count > 5 ? ", …" : "")) — pass --org with one's id, slug or name")
     }
 }
 
@@ -159,4 +164,9 @@ func formatTokens(_ value: Int64) -> String {
         out.append(character)
     }
     return String(out.reversed())
+}
+
+/// "1 call", "1,400 calls": a count with its noun, singular for one.
+func counted(_ value: Int64, _ noun: String, plural: String? = nil) -> String {
+    "\(formatTokens(value)) \(value == 1 ? noun : plural ?? noun + "s")"
 }

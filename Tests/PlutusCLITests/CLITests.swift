@@ -67,7 +67,9 @@ struct CLITests {
         try cli.run("grant", "--amount", "1")
         let refused = try cli.run("meter", "--provider", "p", "--cost", "1.000001")
         #expect(refused.status == 3)
-        #expect(refused.stderr.contains("prepaid credit exhausted"))
+        #expect(refused.stderr.contains("insufficient credit: this call costs $1.000001, balance $1.000000"))
+        #expect(refused.stdout.contains("✗ refused: insufficient credit"))
+        #expect(!(try cli.run("balance").stdout.contains("Hard stop")), "a call too big for the credit is no hard stop")
         let exact = try cli.run("meter", "--provider", "p", "--cost", "1")
         #expect(exact.status == 0)
         #expect(try cli.json("balance")["balance"] == .number("0"))
@@ -137,11 +139,27 @@ struct CLITests {
         let cli = CLI()
         let demo = try cli.run("demo")
         #expect(demo.status == 0, "\(demo.stderr)")
-        #expect(demo.stdout.contains("1401 calls recorded"))
-        #expect(demo.stdout.contains("Low credit balance: $18.40"))
+        // The count announced is the count recorded, and the month ends low without any
+        // balancing entry: two top-ups (the first before any call) and the calls themselves.
+        #expect(demo.stdout.contains("seeding 1,400 agent calls"))
+        #expect(demo.stdout.contains("1,400 calls recorded"))
+        #expect(demo.stdout.contains("Low credit balance"))
         let path = cli.home + "/demo.db"
         let balance = try cli.json("balance", "--db", path)
-        #expect(balance["balance"] == .number("18.4"))
+        let credit = try #require(balance["balance"].flatMap { value -> MicroDollars? in
+            if case .number(let text) = value { return try? MicroDollars.parse(text).get() }
+            return nil
+        })
+        #expect(credit > MicroDollars.dollars(5)! && credit < MicroDollars.dollars(25)!)
+        let ledger = try cli.json("ledger", "--db", path, "--limit", "500")
+        guard case .array(let entries) = ledger["items"] ?? .null else {
+            Issue.record("no ledger items in \(ledger)")
+            return
+        }
+        let kinds = entries.compactMap { $0["kind"]?.stringValue }
+        #expect(!kinds.contains("adjustment"))
+        #expect(kinds.filter { $0 == "topup" }.count == 2)
+        #expect(kinds.last == "topup", "the oldest entry is the first top-up, before any usage")
         #expect(balance["workspaces"] == .number("4"))
         #expect(try cli.json("verify", "--db", path)["ok"] == .bool(true))
         // Running it again replaces the demo database rather than adding to it.

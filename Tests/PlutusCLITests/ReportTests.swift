@@ -26,6 +26,17 @@ struct ReportTests {
         let opening = try #require(credit["opening"])
         #expect(opening + movements == credit["closing"])
         #expect(credit["usage"].map { $0 < 0 } == true)
+        // The usage debit in the credit half is the usage the tables below show, for every
+        // breakdown: entries and events are placed in months by the same time.
+        for section in ["provider", "model", "workspace", "task"] {
+            let rows = csv.stdout.split(separator: "\n").filter { $0.hasPrefix(section + ",") }
+            let total = try rows.reduce(Int64(0)) { sum, line in
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                return sum + (try MicroDollars.parse(String(fields[3])).get().rawValue)
+            }
+            #expect(total == -(credit["usage"] ?? 0), "\(section) rows add up to the usage debit")
+        }
+        #expect(csv.stdout.contains("note,placement,"))
         let previous = try cli.run(
             "report", "--db", db, "--month", Timestamp.now().month.start.adding(seconds: -1).month.text, "--format", "csv")
         let previousClosing = previous.stdout.split(separator: "\n").first { $0.hasPrefix("credit,closing,") }

@@ -111,7 +111,8 @@ struct ResponseTests {
             #""unpriced":false,"workspace_id":null,"duplicate":true}],"recorded":1,"blocked":0,"free_limit_blocked":0,"over_balance_blocked":0,"duplicates":1}"#))
         #expect(try JSONValue.parse(response.body)["results"] != nil)
         let refused = UsageResponse.render(outcome([.rejected(.overBalance)]), upgradeURL: "/pricing")
-        #expect(refused.body.hasPrefix(#"{"error":"prepaid credit exhausted","upgrade_url":"/pricing","org_id":"#))
+        #expect(refused.body.hasPrefix(
+            #"{"error":"prepaid credit exhausted","detail":"insufficient credit: this call costs $0.01560, balance $49.98","required_usd":0.0156,"balance_usd":49.98,"upgrade_url":"/pricing","org_id":"#))
     }
 
     @Test func replayKeepsStatusAndMarksTheBody() throws {

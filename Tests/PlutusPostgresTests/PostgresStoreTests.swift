@@ -81,6 +81,9 @@ struct PostgresConformanceTests {
     }
     @Test func summariesAddUpTheEventsByDay() async throws { try await withFreshStore(StoreConformance.summariesAddUpTheEventsByDay) }
     @Test func creditStatementsReconcile() async throws { try await withFreshStore(StoreConformance.creditStatementsReconcile) }
+    @Test(arguments: [UInt64(20_261_207), 7]) func statementsReconcileEveryMonthWithBackDatedUsage(seed: UInt64) async throws {
+        try await withFreshStore { try await StoreConformance.statementsReconcileEveryMonthWithBackDatedUsage($0, seed: seed) }
+    }
     @Test func alertOutboxTracksEachChannel() async throws { try await withFreshStore(StoreConformance.alertOutboxTracksEachChannel) }
     @Test func stripeEventCreditsOnceUnderConcurrentDelivery() async throws {
         try await withFreshStore(StoreConformance.stripeEventCreditsOnceUnderConcurrentDelivery)

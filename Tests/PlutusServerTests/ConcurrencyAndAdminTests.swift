@@ -71,20 +71,27 @@ struct ExportAndAdminTests {
             for index in 0..<23 {
                 _ = try await server.ingest(key, #"{"provider": "p", "cost_usd": 0.01, "event_id": "e\#(index)"}"#)
             }
-            var seen: [String] = []
-            var cursor: String?
-            repeat {
-                let path = "/v1/usage/export.json?limit=5" + (cursor.map { "&cursor=\($0)" } ?? "")
-                let page = try await LoopbackClient.json(port: server.port, "GET", path, bearer: key)
-                #expect(page.status == 200)
-                guard case .array(let events) = page.json["events"] else { Issue.record("no events"); return }
-                seen += events.compactMap { $0["event_id"]?.stringValue }
-                cursor = page.json["next_cursor"].flatMap { if case .number(let n) = $0 { n } else { nil } }
-            } while cursor != nil
-            #expect(seen == (0..<23).map { "e\($0)" })
-            // Without a limit everything is streamed at once.
+            // Newest first by default, as the original lists them; oldest first with order=asc.
+            for (order, expected) in [("", (0..<23).reversed().map { "e\($0)" }), ("&order=asc", (0..<23).map { "e\($0)" })] {
+                var seen: [String] = []
+                var cursor: String?
+                repeat {
+                    let path = "/v1/usage/export.json?limit=5" + order + (cursor.map { "&cursor=\($0)" } ?? "")
+                    let page = try await LoopbackClient.json(port: server.port, "GET", path, bearer: key)
+                    #expect(page.status == 200)
+                    guard case .array(let events) = page.json["events"] else { Issue.record("no events"); return }
+                    seen += events.compactMap { $0["event_id"]?.stringValue }
+                    cursor = page.json["next_cursor"].flatMap { if case .number(let n) = $0 { n } else { nil } }
+                } while cursor != nil
+                #expect(seen == expected)
+            }
+            // Without a limit everything is streamed at once, in the same order.
             let all = try await LoopbackClient.json(port: server.port, "GET", "/v1/usage/export.json", bearer: key)
             #expect(all.json["count"] == .number("23"))
+            guard case .array(let streamed) = all.json["events"] else { Issue.record("no events"); return }
+            #expect(streamed.first?["event_id"] == .string("e22") && streamed.last?["event_id"] == .string("e0"))
+            let wrong = try await LoopbackClient.json(port: server.port, "GET", "/v1/usage/export.json?order=up", bearer: key)
+            #expect(wrong.status == 400 && wrong.json["field"] == .string("order"))
         }
     }
 
@@ -99,6 +106,18 @@ struct ExportAndAdminTests {
             #expect(lines.count == 2)
             #expect(lines[0].hasPrefix("id,ts,provider,model,task_type,workspace,input_tokens"))
             #expect(lines[1].contains(",'=cmd|' /C calc'!A0,\"'@SUM(1,2)\",'-x,"))
+            // Booleans read true/false, and the last column is the call's time in ISO 8601.
+            #expect(lines[0].hasSuffix(",event_id,seq,time"))
+            #expect(lines[1].contains(",false,api,"))
+            let today = Timestamp.now().day
+            #expect(lines[1].split(separator: ",").last?.hasPrefix(today.text + "T") == true)
+            // Date filters read as the dashboard's: from the start of a day to the end of one.
+            let byDay = try await LoopbackClient.json(
+                port: server.port, "GET", "/v1/usage/export.csv?from=\(today.text)&to=\(today.text)", bearer: key)
+            #expect(byDay.text.split(separator: "\r\n").count == 2)
+            let before = try await LoopbackClient.json(
+                port: server.port, "GET", "/v1/usage/export.csv?to=\(today.adding(days: -1).text)", bearer: key)
+            #expect(before.text.split(separator: "\r\n").count == 1)
             let future = Int(Date().timeIntervalSince1970) + 3_600
             let none = try await LoopbackClient.json(port: server.port, "GET", "/v1/usage/export.csv?since=\(future)", bearer: key)
             #expect(none.text.split(separator: "\r\n").count == 1)
@@ -130,6 +149,24 @@ struct ExportAndAdminTests {
             #expect(key.json["secret"]?.stringValue?.hasPrefix("plutus_sk_") == true)
             let keys = try await server.admin("GET", "/v1/admin/keys?org=\(org)")
             #expect(!keys.text.contains("secret"))
+            // org_id, like every other admin call; a missing org names the parameter.
+            let byID = try await server.admin("GET", "/v1/admin/keys?org_id=\(org)")
+            #expect(byID.status == 200 && byID.json["keys"] == keys.json["keys"])
+            let missing = try await server.admin("GET", "/v1/admin/keys")
+            #expect(missing.status == 400 && missing.json["field"] == .string("org_id"))
+            #expect(try await server.admin("GET", "/v1/admin/keys?org_id=nope").status == 404)
+            // One name, one organization: no silent twins, unless a keyed retry replays it.
+            let twin = try await server.admin("POST", "/v1/admin/orgs", #"{"name": "Beta Co", "tier": "pro"}"#)
+            #expect(twin.status == 409)
+            #expect(twin.json["error"]?.stringValue?.contains(org) == true)
+            let sameSlug = try await server.admin("POST", "/v1/admin/orgs", #"{"name": "BETA  co"}"#)
+            #expect(sameSlug.status == 409)
+            let replay = try await server.admin(
+                "POST", "/v1/admin/orgs", #"{"name": "Beta Co", "tier": "pro"}"#, headers: [("Idempotency-Key", "create-beta")])
+            #expect(replay.status == 200 && replay.json["id"] == .string(org) && replay.json["idempotent_replay"] == .bool(true))
+            let otherTier = try await server.admin(
+                "POST", "/v1/admin/orgs", #"{"name": "Beta Co", "tier": "free"}"#, headers: [("Idempotency-Key", "create-beta-2")])
+            #expect(otherTier.status == 409)
             let orgs = try await server.admin("GET", "/v1/admin/orgs")
             #expect(orgs.json["orgs"].map { if case .array(let list) = $0 { list.count } else { 0 } } == 1)
         }

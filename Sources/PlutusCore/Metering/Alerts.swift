@@ -6,6 +6,8 @@ public enum AlertKind: String, Sendable, CaseIterable {
     case freeTierNear = "free_tier_near"
     case freeTierOver = "free_tier_over"
     case hardStop = "hard_stop"
+    /// A call bigger than the remaining credit was refused; smaller calls still run.
+    case callRefused = "call_refused"
     case paymentFailed = "payment_failed"
 
     public var title: String {
@@ -17,6 +19,7 @@ public enum AlertKind: String, Sendable, CaseIterable {
         case .freeTierNear: "Free tier near limit"
         case .freeTierOver: "Free tier over limit"
         case .hardStop: "Hard stop engaged"
+        case .callRefused: "Call refused: insufficient credit"
         case .paymentFailed: "Payment failed"
         }
     }
@@ -97,10 +100,12 @@ public enum Alerting {
         return nil
     }
 
-    /// An event was refused by the prepaid hard stop; once per UTC day.
-    public static func hardStopAlert(balance: MicroDollars, at time: Timestamp) -> AlertDraft {
+    /// An event was refused by the prepaid hard stop; once per UTC day. With credit left
+    /// (the call was only bigger than it) the alert says so, and is not a hard stop: smaller
+    /// calls still run.
+    public static func hardStopAlert(balance: MicroDollars, cost: MicroDollars, at time: Timestamp) -> AlertDraft {
         AlertDraft(
-            kind: .hardStop, subject: "balance", period: time.day.text, workspaceID: nil,
-            message: "Hard stop engaged: usage refused at balance \(balance.formatted)")
+            kind: balance.isPositive ? .callRefused : .hardStop, subject: "balance", period: time.day.text,
+            workspaceID: nil, message: Metering.refusalSentence(cost: cost, balance: balance))
     }
 }

@@ -85,6 +85,19 @@ public enum Metering {
         return .record(balanceAfter: balanceAfter, overFreeLimit: overFreeLimit)
     }
 
+    /// Why the hard stop refused a call, in one sentence for people (CLI, alerts, the 402's
+    /// `detail`): "insufficient credit: this call costs $75.01, balance $57.44", or, with
+    /// nothing left, "prepaid credit exhausted: balance $0.00".
+    public static func refusalSentence(cost: MicroDollars, balance: MicroDollars, call: String = "this call") -> String {
+        // Amounts that would read alike at their usual precision ($1.00 against $1.00) are
+        // shown to the micro-dollar, so the sentence always shows why.
+        let (costText, balanceText) = cost.readable == balance.readable
+            ? (cost.formatted(decimals: 6), balance.formatted(decimals: 6)) : (cost.readable, balance.readable)
+        return balance.isPositive
+            ? "insufficient credit: \(call) costs \(costText), balance \(balanceText)"
+            : "prepaid credit exhausted: balance \(balanceText)" + (cost.isPositive ? ", \(call) costs \(costText)" : "")
+    }
+
     /// Where an event's workspace string leads.
     public enum WorkspaceChoice: Equatable, Sendable {
         /// The event names an existing workspace of the organization.

@@ -46,6 +46,12 @@ public struct UsageFieldError: Error, Equatable, Sendable, CustomStringConvertib
         case timestampOutOfRange = "timestamp_out_of_range"
         case invalidTimestamp = "invalid_timestamp"
         case notAnObject = "not_an_object"
+        case invalidUsage = "invalid_usage"
+        case conflictingFields = "conflicting_fields"
+        /// Strict mode only: a field Plutus does not know.
+        case unknownField = "unknown_field"
+        /// Strict mode only: an event with no tokens and no cost.
+        case nothingToBill = "nothing_to_bill"
     }
 
     public var index: Int
@@ -68,6 +74,29 @@ public struct UsageFieldError: Error, Equatable, Sendable, CustomStringConvertib
     }
 }
 
+/// Something in an accepted event that Plutus did not bill: a field it does not know, or an
+/// event with nothing to bill. The `/v1` contract ignores unknown fields, so these are
+/// answered beside a 200, or refused as a 400 in strict mode.
+public struct UsageWarning: Sendable, Equatable {
+    public var index: Int
+    /// The field, or `""` for the event as a whole.
+    public var field: String
+    public var code: UsageFieldError.Code
+    public var message: String
+
+    public init(index: Int, field: String, code: UsageFieldError.Code, message: String) {
+        self.index = index
+        self.field = field
+        self.code = code
+        self.message = message
+    }
+
+    /// The same finding as a validation failure (strict mode).
+    public var asError: UsageFieldError {
+        UsageFieldError(index: index, field: field, code: code, rule: message, found: field.isEmpty ? "no tokens, no cost_usd" : "present")
+    }
+}
+
 /// The request as a whole is malformed (not the events in it).
 public struct UsageBatchShapeError: Error, Equatable, Sendable {
     public var message: String
@@ -81,13 +110,22 @@ public enum UsageValidation {
     /// Normalises a request body to a list of validated events. Validates every event
     /// before returning any, so a caller never records part of an invalid batch.
     /// Returns the events and whether the body was an array.
+    /// `{"events": [...]}` (an object whose only member is an `events` array) is read as the
+    /// batch it holds.
     public static func validateBody(
         _ body: JSONValue, now: Timestamp, defaultSource: String = "api"
-    ) throws -> (events: [UsageEventInput], wasArray: Bool) {
+    ) throws -> (events: [UsageEventInput], wasArray: Bool, warnings: [UsageWarning]) {
         let items: [JSONValue]
         let wasArray: Bool
         switch body {
         case .array(let elements):
+            items = elements
+            wasArray = true
+        case .object(let members) where members.count == 1 && members[0].0 == "events":
+            guard case .array(let elements) = members[0].1 else {
+                throw UsageBatchShapeError(
+                    message: "'events' must be an array of event objects: send {\"events\": [{\"provider\": …}, …]} or the array itself")
+            }
             items = elements
             wasArray = true
         case .object:
@@ -100,16 +138,26 @@ public enum UsageValidation {
             throw UsageBatchShapeError(message: "send 1–\(Limits.batchEventsMax) events")
         }
         var events: [UsageEventInput] = []
+        var warnings: [UsageWarning] = []
         events.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            events.append(try validate(item, index: index, now: now, defaultSource: defaultSource))
+            events.append(try validate(item, index: index, now: now, defaultSource: defaultSource, warnings: &warnings))
         }
-        return (events, wasArray)
+        return (events, wasArray, warnings)
     }
 
-    /// Validates one event object. Unknown fields are ignored, as in the original.
+    /// Validates one event object, dropping its warnings.
     public static func validate(
         _ value: JSONValue, index: Int, now: Timestamp, defaultSource: String = "api"
+    ) throws(UsageFieldError) -> UsageEventInput {
+        var warnings: [UsageWarning] = []
+        return try validate(value, index: index, now: now, defaultSource: defaultSource, warnings: &warnings)
+    }
+
+    /// Validates one event object. Unknown fields are ignored, as in the original, and each
+    /// is named in `warnings`; so is an event with no tokens and no cost.
+    public static func validate(
+        _ value: JSONValue, index: Int, now: Timestamp, defaultSource: String = "api", warnings: inout [UsageWarning]
     ) throws(UsageFieldError) -> UsageEventInput {
         guard case .object(let members) = value else {
             throw UsageFieldError(
@@ -119,7 +167,7 @@ public enum UsageValidation {
             UsageFieldError(index: index, field: field, code: code, rule: rule, found: found)
         }
         // One pass over the members (the parser refused duplicate keys), the usual fields
-        // first, instead of a scan of the object for each of the thirteen fields.
+        // first, instead of a scan of the object for each field.
         var fields = EventFields()
         for (name, member) in members {
             if case .null = member { continue }
@@ -137,7 +185,14 @@ public enum UsageValidation {
             case "cache_read_tokens": fields.cacheReadTokens = member
             case "cache_write_tokens": fields.cacheWriteTokens = member
             case "reasoning_tokens": fields.reasoningTokens = member
-            default: continue
+            case "usage", "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details",
+                "cache_read_input_tokens", "cache_creation_input_tokens":
+                fields.hasProviderNames = true
+            default:
+                warnings.append(
+                    UsageWarning(
+                        index: index, field: name, code: .unknownField,
+                        message: "'\(name)' is not an event field Plutus knows; it was ignored"))
             }
         }
         guard let providerValue = fields.provider else {
@@ -156,13 +211,20 @@ public enum UsageValidation {
         let source = try optionalLabel(fields.source, "source", bytesMax: Limits.labelBytesMax, index: index)
         let clientEventID = try optionalLabel(fields.eventID, "event_id", bytesMax: Limits.clientEventIDBytesMax, index: index)
 
-        let tokens = TokenCounts(
+        var tokens = TokenCounts(
             input: try tokenCount(fields.inputTokens, field: "input_tokens", index: index),
             output: try tokenCount(fields.outputTokens, field: "output_tokens", index: index),
             cacheRead: try tokenCount(fields.cacheReadTokens, field: "cache_read_tokens", index: index),
             cacheWrite: try tokenCount(fields.cacheWriteTokens, field: "cache_write_tokens", index: index),
             reasoning: try tokenCount(fields.reasoningTokens, field: "reasoning_tokens", index: index))
+        if fields.hasProviderNames { tokens = try providerTokens(members, plutusCounts: tokens, index: index) }
         let cost = try exactCost(fields.cost, index: index)
+        if cost == nil && tokens.tracked == 0 {
+            warnings.append(
+                UsageWarning(
+                    index: index, field: "", code: .nothingToBill,
+                    message: "the event has no tokens and no cost_usd; it was recorded at $0"))
+        }
         let timestamp = try eventTimestamp(fields.timestamp, now: now, index: index)
         return UsageEventInput(
             provider: provider, model: model.flatMap { $0.isEmpty ? nil : $0 },
@@ -178,6 +240,52 @@ public enum UsageValidation {
         var provider, model, taskType, workspace, source, eventID: JSONValue?
         var inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens: JSONValue?
         var cost, timestamp: JSONValue?
+        /// A provider's own usage (a `usage` object, or its field names at the top level).
+        var hasProviderNames = false
+    }
+
+    /// The event's tokens when it carries a provider's usage: Plutus's own counts, the
+    /// provider's names at the top level (OpenAI Chat's `prompt_tokens`/`completion_tokens`
+    /// with their details, Anthropic's `cache_read_input_tokens`/`cache_creation_input_tokens`)
+    /// and a `usage` object in any shape `ProviderUsage` reads, each kind counted once.
+    private static func providerTokens(
+        _ members: [(String, JSONValue)], plutusCounts: TokenCounts, index: Int
+    ) throws(UsageFieldError) -> TokenCounts {
+        var tally = TokenTally()
+        let own: [(TokenKind, Int64, String)] = [
+            (.input, plutusCounts.input, "input_tokens"), (.output, plutusCounts.output, "output_tokens"),
+            (.cacheRead, plutusCounts.cacheRead, "cache_read_tokens"),
+            (.cacheWrite, plutusCounts.cacheWrite, "cache_write_tokens"),
+            (.reasoning, plutusCounts.reasoning, "reasoning_tokens"),
+        ]
+        for (kind, tokens, field) in own { try tally.add(.init(kind: kind, tokens: tokens, field: field), index: index) }
+        var topLevel: [(String, JSONValue)] = []
+        var usage: JSONValue? = nil
+        for (name, member) in members {
+            if case .null = member { continue }
+            switch name {
+            case "usage": usage = member
+            case "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details":
+                topLevel.append((name, member))
+            case "cache_read_input_tokens":
+                try tally.add(
+                    .init(kind: .cacheRead, tokens: try tokenCount(member, field: name, index: index), field: name), index: index)
+            case "cache_creation_input_tokens":
+                try tally.add(
+                    .init(kind: .cacheWrite, tokens: try tokenCount(member, field: name, index: index), field: name), index: index)
+            default: continue
+            }
+        }
+        if !topLevel.isEmpty {
+            // OpenAI Chat's names beside the event's own: read them as that shape.
+            for count in try ProviderUsage.counts(.object(topLevel), field: "", index: index) {
+                try tally.add(count, index: index)
+            }
+        }
+        if let usage {
+            for count in try ProviderUsage.counts(usage, field: "usage", index: index) { try tally.add(count, index: index) }
+        }
+        return tally.counts
     }
 
     /// Whether the text is empty or only whitespace (a provider must say something). ASCII is
@@ -229,7 +337,7 @@ public enum UsageValidation {
         return text
     }
 
-    private static func tokenCount(_ value: JSONValue?, field: String, index: Int) throws(UsageFieldError) -> Int64 {
+    static func tokenCount(_ value: JSONValue?, field: String, index: Int) throws(UsageFieldError) -> Int64 {
         guard let value else { return 0 }
         guard case .number(let text) = value, isIntegerLiteral(text) else {
             throw UsageFieldError(

@@ -77,6 +77,11 @@ public enum UsageResponse {
         var out = JSONObjectWriter(capacity: 192 + outcome.events.count * 256)
         if nothingLanded {
             out.string("error", refusal(outcome))
+            if let detail = refusalDetail(outcome) {
+                out.string("detail", detail.sentence)
+                out.money("required_usd", detail.cost)
+                out.money("balance_usd", detail.balance)
+            }
             out.string("upgrade_url", upgradeURL)
         }
         out.string("org_id", outcome.organizationID.rawValue)
@@ -109,6 +114,16 @@ public enum UsageResponse {
         case (true, false): "free-tier token quota reached — upgrade to Pro"
         case (true, true): "usage rejected: free-tier quota and prepaid credit both exhausted"
         }
+    }
+
+    /// The first call the hard stop refused, as a sentence with its amounts. The contract's
+    /// `error` string stays as the original's clients expect; this says what happened.
+    private static func refusalDetail(_ outcome: UsageBatchOutcome) -> (sentence: String, cost: MicroDollars, balance: MicroDollars)? {
+        guard let index = outcome.events.firstIndex(where: { $0.status == .rejected(.overBalance) }) else { return nil }
+        let event = outcome.events[index]
+        let sentence = Metering.refusalSentence(
+            cost: event.cost, balance: event.balanceAfter, call: outcome.events.count > 1 ? "event \(index)" : "this call")
+        return (sentence, event.cost, event.balanceAfter)
     }
 
     /// The stored response of an earlier request with the same key, marked as a replay.
@@ -178,3 +193,4 @@ public enum RequestFingerprint {
         }
     }
 }
+

@@ -87,5 +87,15 @@ public struct MicroDollars: RawRepresentable, Hashable, Comparable, Sendable, Cu
         return String(out.reversed())
     }
 
+    /// Dollars for people at any size: cents from $1 up, and below $1 at least four
+    /// significant digits (up to the micro-dollar): `$57.44`, `$0.06300`, `$0.006150`,
+    /// `$0.000015`. A sub-cent price or call never reads as `$0.00` or `$0.01`.
+    public var readable: String {
+        let magnitude = rawValue.magnitude
+        guard magnitude < 1_000_000, magnitude > 0 else { return formatted }
+        let digits = String(magnitude).count
+        return formatted(decimals: min(6, 6 - digits + 4))
+    }
+
     public var description: String { formatted(decimals: 6) }
 }

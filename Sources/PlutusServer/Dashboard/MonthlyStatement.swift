@@ -27,6 +27,10 @@ public struct MonthlyStatement: Sendable {
 
     public var fileName: String { "plutus-\(organization.slug)-\(month.text)" }
 
+    /// How usage is placed in months, said on every statement.
+    static let placement =
+        "Usage is placed by each call's own time: a call reported late (with ts, up to 35 days back) counts in the month it happened, and so does the ledger entry that paid for it."
+
     static func label(_ kind: EntryKind) -> String {
         switch kind {
         case .usage: "Usage"
@@ -47,6 +51,7 @@ public struct MonthlyStatement: Sendable {
             "nonce": nonce, "orgName": organization.name, "plan": organization.plan.displayName, "month": month.text,
             "periodStart": month.start.iso8601, "periodEnd": month.end.iso8601,
             "generated": DashboardView.time(generatedAt), "catalogVersion": catalogVersion, "catalogAsOf": catalogAsOf,
+            "placement": Self.placement,
             "opening": credit.opening.formatted, "closing": credit.closing.formatted,
             "movements": credit.movements.map { movement -> [String: Any] in
                 ["label": Self.label(movement.kind), "entries": movement.entries, "net": movement.net.formatted]
@@ -78,6 +83,7 @@ public struct MonthlyStatement: Sendable {
         func row(_ fields: [String]) { lines.append(fields.map(Self.csvField).joined(separator: ",")) }
         row(["period", month.text, "\(month.start.iso8601)/\(month.end.iso8601)", "", "", ""])
         row(["price_catalog", catalogVersion, catalogAsOf, "", "", ""])
+        row(["note", "placement", Self.placement, "", "", ""])
         row(["credit", "opening", "Opening balance", credit.opening.decimalString, "", ""])
         for movement in credit.movements {
             row(["credit", movement.kind.rawValue, Self.label(movement.kind), movement.net.decimalString, String(movement.entries), ""])

@@ -208,7 +208,7 @@ enum Templates {
         {{#breakdowns}}<h2>By {{title}}</h2><table><thead><tr><th>{{title}}</th><th class="r">Cost</th><th class="r">Calls</th><th class="r">Tokens</th></tr></thead><tbody>
         {{#rows}}<tr><td>{{label}}</td><td class="r num">{{cost}}</td><td class="r num">{{events}}</td><td class="r num">{{tokens}}</td></tr>{{/rows}}
         {{^rows}}<tr><td colspan="4" class="muted">No usage.</td></tr>{{/rows}}</tbody></table>{{/breakdowns}}
-        <p class="muted">Usage is placed on the day of each event's own time. Costs marked estimated were priced from the catalog above.</p>
+        <p class="muted">{{placement}} Costs marked estimated were priced from the catalog above.</p>
         </body></html>
         """
 
