@@ -83,6 +83,7 @@ struct AdminController<Store: BillingStore>: Sendable {
             throw APIError.badRequest("tier must be \(Plan.allCases.map(\.rawValue).joined(separator: "|"))", field: "tier")
         }
         let email = try Self.string(body, "owner_email", required: false)
+        let key = try HTTPInput.idempotencyKey(request)
         func rendered(_ org: Organization) -> [(String, JSONValue)] {
             [
                 ("id", .string(org.id.rawValue)), ("name", .string(org.name)), ("slug", .string(org.slug)),
@@ -96,7 +97,7 @@ struct AdminController<Store: BillingStore>: Sendable {
         var existing = try await store.findOrganization(name)
         if existing == nil { existing = try await store.findOrganization(Slug.make(from: name)) }
         if let existing {
-            if try HTTPInput.idempotencyKey(request) != nil, existing.name == name, existing.plan == plan {
+            if key != nil, existing.name == name, existing.plan == plan {
                 return JSONResponse.make(.ok, .object(rendered(existing) + [("idempotent_replay", .bool(true))]))
             }
             throw APIError(
