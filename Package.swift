@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "plutus", targets: ["plutus"]),
+        .executable(name: "plutus-bench", targets: ["plutus-bench"]),
         .library(name: "PlutusCore", targets: ["PlutusCore"]),
         .library(name: "PlutusStore", targets: ["PlutusStore"]),
         .library(name: "PlutusSQLite", targets: ["PlutusSQLite"]),
@@ -126,6 +127,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The benchmarks: their own executable, reaching store internals through `package` access.
+        .executableTarget(
+            name: "plutus-bench",
+            dependencies: [
+                "PlutusCore",
+                "PlutusStore",
+                "PlutusSQLite",
+                "PlutusPostgres",
+                "PlutusServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/PlutusBench",
+            swiftSettings: strict
+        ),
         .testTarget(name: "PlutusCoreTests", dependencies: ["PlutusCore"], swiftSettings: strict),
         .testTarget(
             name: "PlutusStoreTests",
@@ -178,7 +196,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PlutusCLITests",
-            dependencies: ["plutus", "PlutusCore", "PlutusStoreTesting", "PlutusPostgres"],
+            dependencies: ["plutus", "plutus-bench", "PlutusCore", "PlutusStoreTesting", "PlutusPostgres"],
             swiftSettings: strict
         ),
     ]

@@ -4,7 +4,7 @@ import GRDB
 /// an insert that touches several b-trees, VDBE set-up and halt) is paid once per chunk of
 /// rows, not once per row. Chunks are 100 rows, then powers of two, so any count up to 100
 /// takes at most seven statements, and eight cached statements serve every count.
-struct ChunkedInsert: Sendable {
+package struct ChunkedInsert: Sendable {
     /// Rows per statement, largest first; the last is 1 so every count decomposes.
     static let chunkRows = [100, 64, 32, 16, 8, 4, 2, 1]
 
@@ -20,7 +20,7 @@ struct ChunkedInsert: Sendable {
     }
 
     /// Inserts one row per item, binding each item's `columns` values with `bind`.
-    func insert<Rows: Collection>(
+    package func insert<Rows: Collection>(
         _ db: Database, _ items: Rows, bind: (Rows.Element, inout RawStatement) -> Void
     ) throws {
         // Rows are bound from the collection in place: `for item in` would copy each row

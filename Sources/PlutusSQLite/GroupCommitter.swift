@@ -22,14 +22,14 @@ public final class GroupCommitter: Sendable {
     static let groupRequestsMax = 512
 
     /// One ingest request, which the writer may apply together with others of its organization.
-    struct Ingest: Sendable {
+    package struct Ingest: Sendable {
         let batch: UsageBatch
         let priced: [PricedCost]
     }
 
     /// Applies ingest requests of one organization together, in order: one result per
     /// request. Throws when the shared write fails; nothing of it then stays.
-    typealias ApplyIngest = @Sendable (Database, [Ingest]) throws -> [Result<any Sendable, any Error>]
+    package typealias ApplyIngest = @Sendable (Database, [Ingest]) throws -> [Result<any Sendable, any Error>]
 
     private struct Job: @unchecked Sendable {
         // The body runs on the writer thread; the continuation is resumed once, after commit.
@@ -39,7 +39,7 @@ public final class GroupCommitter: Sendable {
         let continuation: CheckedContinuation<any Sendable, any Error>
     }
 
-    typealias Counts = GroupCommitCounts
+    package typealias Counts = GroupCommitCounts
 
     private struct State {
         var pending: [Job] = []
@@ -53,19 +53,19 @@ public final class GroupCommitter: Sendable {
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "plutus.group-commit")
 
-    init(pool: DatabasePool, queueDepthMax: Int = queueDepthMaxDefault, applyIngest: @escaping ApplyIngest) {
+    package init(pool: DatabasePool, queueDepthMax: Int = queueDepthMaxDefault, applyIngest: @escaping ApplyIngest) {
         precondition(queueDepthMax > 0, "the queue needs room")
         self.pool = pool
         self.queueDepthMax = queueDepthMax
         self.applyIngest = applyIngest
     }
 
-    var counts: Counts { state.withLock { $0.counts } }
+    package var counts: Counts { state.withLock { $0.counts } }
 
     /// Runs `body` inside the next group transaction and returns its result once durable.
     /// An ingest request (`ingest`) may be applied together with the other requests of its
     /// organization instead; `body` is how it runs in a savepoint of its own.
-    func submit<T: Sendable>(ingest: Ingest? = nil, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    package func submit<T: Sendable>(ingest: Ingest? = nil, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await enqueue(ingest: ingest) { try body($0) } as! T  // both paths answer with what `body` returns
     }
 

@@ -10,7 +10,7 @@ import GRDBSQLite
 /// Text values are copied once into one buffer per execution and bound in place
 /// (`SQLITE_STATIC`) once every value is in, instead of SQLite copying each into an
 /// allocation of its own (`SQLITE_TRANSIENT`): a batch of 100 events binds about 900 texts.
-struct RawStatement {
+package struct RawStatement {
     private let handle: SQLiteStatement
     private var index: Int32 = 0
     /// The first failed bind's result code.
@@ -21,13 +21,13 @@ struct RawStatement {
     /// Where each text value lies in `texts`, bound once `bind` is done.
     private var textBinds: [(index: Int32, start: Int, count: Int)] = []
 
-    init(_ statement: Statement) {
+    package init(_ statement: Statement) {
         handle = statement.sqliteStatement
     }
 
     /// Binds with `bind`, steps once, and resets the statement, whatever happens: for writes
     /// that return no rows.
-    mutating func run(_ bind: (inout RawStatement) -> Void) throws {
+    package mutating func run(_ bind: (inout RawStatement) -> Void) throws {
         try query(bind) { _ in throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "a write returned a row") }
     }
 
@@ -78,19 +78,19 @@ struct RawStatement {
         if code != SQLITE_OK && bindFailure == nil { bindFailure = code }
     }
 
-    mutating func integer(_ value: Int64) {
+    package mutating func integer(_ value: Int64) {
         index += 1
         check(sqlite3_bind_int64(handle, index, value))
     }
 
-    mutating func text(_ value: String) {
+    package mutating func text(_ value: String) {
         index += 1
         let start = texts.count
         texts.append(contentsOf: value.utf8)
         textBinds.append((index, start, texts.count - start))
     }
 
-    mutating func text(_ value: String?) {
+    package mutating func text(_ value: String?) {
         guard let value else {
             index += 1
             check(sqlite3_bind_null(handle, index))

@@ -4,11 +4,11 @@ import GRDB
 
 /// The schema, as named migrations that are never edited once shipped. A new change is a
 /// new migration appended to the list.
-enum SQLiteSchema {
+package enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
     static let version = 7
 
-    static var migrator: DatabaseMigrator {
+    package static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-foundation") { db in
             try db.execute(sql: v1)

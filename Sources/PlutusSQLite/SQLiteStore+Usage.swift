@@ -244,8 +244,8 @@ extension SQLiteStore {
     }
 
     /// The multi-row INSERT of usage events.
-    enum EventInsert {
-        static let statement = ChunkedInsert(
+    package enum EventInsert {
+        package static let statement = ChunkedInsert(
             """
             INSERT INTO usage_events(id, org_id, workspace_id, client_event_id, provider, model, task_type,
                 input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,

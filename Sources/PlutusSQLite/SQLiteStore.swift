@@ -80,7 +80,7 @@ public final class SQLiteStore: BillingStore, Sendable {
     /// A WAL pool whose writer commits durably. DatabasePool settles on synchronous=NORMAL
     /// when it opens; acknowledged writes must survive power loss, so FULL is set here and
     /// checked.
-    static func durablePool(path: String, configuration: Configuration) throws -> DatabasePool {
+    package static func durablePool(path: String, configuration: Configuration) throws -> DatabasePool {
         let pool = try DatabasePool(path: path, configuration: configuration)
         let synchronous = try pool.writeWithoutTransaction { db -> Int in
             try db.execute(sql: "PRAGMA synchronous = FULL")

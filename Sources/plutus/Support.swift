@@ -136,17 +136,7 @@ func printJSON(_ value: JSONValue) { print(value.serialized()) }
 
 /// Prints rows as left-aligned columns (right-aligned where `numeric`).
 func printTable(_ header: [String], _ rows: [[String]], numeric: Set<Int> = []) {
-    var widths = header.map(\.count)
-    for row in rows { for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) } }
-    func line(_ cells: [String]) -> String {
-        cells.enumerated().map { column, cell in
-            let padding = String(repeating: " ", count: widths[column] - cell.count)
-            return numeric.contains(column) ? padding + cell : cell + padding
-        }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-    }
-    print(line(header))
-    print(widths.map { String(repeating: "─", count: $0) }.joined(separator: "  "))
-    for row in rows { print(line(row)) }
+    print(TextTable.render(header, rows, numeric: numeric))
 }
 
 extension Timestamp {

@@ -36,9 +36,12 @@ struct CLI {
         try run(arguments: arguments, environment: environment)
     }
 
-    func run(arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
+    /// The benchmark binary, built beside `plutus`.
+    static var benchBinary: String { URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("plutus-bench").path }
+
+    func run(arguments: [String], environment extra: [String: String] = [:], executable: String = CLI.binary) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PLUTUS_HOME"] = home

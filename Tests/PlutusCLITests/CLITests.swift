@@ -171,14 +171,25 @@ struct CLITests {
     }
 }
 
-/// `plutus bench` is figures, not assertions; this only checks that one short run, with each
-/// load generator present here, completes and that its own books check out.
-@Suite("plutus bench, one short run")
+/// `plutus-bench` is figures, not assertions; this only checks that one short run, with each
+/// load generator, completes and that its own books check out.
+@Suite("plutus-bench, one short run")
 struct BenchSmokeTests {
-    @Test(arguments: ["builtin", "wrk"]) func aShortRunBalancesItsBooks(generator: String) throws {
-        let wrkInstalled = ["/usr/bin/wrk", "/usr/local/bin/wrk"].contains { FileManager.default.isExecutableFile(atPath: $0) }
-        if generator == "wrk" && !wrkInstalled && ProcessInfo.processInfo.environment["CI"] == nil { return }
-        let run = try CLI().run("bench", "--seconds", "1", "--load-generator", generator)
+    static let wrkInstalled = ["/usr/bin/wrk", "/usr/local/bin/wrk"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test func aShortRunWithTheBuiltInGeneratorBalancesItsBooks() throws { try shortRun(generator: "builtin") }
+
+    /// In CI wrk is required (`scripts/test` installs it), so its absence fails there; on a
+    /// machine without it the test is reported as skipped, never as passed.
+    @Test(.enabled(if: wrkInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "wrk is not installed"))
+    func aShortRunWithWrkBalancesItsBooks() throws {
+        #expect(Self.wrkInstalled, "wrk is required in CI")
+        try shortRun(generator: "wrk")
+    }
+
+    func shortRun(generator: String) throws {
+        let run = try CLI().run(
+            arguments: ["--seconds", "1", "--load-generator", generator], executable: CLI.benchBinary)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("single events at 64 connections:"))
         #expect(run.stdout.contains("the same in 3 adjacent pairs, each measured right after the trivial route: "))

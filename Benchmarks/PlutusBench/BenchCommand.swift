@@ -8,7 +8,7 @@ import PlutusStore
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "ingest",
         abstract: "Measure ingest throughput and latency over loopback HTTP, beside a trivial-route ceiling.",
         discussion: """
             Runs in one process on a fresh temporary database (synchronous=FULL): the ceilings (a trivial \
@@ -50,7 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
             org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil), at: Timestamp.now())
         let key = try await store.createAPIKey(org.id, name: "bench").secret
         let configuration = ServerConfiguration(
-            host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: Plutus.version,
+            host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: PlutusBench.version,
             stripeWebhookSecrets: [Self.webhookSecret])
         // The handler `plutus serve` logs with; stopping the servers at the end logs cancellations.
         let logger = ServerLogHandler.logger(label: "plutus-bench", level: .critical)
@@ -268,7 +268,7 @@ struct BenchCommand: AsyncParsableCommand {
             String(delivered.total - credited), String(delivered.errors),
         ])
         let creditedDollars = try await store.balance(org, at: Timestamp.now()).balance.subtracting(balanceBefore) ?? .zero
-        printTable(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9])
+        print(TextTable.render(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9]))
         for line in unexpected { print("non-2xx answers — \(line)") }
         if let single64 = rows.first(where: { $0[0] == Self.singleEventLabel && $0[1] == "64" }), let rate = Double(single64[2]),
             let trivial = ceilingRates[Self.trivialCeilingLabel], trivial > 0

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PlutusCore
 import PlutusPostgres
 import PlutusSQLite
@@ -11,7 +12,7 @@ import Glibc
 
 struct ScaleBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-scale",
+        commandName: "scale",
         abstract: "Ingest throughput on SQLite beside PostgreSQL with one and with three server processes.",
         discussion: """
             In one run: starts real `plutus serve` processes on 127.0.0.1 (one on a fresh SQLite file; one, then three, \
@@ -44,7 +45,7 @@ struct ScaleBenchCommand: AsyncParsableCommand {
         let sqlite = try SQLiteStore(path: sqlitePath)
         let name = "plutus_bench_\(UUID().uuidString.prefix(8).lowercased())"
         let url = try await PostgresAdmin.createDatabase(url: server, name: name)
-        let postgres = try await PostgresStore.open(url: url, migrations: .apply, logger: DatabaseOptions.quietLogger)
+        let postgres = try await PostgresStore.open(url: url, migrations: .apply, logger: { var logger = Logger(label: "plutus.postgres"); logger.logLevel = .error; return logger }())
         defer { try? FileManager.default.removeItem(at: directory) }
         let (sqliteOrg, sqliteKey) = try await Self.prepare(sqlite)
         let (postgresOrg, postgresKey) = try await Self.prepare(postgres)
@@ -73,9 +74,9 @@ struct ScaleBenchCommand: AsyncParsableCommand {
                 ])
             }
         }
-        printTable(
+        print(TextTable.render(
             ["backend", "servers", "scenario", "conns", "req/s", "events/s", "p50 ms", "p99 ms", "non-2xx", "errors"], rows,
-            numeric: [1, 3, 4, 5, 6, 7, 8, 9])
+            numeric: [1, 3, 4, 5, 6, 7, 8, 9]))
         var clean = true
         for (label, store, org) in [("SQLite", sqlite as any BillingStore, sqliteOrg), ("PostgreSQL", postgres, postgresOrg)] {
             let recorded = try await store.balance(org, at: Timestamp.now()).monthEvents
@@ -134,7 +135,7 @@ final class ServerProcess: Sendable {
     init(arguments: [String]) throws {
         port = try Self.freePort()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        process.executableURL = URL(fileURLWithPath: PlutusBench.plutusBinary)
         process.arguments = ["serve", "--port", String(port)] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PLUTUS_INGEST_RATE_PER_MIN"] = "0"

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PlutusCore
+import PlutusSQLite
 import PlutusStore
 
 /// The floors under every SQLite figure in `plutus bench`, in WAL mode with

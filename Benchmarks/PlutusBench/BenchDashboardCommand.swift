@@ -8,7 +8,7 @@ import PlutusStore
 
 struct BenchDashboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-dashboard",
+        commandName: "dashboard",
         abstract: "Seed one organization with many events, then time the dashboard's summary and page.",
         discussion: """
             Seeds a fresh temporary database through the store (batches of 1,000, so the daily rollup stays \
@@ -99,7 +99,7 @@ struct BenchDashboardCommand: AsyncParsableCommand {
         let logger = ServerLogHandler.logger(label: "plutus-bench", level: .critical)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = buildApplication(
-            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, version: Plutus.version), store: store,
+            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, version: PlutusBench.version), store: store,
             logger: logger
         ) { continuation.yield($0) }
         await withThrowingTaskGroup(of: Void.self) { group in
