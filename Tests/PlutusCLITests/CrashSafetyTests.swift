@@ -1,4 +1,5 @@
 import Foundation
+import PlutusStore
 import PlutusCore
 import PlutusStoreTesting
 import Testing
@@ -50,7 +51,10 @@ struct CrashSafetyTests {
         let checkout = StripeFixtures.event(
             id: "evt_crash_checkout", type: "checkout.session.completed",
             object: StripeFixtures.checkoutSession(org: org, amountCents: "2500", paymentIntent: "pi_crash"))
-        var rng = SystemRandomNumberGenerator()
+        // A seeded schedule, printed, so a failing run can be replayed with PLUTUS_CRASH_SEED.
+        let seed = ProcessInfo.processInfo.environment["PLUTUS_CRASH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
+        print("crash test: kill schedule seed \(seed) (replay with PLUTUS_CRASH_SEED=\(seed))")
+        var rng = SplitMix64(seed: seed)
         for cycle in 0..<Self.cycles {
             let server = try Self.server(cli, port: port)
             try await Self.waitUntilUp(port)

@@ -58,7 +58,7 @@ struct BillingRouteTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await app.run() }
                 var iterator = ports.makeAsyncIterator()
-                guard let port = await iterator.next() else { return }
+                guard let port = await iterator.next() else { throw LoopbackClient.Failure(description: "the server never reported its port") }
                 try await body(Harness(port: port, store: store, stripe: stripe))
                 group.cancelAll()
             }

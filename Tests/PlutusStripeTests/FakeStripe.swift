@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PlutusCore
+import PlutusStoreTesting
 import Synchronization
 
 /// A local stand-in for Stripe's API: records every request and answers with the shapes
@@ -38,7 +39,7 @@ final class FakeStripe: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { return }
+            guard let port = await iterator.next() else { throw LoopbackClient.Failure(description: "the server never reported its port") }
             try await body("http://127.0.0.1:\(port)")
             group.cancelAll()
         }
