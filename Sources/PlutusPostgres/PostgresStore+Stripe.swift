@@ -116,6 +116,7 @@ private struct PostgresStripeApplication {
             return StripeOutcome(status: .customerLinked, organizationID: org.id)
         case .setPlan(let hint, let plan, let subscription):
             guard let org = try await organization(hint) else { return unmapped() }
+            try await linkCustomer(org, hint.customer)
             return try await setPlan(org, plan: plan, subscription: subscription)
         case .refund(let hint, let charge, let refundedTotal):
             guard let payment = hint.paymentIntent, let topUp = try await existingTopUp(payment: payment) else {

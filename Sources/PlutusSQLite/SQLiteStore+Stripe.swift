@@ -104,6 +104,7 @@ private struct StripeApplication {
             return StripeOutcome(status: .customerLinked, organizationID: org.id)
         case .setPlan(let hint, let plan, let subscription):
             guard let org = try organization(hint) else { return unmapped() }
+            try linkCustomer(org, hint.customer)
             return try setPlan(org, plan: plan, subscription: subscription)
         case .refund(let hint, let charge, let refundedTotal):
             guard let payment = hint.paymentIntent, let topUp = try existingTopUp(payment: payment) else {

@@ -753,6 +753,42 @@ extension StoreConformance {
         #expect(try await store.findOrganization(org.rawValue)?.plan == .free)
     }
 
+    /// With no Pro price configured, subscriptions move the plan as in the original: a
+    /// subscription checkout makes the organization Pro (and links its customer), and later
+    /// subscription events, mapped by that customer, move it whatever their price.
+    public static func stripeSubscriptionsWithoutAProPriceMoveThePlan(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .free, ownerEmail: nil).id
+        let noPrice = StripeSettings(proPriceID: nil)
+        let checkout = StripeFixtures.event(
+            id: "evt_c1", type: "checkout.session.completed",
+            object: StripeFixtures.checkoutSession(org: org.rawValue, mode: "subscription", customer: "cus_sub"))
+        #expect(try await deliver(store, checkout, settings: noPrice).status == .planSet)
+        #expect(try await store.findOrganization(org.rawValue)?.plan == .pro)
+        #expect(try await store.findOrganization(org.rawValue)?.stripeCustomerID == "cus_sub")
+        let pastDue = StripeFixtures.event(
+            id: "evt_u1", type: "customer.subscription.updated", created: StripeFixtures.created + 60,
+            object: StripeFixtures.subscription(status: "past_due", price: "price_anything", customer: "cus_sub"))
+        #expect(try await deliver(store, pastDue, settings: noPrice).status == .planSet)
+        #expect(try await store.findOrganization(org.rawValue)?.plan == .free)
+        let active = StripeFixtures.event(
+            id: "evt_u2", type: "customer.subscription.updated", created: StripeFixtures.created + 120,
+            object: StripeFixtures.subscription(status: "active", price: "price_other", customer: "cus_sub"))
+        #expect(try await deliver(store, active, settings: noPrice).status == .planSet)
+        #expect(try await store.findOrganization(org.rawValue)?.plan == .pro)
+        let deleted = StripeFixtures.event(
+            id: "evt_u3", type: "customer.subscription.deleted", created: StripeFixtures.created + 180,
+            object: StripeFixtures.subscription(status: "canceled", price: "price_other", customer: "cus_sub"))
+        #expect(try await deliver(store, deleted, settings: noPrice).status == .planSet)
+        #expect(try await store.findOrganization(org.rawValue)?.plan == .free)
+        // With a Pro price configured, the same checkout only links the customer.
+        let other = try await store.createOrganization(name: "Beta", plan: .free, ownerEmail: nil).id
+        let priced = StripeFixtures.event(
+            id: "evt_c2", type: "checkout.session.completed",
+            object: StripeFixtures.checkoutSession(org: other.rawValue, mode: "subscription", customer: "cus_beta"))
+        #expect(try await deliver(store, priced).status == .customerLinked)
+        #expect(try await store.findOrganization(other.rawValue)?.plan == .free)
+    }
+
     /// An event for an organization Plutus cannot map is kept and applies when redelivered
     /// after the mapping exists.
     public static func stripeUnmappedEventsReplayLater(_ store: some BillingStore) async throws {

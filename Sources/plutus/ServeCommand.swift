@@ -81,6 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         say("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
         say("  webhooks   \(configuration.stripeWebhookSecrets.isEmpty ? "off (set STRIPE_WEBHOOK_SECRET)" : "on at /webhook/stripe")")
         say("  stripe     \(configuration.stripeAPI.map { $0.isTestMode ? "test mode" : "LIVE mode" } ?? "offline (no STRIPE_SECRET_KEY)")")
+        say("  plans      \(configuration.stripe.planRule)")
         say("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")\(configuration.strictEvents ? ", strict events (unknown fields are refused)" : "")")
         say("  alerts     \(alertChannels.isEmpty ? "logged only (no channel configured)" : alertChannels.map(\.name).joined(separator: ", "))")
         let app = buildApplication(configuration: configuration, store: store, logger: logger)

@@ -94,6 +94,9 @@ struct PostgresConformanceTests {
     @Test func stripeRefundsAndDisputesConverge() async throws {
         try await withFreshStore(StoreConformance.stripeRefundsAndDisputesConverge)
     }
+    @Test func stripeSubscriptionsWithoutAProPriceMoveThePlan() async throws {
+        try await withFreshStore(StoreConformance.stripeSubscriptionsWithoutAProPriceMoveThePlan)
+    }
     @Test func stripeSubscriptionsNeverGoBackInTime() async throws {
         try await withFreshStore(StoreConformance.stripeSubscriptionsNeverGoBackInTime)
     }

@@ -567,6 +567,9 @@ struct SQLiteStripeTests {
         try await StoreConformance.stripeUnpaidWrongCurrencyAndAbsurdAmountsMoveNothing(makeStore())
     }
     @Test func refundsAndDisputesConverge() async throws { try await StoreConformance.stripeRefundsAndDisputesConverge(makeStore()) }
+    @Test func stripeSubscriptionsWithoutAProPriceMoveThePlan() async throws {
+        try await StoreConformance.stripeSubscriptionsWithoutAProPriceMoveThePlan(makeStore())
+    }
     @Test func subscriptionsNeverGoBackInTime() async throws {
         try await StoreConformance.stripeSubscriptionsNeverGoBackInTime(makeStore())
     }

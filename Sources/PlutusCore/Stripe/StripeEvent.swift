@@ -33,6 +33,12 @@ public struct StripeSettings: Sendable, Equatable {
     /// The Stripe Price of the Pro plan; subscription events for other prices are ignored.
     public var proPriceID: String?
 
+    /// Which subscriptions move an organization's plan, in a sentence for the start-up banner.
+    public var planRule: String {
+        proPriceID.map { "Pro while a subscription to \($0) is active or trialing" }
+            ?? "any subscription makes the organization Pro while active (no STRIPE_PRICE_PRO, as the original)"
+    }
+
     public init(currency: String = "usd", proPriceID: String? = nil) {
         self.currency = currency.lowercased()
         self.proPriceID = proPriceID
@@ -64,7 +70,8 @@ public enum StripeAction: Sendable, Equatable {
     case paymentFailed(StripeOrganizationHint)
     /// Remember the Stripe customer of an organization (subscription checkout).
     case linkCustomer(StripeOrganizationHint)
-    /// A subscription to the configured Pro price changed state.
+    /// A subscription that decides the plan changed state (to the Pro price, or any when no
+    /// Pro price is configured); the organization's Stripe customer is remembered too.
     case setPlan(StripeOrganizationHint, plan: Plan, subscription: String)
     /// Refunds of a charge: converge its reversal to the refunded total.
     case refund(StripeOrganizationHint, charge: String, refundedTotal: MicroDollars)
@@ -112,7 +119,14 @@ public enum StripeDecision {
 
     private static func checkout(_ session: JSONValue, settings: StripeSettings, asyncSuccess: Bool) -> StripeAction {
         let mode = session["mode"]?.stringValue
-        if mode == "subscription" { return .linkCustomer(hint(session)) }
+        if mode == "subscription" {
+            // With no Pro price configured, as the original: a subscription checkout makes the
+            // organization Pro. With one, the subscription's own events decide (by its price).
+            if settings.proPriceID == nil, let subscription = session["subscription"]?.stringValue ?? session["id"]?.stringValue {
+                return .setPlan(hint(session), plan: .pro, subscription: subscription)
+            }
+            return .linkCustomer(hint(session))
+        }
         guard mode == "payment" || session["metadata"]?["kind"]?.stringValue == "credit" else {
             return .ignore("checkout mode \(mode ?? "none") is not a credit purchase")
         }
@@ -131,14 +145,18 @@ public enum StripeDecision {
         return .credit(hint(session), amount: amount, payment: payment)
     }
 
+    /// A subscription moves the plan: Pro while it is active or trialing, else Free. With
+    /// `proPriceID` set, only a subscription to that price does; with none, every subscription
+    /// of the organization does, as in the original.
     private static func subscription(_ subscription: JSONValue, settings: StripeSettings, deleted: Bool) -> StripeAction {
-        guard let proPrice = settings.proPriceID else { return .ignore("no Pro price configured") }
         guard let id = subscription["id"]?.stringValue else { return .ignore("subscription without an id") }
-        var prices: [String] = []
-        if case .array(let items)? = subscription["items"]?["data"] {
-            prices = items.compactMap { $0["price"]?["id"]?.stringValue }
+        if let proPrice = settings.proPriceID {
+            var prices: [String] = []
+            if case .array(let items)? = subscription["items"]?["data"] {
+                prices = items.compactMap { $0["price"]?["id"]?.stringValue }
+            }
+            guard prices.contains(proPrice) else { return .ignore("subscription is not for the Pro price") }
         }
-        guard prices.contains(proPrice) else { return .ignore("subscription is not for the Pro price") }
         let status = subscription["status"]?.stringValue ?? ""
         let active = !deleted && (status == "active" || status == "trialing")
         return .setPlan(hint(subscription), plan: active ? .pro : .free, subscription: id)
