@@ -5,16 +5,19 @@ import PostgresNIO
 extension PostgresStore {
     /// The same checks as the SQLite store's `verify`, in one REPEATABLE READ snapshot so
     /// concurrent writers cannot make a clean ledger look broken.
-    public func verify() async throws -> VerificationReport {
+    public func verify(progress: @escaping @Sendable (VerificationStage) -> Void) async throws -> VerificationReport {
         try await withConnection { connection in
             try await Self.within(connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger) {
-                try await Self.verify(connection, logger: self.logger)
+                try await Self.verify(connection, progress: progress, logger: self.logger)
             }
         }
     }
 
-    private static func verify(_ connection: PostgresConnection, logger: Logger) async throws -> VerificationReport {
+    private static func verify(
+        _ connection: PostgresConnection, progress: @Sendable (VerificationStage) -> Void, logger: Logger
+    ) async throws -> VerificationReport {
         var problems: [String] = []
+        progress(.balances)
         let accounts = try await connection.query(
             """
             WITH moves AS (
@@ -37,6 +40,7 @@ extension PostgresStore {
             }
         }
         if total != 0 { problems.append("account balances sum to \(MicroDollars(rawValue: total).decimalString), not zero") }
+        progress(.creditFlags)
         for row in try await connection.query(
             """
             SELECT o.id FROM organizations o
@@ -45,6 +49,7 @@ extension PostgresStore {
         ).rows() {
             problems.append("organization \(try row.string("id")): 'has held credit' flag disagrees with its entries")
         }
+        progress(.usageEntries)
         for row in try await connection.query(PostgresQuery(unsafeSQL: StoreVerification.unpaidUsageEvents), logger: logger).rows() {
             problems.append(
                 StoreVerification.unpaidUsageEventProblem(id: try row.string("id"), cost: try row["cost_micros"].decode(Int64.self)))
@@ -55,6 +60,7 @@ extension PostgresStore {
             problems.append(StoreVerification.mismatchedUsageEntryProblem(id: try row.string("id")))
         }
         // Month counters against the events they count, per organization and per workspace.
+        progress(.monthCounters)
         for row in try await connection.query(
             """
             WITH computed AS (
@@ -81,6 +87,7 @@ extension PostgresStore {
                 "month counter \(try row.string("org_id"))/\(try row.string("workspace_id"))/\(try row.string("month")) "
                     + "does not match the events it counts")
         }
+        progress(.dailyRollup)
         problems += try await verifyDailyRollup(connection, logger: logger)
         func count(_ table: String) async throws -> Int {
             Int(try await connection.query(PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(table)"), logger: logger)

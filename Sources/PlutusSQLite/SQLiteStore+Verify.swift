@@ -9,9 +9,10 @@ extension SQLiteStore {
     /// one usage entry of its cost and every usage entry an event; usage event ids are
     /// unique (no index enforces it here, see schema v6); month counters equal the events
     /// they count, and so do the daily rollup rows.
-    public func verify() async throws -> VerificationReport {
+    public func verify(progress: @escaping @Sendable (VerificationStage) -> Void) async throws -> VerificationReport {
         try await read { db in
             var problems: [String] = []
+            progress(.balances)
             let accounts = try Row.fetchAll(
                 db,
                 sql: """
@@ -38,6 +39,7 @@ extension SQLiteStore {
             if total != 0 {
                 problems.append("account balances sum to \(MicroDollars(rawValue: total).decimalString), not zero")
             }
+            progress(.creditFlags)
             for row in try Row.fetchAll(
                 db,
                 sql: """
@@ -49,6 +51,7 @@ extension SQLiteStore {
                 let org: String = row["id"]
                 problems.append("organization \(org): 'has held credit' flag disagrees with its entries")
             }
+            progress(.usageEntries)
             for row in try Row.fetchAll(db, sql: StoreVerification.unpaidUsageEvents) {
                 let id: String = row["id"]
                 problems.append(StoreVerification.unpaidUsageEventProblem(id: id, cost: row["cost_micros"]))
@@ -62,7 +65,9 @@ extension SQLiteStore {
             {
                 problems.append("usage event id \(id) is used by more than one event")
             }
+            progress(.monthCounters)
             problems += try Self.verifyMonthCounters(db)
+            progress(.dailyRollup)
             problems += try Self.verifyDailyRollup(db)
             return VerificationReport(
                 accountsChecked: accounts.count,

@@ -84,7 +84,7 @@ public protocol BillingStore: Sendable {
     func alertDeliveryLog(limit: Int) async throws -> [AlertDeliveryAttempt]
 
     /// Recomputes every balance from the entries and checks the ledger's invariants.
-    func verify() async throws -> VerificationReport
+    func verify(progress: @escaping @Sendable (VerificationStage) -> Void) async throws -> VerificationReport
 }
 
 /// Which way a listing walks the sequence: oldest recorded first, or newest first.
@@ -104,5 +104,26 @@ extension BillingStore {
         _ organizationID: OrganizationID, after: Int64?, from: Timestamp?, to: Timestamp?, limit: Int
     ) async throws -> [UsageEventRecord] {
         try await exportUsageEvents(organizationID, after: after, from: from, to: to, limit: limit, order: .ascending)
+    }
+}
+
+extension BillingStore {
+    /// `verify(progress:)` without progress.
+    public func verify() async throws -> VerificationReport { try await verify(progress: { _ in }) }
+}
+
+/// The steps of `verify`, reported as each begins so a long check of a large file shows
+/// where it is.
+public enum VerificationStage: Int, Sendable, CaseIterable, CustomStringConvertible {
+    case balances = 1, creditFlags, usageEntries, monthCounters, dailyRollup
+
+    public var description: String {
+        switch self {
+        case .balances: "account balances against their entries"
+        case .creditFlags: "'has held credit' flags"
+        case .usageEntries: "usage entries against their events"
+        case .monthCounters: "month counters against the events"
+        case .dailyRollup: "the daily rollup against the events"
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 import PlutusCore
 import PlutusStore
 import Testing
@@ -606,6 +607,17 @@ public enum StoreConformance {
         }
         #expect(previousClosing == (try await store.balance(org, at: now).balance), "seed \(seed): the last closing is the balance")
         #expect(try await store.verify().isClean)
+    }
+
+    /// `verify` reports each of its steps, in order, as it begins.
+    public static func verifyReportsEachStep(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "5")
+        _ = try await record(store, org, [event(cost: "1")])
+        let seen = Mutex<[VerificationStage]>([])
+        let report = try await store.verify { stage in seen.withLock { $0.append(stage) } }
+        #expect(report.isClean)
+        #expect(seen.withLock { $0 } == VerificationStage.allCases)
     }
 
     public static func importedPricesPriceNewEvents(_ store: some BillingStore) async throws {

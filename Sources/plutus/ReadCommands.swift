@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import PlutusCore
 import PlutusStore
@@ -137,7 +138,15 @@ struct VerifyCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let report = try await database.open().verify()
+        // On a terminal, each step as it begins (a large file takes a while); never on stdout.
+        let showProgress = isatty(STDERR_FILENO) != 0
+        let started = Date()
+        let report = try await database.open().verify { stage in
+            guard showProgress else { return }
+            let elapsed = String(format: "%.1f", Date().timeIntervalSince(started))
+            FileHandle.standardError.write(
+                Data("verify: step \(stage.rawValue) of \(VerificationStage.allCases.count), \(stage) … (\(elapsed) s)\n".utf8))
+        }
         if output.json {
             printJSON(.object([
                 ("ok", .bool(report.isClean)), ("accounts", .int(report.accountsChecked)),
