@@ -249,13 +249,22 @@ extension PostgresStore {
     public func usageEvents(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<UsageEventRecord> {
         try await withConnection { connection in
             _ = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
-            let rows = try await connection.query(
-                """
-                SELECT e.*, w.name AS workspace_name FROM usage_events e LEFT JOIN workspaces w ON w.id = e.workspace_id
-                WHERE e.org_id = \(organizationID.rawValue) AND e.seq < \(page.before ?? Int64.max)
-                ORDER BY e.seq DESC LIMIT \(page.limit + 1)
-                """, logger: self.logger
-            ).rows()
+            let query: PostgresQuery
+            if let workspace = page.workspace {
+                query = """
+                    SELECT e.*, w.name AS workspace_name FROM usage_events e LEFT JOIN workspaces w ON w.id = e.workspace_id
+                    WHERE e.org_id = \(organizationID.rawValue) AND e.seq < \(page.before ?? Int64.max)
+                      AND e.workspace_id = \(workspace.rawValue)
+                    ORDER BY e.seq DESC LIMIT \(page.limit + 1)
+                    """
+            } else {
+                query = """
+                    SELECT e.*, w.name AS workspace_name FROM usage_events e LEFT JOIN workspaces w ON w.id = e.workspace_id
+                    WHERE e.org_id = \(organizationID.rawValue) AND e.seq < \(page.before ?? Int64.max)
+                    ORDER BY e.seq DESC LIMIT \(page.limit + 1)
+                    """
+            }
+            let rows = try await connection.query(query, logger: self.logger).rows()
             return Page(pageOf: try rows.map(Self.usageEvent), limit: page.limit, sequence: \.sequence)
         }
     }

@@ -286,8 +286,8 @@ extension SQLiteStore {
                 sql: """
                     SELECT e.*, w.name AS workspace_name FROM usage_events e
                     LEFT JOIN workspaces w ON w.id = e.workspace_id
-                    WHERE e.org_id = ? AND e.seq < ? ORDER BY e.seq DESC LIMIT ?
-                    """, arguments: [organizationID.rawValue, page.before ?? Int64.max, page.limit + 1])
+                    WHERE e.org_id = ? AND e.seq < ? AND (?3 IS NULL OR e.workspace_id = ?3) ORDER BY e.seq DESC LIMIT ?4
+                    """, arguments: [organizationID.rawValue, page.before ?? Int64.max, page.workspace?.rawValue, page.limit + 1])
             return Page(pageOf: try rows.map(Self.usageEvent), limit: page.limit, sequence: \.sequence)
         }
     }

@@ -222,11 +222,14 @@ public struct BalanceSnapshot: Sendable, Equatable {
 public struct PageRequest: Sendable, Equatable {
     public var limit: Int
     public var before: Int64?
+    /// Only this workspace's rows (usage events); `nil` for all.
+    public var workspace: WorkspaceID?
 
     /// Clamps `limit` into `1...Limits.pageRowsMax`.
-    public init(limit: Int = Limits.pageRowsDefault, before: Int64? = nil) {
+    public init(limit: Int = Limits.pageRowsDefault, before: Int64? = nil, workspace: WorkspaceID? = nil) {
         self.limit = min(max(limit, 1), Limits.pageRowsMax)
         self.before = before
+        self.workspace = workspace
     }
 }
 

@@ -28,11 +28,14 @@ struct BillingController<Store: BillingStore>: Sendable {
         router.get("/billing/success") { _, _ in
             HTMLPage.response(.ok, title: "Payment complete ✓", bodyHTML: """
                 <p>Thank you. Your balance updates as soon as Stripe confirms the payment to Plutus (usually seconds).</p>
-                <p><a href="/billing">Back to billing</a></p>
+                <p><a href="/">See it on the dashboard</a> · <a href="/billing">Billing</a></p>
                 """)
         }
         router.get("/billing/cancel") { _, _ in
-            HTMLPage.response(.ok, title: "Checkout canceled", bodyHTML: "<p>No charge was made.</p><p><a href=\"/billing\">Back to billing</a></p>")
+            HTMLPage.response(
+                .ok, title: "Checkout canceled",
+                bodyHTML: "<p>No charge was made. You can start again whenever you like.</p>"
+                    + "<p><a href=\"/billing\">Billing</a> · <a href=\"/\">Dashboard</a> · <a href=\"/pricing\">Plans and prices</a></p>")
         }
     }
 
@@ -129,18 +132,29 @@ struct BillingController<Store: BillingStore>: Sendable {
         } else {
             let all = try await store.listOrganizations()
             org = all.count == 1 ? all[0].organization : nil
+            if all.count > 1 {
+                // Several organizations: each one's billing, rather than a dead end.
+                let links = all.map { listing in
+                    "<li><a href=\"/billing?org=\(HTMLPage.escape(listing.organization.id.rawValue))\">\(HTMLPage.escape(listing.organization.name))</a></li>"
+                }.joined()
+                return HTMLPage.response(
+                    .ok, title: "Billing", bodyHTML: "<p>Which organization?</p><ul>\(links)</ul><p><a href=\"/\">Dashboard</a></p>")
+            }
         }
         guard let org else {
             return Self.page(.notFound, "Billing", reference.map { "no organization matches '\($0)'" } ?? "name an organization with ?org=")
         }
         let balance = try await store.balance(org.id, at: Timestamp.now()).balance
         let name = HTMLPage.escape(org.name)
+        let ways = "<p><a href=\"/?org=\(HTMLPage.escape(org.id.rawValue))\">Dashboard</a> · <a href=\"/pricing\">Plans and prices</a></p>"
         let hidden = "<input type=\"hidden\" name=\"org\" value=\"\(HTMLPage.escape(org.id.rawValue))\">"
             + "<input type=\"hidden\" name=\"_csrf\" value=\"\(csrfToken)\">"
         guard configuration.stripeAPI != nil else {
             return HTMLPage.response(.ok, title: "Billing", bodyHTML: """
                 <p>\(name) · \(org.plan.displayName) plan · balance \(HTMLPage.escape(balance.formatted))</p>
-                <p class="note">Stripe is offline on this server: top-ups and plans activate once STRIPE_SECRET_KEY is set.</p>
+                <p class="note">Stripe is offline on this server: top-ups and plans activate once STRIPE_SECRET_KEY is set.
+                Until then, credit is added by an operator: <code>plutus topup --org \(HTMLPage.escape(org.slug)) --amount 50</code>.</p>
+                \(ways)
                 """)
         }
         var forms = """
@@ -156,7 +170,7 @@ struct BillingController<Store: BillingStore>: Sendable {
             forms += "<form method=\"post\" action=\"/billing/portal\">\(hidden)<button type=\"submit\">Manage billing</button></form>"
         }
         let mode = configuration.stripeAPI!.isTestMode ? "test mode" : "live mode"
-        return HTMLPage.response(.ok, title: "Billing", bodyHTML: forms + "<p class=\"note\">Stripe: \(mode)</p>")
+        return HTMLPage.response(.ok, title: "Billing", bodyHTML: forms + "<p class=\"note\">Stripe: \(mode)</p>" + ways)
     }
 }
 

@@ -69,14 +69,22 @@ struct DashboardController<Store: BillingStore>: Sendable {
         let reference = query.get("org")
         let (found, all) = try await organization(reference)
         guard let org = found else {
-            return reference == nil
-                ? Self.notice(.ok, "No organizations yet", "Create one with `plutus org create NAME`, or run `plutus serve --demo`.")
-                : Self.notice(.notFound, "No such organization", "no organization matches '\(reference ?? "")'")
+            if reference == nil {
+                return HTMLPage.response(.ok, title: "No organizations yet", bodyHTML: """
+                    <p>This database has no organization to show. Create one from a shell on this server:</p>
+                    <pre><code>plutus org create "Acme" --tier pro
+                    plutus topup --org acme --amount 50
+                    plutus keys create --org acme --name my-agent</code></pre>
+                    <p>or look around first with demo data: <code>plutus serve --demo</code>.</p>
+                    <p><a href="/">Reload</a> · <a href="/pricing">Plans and prices</a></p>
+                    """)
+            }
+            return Self.notice(.notFound, "No such organization", "no organization matches '\(reference ?? "")'")
         }
         let now = Timestamp.now()
         let today = now.day
         let toDay = query.get("to").flatMap(CivilDay.init(text:)) ?? today
-        var fromDay = query.get("from").flatMap(CivilDay.init(text:)) ?? now.month.start.day
+        var fromDay = query.get("from").flatMap(CivilDay.init(text:)) ?? today.adding(days: 1 - DashboardView.defaultRangeDays)
         if fromDay > toDay { fromDay = toDay }
         let spanMax = Int64(Limits.summaryDaysMax)
         if toDay.daysSinceEpoch - fromDay.daysSinceEpoch >= spanMax { fromDay = toDay.adding(days: -(spanMax - 1)) }
@@ -91,7 +99,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
         let monthByWorkspace = workspace == nil
             ? month : try await store.usageSummary(org.id, days: month.days, workspace: nil)
         let balance = try await store.balance(org.id, at: now).balance
-        let feed = try await store.usageEvents(org.id, page: PageRequest(limit: DashboardView.feedRows))
+        let feed = try await store.usageEvents(org.id, page: PageRequest(limit: DashboardView.feedRows, workspace: workspace?.id))
         let ledger = try await store.ledgerEntries(org.id, page: PageRequest(limit: DashboardView.ledgerRows, before: ledgerBefore))
         let alerts = try await store.recentAlerts(org.id, limit: DashboardView.alertsShown)
         let keys = try await store.listAPIKeys(org.id)
@@ -113,20 +121,22 @@ struct DashboardController<Store: BillingStore>: Sendable {
         var values: [String: Any] = [
             "title": org.name, "nonce": nonce, "orgName": org.name, "orgID": org.id.rawValue, "plan": org.plan.displayName,
             "demo": configuration.demo, "csrf": access.csrfToken, "from": fromDay.text, "to": toDay.text,
-            "month": now.month.text, "balance": balance.formatted,
-            "runway": runwayDays.map { $0 == 0 ? "no credit left" : "≈ \(DashboardView.grouped($0)) days of runway" }
-                ?? "no spend in the last 7 days",
+            "month": now.month.text, "balance": DashboardView.money(balance),
+            "balanceLabel": workspace == nil ? "Credit balance" : "Organization credit balance (shared by its workspaces)",
+            "runway": runwayDays.map {
+                $0 == 0 ? "no credit left" : "≈ \(DashboardView.grouped($0)) days of \(workspace == nil ? "" : "the organization's ")runway"
+            } ?? "no spend in the last 7 days",
             "runwayClass": runwayDays.map { $0 < 7 ? "warn" : "ok" } ?? "muted",
-            "mtdSpend": month.totals.cost.formatted, "mtdEvents": DashboardView.grouped(month.totals.events),
+            "mtdSpend": DashboardView.money(month.totals.cost), "mtdCalls": DashboardView.calls(month.totals.events), "mtdEvents": DashboardView.grouped(month.totals.events),
             "mtdTokens": DashboardView.grouped(month.totals.tokens.tracked),
-            "rangeSpend": range.totals.cost.formatted, "rangeEvents": DashboardView.grouped(range.totals.events),
+            "rangeSpend": DashboardView.money(range.totals.cost), "rangeCalls": DashboardView.calls(range.totals.events), "rangeEvents": DashboardView.grouped(range.totals.events),
             "rangeTokens": DashboardView.grouped(range.totals.tokens.tracked),
-            "burn7": trailing.totals.cost.formatted,
-            "burnPerDay": MicroDollars(rawValue: trailing.totals.cost.rawValue / DashboardView.burnWindowDays).formatted,
+            "burn7": DashboardView.money(trailing.totals.cost),
+            "burnPerDay": DashboardView.money(MicroDollars(rawValue: trailing.totals.cost.rawValue / DashboardView.burnWindowDays)),
             "chart": DashboardView.Chart.context(range.byDay),
             "statementURL": "/report?org=\(Self.percentEncoded(org.id.rawValue))&month=\(now.month.text)&format=html",
             "allWorkspacesURL": link(["workspace": nil]),
-            "feedRows": DashboardView.feedRows, "feedRefreshSeconds": DashboardView.feedRefreshSeconds,
+            "feedRows": DashboardView.feedRows, "feedWorkspace": workspace?.id.rawValue ?? "", "feedRefreshSeconds": DashboardView.feedRefreshSeconds,
             "nameBytesMax": Limits.nameBytesMax, "version": configuration.version,
             "catalogVersion": catalog.version, "catalogAsOf": catalog.asOf, "generated": DashboardView.time(now),
         ]
@@ -146,7 +156,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
             let spent = monthSpendByWorkspace[item.id.rawValue] ?? .zero
             var row: [String: Any] = [
                 "name": item.name, "url": link(["workspace": item.id.rawValue, "ledger_before": nil]),
-                "spent": spent.formatted, "cap": item.monthlyBudget?.formatted ?? "—", "capped": item.monthlyBudget != nil,
+                "spent": DashboardView.money(spent), "cap": item.monthlyBudget.map(DashboardView.money) ?? "—",
+                "capped": item.monthlyBudget != nil,
             ]
             if let cap = item.monthlyBudget {
                 let percent = spent.rawValue * 100 / cap.rawValue
@@ -160,14 +171,15 @@ struct DashboardController<Store: BillingStore>: Sendable {
                 "time": DashboardView.time(event.timestamp), "provider": event.provider,
                 "model": event.model ?? UsageSummary.noModelLabel, "task": event.taskType,
                 "workspace": event.workspaceName ?? UsageSummary.noWorkspaceLabel,
-                "cost": event.cost.formatted(decimals: 4), "estimated": event.costKind.isEstimated,
+                "cost": DashboardView.money(event.cost), "estimated": event.costKind == .estimated,
+                "unpriced": event.costKind == .unpriced,
             ]
         }
         values["ledger"] = ledger.items.map { entry -> [String: Any] in
             [
                 "time": DashboardView.time(entry.timestamp), "kind": entry.kind.rawValue, "reference": entry.reference,
                 "memo": entry.memo ?? "", "amount": DashboardView.money(entry.amount),
-                "amountClass": entry.amount.isPositive ? "ok" : "", "balanceAfter": entry.balanceAfter.formatted,
+                "amountClass": entry.amount.isPositive ? "ok" : "", "balanceAfter": DashboardView.money(entry.balanceAfter),
             ]
         }
         if let next = ledger.nextBefore { values["ledgerOlderURL"] = link(["ledger_before": String(next)]) }
@@ -335,6 +347,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
             [
                 "title": "API key created", "nonce": nonce, "secret": created.secret, "name": created.info.name ?? "(unnamed)",
                 "prefix": created.info.prefix, "backURL": "/?org=\(Self.percentEncoded(org.id.rawValue))",
+                "origin": configuration.baseURL ?? "http://\(request.head.authority ?? "127.0.0.1:\(ServerConfiguration.defaultPort)")",
             ], nonce: nonce)
     }
 
@@ -362,7 +375,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
     private func pageRequest(_ request: Request) throws -> PageRequest {
         PageRequest(
             limit: Int(try HTTPInput.integer(request, "limit", in: 1...Int64(Limits.pageRowsMax)) ?? Int64(Limits.pageRowsDefault)),
-            before: try HTTPInput.integer(request, "before", in: 1...Int64.max))
+            before: try HTTPInput.integer(request, "before", in: 1...Int64.max),
+            workspace: request.uri.queryParameters.get("workspace").flatMap { $0.isEmpty ? nil : WorkspaceID(rawValue: $0) })
     }
 
     @Sendable func apiOrganizations(_ request: Request, context: PlutusRequestContext) async throws -> Response {

@@ -12,6 +12,9 @@ enum DashboardView {
     /// Alerts listed, and how many of them the banner repeats.
     static let alertsShown = 6
     static let bannerAlertsShown = 3
+    /// The range shown when the page names none: the trailing 30 days, today included (a
+    /// month-to-date default is nearly empty on the 1st).
+    static let defaultRangeDays: Int64 = 30
     /// The trailing window runway and burn are measured over.
     static let burnWindowDays: Int64 = 7
     /// A workspace budget bar turns to a warning at this share of its cap.
@@ -27,11 +30,12 @@ enum DashboardView {
         return (value < 0 ? "-" : "") + String(out.reversed())
     }
 
-    /// Money with cents, or with four decimals below a dollar so small calls stay visible.
-    static func money(_ amount: MicroDollars) -> String {
-        amount.rawValue.magnitude < UInt64(MicroDollars.perDollar) && amount != .zero
-            ? amount.formatted(decimals: 4) : amount.formatted
-    }
+    /// Money with cents, or with at least four significant digits below a dollar so small
+    /// calls stay visible.
+    static func money(_ amount: MicroDollars) -> String { amount.readable }
+
+    /// "1 call", "393 calls".
+    static func calls(_ count: Int64) -> String { "\(grouped(count)) \(count == 1 ? "call" : "calls")" }
 
     static func time(_ timestamp: Timestamp) -> String {
         let text = timestamp.iso8601
@@ -70,7 +74,8 @@ enum DashboardView {
         static func context(_ days: [(day: CivilDay, totals: UsageTotals)]) -> [String: Any] {
             let plotWidth = width - left - right
             let plotHeight = height - bottom - top
-            let peak = max(days.map(\.totals.cost.rawValue).max() ?? 0, 1)
+            let ticks = Ticks(peak: days.map(\.totals.cost.rawValue).max() ?? 0, count: gridLines)
+            let peak = ticks.top
             let slot = Double(plotWidth) / Double(max(days.count, 1))
             let barWidth = max(1, slot * 0.78)
             var bars: [[String: Any]] = []
@@ -94,11 +99,46 @@ enum DashboardView {
             let grid = (0...gridLines).map { step -> [String: Any] in
                 let y = Double(top) + Double(plotHeight) * Double(gridLines - step) / Double(gridLines)
                 return [
-                    "x1": left, "x2": width - right, "y": format(y), "labelY": format(y + 4),
-                    "label": MicroDollars(rawValue: peak * Int64(step) / Int64(gridLines)).formatted,
+                    "x1": left, "x2": width - right, "y": format(y), "labelY": format(y + 4), "label": ticks.label(step),
                 ]
             }
             return ["width": width, "height": height, "bars": bars, "dayLabels": labels, "gridLines": grid]
+        }
+
+        /// The value axis: `count` equal steps of a round size (1, 2, 2.5 or 5 × a power of ten
+        /// micro-dollars) whose top is at or above the peak, labelled with as many decimals as
+        /// the step needs, so every label is distinct ($0.005, $0.010, $0.015 …).
+        struct Ticks: Equatable {
+            var step: Int64
+            var count: Int
+
+            init(peak: Int64, count: Int) {
+                self.count = count
+                let wanted = max(1, (max(peak, 1) + Int64(count) - 1) / Int64(count))
+                var scale: Int64 = 1
+                while true {
+                    if let round = [10, 20, 25, 50].map({ $0 * scale / 10 }).first(where: { $0 >= wanted && $0 > 0 }) {
+                        step = round
+                        break
+                    }
+                    scale *= 10
+                }
+            }
+
+            var top: Int64 { step * Int64(count) }
+
+            /// Decimals the step needs: cents at least, more for sub-cent steps.
+            var decimals: Int {
+                var decimals = 6
+                var step = self.step
+                while decimals > 2 && step % 10 == 0 {
+                    step /= 10
+                    decimals -= 1
+                }
+                return decimals
+            }
+
+            func label(_ index: Int) -> String { MicroDollars(rawValue: step * Int64(index)).formatted(decimals: decimals) }
         }
 
         private static func format(_ value: Double) -> String {

@@ -37,7 +37,7 @@ enum Templates {
         main{max-width:76rem;margin:0 auto;padding:1rem 1.5rem 3rem}
         h1{font-size:1.4rem;margin:.5rem 0}
         h2{font-size:1rem;margin:0 0 .6rem;color:#cfc6e0;text-transform:uppercase;letter-spacing:.05em}
-        .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:1rem;margin:1rem 0}
+        .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(15rem,100%),1fr));gap:1rem;margin:1rem 0}
         .card,section{background:#140f21;border:1px solid #2c2440;border-radius:10px;padding:1rem}
         section{margin:1rem 0;overflow-x:auto}
         .label{color:#a59cb8;font-size:.85rem}
@@ -48,7 +48,7 @@ enum Templates {
         th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #221a33;vertical-align:middle}
         th{color:#a59cb8;font-weight:500}
         .r{text-align:right}
-        .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(34rem,1fr));gap:0 1rem}
+        .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(34rem,100%),1fr));gap:0 1rem}
         a{color:#7fd1b9}
         button,input,select{font:inherit;background:#1d1630;color:#e8e4f0;border:1px solid #3a3052;border-radius:6px;padding:.25rem .6rem}
         button{cursor:pointer}button:hover{border-color:#f5b942}
@@ -61,6 +61,17 @@ enum Templates {
         .alerts li{color:#f08a6c}
         .secret{background:#1d1630;padding:.6rem;border-radius:6px;word-break:break-all}
         footer{color:#6f6686;font-size:.8rem;text-align:center;padding:1rem}
+        pre{white-space:pre-wrap;word-break:break-all}
+        .copy{margin-left:.4rem}
+        @media (max-width:40rem){
+        header,main{padding-left:.6rem;padding-right:.6rem}
+        .card,section{padding:.7rem}
+        .big{font-size:1.4rem}
+        table{font-size:.85rem}th,td{padding:.25rem .3rem}
+        .opt{display:none}
+        .chart text{font-size:18px}
+        input[type=date]{max-width:9.5rem}
+        }
         """
 
     static let head = """
@@ -85,12 +96,12 @@ enum Templates {
         <h1>{{orgName}}{{#workspace}} › {{name}} <a class="label" href="{{allWorkspacesURL}}">all workspaces</a>{{/workspace}}</h1>
         {{#hasAlerts}}<ul class="alerts">{{#bannerAlerts}}<li>▲ {{message}}</li>{{/bannerAlerts}}</ul>{{/hasAlerts}}
         <div class="cards">
-        <div class="card"><div class="label">Credit balance</div><div class="big num" id="balance">{{balance}}</div>
+        <div class="card"><div class="label">{{balanceLabel}}</div><div class="big num" id="balance">{{balance}}</div>
         <div class="{{runwayClass}}">{{runway}}</div></div>
         <div class="card"><div class="label">Month to date · {{month}}</div><div class="big num">{{mtdSpend}}</div>
-        <div class="muted num">{{mtdEvents}} calls · {{mtdTokens}} tokens</div></div>
+        <div class="muted num">{{mtdCalls}} · {{mtdTokens}} tokens</div></div>
         <div class="card"><div class="label">Selected range · {{from}} → {{to}}</div><div class="big num">{{rangeSpend}}</div>
-        <div class="muted num">{{rangeEvents}} calls · {{rangeTokens}} tokens</div></div>
+        <div class="muted num">{{rangeCalls}} · {{rangeTokens}} tokens</div></div>
         <div class="card"><div class="label">Burn · trailing 7 days</div><div class="big num">{{burnPerDay}}/day</div>
         <div class="muted num">{{burn7}} over 7 days</div></div>
         </div>
@@ -101,27 +112,27 @@ enum Templates {
         {{#chart.dayLabels}}<text x="{{x}}" y="{{y}}" text-anchor="middle">{{text}}</text>{{/chart.dayLabels}}
         </svg></section>
         <div class="grid2">
-        {{#breakdowns}}<section><h2>By {{title}}</h2><table><thead><tr><th>{{title}}</th><th></th><th class="r">Cost</th><th class="r">Calls</th><th class="r">Tokens</th></tr></thead><tbody>
-        {{#rows}}<tr><td>{{#url}}<a href="{{url}}">{{label}}</a>{{/url}}{{^url}}{{label}}{{/url}}</td><td><svg class="hbar" width="100" height="8" viewBox="0 0 100 8"><rect width="{{barWidth}}" height="8" rx="2"/></svg></td><td class="r num">{{cost}}</td><td class="r num">{{events}}</td><td class="r num">{{tokens}}</td></tr>{{/rows}}
+        {{#breakdowns}}<section><h2>By {{title}}</h2><table><thead><tr><th>{{title}}</th><th class="opt"></th><th class="r">Cost</th><th class="r">Calls</th><th class="r opt">Tokens</th></tr></thead><tbody>
+        {{#rows}}<tr><td>{{#url}}<a href="{{url}}">{{label}}</a>{{/url}}{{^url}}{{label}}{{/url}}</td><td class="opt"><svg class="hbar" width="100" height="8" viewBox="0 0 100 8"><rect width="{{barWidth}}" height="8" rx="2"/></svg></td><td class="r num">{{cost}}</td><td class="r num">{{events}}</td><td class="r num opt">{{tokens}}</td></tr>{{/rows}}
         {{^rows}}<tr><td colspan="5" class="muted">No usage in this range.</td></tr>{{/rows}}
         </tbody></table></section>{{/breakdowns}}
         </div>
-        <section><h2>Workspace budgets · {{month}}</h2><table><thead><tr><th>Workspace</th><th>Budget</th><th class="r">Spent</th><th class="r">Cap</th></tr></thead><tbody>
-        {{#budgets}}<tr><td><a href="{{url}}">{{name}}</a></td><td>{{#capped}}<meter min="0" max="100" low="70" high="90" optimum="0" value="{{percent}}">{{percent}}%</meter> <span class="{{state}} num">{{percent}}%</span>{{/capped}}{{^capped}}<span class="muted">no cap</span>{{/capped}}</td><td class="r num">{{spent}}</td><td class="r num">{{cap}}</td></tr>{{/budgets}}
+        <section><h2>Workspace budgets · {{month}}</h2><table><thead><tr><th>Workspace</th><th class="opt">Budget</th><th class="r">Spent</th><th class="r">Cap</th></tr></thead><tbody>
+        {{#budgets}}<tr><td><a href="{{url}}">{{name}}</a></td><td class="opt">{{#capped}}<meter min="0" max="100" low="70" high="90" optimum="0" value="{{percent}}">{{percent}}%</meter> <span class="{{state}} num">{{percent}}%</span>{{/capped}}{{^capped}}<span class="muted">no cap</span>{{/capped}}</td><td class="r num">{{spent}}</td><td class="r num">{{cap}}</td></tr>{{/budgets}}
         {{^budgets}}<tr><td colspan="4" class="muted">No workspaces yet.</td></tr>{{/budgets}}
         </tbody></table></section>
-        <section><h2>Live feed</h2><table><thead><tr><th>Time (UTC)</th><th>Provider · model</th><th>Task</th><th>Workspace</th><th class="r">Cost</th></tr></thead>
-        <tbody id="feed" data-org="{{orgID}}">{{#feed}}<tr><td class="num">{{time}}</td><td>{{provider}} · {{model}}</td><td>{{task}}</td><td>{{workspace}}</td><td class="r num">{{cost}}{{#estimated}} <span class="muted">est</span>{{/estimated}}</td></tr>{{/feed}}
+        <section><h2>Live feed{{#workspace}} · {{name}}{{/workspace}}</h2><table><thead><tr><th class="opt">Time (UTC)</th><th>Provider · model</th><th class="opt">Task</th><th class="opt">Workspace</th><th class="r">Cost</th></tr></thead>
+        <tbody id="feed" data-org="{{orgID}}" data-workspace="{{feedWorkspace}}">{{#feed}}<tr><td class="num opt">{{time}}</td><td>{{provider}} · {{model}}</td><td class="opt">{{task}}</td><td class="opt">{{workspace}}</td><td class="r num">{{cost}}{{#estimated}} <span class="muted">est</span>{{/estimated}}{{#unpriced}} <span class="warn" title="model not in the price catalog: charged at the provider's fallback rate">unpriced</span>{{/unpriced}}</td></tr>{{/feed}}
         {{^feed}}<tr><td colspan="5" class="muted">No events yet.</td></tr>{{/feed}}</tbody></table>
         <p class="label">Refreshes every {{feedRefreshSeconds}} s while this page is open.</p></section>
         <section><h2>Alerts</h2>{{#hasAlerts}}<ul class="alerts">{{#alerts}}<li>{{time}} · {{message}}</li>{{/alerts}}</ul>{{/hasAlerts}}{{^alerts}}<p class="muted">No alerts.</p>{{/alerts}}</section>
-        <section><h2>Ledger</h2><table><thead><tr><th>Time (UTC)</th><th>Kind</th><th>Reference</th><th>Memo</th><th class="r">Amount</th><th class="r">Balance after</th></tr></thead><tbody>
-        {{#ledger}}<tr><td class="num">{{time}}</td><td>{{kind}}</td><td class="num">{{reference}}</td><td>{{memo}}</td><td class="r num {{amountClass}}">{{amount}}</td><td class="r num">{{balanceAfter}}</td></tr>{{/ledger}}
+        <section><h2>Ledger</h2><table><thead><tr><th class="opt">Time (UTC)</th><th>Kind</th><th class="opt">Reference</th><th class="opt">Memo</th><th class="r">Amount</th><th class="r">Balance after</th></tr></thead><tbody>
+        {{#ledger}}<tr><td class="num opt">{{time}}</td><td>{{kind}}</td><td class="num opt">{{reference}}</td><td class="opt">{{memo}}</td><td class="r num {{amountClass}}">{{amount}}</td><td class="r num">{{balanceAfter}}</td></tr>{{/ledger}}
         {{^ledger}}<tr><td colspan="6" class="muted">No entries.</td></tr>{{/ledger}}
         </tbody></table>{{#ledgerOlderURL}}<p><a href="{{ledgerOlderURL}}">Older entries →</a></p>{{/ledgerOlderURL}}{{#ledgerNewestURL}}<p><a href="{{ledgerNewestURL}}">← Newest entries</a></p>{{/ledgerNewestURL}}</section>
         <div class="grid2">
-        <section><h2>API keys</h2><table><thead><tr><th>Name</th><th>Prefix</th><th>Last used</th><th></th></tr></thead><tbody>
-        {{#keys}}<tr><td>{{name}}</td><td class="num">{{prefix}}…</td><td class="num">{{lastUsed}}</td><td>{{#revoked}}<span class="muted">revoked</span>{{/revoked}}{{^revoked}}<form class="inline" method="post" action="/keys/revoke"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}"><input type="hidden" name="key" value="{{id}}"><button type="submit">Revoke</button></form>{{/revoked}}</td></tr>{{/keys}}
+        <section><h2>API keys</h2><table><thead><tr><th>Name</th><th class="opt">Prefix</th><th class="opt">Last used</th><th></th></tr></thead><tbody>
+        {{#keys}}<tr><td>{{name}}</td><td class="num opt">{{prefix}}…</td><td class="num opt">{{lastUsed}}</td><td>{{#revoked}}<span class="muted">revoked</span>{{/revoked}}{{^revoked}}<form class="inline" method="post" action="/keys/revoke"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}"><input type="hidden" name="key" value="{{id}}"><button type="submit">Revoke</button></form>{{/revoked}}</td></tr>{{/keys}}
         {{^keys}}<tr><td colspan="4" class="muted">No keys yet.</td></tr>{{/keys}}
         </tbody></table>
         <form method="post" action="/keys/create"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}">
@@ -139,6 +150,10 @@ enum Templates {
         (function () {
           var feed = document.getElementById("feed");
           if (!feed || !window.fetch) { return; }
+          function money(text) {
+            var value = Number(text), size = Math.abs(value);
+            return (value < 0 ? "-$" : "$") + (size !== 0 && size < 1 ? size.toPrecision(4) : size.toFixed(2));
+          }
           function cell(row, text, className) {
             var td = document.createElement("td");
             td.textContent = text;
@@ -146,18 +161,20 @@ enum Templates {
             row.appendChild(td);
           }
           function refresh() {
-            fetch("/api/events?limit={{feedRows}}&org=" + encodeURIComponent(feed.dataset.org), {credentials: "same-origin"})
+            fetch("/api/events?limit={{feedRows}}&org=" + encodeURIComponent(feed.dataset.org)
+                + (feed.dataset.workspace ? "&workspace=" + encodeURIComponent(feed.dataset.workspace) : ""), {credentials: "same-origin"})
               .then(function (response) { return response.ok ? response.json() : null; })
               .then(function (page) {
                 if (!page || !page.items || page.items.length === 0) { return; }
                 var rows = document.createDocumentFragment();
                 page.items.forEach(function (event) {
                   var row = document.createElement("tr");
-                  cell(row, event.time.replace("T", " ").slice(0, 19), "num");
+                  cell(row, event.time.replace("T", " ").slice(0, 19), "num opt");
                   cell(row, event.provider + " · " + (event.model || "-"));
-                  cell(row, event.task_type);
-                  cell(row, event.workspace || "(none)");
-                  cell(row, "$" + Number(event.cost_usd).toFixed(4) + (event.estimated ? " est" : ""), "r num");
+                  cell(row, event.task_type, "opt");
+                  cell(row, event.workspace || "(none)", "opt");
+                  cell(row, money(event.cost_usd) + (event.cost_kind === "estimated" ? " est" : "")
+                    + (event.cost_kind === "unpriced" ? " unpriced" : ""), "r num");
                   rows.appendChild(row);
                 });
                 feed.replaceChildren(rows);
@@ -225,9 +242,23 @@ enum Templates {
     static let keyCreated = """
         {{> head}}<body><header><a class="logo" href="/">◆ Plutus</a></header><main>
         <section><h2>API key created</h2><p>Copy the secret now: it is shown once and only its hash is kept.</p>
-        <p class="secret num">{{secret}}</p>
+        <p class="secret num"><span id="secret">{{secret}}</span><button type="button" class="copy" id="copy">Copy</button></p>
         <p class="label">Name {{name}} · prefix {{prefix}}</p>
+        <h2>Send a call with it</h2>
+        <pre class="secret num">curl -s -H "Authorization: Bearer {{secret}}" \\
+          -d '{"provider": "anthropic", "model": "claude-sonnet-4-5", "input_tokens": 1000, "output_tokens": 200}' \\
+          {{origin}}/v1/usage</pre>
+        <p class="label">Or set PLUTUS_REMOTE_URL={{origin}} and PLUTUS_API_KEY to this secret for the plutus-agent SDK.</p>
         <p><a href="{{backURL}}">Back to the dashboard</a></p></section>
-        </main></body></html>
+        </main>
+        <script nonce="{{nonce}}">
+        (function () {
+          var button = document.getElementById("copy");
+          if (!button || !navigator.clipboard) { if (button) { button.hidden = true; } return; }
+          button.addEventListener("click", function () {
+            navigator.clipboard.writeText(document.getElementById("secret").textContent).then(function () { button.textContent = "Copied ✓"; });
+          });
+        })();
+        </script></body></html>
         """
 }
