@@ -197,6 +197,7 @@ let package = Package(
         .testTarget(
             name: "PlutusCLITests",
             dependencies: ["plutus", "plutus-bench", "PlutusCore", "PlutusStoreTesting", "PlutusPostgres"],
+            exclude: ["narrow_viewport.py"],
             swiftSettings: strict
         ),
     ]

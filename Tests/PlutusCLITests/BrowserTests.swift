@@ -1,4 +1,5 @@
 import Foundation
+import PlutusCore
 import Testing
 
 #if canImport(Glibc)
@@ -81,5 +82,87 @@ struct BrowserTests {
         #expect(shotStatus == 0)
         let png = try #require(FileManager.default.contents(atPath: Self.screenshotPath))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 10_000)
+    }
+
+    static let narrowViewportScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("narrow_viewport.py").path
+
+    /// Every page of the demo at 400 px (a phone): nothing scrolls sideways, and every
+    /// right-aligned cell (the money and counts) is on screen without swiping inside a table.
+    @Test(
+        .enabled(
+            if: chromium != nil || inCI,
+            "chromium is not installed (apt-get install chromium; scripts/test installs it); set CI=true to fail instead"))
+    func everyPageFitsA400PixelScreen() async throws {
+        let chromium = try #require(Self.chromium, "CI=true but chromium is not installed; scripts/test installs it")
+        let cli = CLI()
+        let port = try ServeTests.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: CLI.binary)
+        server.arguments = ["serve", "--demo", "--port", String(port)]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PLUTUS_HOME"] = cli.home
+        environment.removeValue(forKey: "PLUTUS_ADMIN_TOKEN")
+        server.environment = environment
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGTERM)
+            server.waitUntilExit()
+        }
+        var orgs: String?
+        for _ in 0..<150 where orgs == nil {
+            orgs = try ServeTests.curl("http://127.0.0.1:\(port)/api/orgs")
+            if orgs == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let listing = try JSONValue.parse(try #require(orgs, "plutus serve --demo did not answer"))
+        guard case .array(let all) = listing["orgs"], let org = all.first?["id"]?.stringValue else {
+            Issue.record("no organization in \(listing)")
+            return
+        }
+        let workspace = try cli.json("workspace", "list", "--db", cli.home + "/demo.db")["workspaces"]
+        let workspaceID: String? = if case .array(let items)? = workspace { items.first?["id"]?.stringValue } else { nil }
+        let base = "http://127.0.0.1:\(port)"
+        let month = Timestamp.now().month.text
+        let pages = [
+            "/", "/?org=\(org)", "/?org=\(org)&workspace=\(workspaceID ?? "")", "/pricing",
+            "/report?org=\(org)&month=\(month)&format=html", "/billing", "/billing?org=\(org)", "/billing/success",
+            "/billing/cancel", "/no-such-page",
+        ].map { base + $0 }
+        let python = ProcessInfo.processInfo.environment["PLUTUS_TEST_PYTHON"] ?? "/usr/bin/python3"
+        let measure = Process()
+        measure.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        measure.arguments = ["--kill-after=5", "180", python, Self.narrowViewportScript, chromium, "400"] + pages
+        let output = Pipe()
+        let errors = Pipe()
+        measure.standardOutput = output
+        measure.standardError = errors
+        try measure.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let failure = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        measure.waitUntilExit()
+        #expect(measure.terminationStatus == 0, "\(failure)")
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == pages.count, "one measurement per page: \(text)")
+        for line in lines {
+            let figures = try JSONValue.parse(String(line))
+            let url = figures["url"]?.stringValue ?? "?"
+            guard case .number(let scroll)? = figures["scrollWidth"], case .number(let inner)? = figures["innerWidth"],
+                let scrollWidth = Int(scroll), let innerWidth = Int(inner)
+            else {
+                Issue.record("no figures for \(url): \(line)")
+                continue
+            }
+            #expect(innerWidth == 400, "\(url) is laid out at the device's width")
+            #expect(scrollWidth <= innerWidth, "\(url) scrolls sideways at 400 px (\(scrollWidth) > \(innerWidth))")
+            if case .array(let cells)? = figures["cells"] {
+                let offscreen = cells.compactMap { cell -> Int? in
+                    guard case .number(let edge) = cell, let right = Int(edge), right > innerWidth else { return nil }
+                    return right
+                }
+                #expect(offscreen.isEmpty, "\(url): \(offscreen.count) amounts past the screen's edge")
+            }
+        }
     }
 }

@@ -97,5 +97,17 @@ public struct MicroDollars: RawRepresentable, Hashable, Comparable, Sendable, Cu
         return formatted(decimals: min(6, 6 - digits + 4))
     }
 
+    /// Dollars exactly, with cents at least and no trailing zeros beyond them: `$15.00`,
+    /// `$0.075`, `$0.0275`, `$0.000001` (prices per million tokens, which are often sub-cent).
+    public var exact: String {
+        var decimals = 6
+        var micros = rawValue.magnitude
+        while decimals > 2 && micros % 10 == 0 {
+            micros /= 10
+            decimals -= 1
+        }
+        return formatted(decimals: decimals)
+    }
+
     public var description: String { formatted(decimals: 6) }
 }

@@ -225,9 +225,9 @@ struct DashboardController<Store: BillingStore>: Sendable {
         }
         let prices = catalog.rows.map { row -> [String: Any] in
             [
-                "provider": row.provider, "model": row.model, "input": row.price.input.formatted,
-                "output": row.price.output.formatted, "cacheRead": row.price.cacheRead.formatted,
-                "cacheWrite": row.price.cacheWrite.formatted, "reasoning": row.price.reasoning.formatted,
+                "provider": row.provider, "model": row.model, "input": row.price.input.exact,
+                "output": row.price.output.exact, "cacheRead": row.price.cacheRead.exact,
+                "cacheWrite": row.price.cacheWrite.exact, "reasoning": row.price.reasoning.exact,
             ]
         }
         return Self.html(

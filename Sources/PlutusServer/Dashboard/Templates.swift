@@ -69,6 +69,8 @@ enum Templates {
         .big{font-size:1.4rem}
         table{font-size:.85rem}th,td{padding:.25rem .3rem}
         .opt{display:none}
+        .prices{font-size:.7rem}.prices th,.prices td{padding:.2rem .15rem}.prices .model{word-break:break-all}
+        .prices th:first-child,.prices td:first-child{writing-mode:vertical-rl;transform:rotate(180deg);padding:.1rem 0}
         .chart text{font-size:18px}
         input[type=date]{max-width:9.5rem}
         }
@@ -195,8 +197,8 @@ enum Templates {
         <ul><li>{{tokens}}</li><li>{{workspaces}}</li></ul></div>{{/plans}}</div>
         <section><h2>Provider prices · USD per million tokens</h2>
         <p class="label">Catalog {{catalogVersion}}, list prices as of {{asOf}}. Events without an exact cost are estimated at these rates.</p>
-        <table><thead><tr><th>Provider</th><th>Model</th><th class="r">Input</th><th class="r">Output</th><th class="r">Cache read</th><th class="r">Cache write</th><th class="r">Reasoning</th></tr></thead><tbody>
-        {{#prices}}<tr><td>{{provider}}</td><td>{{model}}</td><td class="r num">{{input}}</td><td class="r num">{{output}}</td><td class="r num">{{cacheRead}}</td><td class="r num">{{cacheWrite}}</td><td class="r num">{{reasoning}}</td></tr>{{/prices}}
+        <table class="prices"><thead><tr><th>Provider</th><th>Model</th><th class="r">Input</th><th class="r">Output</th><th class="r">Cache read</th><th class="r">Cache write</th><th class="r">Reasoning</th></tr></thead><tbody>
+        {{#prices}}<tr><td>{{provider}}</td><td class="model">{{model}}</td><td class="r num">{{input}}</td><td class="r num">{{output}}</td><td class="r num">{{cacheRead}}</td><td class="r num">{{cacheWrite}}</td><td class="r num">{{reasoning}}</td></tr>{{/prices}}
         </tbody></table></section>
         <p class="muted">Every plan is self-hostable. Prepaid credit is drawn down by metered usage; top-ups go through Stripe.</p>
         </main></body></html>
@@ -205,7 +207,8 @@ enum Templates {
     /// A printable light page; the same markup becomes the PDF.
     static let statement = """
         <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><title>{{orgName}} · statement {{month}}</title>
+        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{orgName}} · statement {{month}}</title>
         <style nonce="{{nonce}}">
         body{font:13px/1.45 system-ui,-apple-system,sans-serif;color:#1a1523;background:#fff;max-width:52rem;margin:2rem auto;padding:0 1rem}
         h1{font-size:1.4rem;margin:0}h2{font-size:1rem;margin:1.4rem 0 .4rem;border-bottom:2px solid #1a1523}
@@ -213,6 +216,7 @@ enum Templates {
         .r{text-align:right}.num{font-variant-numeric:tabular-nums}.muted{color:#666}
         tr.total td{font-weight:700;border-top:2px solid #1a1523}
         @page{size:A4;margin:16mm}@media print{body{margin:0}}
+        @media (max-width:40rem){body{margin:1rem auto;font-size:12px}th,td{padding:.2rem .25rem}td:first-child{word-break:break-all}}
         </style></head><body>
         <h1>◆ Plutus · monthly statement</h1>
         <p>{{orgName}} · {{plan}} plan · {{month}}<br><span class="muted">Period {{periodStart}} to {{periodEnd}} (UTC, end exclusive) · generated {{generated}} UTC · prices {{catalogVersion}} as of {{catalogAsOf}}</span></p>
