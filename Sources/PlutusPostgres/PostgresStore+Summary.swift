@@ -83,6 +83,36 @@ extension PostgresStore {
         }
     }
 
+    public func creditHistory(_ organizationID: OrganizationID, days: Range<CivilDay>) async throws -> CreditHistory {
+        try await withConnection { connection in
+            _ = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            let from = days.lowerBound.start.millis
+            let to = days.upperBound.start.millis
+            var opening: Int64 = 0
+            var movements: [Int64: (net: Int64, topUps: Int64)] = [:]
+            for row in try await connection.query(
+                """
+                WITH movement AS (
+                    SELECT e.kind, e.ts,
+                           CASE WHEN e.credit_account_id = a.id THEN e.amount_micros ELSE -e.amount_micros END AS delta
+                    FROM entries e JOIN accounts a ON a.org_id = e.org_id AND a.code = 'credit'
+                    WHERE e.org_id = \(organizationID.rawValue) AND (e.credit_account_id = a.id OR e.debit_account_id = a.id))
+                SELECT NULL::int8 AS day, COALESCE(SUM(delta), 0)::int8 AS net, 0::int8 AS topups FROM movement WHERE ts < \(from)
+                UNION ALL
+                SELECT (ts / 86400000)::int8, SUM(delta)::int8, SUM(CASE WHEN kind = 'topup' THEN delta ELSE 0 END)::int8
+                FROM movement WHERE ts >= \(from) AND ts < \(to) GROUP BY ts / 86400000
+                """, logger: self.logger
+            ).rows() {
+                if let day = try row.optionalInt64("day") {
+                    movements[day] = (try row.int64("net"), try row.int64("topups"))
+                } else {
+                    opening = try row.int64("net")
+                }
+            }
+            return CreditHistory(days: days, opening: MicroDollars(rawValue: opening), movements: movements)
+        }
+    }
+
     /// Daily rollup rows that differ from the events they add up (at most 20 named).
     static func verifyDailyRollup(_ connection: PostgresConnection, logger: Logger) async throws -> [String] {
         try await connection.query(

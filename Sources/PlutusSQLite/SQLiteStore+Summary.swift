@@ -77,6 +77,35 @@ extension SQLiteStore {
         }
     }
 
+    public func creditHistory(_ organizationID: OrganizationID, days: Range<CivilDay>) async throws -> CreditHistory {
+        try await read { db in
+            _ = try Self.requireOrganization(db, organizationID)
+            var opening: Int64 = 0
+            var movements: [Int64: (net: Int64, topUps: Int64)] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    WITH movement AS (
+                        SELECT e.kind, e.ts, CASE WHEN e.credit_account_id = a.id THEN e.amount_micros ELSE -e.amount_micros END AS delta
+                        FROM entries e JOIN accounts a ON a.org_id = e.org_id AND a.code = 'credit'
+                        WHERE e.org_id = ?1 AND (e.credit_account_id = a.id OR e.debit_account_id = a.id))
+                    SELECT NULL AS day, COALESCE(SUM(delta), 0) AS net, 0 AS topups FROM movement WHERE ts < ?2
+                    UNION ALL
+                    SELECT ts / 86400000, SUM(delta), SUM(CASE WHEN kind = 'topup' THEN delta ELSE 0 END)
+                    FROM movement WHERE ts >= ?2 AND ts < ?3 GROUP BY ts / 86400000
+                    """,
+                arguments: [organizationID.rawValue, days.lowerBound.start.millis, days.upperBound.start.millis])
+            {
+                if let day = row["day"] as Int64? {
+                    movements[day] = (row["net"], row["topups"])
+                } else {
+                    opening = row["net"]
+                }
+            }
+            return CreditHistory(days: days, opening: MicroDollars(rawValue: opening), movements: movements)
+        }
+    }
+
     /// Daily rollup rows that differ from the events they add up (at most 20 named).
     static func verifyDailyRollup(_ db: Database) throws -> [String] {
         let mismatches = try Row.fetchAll(

@@ -54,6 +54,9 @@ public protocol BillingStore: Sendable {
     /// How the organization's prepaid credit moved over `[from, to)`, by entry kind, with the
     /// balance before `from`. Entries are placed by their own time.
     func creditStatement(_ organizationID: OrganizationID, from: Timestamp, to: Timestamp) async throws -> CreditStatement
+    /// The organization's credit balance at the end of each UTC day of `days` (at most
+    /// `Limits.summaryDaysMax`), with the top-ups of each day.
+    func creditHistory(_ organizationID: OrganizationID, days: Range<CivilDay>) async throws -> CreditHistory
 
     /// The catalog new events are priced with.
     func priceCatalog() async throws -> PriceCatalog

@@ -162,3 +162,42 @@ public struct CreditStatement: Sendable, Equatable {
         MicroDollars(rawValue: movements.reduce(opening.rawValue) { $0 + $1.net.rawValue })
     }
 }
+
+/// How an organization's prepaid credit stood day by day: the balance before the first day,
+/// then each UTC day's net movement and the top-ups among it. Entries are placed by their own
+/// time, as in statements.
+public struct CreditHistory: Sendable, Equatable {
+    public struct Day: Sendable, Equatable {
+        public var day: CivilDay
+        /// The balance at the end of the day.
+        public var closing: MicroDollars
+        /// Paid credit added that day (Stripe or `plutus topup`).
+        public var topUps: MicroDollars
+
+        public init(day: CivilDay, closing: MicroDollars, topUps: MicroDollars) {
+            self.day = day
+            self.closing = closing
+            self.topUps = topUps
+        }
+    }
+
+    public var opening: MicroDollars
+    /// Every day of the range, in order.
+    public var days: [Day]
+
+    /// From the store's rows: the balance before `days`, and per day number (since the epoch)
+    /// its net movement and top-ups.
+    public init(days range: Range<CivilDay>, opening: MicroDollars, movements: [Int64: (net: Int64, topUps: Int64)]) {
+        self.opening = opening
+        var balance = opening.rawValue
+        var days: [Day] = []
+        var day = range.lowerBound
+        while day < range.upperBound {
+            let moved = movements[day.daysSinceEpoch] ?? (0, 0)
+            balance += moved.net
+            days.append(Day(day: day, closing: MicroDollars(rawValue: balance), topUps: MicroDollars(rawValue: moved.topUps)))
+            day = day.adding(days: 1)
+        }
+        self.days = days
+    }
+}

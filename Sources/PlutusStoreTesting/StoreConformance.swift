@@ -609,6 +609,28 @@ public enum StoreConformance {
         #expect(try await store.verify().isClean)
     }
 
+    /// The day-by-day balance follows the ledger: the balance before the first day, each
+    /// day's closing, and the top-ups of each day; it ends at the balance.
+    public static func creditHistoryFollowsTheLedger(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let day = { (text: String) in CivilDay(text: text)! }
+        func at(_ text: String) -> Timestamp { Timestamp.parseISO8601(text + "T12:00:00Z")! }
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .topUp, amount: dollars("10"), reference: "cs_0", memo: nil), at: at("2026-11-01"))
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .topUp, amount: dollars("50"), reference: "cs_1", memo: nil), at: at("2026-11-11"))
+        _ = try await record(store, org, [event(cost: "5", at: at("2026-11-12"))], receivedAt: at("2026-11-12"))
+        _ = try await record(store, org, [event(cost: "1.5", at: at("2026-11-12"))], receivedAt: at("2026-11-14"))
+        _ = try await store.postCredit(
+            org, try CreditMovement(kind: .grant, amount: dollars("3"), reference: "g_1", memo: nil), at: at("2026-11-13"))
+        let history = try await store.creditHistory(org, days: day("2026-11-10")..<day("2026-11-15"))
+        #expect(history.opening == dollars("10"))
+        #expect(history.days.map(\.day.text) == ["2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13", "2026-11-14"])
+        #expect(history.days.map(\.closing) == [dollars("10"), dollars("60"), dollars("53.5"), dollars("56.5"), dollars("56.5")])
+        #expect(history.days.map(\.topUps) == [.zero, dollars("50"), .zero, .zero, .zero])
+        #expect(history.days.last?.closing == (try await store.balance(org, at: now).balance))
+    }
+
     /// `verify` reports each of its steps, in order, as it begins.
     public static func verifyReportsEachStep(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id

@@ -81,6 +81,7 @@ struct PostgresConformanceTests {
     }
     @Test func summariesAddUpTheEventsByDay() async throws { try await withFreshStore(StoreConformance.summariesAddUpTheEventsByDay) }
     @Test func verifyReportsEachStep() async throws { try await withFreshStore(StoreConformance.verifyReportsEachStep) }
+    @Test func creditHistoryFollowsTheLedger() async throws { try await withFreshStore(StoreConformance.creditHistoryFollowsTheLedger) }
     @Test func creditStatementsReconcile() async throws { try await withFreshStore(StoreConformance.creditStatementsReconcile) }
     @Test(arguments: [UInt64(20_261_207), 7]) func statementsReconcileEveryMonthWithBackDatedUsage(seed: UInt64) async throws {
         try await withFreshStore { try await StoreConformance.statementsReconcileEveryMonthWithBackDatedUsage($0, seed: seed) }

@@ -77,6 +77,7 @@ struct SQLiteConformanceTests {
         try await StoreConformance.summariesAddUpTheEventsByDay(makeStore())
     }
     @Test func verifyReportsEachStep() async throws { try await StoreConformance.verifyReportsEachStep(makeStore()) }
+    @Test func creditHistoryFollowsTheLedger() async throws { try await StoreConformance.creditHistoryFollowsTheLedger(makeStore()) }
     @Test func creditStatementsReconcile() async throws { try await StoreConformance.creditStatementsReconcile(makeStore()) }
     @Test(arguments: [UInt64(20_261_207), 7, 42]) func statementsReconcileEveryMonthWithBackDatedUsage(seed: UInt64) async throws {
         try await StoreConformance.statementsReconcileEveryMonthWithBackDatedUsage(makeStore(), seed: seed)

@@ -62,7 +62,7 @@ struct DashboardPagesTests {
         (Int64(9_990), ["$0.0000", "$0.0025", "$0.0050", "$0.0075", "$0.0100"]),
     ])
     func chartTicksAreRoundAndDistinct(peak: Int64, labels: [String]) {
-        let ticks = DashboardView.Chart.Ticks(peak: peak, count: 4)
+        let ticks = DashboardView.Ticks(peak: peak, count: 4)
         #expect((0...4).map(ticks.label) == labels)
         #expect(ticks.top >= peak)
         #expect(Set(labels).count == labels.count)
@@ -100,5 +100,38 @@ struct DashboardPagesTests {
             #expect(created.text.contains("Bearer \(secret)"))
             #expect(created.text.contains("http://127.0.0.1:\(server.port)/v1/usage"))
         }
+    }
+}
+
+@Suite("Dashboard: the balance chart")
+struct BalanceChartTests {
+    func history(_ closings: [Int64], topUpOn: Int? = nil) -> CreditHistory {
+        let start = CivilDay(text: "2026-11-01")!
+        var movements: [Int64: (net: Int64, topUps: Int64)] = [:]
+        var previous: Int64 = 0
+        for (index, closing) in closings.enumerated() {
+            movements[start.adding(days: Int64(index)).daysSinceEpoch] = (closing - previous, index == topUpOn ? 50_000_000 : 0)
+            previous = closing
+        }
+        return CreditHistory(days: start..<start.adding(days: Int64(closings.count)), opening: .zero, movements: movements)
+    }
+
+    @Test func topUpsAreMarkedAndTheRunwayIsProjectedToZero() {
+        let chart = DashboardView.BalanceChart(
+            history([60_000_000, 50_000_000, 40_000_000], topUpOn: 0), projectFrom: MicroDollars(rawValue: 40_000_000),
+            burnPerDay: MicroDollars(rawValue: 10_000_000))
+        #expect(chart.topUps.count == 1 && chart.topUps[0].label == "2026-11-01: top-up $50.00")
+        #expect(chart.line.split(separator: " ").count == 3)
+        // $40 at $10 a day: four days, to zero, on 2026-11-07.
+        #expect(chart.projectionNote == "at $10.00/day the credit runs out around 2026-11-07")
+        #expect(chart.projection.split(separator: " ").last?.hasSuffix("," + chart.zeroY) == true)
+    }
+
+    @Test func aSlowBurnIsProjectedAMonthAheadAndAPastRangeNotAtAll() {
+        let slow = DashboardView.BalanceChart(
+            history([100_000_000]), projectFrom: MicroDollars(rawValue: 100_000_000), burnPerDay: MicroDollars(rawValue: 1_000_000))
+        #expect(slow.projectionNote == "at $1.00/day, $70.00 is left in 30 days")
+        let past = DashboardView.BalanceChart(history([100_000_000]), projectFrom: nil, burnPerDay: MicroDollars(rawValue: 1_000_000))
+        #expect(past.projection.isEmpty && past.projectionNote.isEmpty)
     }
 }

@@ -29,7 +29,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
     // MARK: pages
 
     /// An HTML response with the dashboard's CSP: scripts and styles only with this nonce.
-    static func html(_ status: HTTPResponse.Status, _ template: String, _ context: [String: Any], nonce: String) -> Response {
+    static func html(_ status: HTTPResponse.Status, _ template: String, _ context: Any, nonce: String) -> Response {
         Response(
             status: status,
             headers: [
@@ -92,124 +92,27 @@ struct DashboardController<Store: BillingStore>: Sendable {
         let workspace = query.get("workspace").flatMap { id in workspaces.first { $0.id.rawValue == id } }
         let ledgerBefore = query.get("ledger_before").flatMap(Int64.init)
 
-        let range = try await store.usageSummary(org.id, days: fromDay..<toDay.adding(days: 1), workspace: workspace?.id)
+        let days = fromDay..<toDay.adding(days: 1)
         let month = try await store.usageSummary(org.id, days: now.month.start.day..<today.adding(days: 1), workspace: workspace?.id)
-        let trailing = try await store.usageSummary(
-            org.id, days: today.adding(days: 1 - DashboardView.burnWindowDays)..<today.adding(days: 1), workspace: workspace?.id)
-        let monthByWorkspace = workspace == nil
-            ? month : try await store.usageSummary(org.id, days: month.days, workspace: nil)
-        let balance = try await store.balance(org.id, at: now).balance
-        let feed = try await store.usageEvents(org.id, page: PageRequest(limit: DashboardView.feedRows, workspace: workspace?.id))
-        let ledger = try await store.ledgerEntries(org.id, page: PageRequest(limit: DashboardView.ledgerRows, before: ledgerBefore))
-        let alerts = try await store.recentAlerts(org.id, limit: DashboardView.alertsShown)
-        let keys = try await store.listAPIKeys(org.id)
-        let catalog = try await store.priceCatalog()
-
-        func link(_ changes: [String: String?]) -> String {
-            var items: [(String, String)] = [("org", org.id.rawValue), ("from", fromDay.text), ("to", toDay.text)]
-            if let workspace { items.append(("workspace", workspace.id.rawValue)) }
-            for (name, value) in changes {
-                items.removeAll { $0.0 == name }
-                if let value { items.append((name, value)) }
-            }
-            return "/?" + items.map { "\($0.0)=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
-        }
-        let runwayDays = Runway.days(balance: balance, spent: trailing.totals.cost, windowDays: DashboardView.burnWindowDays)
-        let monthSpendByWorkspace = Dictionary(
-            monthByWorkspace.byWorkspace.map { ($0.key, $0.totals.cost) }, uniquingKeysWith: { a, _ in a })
+        let facts = DashboardPage.Facts(
+            organization: org, all: all, workspaces: workspaces, workspace: workspace, days: fromDay...toDay, now: now,
+            range: try await store.usageSummary(org.id, days: days, workspace: workspace?.id),
+            month: month,
+            trailing: try await store.usageSummary(
+                org.id, days: today.adding(days: 1 - DashboardView.burnWindowDays)..<today.adding(days: 1), workspace: workspace?.id),
+            monthByWorkspace: workspace == nil ? month : try await store.usageSummary(org.id, days: month.days, workspace: nil),
+            balance: try await store.balance(org.id, at: now).balance,
+            history: try await store.creditHistory(org.id, days: days),
+            feed: try await store.usageEvents(org.id, page: PageRequest(limit: DashboardView.feedRows, workspace: workspace?.id)).items,
+            ledger: try await store.ledgerEntries(org.id, page: PageRequest(limit: DashboardView.ledgerRows, before: ledgerBefore)),
+            ledgerBefore: ledgerBefore, alerts: try await store.recentAlerts(org.id, limit: DashboardView.alertsShown),
+            keys: try await store.listAPIKeys(org.id), catalog: try await store.priceCatalog())
         let nonce = HTMLPage.nonce()
-        var values: [String: Any] = [
-            "title": org.name, "nonce": nonce, "orgName": org.name, "orgID": org.id.rawValue, "plan": org.plan.displayName,
-            "demo": configuration.demo, "csrf": access.csrfToken, "from": fromDay.text, "to": toDay.text,
-            "month": now.month.text, "balance": DashboardView.money(balance),
-            "balanceLabel": workspace == nil ? "Credit balance" : "Organization credit balance (shared by its workspaces)",
-            "runway": runwayDays.map {
-                $0 == 0 ? "no credit left" : "≈ \(DashboardView.grouped($0)) days of \(workspace == nil ? "" : "the organization's ")runway"
-            } ?? "no spend in the last 7 days",
-            "runwayClass": runwayDays.map { $0 < 7 ? "warn" : "ok" } ?? "muted",
-            "mtdSpend": DashboardView.money(month.totals.cost), "mtdCalls": DashboardView.calls(month.totals.events), "mtdEvents": DashboardView.grouped(month.totals.events),
-            "mtdTokens": DashboardView.grouped(month.totals.tokens.tracked),
-            "rangeSpend": DashboardView.money(range.totals.cost), "rangeCalls": DashboardView.calls(range.totals.events), "rangeEvents": DashboardView.grouped(range.totals.events),
-            "rangeTokens": DashboardView.grouped(range.totals.tokens.tracked),
-            "burn7": DashboardView.money(trailing.totals.cost),
-            "burnPerDay": DashboardView.money(MicroDollars(rawValue: trailing.totals.cost.rawValue / DashboardView.burnWindowDays)),
-            "chart": DashboardView.Chart.context(range.byDay),
-            "statementURL": "/report?org=\(Self.percentEncoded(org.id.rawValue))&month=\(now.month.text)&format=html",
-            "allWorkspacesURL": link(["workspace": nil]),
-            "feedRows": DashboardView.feedRows, "feedWorkspace": workspace?.id.rawValue ?? "", "feedRefreshSeconds": DashboardView.feedRefreshSeconds,
-            "nameBytesMax": Limits.nameBytesMax, "version": configuration.version,
-            "catalogVersion": catalog.version, "catalogAsOf": catalog.asOf, "generated": DashboardView.time(now),
-        ]
-        values["orgs"] = all.map { listing -> [String: Any] in
-            ["id": listing.organization.id.rawValue, "name": listing.organization.name, "selected": listing.organization.id == org.id]
-        }
-        if let workspace { values["workspace"] = ["id": workspace.id.rawValue, "name": workspace.name] }
-        values["breakdowns"] = [
-            DashboardView.breakdown("provider", range.byProvider),
-            DashboardView.breakdown("model", range.byModel),
-            DashboardView.breakdown("workspace", range.byWorkspace) { group in
-                group.key.isEmpty ? nil : link(["workspace": group.key, "ledger_before": nil])
-            },
-            DashboardView.breakdown("task", range.byTask),
-        ]
-        values["budgets"] = workspaces.map { item -> [String: Any] in
-            let spent = monthSpendByWorkspace[item.id.rawValue] ?? .zero
-            var row: [String: Any] = [
-                "name": item.name, "url": link(["workspace": item.id.rawValue, "ledger_before": nil]),
-                "spent": DashboardView.money(spent), "cap": item.monthlyBudget.map(DashboardView.money) ?? "—",
-                "capped": item.monthlyBudget != nil,
-            ]
-            if let cap = item.monthlyBudget {
-                let percent = spent.rawValue * 100 / cap.rawValue
-                row["percent"] = percent
-                row["state"] = percent >= DashboardView.budgetWarnPercent ? "warn" : "ok"
-            }
-            return row
-        }
-        values["feed"] = feed.items.map { event -> [String: Any] in
-            [
-                "time": DashboardView.time(event.timestamp), "provider": event.provider,
-                "model": event.model ?? UsageSummary.noModelLabel, "task": event.taskType,
-                "workspace": event.workspaceName ?? UsageSummary.noWorkspaceLabel,
-                "cost": DashboardView.money(event.cost), "estimated": event.costKind == .estimated,
-                "unpriced": event.costKind == .unpriced,
-            ]
-        }
-        values["ledger"] = ledger.items.map { entry -> [String: Any] in
-            [
-                "time": DashboardView.time(entry.timestamp), "kind": entry.kind.rawValue, "reference": entry.reference,
-                "memo": entry.memo ?? "", "amount": DashboardView.money(entry.amount),
-                "amountClass": entry.amount.isPositive ? "ok" : "", "balanceAfter": DashboardView.money(entry.balanceAfter),
-            ]
-        }
-        if let next = ledger.nextBefore { values["ledgerOlderURL"] = link(["ledger_before": String(next)]) }
-        if ledgerBefore != nil { values["ledgerNewestURL"] = link(["ledger_before": nil]) }
-        values["hasAlerts"] = !alerts.isEmpty
-        values["alerts"] = alerts.map { ["time": DashboardView.time($0.createdAt), "message": $0.message] }
-        values["bannerAlerts"] = alerts.prefix(DashboardView.bannerAlertsShown).map { ["message": $0.message] }
-        values["keys"] = keys.map { key -> [String: Any] in
-            [
-                "id": key.id.rawValue, "name": key.name ?? "(unnamed)", "prefix": key.prefix,
-                "lastUsed": key.lastUsedAt.map(DashboardView.time) ?? "never", "revoked": key.revokedAt != nil,
-            ]
-        }
-        if let stripe = configuration.stripeAPI {
-            values["stripe"] = [
-                "stripeMode": stripe.isTestMode ? "test mode" : "live mode",
-                "topUpMin": configuration.topUpRange.lowerBound.decimalString,
-                "topUpMax": configuration.topUpRange.upperBound.decimalString,
-                "topUpDefault": min(max(MicroDollars.dollars(50)!, configuration.topUpRange.lowerBound), configuration.topUpRange.upperBound).decimalString,
-                "proPrice": configuration.stripe.proPriceID != nil, "portal": org.stripeCustomerID != nil,
-            ]
-        }
-        return Self.html(.ok, "dashboard", values, nonce: nonce)
+        let page = DashboardPage(facts, configuration: configuration, csrf: access.csrfToken, nonce: nonce)
+        return Self.html(.ok, "dashboard", page, nonce: nonce)
     }
 
-    static func percentEncoded(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-    }
+    static func percentEncoded(_ text: String) -> String { DashboardView.percentEncoded(text) }
 
     @Sendable func pricing(_ request: Request, context: PlutusRequestContext) async throws -> Response {
         let catalog = try await store.priceCatalog()

@@ -19,7 +19,7 @@ enum Templates {
         return library
     }()
 
-    static func render(_ name: String, _ context: [String: Any]) -> String {
+    static func render(_ name: String, _ context: Any) -> String {
         guard let html = library.render(context, withTemplate: name) else {
             preconditionFailure("no template named \(name)")
         }
@@ -57,6 +57,8 @@ enum Templates {
         .hbar rect{fill:#f5b942}
         .chart{width:100%;height:auto}
         .chart .bar{fill:#f5b942}.chart .bar:hover{fill:#ffd57a}
+        .chart .line{fill:none;stroke:#7fd1b9;stroke-width:2}.chart .projection{fill:none;stroke:#f08a6c;stroke-width:2;stroke-dasharray:6 5}
+        .chart .topup{fill:#7fd1b9;stroke:#0c0814;stroke-width:2}
         .chart .grid{stroke:#2c2440}.chart text{fill:#a59cb8;font-size:11px;font-family:ui-monospace,monospace}
         .alerts li{color:#f08a6c}
         .secret{background:#1d1630;padding:.6rem;border-radius:6px;word-break:break-all}
@@ -113,6 +115,15 @@ enum Templates {
         {{#chart.bars}}<rect class="bar" x="{{x}}" y="{{y}}" width="{{width}}" height="{{height}}"><title>{{day}}: {{cost}} · {{events}} calls</title></rect>{{/chart.bars}}
         {{#chart.dayLabels}}<text x="{{x}}" y="{{y}}" text-anchor="middle">{{text}}</text>{{/chart.dayLabels}}
         </svg></section>
+        <section><h2>Balance{{#workspace}} · the organization's{{/workspace}}</h2>
+        <svg class="chart balance" viewBox="0 0 {{balanceChart.width}} {{balanceChart.height}}" role="img" aria-label="Credit balance, {{from}} to {{to}}, with top-ups and the projected runway">
+        {{#balanceChart.gridLines}}<line class="grid" x1="{{x1}}" x2="{{x2}}" y1="{{y}}" y2="{{y}}"/><text x="0" y="{{labelY}}">{{label}}</text>{{/balanceChart.gridLines}}
+        <polyline class="line" points="{{balanceChart.line}}"/>
+        {{#balanceChart.projection}}<polyline class="projection" points="{{balanceChart.projection}}"/>{{/balanceChart.projection}}
+        {{#balanceChart.topUps}}<circle class="topup" cx="{{x}}" cy="{{y}}" r="5"><title>{{label}}</title></circle>{{/balanceChart.topUps}}
+        {{#balanceChart.dayLabels}}<text x="{{x}}" y="{{y}}" text-anchor="middle">{{text}}</text>{{/balanceChart.dayLabels}}
+        </svg>
+        <p class="label"><span class="ok">●</span> top-ups{{#balanceChart.projectionNote}} · <span class="warn">- -</span> {{balanceChart.projectionNote}}{{/balanceChart.projectionNote}}</p></section>
         <div class="grid2">
         {{#breakdowns}}<section><h2>By {{title}}</h2><table><thead><tr><th>{{title}}</th><th class="opt"></th><th class="r">Cost</th><th class="r">Calls</th><th class="r opt">Tokens</th></tr></thead><tbody>
         {{#rows}}<tr><td>{{#url}}<a href="{{url}}">{{label}}</a>{{/url}}{{^url}}{{label}}{{/url}}</td><td class="opt"><svg class="hbar" width="100" height="8" viewBox="0 0 100 8"><rect width="{{barWidth}}" height="8" rx="2"/></svg></td><td class="r num">{{cost}}</td><td class="r num">{{events}}</td><td class="r num opt">{{tokens}}</td></tr>{{/rows}}
