@@ -52,18 +52,21 @@ public struct MonthlyStatement: Sendable {
             "periodStart": month.start.iso8601, "periodEnd": month.end.iso8601,
             "generated": DashboardView.time(generatedAt), "catalogVersion": catalogVersion, "catalogAsOf": catalogAsOf,
             "placement": Self.placement,
-            "opening": credit.opening.formatted, "closing": credit.closing.formatted,
+            "opening": DashboardView.money(credit.opening), "closing": DashboardView.money(credit.closing),
             "movements": credit.movements.map { movement -> [String: Any] in
-                ["label": Self.label(movement.kind), "entries": movement.entries, "net": movement.net.formatted]
+                [
+                    "label": Self.label(movement.kind), "entries": movement.entries == 1 ? "1 entry" : "\(movement.entries) entries",
+                    "net": DashboardView.money(movement.net),
+                ]
             },
-            "usageCost": usage.totals.cost.formatted, "usageEvents": DashboardView.grouped(usage.totals.events),
+            "usageCost": DashboardView.money(usage.totals.cost), "usageCalls": DashboardView.calls(usage.totals.events),
             "usageTokens": DashboardView.grouped(usage.totals.tokens.tracked),
             "breakdowns": breakdowns.map { breakdown -> [String: Any] in
                 [
                     "title": breakdown.title,
                     "rows": breakdown.groups.map { group -> [String: Any] in
                         [
-                            "label": group.label, "cost": group.totals.cost.formatted,
+                            "label": group.label, "cost": DashboardView.money(group.totals.cost),
                             "events": DashboardView.grouped(group.totals.events),
                             "tokens": DashboardView.grouped(group.totals.tokens.tracked),
                         ]

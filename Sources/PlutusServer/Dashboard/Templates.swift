@@ -233,10 +233,10 @@ enum Templates {
         <p>{{orgName}} · {{plan}} plan · {{month}}<br><span class="muted">Period {{periodStart}} to {{periodEnd}} (UTC, end exclusive) · generated {{generated}} UTC · prices {{catalogVersion}} as of {{catalogAsOf}}</span></p>
         <h2>Credit</h2><table><tbody>
         <tr><td>Opening balance</td><td class="r num">{{opening}}</td></tr>
-        {{#movements}}<tr><td>{{label}} ({{entries}} entries)</td><td class="r num">{{net}}</td></tr>{{/movements}}
+        {{#movements}}<tr><td>{{label}} ({{entries}})</td><td class="r num">{{net}}</td></tr>{{/movements}}
         <tr class="total"><td>Closing balance</td><td class="r num">{{closing}}</td></tr>
         </tbody></table>
-        <h2>Usage</h2><p class="num">{{usageCost}} · {{usageEvents}} calls · {{usageTokens}} tokens</p>
+        <h2>Usage</h2><p class="num">{{usageCost}} · {{usageCalls}} · {{usageTokens}} tokens</p>
         {{#breakdowns}}<h2>By {{title}}</h2><table><thead><tr><th>{{title}}</th><th class="r">Cost</th><th class="r">Calls</th><th class="r">Tokens</th></tr></thead><tbody>
         {{#rows}}<tr><td>{{label}}</td><td class="r num">{{cost}}</td><td class="r num">{{events}}</td><td class="r num">{{tokens}}</td></tr>{{/rows}}
         {{^rows}}<tr><td colspan="4" class="muted">No usage.</td></tr>{{/rows}}</tbody></table>{{/breakdowns}}
