@@ -36,8 +36,11 @@ struct BenchCommand: AsyncParsableCommand {
     /// A signed `checkout.session.completed` for $1, unique per connection and number.
     static func webhookRequest(port: Int, org: OrganizationID, connection: Int, n: Int) -> [UInt8] {
         let id = "\(connection)_\(n)"
-        let body = Array(#"{"id": "evt_bench_\#(id)", "object": "event", "type": "checkout.session.completed", "created": 1795000000, "data": {"object": {"id": "cs_bench_\#(id)", "mode": "payment", "amount_total": 100, "currency": "usd", "payment_status": "paid", "payment_intent": "pi_bench_\#(id)", "client_reference_id": "\#(org.rawValue)"}}}"#.utf8)
-        let signature = StripeSignature.header(payload: body, secret: webhookSecret, timestamp: Int64(Date().timeIntervalSince1970))
+        let body = Array(
+            #"{"id": "evt_bench_\#(id)", "object": "event", "type": "checkout.session.completed", "created": 1795000000, "data": {"object": {"id": "cs_bench_\#(id)", "mode": "payment", "amount_total": 100, "currency": "usd", "payment_status": "paid", "payment_intent": "pi_bench_\#(id)", "client_reference_id": "\#(org.rawValue)"}}}"#
+                .utf8)
+        let signature = StripeSignature.header(
+            payload: body, secret: webhookSecret, timestamp: Int64(Date().timeIntervalSince1970))
         return LoadGenerator.request(port: port, path: "/webhook/stripe", headers: [("Stripe-Signature", signature)], body: body)
     }
 
@@ -47,7 +50,8 @@ struct BenchCommand: AsyncParsableCommand {
         let store = try SQLiteStore(path: directory.appendingPathComponent("bench.db").path)
         let org = try await store.createOrganization(name: "Bench", plan: .enterprise, ownerEmail: nil)
         _ = try await store.postCredit(
-            org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil), at: Timestamp.now())
+            org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil),
+            at: Timestamp.now())
         let key = try await store.createAPIKey(org.id, name: "bench").secret
         let configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: PlutusBench.version,
@@ -57,14 +61,17 @@ struct BenchCommand: AsyncParsableCommand {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = buildApplication(configuration: configuration, store: store, logger: logger) { continuation.yield($0) }
         let durable = try SQLiteCeiling.GroupCommittedRows(directory: directory.path)
-        let ceiling = buildCeilingApplication(logger: logger, durableWrite: { try await durable.write() }) { continuation.yield($0) }
+        let ceiling = buildCeilingApplication(logger: logger, durableWrite: { try await durable.write() }) {
+            continuation.yield($0)
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
             guard let plutusPort = await iterator.next() else { return }
             group.addTask { try await ceiling.run() }
             guard let ceilingPort = await iterator.next() else { return }
-            try await measure(plutusPort: plutusPort, ceilingPort: ceilingPort, key: key, store: store, org: org.id, durable: durable)
+            try await measure(
+                plutusPort: plutusPort, ceilingPort: ceilingPort, key: key, store: store, org: org.id, durable: durable)
             group.cancelAll()
         }
         try? FileManager.default.removeItem(at: directory)
@@ -101,7 +108,8 @@ struct BenchCommand: AsyncParsableCommand {
                     while ContinuousClock.now < deadline {
                         let begin = ContinuousClock.now
                         _ = try await store.recordUsage(
-                            UsageBatch(organizationID: org, events: Array(repeating: event, count: events), receivedAt: Timestamp.now()))
+                            UsageBatch(
+                                organizationID: org, events: Array(repeating: event, count: events), receivedAt: Timestamp.now()))
                         latencies.append(ContinuousClock.now - begin)
                     }
                     return latencies
@@ -140,10 +148,12 @@ struct BenchCommand: AsyncParsableCommand {
             (.usageEvents, 1000, Self.eventRowCeilingLabel),
         ]
         return try runs.map { rows, rowsPerCommit, label in
-            let figures = try SQLiteCeiling.measure(directory: directory, rows: rows, rowsPerCommit: rowsPerCommit, seconds: seconds)
+            let figures = try SQLiteCeiling.measure(
+                directory: directory, rows: rows, rowsPerCommit: rowsPerCommit, seconds: seconds)
             return [
                 label, "1",
-                String(format: "%.0f", figures.commitsPerSecond), String(format: "%.0f", figures.rowsPerSecond), "-", "-", "-", "1", "0", "0",
+                String(format: "%.0f", figures.commitsPerSecond), String(format: "%.0f", figures.rowsPerSecond), "-", "-", "-",
+                "1", "0", "0",
             ]
         }
     }
@@ -168,8 +178,12 @@ struct BenchCommand: AsyncParsableCommand {
         durable: SQLiteCeiling.GroupCommittedRows
     ) async throws {
         let single = Array(#"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#.utf8)
-        let batch = Array(("[" + Array(repeating: #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200}"#, count: 100)
-            .joined(separator: ",") + "]").utf8)
+        let batch = Array(
+            ("["
+                + Array(
+                    repeating: #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200}"#, count: 100
+                )
+                .joined(separator: ",") + "]").utf8)
         let auth = [("Authorization", "Bearer \(key)")]
         let trivialRoute: Scenario = (Self.trivialCeilingLabel, ceilingPort, "/echo", single, 64, 0)
         let singlesAt64: Scenario = (Self.singleEventLabel, plutusPort, "/v1/usage", single, 64, 1)
@@ -190,9 +204,12 @@ struct BenchCommand: AsyncParsableCommand {
             guard let found = WrkLoad.executable else { throw CLIFailure.usage("wrk is not installed (apt-get install wrk)") }
             wrk = found
         }
-        print("plutus bench — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Int(seconds)) s per scenario, SQLite synchronous=FULL, "
-            + "load from \(wrk.map { "wrk (\($0))" } ?? "the built-in generator (a thread per connection)")\n")
-        let header = ["scenario", "conns", "req/s", "events/s", "p50 ms", "p99 ms", "cpu µs/req", "req/commit", "non-2xx", "errors"]
+        print(
+            "plutus bench — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Int(seconds)) s per scenario, SQLite synchronous=FULL, "
+                + "load from \(wrk.map { "wrk (\($0))" } ?? "the built-in generator (a thread per connection)")\n")
+        let header = [
+            "scenario", "conns", "req/s", "events/s", "p50 ms", "p99 ms", "cpu µs/req", "req/commit", "non-2xx", "errors",
+        ]
         var rows: [[String]] = []
         var acknowledged = 0
         /// Events of requests that were sent but whose answer the load generator did not wait for.
@@ -208,7 +225,8 @@ struct BenchCommand: AsyncParsableCommand {
             let result: LoadGenerator.Result
             var clientCPU = 0.0
             if let wrk {
-                let load = WrkLoad(executable: wrk, port: scenario.port, path: scenario.path, headers: headers, body: scenario.body)
+                let load = WrkLoad(
+                    executable: wrk, port: scenario.port, path: scenario.path, headers: headers, body: scenario.body)
                 (result, clientCPU) = try await onThread { try load.run(connections: scenario.connections, seconds: seconds) }
             } else {
                 let generator = LoadGenerator(port: scenario.port, path: scenario.path, headers: headers, body: scenario.body)
@@ -220,7 +238,9 @@ struct BenchCommand: AsyncParsableCommand {
             acknowledged += ok * scenario.events
             unanswered += result.unanswered * scenario.events
             if result.total != ok {
-                let statuses = result.responses.filter { $0.key != 200 }.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }
+                let statuses = result.responses.filter { $0.key != 200 }.sorted { $0.key < $1.key }.map {
+                    "\($0.value) × \($0.key)"
+                }
                 unexpected.append("\(scenario.name) at \(scenario.connections) connections: " + statuses.joined(separator: ", "))
             }
             let rate = Double(result.total) / result.seconds
@@ -277,12 +297,15 @@ struct BenchCommand: AsyncParsableCommand {
             if !pairedShares.isEmpty {
                 let percents = pairedShares.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: ", ")
                 let median = String(format: "%.0f%%", pairedShares.sorted()[pairedShares.count / 2] * 100)
-                print("the same in \(pairedShares.count) adjacent pairs, each measured right after the trivial route: \(percents); median \(median)")
+                print(
+                    "the same in \(pairedShares.count) adjacent pairs, each measured right after the trivial route: \(percents); median \(median)"
+                )
             }
             if let durableRate = ceilingRates[Self.durableCeilingLabel], durableRate > 0 {
                 print(
                     String(
-                        format: "one durable row per request at 64 connections: %.0f%% of the trivial-route ceiling; single events reach %.0f%% of it",
+                        format:
+                            "one durable row per request at 64 connections: %.0f%% of the trivial-route ceiling; single events reach %.0f%% of it",
                         durableRate / trivial * 100, rate / durableRate * 100))
             }
         }
@@ -297,13 +320,17 @@ struct BenchCommand: AsyncParsableCommand {
             let rates = batchRates.map { String(format: "%.0f", $0.eventRate) + " events/s at \($0.connections) connections" }
             print(
                 "batches of 100: \(rates.joined(separator: ", ")); the best is "
-                    + String(format: "%.0f%% of the raw event-row ceiling (1,000 rows per commit)", best.eventRate / rowRate * 100))
+                    + String(
+                        format: "%.0f%% of the raw event-row ceiling (1,000 rows per commit)", best.eventRate / rowRate * 100))
         }
-        print("webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"
-            + (creditedDollars == MicroDollars.dollars(Int64(credited)) ? " ✓" : " ✗ MISMATCH"))
+        print(
+            "webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"
+                + (creditedDollars == MicroDollars.dollars(Int64(credited)) ? " ✓" : " ✗ MISMATCH"))
         let peak = ProcessMemory.peakResidentBytes()
         print(
-            String(format: "peak memory: %.0f MiB resident in this process (the server, its store and the bench's own ", Double(peak) / 1_048_576)
+            String(
+                format: "peak memory: %.0f MiB resident in this process (the server, its store and the bench's own ",
+                Double(peak) / 1_048_576)
                 + "bookkeeping; wrk runs apart); the target is at most \(Self.peakMemoryTargetBytes / 1_000_000) MB"
                 + (peak <= Self.peakMemoryTargetBytes ? " ✓" : " ✗ over"))
         let recorded = try await store.balance(org, at: Timestamp.now()).monthEvents
@@ -312,7 +339,8 @@ struct BenchCommand: AsyncParsableCommand {
         let accounted = Int64(acknowledged) <= recorded && recorded <= Int64(acknowledged + unanswered)
         print(
             "acknowledged \(acknowledged) events; the database holds \(recorded)"
-                + (unanswered > 0 ? " (\(recorded - Int64(acknowledged)) more, of \(unanswered) in requests unanswered when wrk stopped)" : "")
+                + (unanswered > 0
+                    ? " (\(recorded - Int64(acknowledged)) more, of \(unanswered) in requests unanswered when wrk stopped)" : "")
                 + (accounted ? " ✓" : " ✗ MISMATCH"))
         let report = try await store.verify()
         print(report.isClean ? "ledger verified ✓" : "ledger problems: \(report.problems)")

@@ -46,7 +46,9 @@ struct BenchDashboardCommand: AsyncParsableCommand {
         print("seeded \(events) events over \(Self.daysSeeded) days in \(Self.format(seeded, unit: 1)) s")
         let verifyStart = ContinuousClock.now
         let report = try await store.verify()
-        print("verify: \(report.isClean ? "clean" : "\(report.problems.count) problems") in \(Self.format(ContinuousClock.now - verifyStart, unit: 1)) s")
+        print(
+            "verify: \(report.isClean ? "clean" : "\(report.problems.count) problems") in \(Self.format(ContinuousClock.now - verifyStart, unit: 1)) s"
+        )
 
         let now = Timestamp.now()
         var latencies: [Duration] = []
@@ -56,7 +58,9 @@ struct BenchDashboardCommand: AsyncParsableCommand {
             latencies.append(ContinuousClock.now - begin)
         }
         latencies.sort()
-        print("store usageSummary (month to date), \(renders) runs: median \(Self.format(latencies[latencies.count / 2], unit: 1e-3)) ms, p99 \(Self.format(latencies[min(latencies.count - 1, latencies.count * 99 / 100)], unit: 1e-3)) ms")
+        print(
+            "store usageSummary (month to date), \(renders) runs: median \(Self.format(latencies[latencies.count / 2], unit: 1e-3)) ms, p99 \(Self.format(latencies[min(latencies.count - 1, latencies.count * 99 / 100)], unit: 1e-3)) ms"
+        )
         try await timePage(store, org.id)
     }
 

@@ -84,7 +84,8 @@ public enum SQLiteCeiling {
 
     private static let organization = "org_0123456789abcdef"
 
-    private static let plainTable = "CREATE TABLE rows(id INTEGER PRIMARY KEY, org TEXT NOT NULL, cost INTEGER NOT NULL, ts INTEGER NOT NULL)"
+    private static let plainTable =
+        "CREATE TABLE rows(id INTEGER PRIMARY KEY, org TEXT NOT NULL, cost INTEGER NOT NULL, ts INTEGER NOT NULL)"
     private static let plainInsert = "INSERT INTO rows(org, cost, ts) VALUES (?, ?, ?)"
 
     /// One event's 19 values in `SQLiteStore.EventInsert`'s column order, as the store

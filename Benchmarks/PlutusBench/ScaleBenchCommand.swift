@@ -22,7 +22,9 @@ struct ScaleBenchCommand: AsyncParsableCommand {
             its ledger. The load generator shares the machine with the servers.
             """)
 
-    @Option(name: .customLong("database-url"), help: "A PostgreSQL server to create the bench database on; default $PLUTUS_DATABASE_URL.")
+    @Option(
+        name: .customLong("database-url"),
+        help: "A PostgreSQL server to create the bench database on; default $PLUTUS_DATABASE_URL.")
     var databaseURL: String?
     @Option(help: "Seconds per scenario (1–60).") var seconds: Double = 3
 
@@ -45,14 +47,26 @@ struct ScaleBenchCommand: AsyncParsableCommand {
         let sqlite = try SQLiteStore(path: sqlitePath)
         let name = "plutus_bench_\(UUID().uuidString.prefix(8).lowercased())"
         let url = try await PostgresAdmin.createDatabase(url: server, name: name)
-        let postgres = try await PostgresStore.open(url: url, migrations: .apply, logger: { var logger = Logger(label: "plutus.postgres"); logger.logLevel = .error; return logger }())
+        let postgres = try await PostgresStore.open(
+            url: url, migrations: .apply,
+            logger: {
+                var logger = Logger(label: "plutus.postgres")
+                logger.logLevel = .error
+                return logger
+            }())
         defer { try? FileManager.default.removeItem(at: directory) }
         let (sqliteOrg, sqliteKey) = try await Self.prepare(sqlite)
         let (postgresOrg, postgresKey) = try await Self.prepare(postgres)
         let targets = [
-            Target(name: "SQLite", arguments: ["--db", sqlitePath], processes: 1, store: sqlite, organization: sqliteOrg, key: sqliteKey),
-            Target(name: "PostgreSQL", arguments: ["--database-url", url], processes: 1, store: postgres, organization: postgresOrg, key: postgresKey),
-            Target(name: "PostgreSQL", arguments: ["--database-url", url], processes: 3, store: postgres, organization: postgresOrg, key: postgresKey),
+            Target(
+                name: "SQLite", arguments: ["--db", sqlitePath], processes: 1, store: sqlite, organization: sqliteOrg,
+                key: sqliteKey),
+            Target(
+                name: "PostgreSQL", arguments: ["--database-url", url], processes: 1, store: postgres, organization: postgresOrg,
+                key: postgresKey),
+            Target(
+                name: "PostgreSQL", arguments: ["--database-url", url], processes: 3, store: postgres, organization: postgresOrg,
+                key: postgresKey),
         ]
         print("plutus bench-scale — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Int(seconds)) s per scenario\n")
         var rows: [[String]] = []
@@ -62,7 +76,8 @@ struct ScaleBenchCommand: AsyncParsableCommand {
             defer { servers.forEach { $0.stop() } }
             for server in servers { try await server.waitUntilListening() }
             for (label, body, connections, events) in Self.scenarios {
-                let result = await Self.drive(servers.map(\.port), key: target.key, body: body, connections: connections, seconds: seconds)
+                let result = await Self.drive(
+                    servers.map(\.port), key: target.key, body: body, connections: connections, seconds: seconds)
                 let ok = result.responses[200] ?? 0
                 acknowledged[target.name, default: 0] += ok * events
                 rows.append([
@@ -74,17 +89,20 @@ struct ScaleBenchCommand: AsyncParsableCommand {
                 ])
             }
         }
-        print(TextTable.render(
-            ["backend", "servers", "scenario", "conns", "req/s", "events/s", "p50 ms", "p99 ms", "non-2xx", "errors"], rows,
-            numeric: [1, 3, 4, 5, 6, 7, 8, 9]))
+        print(
+            TextTable.render(
+                ["backend", "servers", "scenario", "conns", "req/s", "events/s", "p50 ms", "p99 ms", "non-2xx", "errors"], rows,
+                numeric: [1, 3, 4, 5, 6, 7, 8, 9]))
         var clean = true
         for (label, store, org) in [("SQLite", sqlite as any BillingStore, sqliteOrg), ("PostgreSQL", postgres, postgresOrg)] {
             let recorded = try await store.balance(org, at: Timestamp.now()).monthEvents
             let report = try await store.verify()
             let matches = Int64(acknowledged[label] ?? 0) == recorded
             clean = clean && matches && report.isClean
-            print("\(label): acknowledged \(acknowledged[label] ?? 0) events, the database holds \(recorded)"
-                + (matches ? " ✓" : " ✗ MISMATCH") + (report.isClean ? ", ledger verified ✓" : ", ledger problems: \(report.problems)"))
+            print(
+                "\(label): acknowledged \(acknowledged[label] ?? 0) events, the database holds \(recorded)"
+                    + (matches ? " ✓" : " ✗ MISMATCH")
+                    + (report.isClean ? ", ledger verified ✓" : ", ledger problems: \(report.problems)"))
         }
         await postgres.close()
         try await PostgresAdmin.dropDatabase(url: server, name: name)
@@ -92,8 +110,19 @@ struct ScaleBenchCommand: AsyncParsableCommand {
     }
 
     static let scenarios: [(String, [UInt8], Int, Int)] = [
-        ("1 event", Array(#"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#.utf8), 64, 1),
-        ("batch of 100", Array(("[" + Array(repeating: #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200}"#, count: 100).joined(separator: ",") + "]").utf8), 8, 100),
+        (
+            "1 event",
+            Array(#"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#.utf8), 64, 1
+        ),
+        (
+            "batch of 100",
+            Array(
+                ("["
+                    + Array(
+                        repeating: #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200}"#,
+                        count: 100
+                    ).joined(separator: ",") + "]").utf8), 8, 100
+        ),
     ]
 
     /// An organization with plenty of credit and a key.
@@ -106,11 +135,13 @@ struct ScaleBenchCommand: AsyncParsableCommand {
     }
 
     /// `connections` spread evenly over the servers, all at once; results merged.
-    static func drive(_ ports: [Int], key: String, body: [UInt8], connections: Int, seconds: Double) async -> LoadGenerator.Result {
+    static func drive(_ ports: [Int], key: String, body: [UInt8], connections: Int, seconds: Double) async -> LoadGenerator.Result
+    {
         await withTaskGroup(of: LoadGenerator.Result.self) { group in
             for (index, port) in ports.enumerated() {
                 let share = connections / ports.count + (index < connections % ports.count ? 1 : 0)
-                let generator = LoadGenerator(port: port, path: "/v1/usage", headers: [("Authorization", "Bearer \(key)")], body: body)
+                let generator = LoadGenerator(
+                    port: port, path: "/v1/usage", headers: [("Authorization", "Bearer \(key)")], body: body)
                 // A thread per server's load: the concurrency pool has a thread per core, too
                 // few to block one per server.
                 group.addTask { await generator.runOnThread(connections: share, seconds: seconds) }
@@ -149,7 +180,9 @@ final class ServerProcess: Sendable {
     func waitUntilListening() async throws {
         for _ in 0..<400 {
             if Self.accepts(port) { return }
-            guard process.isRunning else { throw CLIFailure.runtime("plutus serve exited with status \(process.terminationStatus)") }
+            guard process.isRunning else {
+                throw CLIFailure.runtime("plutus serve exited with status \(process.terminationStatus)")
+            }
             try await Task.sleep(for: .milliseconds(25))
         }
         throw CLIFailure.runtime("plutus serve did not start listening on port \(port)")

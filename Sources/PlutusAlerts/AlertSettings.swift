@@ -116,7 +116,8 @@ public struct AlertSettings: Sendable {
     public func channels(http: HTTPClient = .shared, now: @escaping @Sendable () -> Timestamp) -> [any AlertChannel] {
         var channels: [any AlertChannel] = []
         if let webhookURL, let webhookSecret {
-            channels.append(HTTPAlertChannel(name: "webhook", url: webhookURL, format: .webhook(secret: webhookSecret), http: http, now: now))
+            channels.append(
+                HTTPAlertChannel(name: "webhook", url: webhookURL, format: .webhook(secret: webhookSecret), http: http, now: now))
         }
         if let slackURL { channels.append(HTTPAlertChannel(name: "slack", url: slackURL, format: .slack, http: http, now: now)) }
         if let discordURL {

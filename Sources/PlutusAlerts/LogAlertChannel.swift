@@ -13,7 +13,8 @@ public struct LogAlertChannel: AlertChannel {
 
     public func deliver(_ notice: AlertNotice) async -> DeliveryResult {
         logger.notice(
-            "alert \(notice.kind) for \(notice.organizationName) (\(notice.organizationID)): \(notice.message) — not sent: no alert channel is configured")
+            "alert \(notice.kind) for \(notice.organizationName) (\(notice.organizationID)): \(notice.message) — not sent: no alert channel is configured"
+        )
         return DeliveryResult(outcome: .delivered, reply: "logged")
     }
 }

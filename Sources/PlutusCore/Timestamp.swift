@@ -24,7 +24,10 @@ public struct Timestamp: RawRepresentable, Hashable, Comparable, Sendable {
     public var epochDay: Int64 { floorDiv(rawValue, 86_400_000) }
 
     /// The UTC calendar month this instant falls on.
-    public var month: CivilMonth { let day = self.day; return CivilMonth(year: day.year, month: day.month) }
+    public var month: CivilMonth {
+        let day = self.day
+        return CivilMonth(year: day.year, month: day.month)
+    }
 
     /// ISO 8601 in UTC with millisecond precision: `2026-11-25T10:00:00.000Z`.
     public var iso8601: String {

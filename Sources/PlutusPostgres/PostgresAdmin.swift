@@ -39,7 +39,8 @@ public enum PostgresAdmin {
 extension PostgresURL {
     /// The same server and credentials, another database.
     func withDatabase(_ name: String) -> String {
-        let credentials = username.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed)!
+        let credentials =
+            username.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed)!
             + (password.map { ":" + $0.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed)! } ?? "")
         return "postgres://\(credentials)@\(host):\(port)/\(name)?sslmode=\(tls)"
     }

@@ -46,7 +46,8 @@ extension PostgresStore {
             ).rows().map { row in
                 let kind: AlertKind = try StoreError.decode(try row.string("kind"), column: "alerts.kind")
                 let alert = AlertRecord(
-                    id: AlertID(rawValue: try row.string("id")), organizationID: OrganizationID(rawValue: try row.string("org_id")),
+                    id: AlertID(rawValue: try row.string("id")),
+                    organizationID: OrganizationID(rawValue: try row.string("org_id")),
                     workspaceID: try row.optionalString("workspace_id").map(WorkspaceID.init(rawValue:)), kind: kind,
                     message: try row.string("message"), period: try row.string("period"),
                     createdAt: Timestamp(rawValue: try row.int64("created_at")))
@@ -82,7 +83,8 @@ extension PostgresStore {
                 "SELECT * FROM alert_deliveries ORDER BY seq DESC LIMIT \(min(max(limit, 1), Limits.pageRowsMax))",
                 logger: self.logger
             ).rows().map { row in
-                let status: AlertDeliveryStatus = try StoreError.decode(try row.string("status"), column: "alert_deliveries.status")
+                let status: AlertDeliveryStatus = try StoreError.decode(
+                    try row.string("status"), column: "alert_deliveries.status")
                 return AlertDeliveryAttempt(
                     alertID: AlertID(rawValue: try row.string("alert_id")), channel: try row.string("channel"),
                     attempt: Int(try row["attempt"].decode(Int32.self)), status: status, reply: try row.optionalString("reply"),

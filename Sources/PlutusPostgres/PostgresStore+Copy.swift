@@ -23,12 +23,15 @@ extension PostgresStore {
     public func bulkLoad(_ body: @Sendable (BulkLoader) async throws -> Void) async throws {
         try await withConnection { connection in
             try await Self.within(connection, logger: self.logger) {
-                let organizations = try await connection.query("SELECT COUNT(*) FROM organizations", logger: self.logger)
+                let organizations =
+                    try await connection.query("SELECT COUNT(*) FROM organizations", logger: self.logger)
                     .collect().first?.decode(Int64.self) ?? 0
                 guard organizations == 0 else {
-                    throw StoreError.invalid(field: "to", problem: "already holds \(organizations) organizations; migrate into an empty database")
+                    throw StoreError.invalid(
+                        field: "to", problem: "already holds \(organizations) organizations; migrate into an empty database")
                 }
-                let loader = BulkLoader(connection: connection, logger: self.logger, tables: try await self.columnTypes(connection))
+                let loader = BulkLoader(
+                    connection: connection, logger: self.logger, tables: try await self.columnTypes(connection))
                 try await body(loader)
                 try await loader.continueIdentities()
             }
@@ -50,10 +53,13 @@ extension PostgresStore {
 
     /// Rows in `table`.
     public func rowCount(_ table: String) async throws -> Int {
-        guard try await copyTables().contains(table) else { throw StoreError.invalid(field: "table", problem: "no table \(table)") }
+        guard try await copyTables().contains(table) else {
+            throw StoreError.invalid(field: "table", problem: "no table \(table)")
+        }
         return try await withConnection { connection in
-            Int(try await connection.query(PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \"\(table)\""), logger: self.logger)
-                .collect().first?.decode(Int64.self) ?? 0)
+            Int(
+                try await connection.query(PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \"\(table)\""), logger: self.logger)
+                    .collect().first?.decode(Int64.self) ?? 0)
         }
     }
 
@@ -61,7 +67,8 @@ extension PostgresStore {
     public func accountBalances() async throws -> [String: Int64] {
         try await withConnection { connection in
             var balances: [String: Int64] = [:]
-            for row in try await connection.query("SELECT org_id, code, balance_micros FROM accounts", logger: self.logger).rows() {
+            for row in try await connection.query("SELECT org_id, code, balance_micros FROM accounts", logger: self.logger).rows()
+            {
                 balances["\(try row.string("org_id"))/\(try row.string("code"))"] = try row.int64("balance_micros")
             }
             return balances
@@ -101,7 +108,8 @@ public struct BulkLoader: Sendable {
             }
             try await connection.query(
                 PostgresQuery(
-                    unsafeSQL: "INSERT INTO \"\(table)\" (\(list)) OVERRIDING SYSTEM VALUE VALUES \(tuples.joined(separator: ", "))",
+                    unsafeSQL:
+                        "INSERT INTO \"\(table)\" (\(list)) OVERRIDING SYSTEM VALUE VALUES \(tuples.joined(separator: ", "))",
                     binds: bindings),
                 logger: logger)
         }

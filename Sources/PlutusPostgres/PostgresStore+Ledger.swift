@@ -108,11 +108,13 @@ extension PostgresStore {
         return LedgerEntryRecord(
             sequence: try row.int64("seq"), id: EntryID(rawValue: try row.string("id")),
             organizationID: OrganizationID(rawValue: try row.string("org_id")),
-            kind: try StoreError.decode(try row.string("kind"), column: "entries.kind"), amount: towardCredit ? amount : amount.negated!,
+            kind: try StoreError.decode(try row.string("kind"), column: "entries.kind"),
+            amount: towardCredit ? amount : amount.negated!,
             debitAccount: debitCode, creditAccount: creditCode, reference: try row.string("reference"),
             externalReference: try row.optionalString("external_ref"), memo: try row.optionalString("memo"),
             balanceAfter: MicroDollars(
-                rawValue: towardCredit ? try row.int64("credit_balance_after_micros") : try row.int64("debit_balance_after_micros")),
+                rawValue: towardCredit
+                    ? try row.int64("credit_balance_after_micros") : try row.int64("debit_balance_after_micros")),
             timestamp: Timestamp(rawValue: try row.int64("ts")))
     }
 

@@ -87,7 +87,8 @@ extension PostgresStore {
     static func organization(_ row: PostgresRandomAccessRow) throws -> Organization {
         Organization(
             id: OrganizationID(rawValue: try row.string("id")), name: try row.string("name"), slug: try row.string("slug"),
-            plan: try StoreError.decode(try row.string("plan"), column: "organizations.plan"), hardStopExempt: try row.bool("hard_stop_exempt"),
+            plan: try StoreError.decode(try row.string("plan"), column: "organizations.plan"),
+            hardStopExempt: try row.bool("hard_stop_exempt"),
             everCredited: try row.bool("ever_credited"), stripeCustomerID: try row.optionalString("stripe_customer_id"),
             createdAt: Timestamp(rawValue: try row.int64("created_at")))
     }
@@ -95,7 +96,8 @@ extension PostgresStore {
     public func setHardStopExempt(_ organizationID: OrganizationID, exempt: Bool) async throws -> Organization {
         try await transaction { connection in
             try await connection.query(
-                "UPDATE organizations SET hard_stop_exempt = \(exempt) WHERE id = \(organizationID.rawValue)", logger: self.logger)
+                "UPDATE organizations SET hard_stop_exempt = \(exempt) WHERE id = \(organizationID.rawValue)", logger: self.logger
+            )
             return try await Self.requireOrganization(connection, organizationID, logger: self.logger)
         }
     }
@@ -222,7 +224,8 @@ extension PostgresStore {
                 ).rows().first
             else { return nil }
             let identity = APIKeyIdentity(
-                keyID: APIKeyID(rawValue: try row.string("id")), organizationID: OrganizationID(rawValue: try row.string("org_id")))
+                keyID: APIKeyID(rawValue: try row.string("id")),
+                organizationID: OrganizationID(rawValue: try row.string("org_id")))
             self.keyCache.remember(hash: hash, identity, now: now)
             if try row.optionalInt64("last_used_at").map({ now.millis - $0 >= StoreValidation.keyTouchIntervalMillis }) ?? true {
                 try await connection.query(
@@ -242,7 +245,9 @@ enum WorkspaceMatch {
     }
 
     /// A new workspace with a slug unique among `existing`.
-    static func new(name: String, organizationID: OrganizationID, budget: MicroDollars?, at time: Timestamp, among existing: [Workspace])
+    static func new(
+        name: String, organizationID: OrganizationID, budget: MicroDollars?, at time: Timestamp, among existing: [Workspace]
+    )
         -> Workspace
     {
         let slugs = Set(existing.map(\.slug))

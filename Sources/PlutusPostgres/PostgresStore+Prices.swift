@@ -47,9 +47,10 @@ extension PostgresStore {
             let previous = try await connection.query(
                 "SELECT version, prices FROM price_catalogs ORDER BY version DESC LIMIT 1", logger: self.logger
             ).rows().first
-            let merged = try previous.map {
-                try StoredCatalog.overlay(try $0.string("prices"), number: try $0.int64("version")).merged(with: overlay)
-            } ?? overlay
+            let merged =
+                try previous.map {
+                    try StoredCatalog.overlay(try $0.string("prices"), number: try $0.int64("version")).merged(with: overlay)
+                } ?? overlay
             let number = try await connection.query(
                 """
                 INSERT INTO price_catalogs(label, as_of, prices, imported_at)

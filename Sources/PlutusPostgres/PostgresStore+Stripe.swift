@@ -92,16 +92,19 @@ private struct PostgresStripeApplication {
             let (_, accounts) = try await PostgresStore.lockOrganization(connection, org.id, logger: logger)
             try await linkCustomer(org, hint.customer)
             if try await existingTopUp(payment: payment) != nil {
-                return StripeOutcome(status: .alreadyCredited, organizationID: org.id, detail: "payment \(payment) was credited before")
+                return StripeOutcome(
+                    status: .alreadyCredited, organizationID: org.id, detail: "payment \(payment) was credited before")
             }
             let entry = try await PostgresStore.postEntry(
                 connection, organizationID: org.id, accounts: accounts.mapValues(\.id), kind: .topUp, signedAmount: amount,
                 reference: event.id, externalReference: payment, memo: "Stripe checkout", at: time, logger: logger)
-            try await connection.query("UPDATE organizations SET ever_credited = TRUE WHERE id = \(org.id.rawValue)", logger: logger)
+            try await connection.query(
+                "UPDATE organizations SET ever_credited = TRUE WHERE id = \(org.id.rawValue)", logger: logger)
             return StripeOutcome(status: .credited, organizationID: org.id, amount: amount, balanceAfter: entry.balanceAfter)
         case .awaitingPayment(let hint):
             let org = try await organization(hint)
-            return StripeOutcome(status: .awaitingPayment, organizationID: org?.id, detail: "no credit until the payment succeeds")
+            return StripeOutcome(
+                status: .awaitingPayment, organizationID: org?.id, detail: "no credit until the payment succeeds")
         case .paymentFailed(let hint):
             guard let org = try await organization(hint) else { return unmapped() }
             _ = try await PostgresStore.logAlert(
@@ -197,20 +200,23 @@ private struct PostgresStripeApplication {
         status: StripeOutcome.Status, memo: String
     ) async throws -> StripeOutcome {
         let (_, accounts) = try await PostgresStore.lockOrganization(connection, organizationID, logger: logger)
-        let signedSum = try await connection.query(
-            """
-            SELECT COALESCE(SUM(CASE WHEN c.code = 'credit' THEN e.amount_micros ELSE -e.amount_micros END), 0)::int8
-            FROM entries e JOIN accounts c ON c.id = e.credit_account_id
-            WHERE e.kind = \(kind.rawValue) AND e.external_ref = \(key) AND e.org_id = \(organizationID.rawValue)
-            """, logger: logger
-        ).collect().first?.decode(Int64.self) ?? 0
+        let signedSum =
+            try await connection.query(
+                """
+                SELECT COALESCE(SUM(CASE WHEN c.code = 'credit' THEN e.amount_micros ELSE -e.amount_micros END), 0)::int8
+                FROM entries e JOIN accounts c ON c.id = e.credit_account_id
+                WHERE e.kind = \(kind.rawValue) AND e.external_ref = \(key) AND e.org_id = \(organizationID.rawValue)
+                """, logger: logger
+            ).collect().first?.decode(Int64.self) ?? 0
         let reversedSoFar = MicroDollars(rawValue: -signedSum)
         guard let delta = reversedTarget.subtracting(reversedSoFar), delta != .zero else {
-            return StripeOutcome(status: .noop, organizationID: organizationID, detail: "already at \(reversedTarget.decimalString)")
+            return StripeOutcome(
+                status: .noop, organizationID: organizationID, detail: "already at \(reversedTarget.decimalString)")
         }
         let entry = try await PostgresStore.postEntry(
             connection, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: kind,
             signedAmount: delta.negated!, reference: event.id, externalReference: key, memo: memo, at: time, logger: logger)
-        return StripeOutcome(status: status, organizationID: organizationID, amount: delta.negated, balanceAfter: entry.balanceAfter)
+        return StripeOutcome(
+            status: status, organizationID: organizationID, amount: delta.negated, balanceAfter: entry.balanceAfter)
     }
 }

@@ -40,9 +40,11 @@ extension PostgresStore {
         tokens.cacheWrite = try row.int64("cache_write_tokens")
         tokens.reasoning = try row.int64("reasoning_tokens")
         return UsageDayRow(
-            day: CivilDay(daysSinceEpoch: try row.int64("day")), workspaceID: workspace.isEmpty ? nil : WorkspaceID(rawValue: workspace),
+            day: CivilDay(daysSinceEpoch: try row.int64("day")),
+            workspaceID: workspace.isEmpty ? nil : WorkspaceID(rawValue: workspace),
             provider: try row.string("provider"), model: model.isEmpty ? nil : model, taskType: try row.string("task_type"),
-            totals: UsageTotals(events: try row.int64("events"), tokens: tokens, cost: MicroDollars(rawValue: try row.int64("cost_micros"))))
+            totals: UsageTotals(
+                events: try row.int64("events"), tokens: tokens, cost: MicroDollars(rawValue: try row.int64("cost_micros"))))
     }
 
     public func creditStatement(_ organizationID: OrganizationID, from: Timestamp, to: Timestamp) async throws
@@ -132,7 +134,8 @@ extension PostgresStore {
             """, logger: logger
         ).rows().map { row in
             let day = CivilDay(daysSinceEpoch: try row.int64("day")).text
-            return "daily rollup \(try row.string("org_id"))/\(day)/\(try row.string("workspace_id"))/\(try row.string("provider"))/"
+            return
+                "daily rollup \(try row.string("org_id"))/\(day)/\(try row.string("workspace_id"))/\(try row.string("provider"))/"
                 + "\(try row.string("model"))/\(try row.string("task_type")) does not match the events it adds up"
         }
     }

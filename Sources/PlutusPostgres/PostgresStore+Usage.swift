@@ -23,15 +23,19 @@ extension PostgresStore {
             let logger = self.logger
             let organizationID = jobs[0].batch.organizationID
             let (organization, accounts) = try await Self.lockOrganization(connection, organizationID, logger: logger)
-            let stored = try await Self.storedResponses(connection, organizationID, keys: jobs.compactMap(\.batch.idempotency?.key), logger: logger)
+            let stored = try await Self.storedResponses(
+                connection, organizationID, keys: jobs.compactMap(\.batch.idempotency?.key), logger: logger)
             var source = try await PrefetchedSource.load(connection, organization, jobs.map(\.batch), logger: logger)
             var writes = MeteringWrites(
                 creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance)
             var decided: [GroupDecision] = []
             for job in jobs {
-                if let claim = job.batch.idempotency, let earlier = stored[claim.key] ?? Self.claimedEarlier(claim.key, in: decided) {
+                if let claim = job.batch.idempotency,
+                    let earlier = stored[claim.key] ?? Self.claimedEarlier(claim.key, in: decided)
+                {
                     decided.append(
-                        earlier.hash == claim.requestHash ? .replay(of: earlier.source) : .failed(.idempotencyConflict(key: claim.key)))
+                        earlier.hash == claim.requestHash
+                            ? .replay(of: earlier.source) : .failed(.idempotencyConflict(key: claim.key)))
                     continue
                 }
                 var run = MeteringRun(
@@ -44,7 +48,9 @@ extension PostgresStore {
                 decided.append(.ran(events: events, alerts: run.writes.alerts, tokens: tokens, key: job.batch.idempotency))
                 writes.append(run.writes)
             }
-            try await Self.write(connection, writes, created: source.created, organization: organizationID, accounts: accounts.mapValues(\.id), logger: logger)
+            try await Self.write(
+                connection, writes, created: source.created, organization: organizationID, accounts: accounts.mapValues(\.id),
+                logger: logger)
             var results: [Result<UsageBatchResult, StoreError>] = []
             var keyed: [(UsageBatch.IdempotencyClaim, StoredResponse, Timestamp)] = []
             for (job, decision) in zip(jobs, decided) {
@@ -59,7 +65,8 @@ extension PostgresStore {
                     results.append(.success(.replayed(response)))
                 case .ran(let events, let alerts, let tokens, let claim):
                     var logged: Set<String> = []
-                    for draft in alerts where try await Self.logAlert(connection, organizationID, draft, at: job.batch.receivedAt, logger: logger) {
+                    for draft in alerts
+                    where try await Self.logAlert(connection, organizationID, draft, at: job.batch.receivedAt, logger: logger) {
                         logged.insert(MeteringRun<PrefetchedSource>.alertKey(draft))
                     }
                     let outcome = MeteringRun<PrefetchedSource>.outcome(
@@ -87,14 +94,18 @@ extension PostgresStore {
         case failed(StoreError)
     }
 
-    private static func claimedEarlier(_ key: String, in decided: [GroupDecision]) -> (hash: String, source: GroupDecision.Original)? {
+    private static func claimedEarlier(_ key: String, in decided: [GroupDecision]) -> (
+        hash: String, source: GroupDecision.Original
+    )? {
         for (index, decision) in decided.enumerated() {
             if case .ran(_, _, _, let claim?) = decision, claim.key == key { return (claim.requestHash, .group(index)) }
         }
         return nil
     }
 
-    private static func storedResponses(_ connection: PostgresConnection, _ organizationID: OrganizationID, keys: [String], logger: Logger)
+    private static func storedResponses(
+        _ connection: PostgresConnection, _ organizationID: OrganizationID, keys: [String], logger: Logger
+    )
         async throws -> [String: (hash: String, source: GroupDecision.Original)]
     {
         guard !keys.isEmpty else { return [:] }
@@ -307,7 +318,8 @@ extension PostgresStore {
                 cacheRead: try row.int64("cache_read_tokens"), cacheWrite: try row.int64("cache_write_tokens"),
                 reasoning: try row.int64("reasoning_tokens")),
             cost: MicroDollars(rawValue: try row.int64("cost_micros")),
-            costKind: try StoreError.decode(try row.string("cost_kind"), column: "usage_events.cost_kind"), priceVersion: try row.string("price_version"),
+            costKind: try StoreError.decode(try row.string("cost_kind"), column: "usage_events.cost_kind"),
+            priceVersion: try row.string("price_version"),
             source: try row.string("source"), timestamp: Timestamp(rawValue: try row.int64("ts")),
             recordedAt: Timestamp(rawValue: try row.int64("recorded_at")),
             entryID: try row.optionalString("entry_id").map(EntryID.init(rawValue:)))
@@ -330,7 +342,9 @@ struct PrefetchedSource: MeteringSource {
         let org = organization.id.rawValue
         let events = batches.flatMap(\.events)
         let months = Set(
-            batches.flatMap { batch in batch.events.map { ($0.timestamp ?? batch.receivedAt).month.text } + [batch.receivedAt.month.text] })
+            batches.flatMap { batch in
+                batch.events.map { ($0.timestamp ?? batch.receivedAt).month.text } + [batch.receivedAt.month.text]
+            })
         var counters: [MeteringWrites.CounterKey: (tokens: Int64, cost: Int64)] = [:]
         for row in try await connection.query(
             """

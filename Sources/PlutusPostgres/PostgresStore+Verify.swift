@@ -50,9 +50,12 @@ extension PostgresStore {
             problems.append("organization \(try row.string("id")): 'has held credit' flag disagrees with its entries")
         }
         progress(.usageEntries)
-        for row in try await connection.query(PostgresQuery(unsafeSQL: StoreVerification.unpaidUsageEvents), logger: logger).rows() {
+        for row in try await connection.query(PostgresQuery(unsafeSQL: StoreVerification.unpaidUsageEvents), logger: logger)
+            .rows()
+        {
             problems.append(
-                StoreVerification.unpaidUsageEventProblem(id: try row.string("id"), cost: try row["cost_micros"].decode(Int64.self)))
+                StoreVerification.unpaidUsageEventProblem(
+                    id: try row.string("id"), cost: try row["cost_micros"].decode(Int64.self)))
         }
         for row in try await connection.query(PostgresQuery(unsafeSQL: StoreVerification.mismatchedUsageEntries), logger: logger)
             .rows()
@@ -90,8 +93,9 @@ extension PostgresStore {
         progress(.dailyRollup)
         problems += try await verifyDailyRollup(connection, logger: logger)
         func count(_ table: String) async throws -> Int {
-            Int(try await connection.query(PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(table)"), logger: logger)
-                .collect().first?.decode(Int64.self) ?? 0)
+            Int(
+                try await connection.query(PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(table)"), logger: logger)
+                    .collect().first?.decode(Int64.self) ?? 0)
         }
         return VerificationReport(
             accountsChecked: accounts.count, entriesChecked: try await count("entries"),

@@ -3,6 +3,7 @@ import Logging
 import PlutusCore
 import PlutusStore
 import PostgresNIO
+import ServiceLifecycle
 import Synchronization
 
 /// The scale-out store: PostgreSQL through postgres-nio's `PostgresClient`, shared by any
@@ -14,7 +15,7 @@ import Synchronization
 /// event ids are claimed by unique constraints in that same transaction. Serialization
 /// failures, deadlocks, lock timeouts and lost unique races are retried a bounded number
 /// of times, then answered as `busy` (503 with Retry-After).
-public final class PostgresStore: BillingStore, Sendable {
+public final class PostgresStore: BillingStore, Service, Sendable {
     /// Attempts of one transaction before it is answered as busy.
     public static let transactionAttemptsMax = 5
     /// Waiting for another process's row lock gives up after this long (then retried).
@@ -26,7 +27,9 @@ public final class PostgresStore: BillingStore, Sendable {
 
     let client: PostgresClient
     let logger: Logger
-    private let runner: Task<Void, Never>
+    /// The task running the pool, for a store that runs it itself (one-shot commands); `nil`
+    /// when the store runs as a service of the caller's ServiceGroup (`plutus serve`).
+    private let runner: Task<Void, Never>?
     let catalog: Mutex<CatalogCache>
     let ingest = IngestGroups()
     let keyCache = APIKeyCache()
@@ -52,7 +55,16 @@ public final class PostgresStore: BillingStore, Sendable {
         case refuse
     }
 
-    private init(client: PostgresClient, runner: Task<Void, Never>, logger: Logger, location: String) {
+    /// Who runs the connection pool.
+    public enum Lifecycle: Sendable {
+        /// The store starts it on a task of its own and stops it in `close()`.
+        case ownTask
+        /// The caller runs the store as a ServiceLifecycle service (`run()`), in the same
+        /// ServiceGroup as the HTTP server, so the pool stops after the server has drained.
+        case service
+    }
+
+    private init(client: PostgresClient, runner: Task<Void, Never>?, logger: Logger, location: String) {
         self.client = client
         self.runner = runner
         self.logger = logger
@@ -62,23 +74,30 @@ public final class PostgresStore: BillingStore, Sendable {
 
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable|prefer|require`),
     /// checks the schema, and applies or refuses pending migrations.
-    public static func open(url: String, migrations: MigrationPolicy, logger: Logger = Logger(label: "plutus.postgres"))
-        async throws -> PostgresStore
-    {
+    public static func open(
+        url: String, migrations: MigrationPolicy, logger: Logger = Logger(label: "plutus.postgres"),
+        lifecycle: Lifecycle = .ownTask
+    ) async throws -> PostgresStore {
         let target = try PostgresURL(url)
+        if lifecycle == .service {
+            // The schema is checked (and migrated when asked) on a short-lived pool run in this
+            // scope; the store's own pool is run later by the caller's ServiceGroup.
+            let checker = PostgresClient(configuration: target.configuration(connectionsMax: 1), backgroundLogger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await checker.run() }
+                defer { group.cancelAll() }
+                let probe = PostgresStore(client: checker, runner: nil, logger: logger, location: target.redacted)
+                try await probe.prepare(migrations: migrations)
+            }
+            let client = PostgresClient(
+                configuration: target.configuration(connectionsMax: connectionsMax), backgroundLogger: logger)
+            return PostgresStore(client: client, runner: nil, logger: logger, location: target.redacted)
+        }
         let client = PostgresClient(configuration: target.configuration(connectionsMax: connectionsMax), backgroundLogger: logger)
         let runner = Task { await client.run() }
         let store = PostgresStore(client: client, runner: runner, logger: logger, location: target.redacted)
         do {
-            let pending = try await store.pendingMigrations()
-            if !pending.isEmpty {
-                guard migrations == .apply else {
-                    throw StoreError.invalid(
-                        field: "database",
-                        problem: "needs migrations \(pending.joined(separator: ", ")); run `plutus migrate --database-url …` first")
-                }
-                store.migrationsApplied = try await store.migrate()
-            }
+            try await store.prepare(migrations: migrations)
             try await store.refreshCatalog(force: true)
             return store
         } catch {
@@ -87,8 +106,31 @@ public final class PostgresStore: BillingStore, Sendable {
         }
     }
 
-    /// Stops the connection pool. The store is unusable afterwards.
+    /// Refuses a database that needs migrations unless `migrations` says to apply them.
+    private func prepare(migrations: MigrationPolicy) async throws {
+        do {
+            let pending = try await pendingMigrations()
+            guard !pending.isEmpty else { return }
+            guard migrations == .apply else {
+                throw StoreError.invalid(
+                    field: "database",
+                    problem: "needs migrations \(pending.joined(separator: ", ")); run `plutus migrate --database-url …` first")
+            }
+            migrationsApplied = try await migrate()
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Runs the connection pool as a service until the group shuts down gracefully (after the
+    /// services started later, such as the HTTP server, have stopped) or is cancelled.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.client.run() }
+    }
+
+    /// Stops the connection pool of a store that runs it itself. The store is unusable afterwards.
     public func close() async {
+        guard let runner else { return }
         runner.cancel()
         await runner.value
     }
@@ -99,9 +141,10 @@ public final class PostgresStore: BillingStore, Sendable {
     /// recorded a migration this Plutus does not know (written by a newer one).
     public func pendingMigrations() async throws -> [String] {
         try await withConnection { connection in
-            let exists = try await connection.query(
-                "SELECT to_regclass('plutus_migrations') IS NOT NULL", logger: self.logger
-            ).collect().first?.decode(Bool.self) ?? false
+            let exists =
+                try await connection.query(
+                    "SELECT to_regclass('plutus_migrations') IS NOT NULL", logger: self.logger
+                ).collect().first?.decode(Bool.self) ?? false
             guard exists else { return PostgresSchema.migrations.map(\.name) }
             let applied = try await Self.appliedMigrations(connection, logger: self.logger)
             let known = Set(PostgresSchema.migrations.map(\.name))
@@ -119,7 +162,9 @@ public final class PostgresStore: BillingStore, Sendable {
             // Read, so a failed wait throws here (see `applyStripeEvent`), not at the next statement.
             _ = try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLockKey))", logger: self.logger).collect()
             do {
-                try await connection.query("CREATE TABLE IF NOT EXISTS plutus_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)", logger: self.logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS plutus_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                    logger: self.logger)
                 let applied = try await Self.appliedMigrations(connection, logger: self.logger)
                 var done: [String] = []
                 for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
@@ -133,7 +178,8 @@ public final class PostgresStore: BillingStore, Sendable {
                     }
                     done.append(migration.name)
                 }
-                _ = try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLockKey))", logger: self.logger).collect()
+                _ = try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLockKey))", logger: self.logger)
+                    .collect()
                 return done
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLockKey))", logger: self.logger)
@@ -143,7 +189,10 @@ public final class PostgresStore: BillingStore, Sendable {
     }
 
     private static func appliedMigrations(_ connection: PostgresConnection, logger: Logger) async throws -> Set<String> {
-        Set(try await connection.query("SELECT name FROM plutus_migrations", logger: logger).collect().map { try $0.decode(String.self) })
+        Set(
+            try await connection.query("SELECT name FROM plutus_migrations", logger: logger).collect().map {
+                try $0.decode(String.self)
+            })
     }
 
     /// How many migrations this Plutus knows.

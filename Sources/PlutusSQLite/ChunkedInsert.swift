@@ -14,9 +14,10 @@ package struct ChunkedInsert: Sendable {
     init(_ head: String, columns: Int) {
         precondition(columns > 0, "an insert names its columns")
         let tuple = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
-        statements = Dictionary(uniqueKeysWithValues: Self.chunkRows.map { rows in
-            (rows, head + " VALUES " + Array(repeating: tuple, count: rows).joined(separator: ", "))
-        })
+        statements = Dictionary(
+            uniqueKeysWithValues: Self.chunkRows.map { rows in
+                (rows, head + " VALUES " + Array(repeating: tuple, count: rows).joined(separator: ", "))
+            })
     }
 
     /// Inserts one row per item, binding each item's `columns` values with `bind`.

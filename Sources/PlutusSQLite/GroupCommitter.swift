@@ -65,11 +65,14 @@ public final class GroupCommitter: Sendable {
     /// Runs `body` inside the next group transaction and returns its result once durable.
     /// An ingest request (`ingest`) may be applied together with the other requests of its
     /// organization instead; `body` is how it runs in a savepoint of its own.
-    package func submit<T: Sendable>(ingest: Ingest? = nil, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    package func submit<T: Sendable>(ingest: Ingest? = nil, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T
+    {
         try await enqueue(ingest: ingest) { try body($0) } as! T  // both paths answer with what `body` returns
     }
 
-    private func enqueue(ingest: Ingest?, body: @escaping @Sendable (Database) throws -> any Sendable) async throws -> any Sendable {
+    private func enqueue(ingest: Ingest?, body: @escaping @Sendable (Database) throws -> any Sendable) async throws
+        -> any Sendable
+    {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
             let job = Job(body: body, ingest: ingest, continuation: continuation)
             let startDraining: Bool? = state.withLock { state in

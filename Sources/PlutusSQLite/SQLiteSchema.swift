@@ -76,8 +76,10 @@ package enum SQLiteSchema {
         try db.execute(sql: "PRAGMA writable_schema = ON")
         do {
             for rewrite in rewrites {
-                let sql = try String.fetchOne(
-                    db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [rewrite.table]) ?? ""
+                let sql =
+                    try String.fetchOne(
+                        db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [rewrite.table])
+                    ?? ""
                 if sql.contains(rewrite.new) { continue }
                 guard sql.contains(rewrite.old) else {
                     throw DatabaseError(message: "table \(rewrite.table) does not have the constraint \(rewrite.old)")

@@ -19,13 +19,17 @@ extension SQLiteStore {
     /// Up to `limit` rows of `table` after the row with `rowid` `after`, in rowid order.
     /// Tables without rowids come whole in one page.
     public func exportRows(table: String, after: Int64?, limit: Int) async throws -> TableRows {
-        guard try await copyTables().contains(table) else { throw StoreError.invalid(field: "table", problem: "no table \(table)") }
+        guard try await copyTables().contains(table) else {
+            throw StoreError.invalid(field: "table", problem: "no table \(table)")
+        }
         return try await read { db in
-            let hasRowID = try Row.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [table])
+            let hasRowID =
+                try Row.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [table])
                 .map { !(($0["sql"] as String?) ?? "").uppercased().contains("WITHOUT ROWID") } ?? true
             let columns = try db.columns(in: table).map(\.name)
             let list = columns.map { "\"\($0)\"" }.joined(separator: ", ")
-            let rows = hasRowID
+            let rows =
+                hasRowID
                 ? try Row.fetchAll(
                     db, sql: "SELECT rowid AS plutus_rowid, \(list) FROM \"\(table)\" WHERE rowid > ? ORDER BY rowid LIMIT ?",
                     arguments: [after ?? Int64.min, limit])
@@ -48,7 +52,9 @@ extension SQLiteStore {
 
     /// Rows in `table`.
     public func rowCount(_ table: String) async throws -> Int {
-        guard try await copyTables().contains(table) else { throw StoreError.invalid(field: "table", problem: "no table \(table)") }
+        guard try await copyTables().contains(table) else {
+            throw StoreError.invalid(field: "table", problem: "no table \(table)")
+        }
         return try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(table)\"") ?? 0 }
     }
 

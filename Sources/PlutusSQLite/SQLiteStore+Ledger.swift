@@ -168,10 +168,12 @@ extension SQLiteStore {
             let organization = try Self.requireOrganization(db, organizationID)
             let month = time.month
             let row = try Row.fetchOne(
-                db, sql: "SELECT tokens, cost_micros, events FROM usage_months WHERE org_id = ? AND workspace_id = '' AND month = ?",
+                db,
+                sql: "SELECT tokens, cost_micros, events FROM usage_months WHERE org_id = ? AND workspace_id = '' AND month = ?",
                 arguments: [organizationID.rawValue, month.text])
-            let workspaces = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM workspaces WHERE org_id = ?", arguments: [organizationID.rawValue]) ?? 0
+            let workspaces =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM workspaces WHERE org_id = ?", arguments: [organizationID.rawValue]) ?? 0
             return BalanceSnapshot(
                 organizationID: organizationID, plan: organization.plan, balance: try Self.creditBalance(db, organizationID),
                 everCredited: organization.everCredited, hardStopExempt: organization.hardStopExempt, month: month,

@@ -80,7 +80,8 @@ private struct StripeApplication {
             guard let org = try organization(hint) else { return unmapped() }
             try linkCustomer(org, hint.customer)
             if try existingTopUp(payment: payment) != nil {
-                return StripeOutcome(status: .alreadyCredited, organizationID: org.id, detail: "payment \(payment) was credited before")
+                return StripeOutcome(
+                    status: .alreadyCredited, organizationID: org.id, detail: "payment \(payment) was credited before")
             }
             let entry = try SQLiteStore.postEntry(
                 db, organizationID: org.id, accounts: try SQLiteStore.accountIDs(db, org.id), kind: .topUp,
@@ -89,7 +90,8 @@ private struct StripeApplication {
             return StripeOutcome(status: .credited, organizationID: org.id, amount: amount, balanceAfter: entry.balanceAfter)
         case .awaitingPayment(let hint):
             let org = try organization(hint)
-            return StripeOutcome(status: .awaitingPayment, organizationID: org?.id, detail: "no credit until the payment succeeds")
+            return StripeOutcome(
+                status: .awaitingPayment, organizationID: org?.id, detail: "no credit until the payment succeeds")
         case .paymentFailed(let hint):
             guard let org = try organization(hint) else { return unmapped() }
             _ = try SQLiteStore.logAlert(
@@ -112,7 +114,8 @@ private struct StripeApplication {
             }
             let target = min(refundedTotal, topUp.amount)
             return try converge(
-                topUp.organizationID, kind: .refund, key: charge, reversedTarget: target, status: .refunded, memo: "Stripe refund")
+                topUp.organizationID, kind: .refund, key: charge, reversedTarget: target, status: .refunded, memo: "Stripe refund"
+            )
         case .dispute(let hint, let dispute, let amount, let reversed):
             guard let payment = hint.paymentIntent, let topUp = try existingTopUp(payment: payment) else {
                 return StripeOutcome(status: .notACreditPurchase, detail: "the disputed charge bought no prepaid credit")
@@ -181,20 +184,23 @@ private struct StripeApplication {
         _ organizationID: OrganizationID, kind: EntryKind, key: String, reversedTarget: MicroDollars,
         status: StripeOutcome.Status, memo: String
     ) throws -> StripeOutcome {
-        let signedSum = try Int64.fetchOne(
-            db,
-            sql: """
-                SELECT COALESCE(SUM(CASE WHEN c.code = 'credit' THEN e.amount_micros ELSE -e.amount_micros END), 0)
-                FROM entries e JOIN accounts c ON c.id = e.credit_account_id
-                WHERE e.kind = ? AND e.external_ref = ? AND e.org_id = ?
-                """, arguments: [kind.rawValue, key, organizationID.rawValue]) ?? 0
+        let signedSum =
+            try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT COALESCE(SUM(CASE WHEN c.code = 'credit' THEN e.amount_micros ELSE -e.amount_micros END), 0)
+                    FROM entries e JOIN accounts c ON c.id = e.credit_account_id
+                    WHERE e.kind = ? AND e.external_ref = ? AND e.org_id = ?
+                    """, arguments: [kind.rawValue, key, organizationID.rawValue]) ?? 0
         let reversedSoFar = MicroDollars(rawValue: -signedSum)
         guard let delta = reversedTarget.subtracting(reversedSoFar), delta != .zero else {
-            return StripeOutcome(status: .noop, organizationID: organizationID, detail: "already at \(reversedTarget.decimalString)")
+            return StripeOutcome(
+                status: .noop, organizationID: organizationID, detail: "already at \(reversedTarget.decimalString)")
         }
         let entry = try SQLiteStore.postEntry(
             db, organizationID: organizationID, accounts: try SQLiteStore.accountIDs(db, organizationID), kind: kind,
             signedAmount: delta.negated!, reference: event.id, externalReference: key, memo: memo, at: time)
-        return StripeOutcome(status: status, organizationID: organizationID, amount: delta.negated, balanceAfter: entry.balanceAfter)
+        return StripeOutcome(
+            status: status, organizationID: organizationID, amount: delta.negated, balanceAfter: entry.balanceAfter)
     }
 }

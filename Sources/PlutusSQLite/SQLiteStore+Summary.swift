@@ -60,16 +60,20 @@ extension SQLiteStore {
                 FROM entries e JOIN accounts a ON a.org_id = e.org_id AND a.code = 'credit'
                 WHERE e.org_id = ? AND (e.credit_account_id = a.id OR e.debit_account_id = a.id)
                 """
-            let opening = try Int64.fetchOne(
-                db, sql: "SELECT COALESCE(SUM(delta), 0) FROM (\(movement) AND e.ts < ?) m",
-                arguments: [organizationID.rawValue, from.millis]) ?? 0
+            let opening =
+                try Int64.fetchOne(
+                    db, sql: "SELECT COALESCE(SUM(delta), 0) FROM (\(movement) AND e.ts < ?) m",
+                    arguments: [organizationID.rawValue, from.millis]) ?? 0
             var byKind: [EntryKind: CreditStatement.Movement] = [:]
             for row in try Row.fetchAll(
-                db, sql: "SELECT kind, SUM(delta) AS net, COUNT(*) AS entries FROM (\(movement) AND e.ts >= ? AND e.ts < ?) m GROUP BY kind",
+                db,
+                sql:
+                    "SELECT kind, SUM(delta) AS net, COUNT(*) AS entries FROM (\(movement) AND e.ts >= ? AND e.ts < ?) m GROUP BY kind",
                 arguments: [organizationID.rawValue, from.millis, to.millis])
             {
                 let kind: EntryKind = try StoreError.decode(row["kind"], column: "entries.kind")
-                byKind[kind] = CreditStatement.Movement(kind: kind, net: MicroDollars(rawValue: row["net"]), entries: row["entries"])
+                byKind[kind] = CreditStatement.Movement(
+                    kind: kind, net: MicroDollars(rawValue: row["net"]), entries: row["entries"])
             }
             return CreditStatement(
                 from: from, to: to, opening: MicroDollars(rawValue: opening),

@@ -29,7 +29,9 @@ extension SQLiteStore {
     }
 
     /// `GroupCommitter.ApplyIngest`: requests of one organization applied together.
-    static func recordUsageTogether(_ db: Database, _ requests: [GroupCommitter.Ingest]) throws -> [Result<any Sendable, any Error>] {
+    static func recordUsageTogether(_ db: Database, _ requests: [GroupCommitter.Ingest]) throws -> [Result<
+        any Sendable, any Error
+    >] {
         try recordUsage(db, requests).map { result in result.map { $0 as any Sendable }.mapError { $0 as any Error } }
     }
 
@@ -62,12 +64,14 @@ extension SQLiteStore {
             if let claim = batch.idempotency {
                 if let earlier = claimedInGroup[claim.key] {
                     decisions.append(
-                        earlier.hash == claim.requestHash ? .replayOfEarlier(earlier.index) : .failed(.idempotencyConflict(key: claim.key)))
+                        earlier.hash == claim.requestHash
+                            ? .replayOfEarlier(earlier.index) : .failed(.idempotencyConflict(key: claim.key)))
                     continue
                 }
                 if let stored = try storedResponse(db, organization.id, key: claim.key) {
                     decisions.append(
-                        stored.hash == claim.requestHash ? .replay(stored.response) : .failed(.idempotencyConflict(key: claim.key)))
+                        stored.hash == claim.requestHash
+                            ? .replay(stored.response) : .failed(.idempotencyConflict(key: claim.key)))
                     continue
                 }
                 claimedInGroup[claim.key] = (claim.requestHash, decisions.count)
@@ -152,7 +156,8 @@ extension SQLiteStore {
             if organization == nil {
                 organization = Organization(
                     id: OrganizationID(rawValue: row.text(0) ?? ""), name: row.text(1) ?? "", slug: row.text(2) ?? "",
-                    plan: try StoreError.decode(row.text(3) ?? "", column: "organizations.plan"), hardStopExempt: row.integer(4) != 0,
+                    plan: try StoreError.decode(row.text(3) ?? "", column: "organizations.plan"),
+                    hardStopExempt: row.integer(4) != 0,
                     everCredited: row.integer(5) != 0, stripeCustomerID: row.text(6),
                     createdAt: Timestamp(rawValue: row.integer(7)))
             }
@@ -183,7 +188,9 @@ extension SQLiteStore {
             })
         if !writes.entries.isEmpty {
             var set = RawStatement(try db.cachedStatement(sql: "UPDATE accounts SET balance_micros = ? WHERE id = ?"))
-            for (balance, account) in [(writes.creditBalance.rawValue, accounts[.credit]!), (writes.usageBalance, accounts[.usage]!)] {
+            for (balance, account) in [
+                (writes.creditBalance.rawValue, accounts[.credit]!), (writes.usageBalance, accounts[.usage]!),
+            ] {
                 try set.run { row in
                     row.integer(balance)
                     row.integer(account)
@@ -324,7 +331,8 @@ extension SQLiteStore {
             tokens: TokenCounts(
                 input: row["input_tokens"], output: row["output_tokens"], cacheRead: row["cache_read_tokens"],
                 cacheWrite: row["cache_write_tokens"], reasoning: row["reasoning_tokens"]),
-            cost: MicroDollars(rawValue: row["cost_micros"]), costKind: try StoreError.decode(row["cost_kind"], column: "usage_events.cost_kind"),
+            cost: MicroDollars(rawValue: row["cost_micros"]),
+            costKind: try StoreError.decode(row["cost_kind"], column: "usage_events.cost_kind"),
             priceVersion: row["price_version"], source: row["source"], timestamp: Timestamp(rawValue: row["ts"]),
             recordedAt: Timestamp(rawValue: row["recorded_at"]),
             entryID: (row["entry_id"] as String?).map(EntryID.init(rawValue:)))

@@ -33,7 +33,8 @@ extension SQLiteStore {
                     let org: String = row["org_id"]
                     let code: String = row["code"]
                     problems.append(
-                        "account \(org)/\(code): stored balance \(stored.decimalString) but its entries sum to \(computed.decimalString)")
+                        "account \(org)/\(code): stored balance \(stored.decimalString) but its entries sum to \(computed.decimalString)"
+                    )
                 }
             }
             if total != 0 {

@@ -65,13 +65,22 @@ struct AdminController<Store: BillingStore>: Sendable {
         let limit = try HTTPInput.integer(request, "limit", in: 1...1_000) ?? 100
         let offset = try HTTPInput.integer(request, "offset", in: 0...10_000_000) ?? 0
         let listings = try await store.listOrganizations().dropFirst(Int(offset)).prefix(Int(limit))
-        return JSONResponse.make(.ok, .object([("orgs", .array(listings.map { listing in
+        return JSONResponse.make(
+            .ok,
             .object([
-                ("id", .string(listing.organization.id.rawValue)), ("name", .string(listing.organization.name)),
-                ("slug", .string(listing.organization.slug)), ("tier", .string(listing.organization.plan.rawValue)),
-                ("balance", .money(listing.balance)),
-            ])
-        }))]))
+                (
+                    "orgs",
+                    .array(
+                        listings.map { listing in
+                            .object([
+                                ("id", .string(listing.organization.id.rawValue)), ("name", .string(listing.organization.name)),
+                                ("slug", .string(listing.organization.slug)),
+                                ("tier", .string(listing.organization.plan.rawValue)),
+                                ("balance", .money(listing.balance)),
+                            ])
+                        })
+                )
+            ]))
     }
 
     @Sendable func createOrganization(_ request: Request, context: PlutusRequestContext) async throws -> Response {
@@ -101,7 +110,8 @@ struct AdminController<Store: BillingStore>: Sendable {
                 return JSONResponse.make(.ok, .object(rendered(existing) + [("idempotent_replay", .bool(true))]))
             }
             throw APIError(
-                .conflict, "an organization named '\(existing.name)' already exists (\(existing.id.rawValue), slug '\(existing.slug)')",
+                .conflict,
+                "an organization named '\(existing.name)' already exists (\(existing.id.rawValue), slug '\(existing.slug)')",
                 code: "name_taken", field: "name")
         }
         let org = try await store.createOrganization(name: name, plan: plan, ownerEmail: email)
@@ -167,10 +177,12 @@ struct AdminController<Store: BillingStore>: Sendable {
         }
         guard let org = try await store.findOrganization(reference) else { throw APIError.unknownOrg }
         let keys = try await store.listAPIKeys(org.id)
-        return JSONResponse.make(.ok, .object([
-            ("org_id", .string(org.id.rawValue)),
-            ("keys", .array(keys.map(RecordJSON.key))),
-        ]))
+        return JSONResponse.make(
+            .ok,
+            .object([
+                ("org_id", .string(org.id.rawValue)),
+                ("keys", .array(keys.map(RecordJSON.key))),
+            ]))
     }
 
     @Sendable func createKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {
@@ -178,10 +190,12 @@ struct AdminController<Store: BillingStore>: Sendable {
         let org = try await organization(body)
         let name = try Self.string(body, "name", required: false)
         let created = try await store.createAPIKey(org.id, name: name)
-        return JSONResponse.make(.created, .object([
-            ("id", .string(created.info.id.rawValue)), ("org_id", .string(org.id.rawValue)),
-            ("name", .optionalString(created.info.name)), ("secret", .string(created.secret)),
-        ]))
+        return JSONResponse.make(
+            .created,
+            .object([
+                ("id", .string(created.info.id.rawValue)), ("org_id", .string(org.id.rawValue)),
+                ("name", .optionalString(created.info.name)), ("secret", .string(created.secret)),
+            ]))
     }
 
     @Sendable func revokeKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {

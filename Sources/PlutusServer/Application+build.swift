@@ -35,9 +35,11 @@ func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -
     let router = Router(context: PlutusRequestContext.self)
     router.add(middleware: ErrorMiddleware(metrics: metrics, allowedMethods: allowedMethods))
     router.get("/healthz") { _, _ in
-        JSONResponse.make(.ok, .object([
-            ("ok", .bool(true)), ("version", .string(configuration.version)), ("demo", .bool(configuration.demo)),
-        ]))
+        JSONResponse.make(
+            .ok,
+            .object([
+                ("ok", .bool(true)), ("version", .string(configuration.version)), ("demo", .bool(configuration.demo)),
+            ]))
     }
     router.get("/metrics") { _, _ in
         var buffer = ByteBuffer()

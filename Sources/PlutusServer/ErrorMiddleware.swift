@@ -37,7 +37,8 @@ struct ErrorMiddleware: RouterMiddleware {
         // without a log line per ingested event.
         if !(200..<300).contains(response.status.code) {
             context.logger.notice(
-                "\(request.method) \(request.uri.path) \(response.status.code) \(Self.milliseconds(duration)) ms id=\(context.id)")
+                "\(request.method) \(request.uri.path) \(response.status.code) \(Self.milliseconds(duration)) ms id=\(context.id)"
+            )
         }
         return response
     }
@@ -75,7 +76,9 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     /// The headers `stamp` always sets to its own values.
-    private static let fixedNames: [HTTPField.Name] = [requestIDField, .xContentTypeOptions, frameOptionsField, referrerPolicyField]
+    private static let fixedNames: [HTTPField.Name] = [
+        requestIDField, .xContentTypeOptions, frameOptionsField, referrerPolicyField,
+    ]
 
     /// A browser asking for a page (not the API) gets HTML errors.
     static func wantsHTML(_ request: Request) -> Bool {
@@ -104,7 +107,8 @@ struct ErrorMiddleware: RouterMiddleware {
             if Self.wantsHTML(request) {
                 return HTMLPage.response(
                     .notFound, title: "Not found",
-                    bodyHTML: "<p>No page at <code>\(HTMLPage.escape(request.uri.path))</code>.</p><p><a href=\"/\">Dashboard</a></p>")
+                    bodyHTML:
+                        "<p>No page at <code>\(HTMLPage.escape(request.uri.path))</code>.</p><p><a href=\"/\">Dashboard</a></p>")
             }
             return try APIError(.notFound, "no route for \(request.uri.path)", code: "not_found")
                 .response(from: request, context: context)

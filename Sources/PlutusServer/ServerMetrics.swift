@@ -14,13 +14,15 @@ final class ServerMetrics: Sendable {
     // Built once, not per request. MetricNameDescriptor predates Sendable; these are
     // immutable after initialization.
     nonisolated(unsafe) static let requests = MetricNameDescriptor(
-        namespace: "plutus", metricName: "http_requests", unitName: "total", helpText: "HTTP requests by route, method and status.")
+        namespace: "plutus", metricName: "http_requests", unitName: "total",
+        helpText: "HTTP requests by route, method and status.")
     nonisolated(unsafe) static let requestDuration = MetricNameDescriptor(
         namespace: "plutus", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency by route.")
     nonisolated(unsafe) static let usageEvents = MetricNameDescriptor(
         namespace: "plutus", metricName: "usage_events", unitName: "total", helpText: "Usage events by outcome.")
     nonisolated(unsafe) static let webhookDeliveries = MetricNameDescriptor(
-        namespace: "plutus", metricName: "webhook_deliveries", unitName: "total", helpText: "Stripe webhook deliveries by outcome.")
+        namespace: "plutus", metricName: "webhook_deliveries", unitName: "total",
+        helpText: "Stripe webhook deliveries by outcome.")
 
     /// One request series: its route, method and status.
     private struct RequestSeries: Hashable {

@@ -118,7 +118,8 @@ extension BillingStore {
 /// The steps of `verify`, reported as each begins so a long check of a large file shows
 /// where it is.
 public enum VerificationStage: Int, Sendable, CaseIterable, CustomStringConvertible {
-    case balances = 1, creditFlags, usageEntries, monthCounters, dailyRollup
+    case balances = 1
+    case creditFlags, usageEntries, monthCounters, dailyRollup
 
     public var description: String {
         switch self {

@@ -33,15 +33,32 @@ public struct DemoSeeder: Sendable {
     }
 
     private static let workloads: [Workload] = [
-        Workload(provider: "anthropic", model: "claude-opus-4-8", task: "code_review", weight: 0.10, input: 4_000...18_000, output: 800...4_000),
-        Workload(provider: "anthropic", model: "claude-sonnet-4-5-20250929", task: "chat", weight: 0.30, input: 600...4_000, output: 200...1_200),
-        Workload(provider: "anthropic", model: "claude-sonnet-4-5-20250929", task: "summarize", weight: 0.12, input: 3_000...20_000, output: 200...900),
-        Workload(provider: "anthropic", model: "claude-haiku-4-5-20251001", task: "classify", weight: 0.10, input: 300...1_500, output: 20...120),
-        Workload(provider: "google", model: "gemini-3.1-pro-preview", task: "research", weight: 0.14, input: 5_000...40_000, output: 1_000...6_000),
-        Workload(provider: "google", model: "gemini-2.5-flash", task: "summarize", weight: 0.10, input: 2_000...16_000, output: 150...700),
-        Workload(provider: "google", model: "gemini-2.5-flash", task: "chat", weight: 0.06, input: 500...3_000, output: 150...900),
-        Workload(provider: "deepseek", model: "deepseek-v4-pro", task: "code_review", weight: 0.04, input: 3_000...15_000, output: 600...3_000),
-        Workload(provider: "deepseek", model: "deepseek-v4-flash", task: "classify", weight: 0.03, input: 200...1_200, output: 20...100),
+        Workload(
+            provider: "anthropic", model: "claude-opus-4-8", task: "code_review", weight: 0.10, input: 4_000...18_000,
+            output: 800...4_000),
+        Workload(
+            provider: "anthropic", model: "claude-sonnet-4-5-20250929", task: "chat", weight: 0.30, input: 600...4_000,
+            output: 200...1_200),
+        Workload(
+            provider: "anthropic", model: "claude-sonnet-4-5-20250929", task: "summarize", weight: 0.12, input: 3_000...20_000,
+            output: 200...900),
+        Workload(
+            provider: "anthropic", model: "claude-haiku-4-5-20251001", task: "classify", weight: 0.10, input: 300...1_500,
+            output: 20...120),
+        Workload(
+            provider: "google", model: "gemini-3.1-pro-preview", task: "research", weight: 0.14, input: 5_000...40_000,
+            output: 1_000...6_000),
+        Workload(
+            provider: "google", model: "gemini-2.5-flash", task: "summarize", weight: 0.10, input: 2_000...16_000,
+            output: 150...700),
+        Workload(
+            provider: "google", model: "gemini-2.5-flash", task: "chat", weight: 0.06, input: 500...3_000, output: 150...900),
+        Workload(
+            provider: "deepseek", model: "deepseek-v4-pro", task: "code_review", weight: 0.04, input: 3_000...15_000,
+            output: 600...3_000),
+        Workload(
+            provider: "deepseek", model: "deepseek-v4-flash", task: "classify", weight: 0.03, input: 200...1_200, output: 20...100
+        ),
         Workload(provider: "openai", model: "gpt-5-mini", task: "embedding", weight: 0.01, input: 500...4_000, output: 0...0),
     ]
 
@@ -73,7 +90,9 @@ public struct DemoSeeder: Sendable {
         let secondAt = start.adding(seconds: 18 * 86_400)
         func spend(_ chosen: some Sequence<UsageEventInput>) -> Int64 {
             chosen.reduce(0) { total, event in
-                total + (catalog.price(provider: event.provider, model: event.model, tokens: event.tokens, exactCost: nil)?.cost.rawValue ?? 0)
+                total
+                    + (catalog.price(provider: event.provider, model: event.model, tokens: event.tokens, exactCost: nil)?.cost
+                        .rawValue ?? 0)
             }
         }
         /// Whole tens of dollars, at least ten, covering `micros`.
@@ -131,7 +150,8 @@ public struct DemoSeeder: Sendable {
         let input = random.next(in: workload.input)
         let output = random.next(in: workload.output)
         let cacheRead = random.unit() < 0.4 ? Int64(Double(input) * random.unit() * 0.6) : 0
-        let reasoning = workload.task == "code_review" || workload.task == "research"
+        let reasoning =
+            workload.task == "code_review" || workload.task == "research"
             ? Int64(Double(output) * random.unit() * 0.5) : 0
         // Biased toward recent days, ± 30 minutes of jitter, never in the future.
         let spanMillis = Double(Self.daysCovered * 86_400_000)

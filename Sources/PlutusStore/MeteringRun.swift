@@ -241,7 +241,9 @@ public struct MeteringRun<Source: MeteringSource> {
             hardStopExempt: organization.hardStopExempt, monthTrackedTokens: tokensBefore)
         switch Metering.decide(snapshot: snapshot, tokens: event.tokens, cost: priced.cost, policy: batch.policy) {
         case .reject(let rejection):
-            let alerts = rejection == .overBalance ? raise([Alerting.hardStopAlert(balance: balance, cost: priced.cost, at: batch.receivedAt)]) : []
+            let alerts =
+                rejection == .overBalance
+                ? raise([Alerting.hardStopAlert(balance: balance, cost: priced.cost, at: batch.receivedAt)]) : []
             return EventOutcome(
                 status: .rejected(rejection), eventID: nil, cost: rejection == .overFreeLimit ? .zero : priced.cost,
                 costKind: priced.kind, balanceAfter: balance, overFreeLimit: rejection == .overFreeLimit,
@@ -297,7 +299,9 @@ public struct MeteringRun<Source: MeteringSource> {
             {
                 drafts.append(draft)
             }
-            if let draft = Alerting.quotaAlert(plan: organization.plan, tokensAfter: tokensAfter, policy: batch.policy, month: month) {
+            if let draft = Alerting.quotaAlert(
+                plan: organization.plan, tokensAfter: tokensAfter, policy: batch.policy, month: month)
+            {
                 drafts.append(draft)
             }
             return EventOutcome(
@@ -333,8 +337,10 @@ public struct MeteringRun<Source: MeteringSource> {
         writes.counters[MeteringWrites.CounterKey(workspace: "", month: month), default: MeteringWrites.Counter()]
             .add(tokens: tokens, cost: cost.rawValue)
         if let workspace {
-            writes.counters[MeteringWrites.CounterKey(workspace: workspace.rawValue, month: month), default: MeteringWrites.Counter()]
-                .add(tokens: tokens, cost: cost.rawValue)
+            writes.counters[
+                MeteringWrites.CounterKey(workspace: workspace.rawValue, month: month), default: MeteringWrites.Counter()
+            ]
+            .add(tokens: tokens, cost: cost.rawValue)
         }
     }
 

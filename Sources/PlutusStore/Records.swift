@@ -46,7 +46,10 @@ public struct Workspace: Sendable, Equatable {
     public var monthlyBudget: MicroDollars?
     public var createdAt: Timestamp
 
-    public init(id: WorkspaceID, organizationID: OrganizationID, name: String, slug: String, monthlyBudget: MicroDollars?, createdAt: Timestamp) {
+    public init(
+        id: WorkspaceID, organizationID: OrganizationID, name: String, slug: String, monthlyBudget: MicroDollars?,
+        createdAt: Timestamp
+    ) {
         self.id = id
         self.organizationID = organizationID
         self.name = name
@@ -65,7 +68,10 @@ public struct APIKeyInfo: Sendable, Equatable {
     public var lastUsedAt: Timestamp?
     public var revokedAt: Timestamp?
 
-    public init(id: APIKeyID, organizationID: OrganizationID, name: String?, prefix: String, createdAt: Timestamp, lastUsedAt: Timestamp?, revokedAt: Timestamp?) {
+    public init(
+        id: APIKeyID, organizationID: OrganizationID, name: String?, prefix: String, createdAt: Timestamp, lastUsedAt: Timestamp?,
+        revokedAt: Timestamp?
+    ) {
         self.id = id
         self.organizationID = organizationID
         self.name = name
@@ -118,7 +124,12 @@ public struct UsageEventRecord: Sendable, Equatable {
     /// The usage entry of the request that recorded it; nil when it cost nothing.
     public var entryID: EntryID?
 
-    public init(sequence: Int64, id: UsageEventID, organizationID: OrganizationID, workspaceID: WorkspaceID?, workspaceName: String?, clientEventID: String?, provider: String, model: String?, taskType: String, tokens: TokenCounts, cost: MicroDollars, costKind: CostKind, priceVersion: String, source: String, timestamp: Timestamp, recordedAt: Timestamp, entryID: EntryID? = nil) {
+    public init(
+        sequence: Int64, id: UsageEventID, organizationID: OrganizationID, workspaceID: WorkspaceID?, workspaceName: String?,
+        clientEventID: String?, provider: String, model: String?, taskType: String, tokens: TokenCounts, cost: MicroDollars,
+        costKind: CostKind, priceVersion: String, source: String, timestamp: Timestamp, recordedAt: Timestamp,
+        entryID: EntryID? = nil
+    ) {
         self.sequence = sequence
         self.id = id
         self.organizationID = organizationID
@@ -155,7 +166,11 @@ public struct LedgerEntryRecord: Sendable, Equatable {
     public var balanceAfter: MicroDollars
     public var timestamp: Timestamp
 
-    public init(sequence: Int64, id: EntryID, organizationID: OrganizationID, kind: EntryKind, amount: MicroDollars, debitAccount: AccountCode, creditAccount: AccountCode, reference: String, externalReference: String?, memo: String?, balanceAfter: MicroDollars, timestamp: Timestamp) {
+    public init(
+        sequence: Int64, id: EntryID, organizationID: OrganizationID, kind: EntryKind, amount: MicroDollars,
+        debitAccount: AccountCode, creditAccount: AccountCode, reference: String, externalReference: String?, memo: String?,
+        balanceAfter: MicroDollars, timestamp: Timestamp
+    ) {
         self.sequence = sequence
         self.id = id
         self.organizationID = organizationID
@@ -180,7 +195,10 @@ public struct AlertRecord: Sendable, Equatable {
     public var period: String
     public var createdAt: Timestamp
 
-    public init(id: AlertID, organizationID: OrganizationID, workspaceID: WorkspaceID?, kind: AlertKind, message: String, period: String, createdAt: Timestamp) {
+    public init(
+        id: AlertID, organizationID: OrganizationID, workspaceID: WorkspaceID?, kind: AlertKind, message: String, period: String,
+        createdAt: Timestamp
+    ) {
         self.id = id
         self.organizationID = organizationID
         self.workspaceID = workspaceID
@@ -204,7 +222,10 @@ public struct BalanceSnapshot: Sendable, Equatable {
     public var monthEvents: Int64
     public var workspaceCount: Int
 
-    public init(organizationID: OrganizationID, plan: Plan, balance: MicroDollars, everCredited: Bool, hardStopExempt: Bool, month: CivilMonth, monthTrackedTokens: Int64, monthSpend: MicroDollars, monthEvents: Int64, workspaceCount: Int) {
+    public init(
+        organizationID: OrganizationID, plan: Plan, balance: MicroDollars, everCredited: Bool, hardStopExempt: Bool,
+        month: CivilMonth, monthTrackedTokens: Int64, monthSpend: MicroDollars, monthEvents: Int64, workspaceCount: Int
+    ) {
         self.organizationID = organizationID
         self.plan = plan
         self.balance = balance
@@ -337,8 +358,13 @@ public struct VerificationReport: Sendable, Equatable {
 /// What applying a Stripe event did.
 public struct StripeOutcome: Sendable, Equatable {
     public enum Status: String, Sendable {
-        case credited, awaitingPayment = "awaiting_payment", alreadyCredited = "already_credited"
-        case paymentFailed = "payment_failed", customerLinked = "customer_linked", planSet = "plan_set", stale
+        case credited
+        case awaitingPayment = "awaiting_payment"
+        case alreadyCredited = "already_credited"
+        case paymentFailed = "payment_failed"
+        case customerLinked = "customer_linked"
+        case planSet = "plan_set"
+        case stale
         case refunded, disputed, restored, noop, ignored, duplicate, unmapped
         case notACreditPurchase = "not_a_credit_purchase"
     }

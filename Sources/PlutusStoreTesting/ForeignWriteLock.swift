@@ -8,11 +8,14 @@ public enum ForeignWriteLock {
     public static func hold(_ path: String, seconds: Double) throws -> Process {
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
+        holder.arguments = [
+            "python3", "-c",
+            """
             import sqlite3, sys, time
             c = sqlite3.connect(sys.argv[1], isolation_level=None)
             c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(float(sys.argv[2])); c.execute('COMMIT')
-            """, path, String(seconds)]
+            """, path, String(seconds),
+        ]
         let pipe = Pipe()
         holder.standardOutput = pipe
         try holder.run()

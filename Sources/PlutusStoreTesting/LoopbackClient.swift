@@ -29,7 +29,9 @@ public enum LoopbackClient {
     ) async throws -> HTTPResult {
         var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         var allHeaders = headers
-        if let body, !headers.contains(where: { $0.0.lowercased() == "content-length" || $0.0.lowercased() == "transfer-encoding" }) {
+        if let body,
+            !headers.contains(where: { $0.0.lowercased() == "content-length" || $0.0.lowercased() == "transfer-encoding" })
+        {
             allHeaders.append(("Content-Length", String(body.count)))
         }
         for (name, value) in allHeaders { request += "\(name): \(value)\r\n" }

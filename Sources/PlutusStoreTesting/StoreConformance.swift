@@ -1,6 +1,6 @@
-import Synchronization
 import PlutusCore
 import PlutusStore
+import Synchronization
 import Testing
 
 /// The behaviour every `BillingStore` must have, whatever its backend. Each check is given
@@ -129,7 +129,10 @@ public enum StoreConformance {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         let other = try await store.createOrganization(name: "Other", plan: .pro, ownerEmail: nil).id
         let first = try await record(store, org, [event(cost: "1")], key: "k-1", hash: "body-a")
-        guard case .committed(_, let original) = first else { Issue.record("first request must commit"); return }
+        guard case .committed(_, let original) = first else {
+            Issue.record("first request must commit")
+            return
+        }
         let replay = try await record(store, org, [event(cost: "1")], key: "k-1", hash: "body-a")
         #expect(replay == .replayed(original))
         #expect(replay.response.body.hasSuffix(#","idempotent_replay":true}"#))
@@ -241,7 +244,8 @@ public enum StoreConformance {
         #expect(shared.count == 5)
         #expect(Set(shared.map { $0.response.body.replacingOccurrences(of: ",\"idempotent_replay\":true", with: "") }).count == 1)
         let clientIDs = results.filter { $0.0 == "client-id" }.compactMap { try? outcome($0.1.get())?.events.first }
-        #expect(clientIDs.map(\.status).sorted { "\($0)" < "\($1)" } == [.duplicate, .duplicate, .duplicate, .duplicate, .recorded])
+        #expect(
+            clientIDs.map(\.status).sorted { "\($0)" < "\($1)" } == [.duplicate, .duplicate, .duplicate, .duplicate, .recorded])
         #expect(Set(clientIDs.map(\.eventID)).count == 1)
         // $1 before, 20 plain, one shared key, one client id, 5 workspace events at $2.
         let balance = try await store.balance(org, at: now)
@@ -275,7 +279,8 @@ public enum StoreConformance {
     public static func freeTierCrossingLandsThenBlocks(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Hobby", plan: .free, ownerEmail: nil).id
         let policy = MeteringPolicy(blockOverFreeLimit: true)
-        let first = try #require(outcome(try await record(store, org, [event(tokens: TokenCounts(input: 9_000))], policy: policy)))
+        let first = try #require(
+            outcome(try await record(store, org, [event(tokens: TokenCounts(input: 9_000))], policy: policy)))
         #expect(first.events[0].isRecorded && !first.events[0].overFreeLimit)
         let crossing = try #require(
             outcome(try await record(store, org, [event(tokens: TokenCounts(input: 2_000))], policy: policy)))
@@ -331,8 +336,10 @@ public enum StoreConformance {
 
     public static func clientEventIDsAreRecordedOnce(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
-        let first = try #require(outcome(try await record(
-            store, org, [event(cost: "1", eventID: "call-1"), event(cost: "1", eventID: "call-1")])))
+        let first = try #require(
+            outcome(
+                try await record(
+                    store, org, [event(cost: "1", eventID: "call-1"), event(cost: "1", eventID: "call-1")])))
         #expect(first.events.map(\.status) == [.recorded, .duplicate])
         #expect(first.events[1].eventID == first.events[0].eventID)
         let again = try #require(outcome(try await record(store, org, [event(cost: "1", eventID: "call-1")])))
@@ -356,7 +363,8 @@ public enum StoreConformance {
         #expect(posted.balanceAfter == dollars("7"))
         #expect(try await store.postCredit(org, grant, at: now) == .alreadyPosted(posted))
         await #expect(throws: StoreError.creditReferenceConflict(reference: "g-1")) {
-            try await store.postCredit(org, try CreditMovement(kind: .grant, amount: dollars("6"), reference: "g-1", memo: nil), at: now)
+            try await store.postCredit(
+                org, try CreditMovement(kind: .grant, amount: dollars("6"), reference: "g-1", memo: nil), at: now)
         }
         await #expect(throws: StoreError.creditReferenceConflict(reference: "g-1")) {
             try await store.postCredit(other, grant, at: now)
@@ -463,8 +471,9 @@ public enum StoreConformance {
         let created = try await store.createAPIKey(org, name: "ci")
         #expect(APIKeySecret.isWellFormed(created.secret))
         #expect(created.info.prefix == String(created.secret.prefix(14)))
-        #expect(try await store.authenticateAPIKey(secret: created.secret)
-            == APIKeyIdentity(keyID: created.info.id, organizationID: org))
+        #expect(
+            try await store.authenticateAPIKey(secret: created.secret)
+                == APIKeyIdentity(keyID: created.info.id, organizationID: org))
         #expect(try await store.authenticateAPIKey(secret: "plutus_sk_" + String(repeating: "A", count: 32)) == nil)
         #expect(try await store.authenticateAPIKey(secret: "not-a-key") == nil)
         #expect(try await store.listAPIKeys(org).first?.lastUsedAt != nil)
@@ -478,9 +487,14 @@ public enum StoreConformance {
     public static func monthCountersFollowTheEventMonth(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .free, ownerEmail: nil).id
         let lastMonth = Timestamp.parseISO8601("2026-10-30T12:00:00Z")!
-        let result = try #require(outcome(try await record(
-            store, org,
-            [event(cost: "1", tokens: TokenCounts(input: 4_000), at: lastMonth), event(cost: "2", tokens: TokenCounts(output: 300))])))
+        let result = try #require(
+            outcome(
+                try await record(
+                    store, org,
+                    [
+                        event(cost: "1", tokens: TokenCounts(input: 4_000), at: lastMonth),
+                        event(cost: "2", tokens: TokenCounts(output: 300)),
+                    ])))
         #expect(result.trackedTokensThisMonth == 300)
         let november = try await store.balance(org, at: now)
         #expect(november.monthTrackedTokens == 300 && november.monthSpend == dollars("2") && november.monthEvents == 1)
@@ -502,11 +516,13 @@ public enum StoreConformance {
                 tokens: TokenCounts(input: 100, output: 10, cacheRead: 5, reasoning: 1), exactCost: dollars(cost),
                 timestamp: time)
         }
-        _ = try await record(store, org, [
-            call("1", "anthropic", "claude-opus-4-8", "chat", "support", yesterday),
-            call("2", "anthropic", "claude-opus-4-8", "chat", "support", now),
-            call("4", "openai", nil, "review", nil, now),
-        ])
+        _ = try await record(
+            store, org,
+            [
+                call("1", "anthropic", "claude-opus-4-8", "chat", "support", yesterday),
+                call("2", "anthropic", "claude-opus-4-8", "chat", "support", now),
+                call("4", "openai", nil, "review", nil, now),
+            ])
         _ = try await record(store, org, [call("8", "anthropic", "claude-haiku-4-5", "chat", "support", now)])
         let days = yesterday.day.adding(days: -1)..<now.day.adding(days: 1)
         let summary = try await store.usageSummary(org, days: days, workspace: nil)
@@ -575,7 +591,10 @@ public enum StoreConformance {
             request += 1
             if Int.random(in: 0..<10, using: &random) == 0 {
                 _ = try await store.postCredit(
-                    org, try CreditMovement(kind: .grant, amount: dollars("\(Int.random(in: 1...20, using: &random))"), reference: "g\(request)", memo: nil),
+                    org,
+                    try CreditMovement(
+                        kind: .grant, amount: dollars("\(Int.random(in: 1...20, using: &random))"), reference: "g\(request)",
+                        memo: nil),
                     at: received)
             }
             let events = (0..<Int.random(in: 1...4, using: &random)).map { _ -> UsageEventInput in
@@ -586,7 +605,8 @@ public enum StoreConformance {
                     model: ["claude-opus-4-8", "gpt-5", nil][Int.random(in: 0...2, using: &random)],
                     taskType: ["code", "chat"][Int.random(in: 0...1, using: &random)],
                     workspace: ["ci", "research", nil][Int.random(in: 0...2, using: &random)],
-                    tokens: TokenCounts(input: Int64.random(in: 0...5_000, using: &random), output: Int64.random(in: 0...800, using: &random)),
+                    tokens: TokenCounts(
+                        input: Int64.random(in: 0...5_000, using: &random), output: Int64.random(in: 0...800, using: &random)),
                     exactCost: cost.map(dollars), timestamp: back.map { received.adding(seconds: -$0) })
             }
             _ = try await record(store, org, events, receivedAt: received)
@@ -605,7 +625,8 @@ public enum StoreConformance {
             previousClosing = credit.closing
             month = month.next
         }
-        #expect(previousClosing == (try await store.balance(org, at: now).balance), "seed \(seed): the last closing is the balance")
+        #expect(
+            previousClosing == (try await store.balance(org, at: now).balance), "seed \(seed): the last closing is the balance")
         #expect(try await store.verify().isClean)
     }
 
@@ -644,10 +665,12 @@ public enum StoreConformance {
 
     public static func importedPricesPriceNewEvents(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
-        let overlay = PriceOverlay(rows: [
-            .init(provider: "anthropic", model: "claude-opus-4-8",
-                  price: ModelPrice(input: dollars("30"), output: dollars("150"), cacheRead: dollars("3"))),
-        ], asOf: "2026-11-01")
+        let overlay = PriceOverlay(
+            rows: [
+                .init(
+                    provider: "anthropic", model: "claude-opus-4-8",
+                    price: ModelPrice(input: dollars("30"), output: dollars("150"), cacheRead: dollars("3")))
+            ], asOf: "2026-11-01")
         let catalog = try await store.importPrices(overlay, label: "test", at: now)
         #expect(catalog.version.hasPrefix(PriceCatalog.builtin.version + "+custom-"))
         #expect(try await store.priceCatalog() == catalog)
@@ -655,7 +678,12 @@ public enum StoreConformance {
         #expect(result.events[0].cost == dollars("30"))
         #expect(try await allEvents(store, org).first?.priceVersion == catalog.version)
         let second = try await store.importPrices(
-            PriceOverlay(rows: [.init(provider: "acme", model: "m", price: ModelPrice(input: dollars("1"), output: dollars("1"), cacheRead: .zero))], asOf: nil),
+            PriceOverlay(
+                rows: [
+                    .init(
+                        provider: "acme", model: "m",
+                        price: ModelPrice(input: dollars("1"), output: dollars("1"), cacheRead: .zero))
+                ], asOf: nil),
             label: "more", at: now)
         #expect(second.resolve(provider: "anthropic", model: "claude-opus-4-8").price.input == dollars("30"))
         #expect(second.resolve(provider: "acme", model: "m").exact)
@@ -682,7 +710,9 @@ public enum StoreConformance {
 // MARK: Stripe
 
 extension StoreConformance {
-    static func deliver(_ store: some BillingStore, _ json: String, settings: StripeSettings = StripeSettings(proPriceID: "price_pro"))
+    static func deliver(
+        _ store: some BillingStore, _ json: String, settings: StripeSettings = StripeSettings(proPriceID: "price_pro")
+    )
         async throws -> StripeOutcome
     {
         let event = try StripeEvent.parse(try JSONValue.parse(json))
@@ -717,17 +747,27 @@ extension StoreConformance {
     public static func stripeUnpaidWrongCurrencyAndAbsurdAmountsMoveNothing(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         let unpaid = StripeFixtures.checkoutSession(org: org.rawValue, paymentStatus: "unpaid", paymentIntent: "pi_slow")
-        #expect(try await deliver(store, StripeFixtures.event(id: "evt_u1", type: "checkout.session.completed", object: unpaid)).status
-            == .awaitingPayment)
+        #expect(
+            try await deliver(store, StripeFixtures.event(id: "evt_u1", type: "checkout.session.completed", object: unpaid))
+                .status
+                == .awaitingPayment)
         #expect(try await store.balance(org, at: now).balance == .zero)
-        #expect(try await deliver(store, StripeFixtures.event(id: "evt_u2", type: "checkout.session.async_payment_succeeded", object: unpaid))
+        #expect(
+            try await deliver(
+                store, StripeFixtures.event(id: "evt_u2", type: "checkout.session.async_payment_succeeded", object: unpaid)
+            )
             .status == .credited)
         #expect(try await store.balance(org, at: now).balance == dollars("50"))
         let euros = StripeFixtures.checkoutSession(org: org.rawValue, currency: "eur", paymentIntent: "pi_eur")
-        #expect(try await deliver(store, StripeFixtures.event(id: "evt_e1", type: "checkout.session.completed", object: euros)).status == .ignored)
+        #expect(
+            try await deliver(store, StripeFixtures.event(id: "evt_e1", type: "checkout.session.completed", object: euros)).status
+                == .ignored)
         for (index, amount) in ["-5000", "0", "99999999999999", "12.5"].enumerated() {
             let absurd = StripeFixtures.checkoutSession(org: org.rawValue, amountCents: amount, paymentIntent: "pi_x\(index)")
-            #expect(try await deliver(store, StripeFixtures.event(id: "evt_a\(index)", type: "checkout.session.completed", object: absurd))
+            #expect(
+                try await deliver(
+                    store, StripeFixtures.event(id: "evt_a\(index)", type: "checkout.session.completed", object: absurd)
+                )
                 .status == .ignored)
         }
         #expect(try await store.balance(org, at: now).balance == dollars("50"))
@@ -735,31 +775,55 @@ extension StoreConformance {
 
     public static func stripeRefundsAndDisputesConverge(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
-        _ = try await deliver(store, StripeFixtures.event(
-            id: "evt_c", type: "checkout.session.completed", object: StripeFixtures.checkoutSession(org: org.rawValue)))
+        _ = try await deliver(
+            store,
+            StripeFixtures.event(
+                id: "evt_c", type: "checkout.session.completed", object: StripeFixtures.checkoutSession(org: org.rawValue)))
         // Partial refund of $20, then cumulative $50: −20 then −30; the same total again is a no-op.
-        let partial = try await deliver(store, StripeFixtures.event(id: "evt_r1", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 2000)))
+        let partial = try await deliver(
+            store, StripeFixtures.event(id: "evt_r1", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 2000))
+        )
         #expect(partial.status == .refunded && partial.amount == dollars("-20"))
-        let full = try await deliver(store, StripeFixtures.event(id: "evt_r2", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 5000)))
+        let full = try await deliver(
+            store, StripeFixtures.event(id: "evt_r2", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 5000))
+        )
         #expect(full.amount == dollars("-30"))
-        #expect(try await deliver(store, StripeFixtures.event(id: "evt_r3", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 5000))).status == .noop)
+        #expect(
+            try await deliver(
+                store,
+                StripeFixtures.event(id: "evt_r3", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 5000))
+            ).status == .noop)
         #expect(try await store.balance(org, at: now).balance == .zero)
         // A refund of a charge that bought no credit (a subscription invoice) leaves credit alone.
         let subscriptionRefund = StripeFixtures.charge(id: "ch_sub", paymentIntent: "pi_sub", refundedCents: 2000)
-        #expect(try await deliver(store, StripeFixtures.event(id: "evt_r4", type: "charge.refunded", object: subscriptionRefund)).status
-            == .notACreditPurchase)
+        #expect(
+            try await deliver(store, StripeFixtures.event(id: "evt_r4", type: "charge.refunded", object: subscriptionRefund))
+                .status
+                == .notACreditPurchase)
         // A second top-up, disputed and lost, then won: net zero.
-        _ = try await deliver(store, StripeFixtures.event(
-            id: "evt_c2", type: "checkout.session.completed",
-            object: StripeFixtures.checkoutSession(org: org.rawValue, paymentIntent: "pi_2")))
-        let created = try await deliver(store, StripeFixtures.event(
-            id: "evt_d1", type: "charge.dispute.created", object: StripeFixtures.dispute(paymentIntent: "pi_2", status: "needs_response")))
+        _ = try await deliver(
+            store,
+            StripeFixtures.event(
+                id: "evt_c2", type: "checkout.session.completed",
+                object: StripeFixtures.checkoutSession(org: org.rawValue, paymentIntent: "pi_2")))
+        let created = try await deliver(
+            store,
+            StripeFixtures.event(
+                id: "evt_d1", type: "charge.dispute.created",
+                object: StripeFixtures.dispute(paymentIntent: "pi_2", status: "needs_response")))
         #expect(created.status == .disputed && created.amount == dollars("-50"))
-        #expect(try await deliver(store, StripeFixtures.event(
-            id: "evt_d2", type: "charge.dispute.funds_withdrawn",
-            object: StripeFixtures.dispute(paymentIntent: "pi_2", status: "needs_response"))).status == .noop)
-        let won = try await deliver(store, StripeFixtures.event(
-            id: "evt_d3", type: "charge.dispute.closed", object: StripeFixtures.dispute(paymentIntent: "pi_2", status: "won")))
+        #expect(
+            try await deliver(
+                store,
+                StripeFixtures.event(
+                    id: "evt_d2", type: "charge.dispute.funds_withdrawn",
+                    object: StripeFixtures.dispute(paymentIntent: "pi_2", status: "needs_response"))
+            ).status == .noop)
+        let won = try await deliver(
+            store,
+            StripeFixtures.event(
+                id: "evt_d3", type: "charge.dispute.closed", object: StripeFixtures.dispute(paymentIntent: "pi_2", status: "won"))
+        )
         #expect(won.status == .restored && won.amount == dollars("50"))
         #expect(try await store.balance(org, at: now).balance == dollars("50"))
         #expect(try await store.verify().isClean)

@@ -14,10 +14,13 @@ public enum StripeFixtures {
         paymentIntent: String = "pi_1", mode: String = "payment", metadataAmount: String = "50.00", customer: String = "cus_1"
     ) -> String {
         let reference = org.map { #""\#($0)""# } ?? "null"
-        return #"{"id": "cs_test_1", "object": "checkout.session", "mode": "\#(mode)", "amount_total": \#(amountCents), "amount_subtotal": \#(amountCents), "currency": "\#(currency)", "customer": "\#(customer)", "client_reference_id": \#(reference), "payment_intent": "\#(paymentIntent)", "payment_status": "\#(paymentStatus)", "status": "complete", "metadata": {"plutus_org_id": \#(reference), "kind": "credit", "amount_usd": "\#(metadataAmount)"}}"#
+        return
+            #"{"id": "cs_test_1", "object": "checkout.session", "mode": "\#(mode)", "amount_total": \#(amountCents), "amount_subtotal": \#(amountCents), "currency": "\#(currency)", "customer": "\#(customer)", "client_reference_id": \#(reference), "payment_intent": "\#(paymentIntent)", "payment_status": "\#(paymentStatus)", "status": "complete", "metadata": {"plutus_org_id": \#(reference), "kind": "credit", "amount_usd": "\#(metadataAmount)"}}"#
     }
 
-    public static func charge(id: String = "ch_1", paymentIntent: String = "pi_1", refundedCents: Int64, customer: String = "cus_1")
+    public static func charge(
+        id: String = "ch_1", paymentIntent: String = "pi_1", refundedCents: Int64, customer: String = "cus_1"
+    )
         -> String
     {
         #"{"id": "\#(id)", "object": "charge", "amount": 5000, "amount_refunded": \#(refundedCents), "currency": "usd", "customer": "\#(customer)", "payment_intent": "\#(paymentIntent)", "refunded": \#(refundedCents >= 5000)}"#
@@ -33,6 +36,7 @@ public enum StripeFixtures {
         -> String
     {
         let metadata = org.map { #"{"plutus_org_id": "\#($0)"}"# } ?? "{}"
-        return #"{"id": "sub_1", "object": "subscription", "customer": "\#(customer)", "status": "\#(status)", "metadata": \#(metadata), "items": {"object": "list", "data": [{"id": "si_1", "price": {"id": "\#(price)", "unit_amount": 2000, "currency": "usd"}}]}}"#
+        return
+            #"{"id": "sub_1", "object": "subscription", "customer": "\#(customer)", "status": "\#(status)", "metadata": \#(metadata), "items": {"object": "list", "data": [{"id": "si_1", "price": {"id": "\#(price)", "unit_amount": 2000, "currency": "usd"}}]}}"#
     }
 }

@@ -52,7 +52,9 @@ public struct StripeClient: Sendable {
     /// Largest response body accepted.
     static let responseBytesMax = 4 * 1_048_576
 
-    public init(configuration: StripeAPIConfiguration, http: HTTPClient = .shared, logger: Logger = Logger(label: "plutus.stripe")) {
+    public init(
+        configuration: StripeAPIConfiguration, http: HTTPClient = .shared, logger: Logger = Logger(label: "plutus.stripe")
+    ) {
         self.configuration = configuration
         self.http = http
         self.logger = logger
@@ -65,7 +67,8 @@ public struct StripeClient: Sendable {
         var form: [(String, String)] = [("name", name), ("metadata[plutus_org_id]", organizationID.rawValue)]
         if let email { form.append(("email", email)) }
         return try requireString(
-            try await send("POST", "/v1/customers", form: form, idempotencyKey: "plutus-customer-\(organizationID.rawValue)"), "id")
+            try await send("POST", "/v1/customers", form: form, idempotencyKey: "plutus-customer-\(organizationID.rawValue)"),
+            "id")
     }
 
     /// A Checkout Session selling `amount` of prepaid credit (whole cents).
@@ -123,7 +126,8 @@ public struct StripeClient: Sendable {
 
     public func createProduct(name: String, description: String, idempotencyKey: String) async throws -> String {
         try requireString(
-            try await send("POST", "/v1/products", form: [("name", name), ("description", description)], idempotencyKey: idempotencyKey),
+            try await send(
+                "POST", "/v1/products", form: [("name", name), ("description", description)], idempotencyKey: idempotencyKey),
             "id")
     }
 

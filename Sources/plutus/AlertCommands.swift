@@ -35,7 +35,8 @@ struct AlertsCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard AlertSettings.channelNames.contains(channel) else {
-                throw CLIFailure.usage("--channel must be one of \(AlertSettings.channelNames.joined(separator: "|")), got '\(channel)'")
+                throw CLIFailure.usage(
+                    "--channel must be one of \(AlertSettings.channelNames.joined(separator: "|")), got '\(channel)'")
             }
             let configured = try AlertsCommand.settings().channels(now: { Timestamp.now() })
             guard let target = configured.first(where: { $0.name == channel }) else {
@@ -60,18 +61,22 @@ struct AlertsCommand: AsyncParsableCommand {
         @Option(help: "Rows to show (at most \(Limits.pageRowsMax)).") var limit = 50
 
         func run() async throws {
-            guard (1...Limits.pageRowsMax).contains(limit) else { throw CLIFailure.usage("--limit must be 1–\(Limits.pageRowsMax)") }
+            guard (1...Limits.pageRowsMax).contains(limit) else {
+                throw CLIFailure.usage("--limit must be 1–\(Limits.pageRowsMax)")
+            }
             let rows = try await database.open().alertDeliveryLog(limit: limit)
             if output.json {
-                return printJSON(.array(rows.map { row in
-                    .object([
-                        ("alert_id", .string(row.alertID.rawValue)), ("channel", .string(row.channel)),
-                        ("attempt", .int(row.attempt)), ("status", .string(row.status.rawValue)),
-                        ("reply", .optionalString(row.reply)), ("error", .optionalString(row.errorText)),
-                        ("attempted_at", .string(row.attemptedAt.iso8601)),
-                        ("next_attempt_at", .optionalString(row.nextAttemptAt?.iso8601)),
-                    ])
-                }))
+                return printJSON(
+                    .array(
+                        rows.map { row in
+                            .object([
+                                ("alert_id", .string(row.alertID.rawValue)), ("channel", .string(row.channel)),
+                                ("attempt", .int(row.attempt)), ("status", .string(row.status.rawValue)),
+                                ("reply", .optionalString(row.reply)), ("error", .optionalString(row.errorText)),
+                                ("attempted_at", .string(row.attemptedAt.iso8601)),
+                                ("next_attempt_at", .optionalString(row.nextAttemptAt?.iso8601)),
+                            ])
+                        }))
             }
             if rows.isEmpty { return print("no delivery attempts yet") }
             printTable(

@@ -18,10 +18,11 @@ struct KeysCommand: AsyncParsableCommand {
             let (store, organization) = try await scope.open()
             let created = try await store.createAPIKey(organization.id, name: name)
             if output.json {
-                return printJSON(.object([
-                    ("id", .string(created.info.id.rawValue)), ("org_id", .string(organization.id.rawValue)),
-                    ("name", .optionalString(created.info.name)), ("secret", .string(created.secret)),
-                ]))
+                return printJSON(
+                    .object([
+                        ("id", .string(created.info.id.rawValue)), ("org_id", .string(organization.id.rawValue)),
+                        ("name", .optionalString(created.info.name)), ("secret", .string(created.secret)),
+                    ]))
             }
             print("✓ key \(created.info.id) for \(organization.name)")
             print("  secret: \(created.secret)")
@@ -38,7 +39,8 @@ struct KeysCommand: AsyncParsableCommand {
             let (store, organization) = try await scope.open()
             let keys = try await store.listAPIKeys(organization.id)
             if output.json {
-                return printJSON(.object([("org_id", .string(organization.id.rawValue)), ("keys", .array(keys.map(RecordJSON.key)))]))
+                return printJSON(
+                    .object([("org_id", .string(organization.id.rawValue)), ("keys", .array(keys.map(RecordJSON.key)))]))
             }
             printTable(
                 ["ID", "PREFIX", "NAME", "CREATED", "LAST USED", "STATUS"],
@@ -82,25 +84,35 @@ struct PricingCommand: AsyncParsableCommand {
             let catalog = try await database.open().priceCatalog()
             let rows = catalog.rows.filter { provider == nil || $0.provider == provider!.lowercased() }
             if output.json {
-                return printJSON(.object([
-                    ("version", .string(catalog.version)), ("as_of", .string(catalog.asOf)),
-                    ("plans", .array(Plan.allCases.map { plan in
-                        .object([
-                            ("key", .string(plan.rawValue)), ("name", .string(plan.displayName)),
-                            ("price_usd", plan.monthlyPrice.map(JSONValue.money) ?? .null),
-                            ("tracked_tokens_per_month", plan.trackedTokensPerMonth.map(JSONValue.int) ?? .null),
-                            ("workspaces", plan.workspacesMax.map(JSONValue.int) ?? .null),
-                        ])
-                    })),
-                    ("prices", .array(rows.map { row in
-                        .object([
-                            ("provider", .string(row.provider)), ("model", .string(row.model)),
-                            ("input", .money(row.price.input)), ("output", .money(row.price.output)),
-                            ("cache_read", .money(row.price.cacheRead)), ("cache_write", .money(row.price.cacheWrite)),
-                            ("reasoning", .money(row.price.reasoning)),
-                        ])
-                    })),
-                ]))
+                return printJSON(
+                    .object([
+                        ("version", .string(catalog.version)), ("as_of", .string(catalog.asOf)),
+                        (
+                            "plans",
+                            .array(
+                                Plan.allCases.map { plan in
+                                    .object([
+                                        ("key", .string(plan.rawValue)), ("name", .string(plan.displayName)),
+                                        ("price_usd", plan.monthlyPrice.map(JSONValue.money) ?? .null),
+                                        ("tracked_tokens_per_month", plan.trackedTokensPerMonth.map(JSONValue.int) ?? .null),
+                                        ("workspaces", plan.workspacesMax.map(JSONValue.int) ?? .null),
+                                    ])
+                                })
+                        ),
+                        (
+                            "prices",
+                            .array(
+                                rows.map { row in
+                                    .object([
+                                        ("provider", .string(row.provider)), ("model", .string(row.model)),
+                                        ("input", .money(row.price.input)), ("output", .money(row.price.output)),
+                                        ("cache_read", .money(row.price.cacheRead)),
+                                        ("cache_write", .money(row.price.cacheWrite)),
+                                        ("reasoning", .money(row.price.reasoning)),
+                                    ])
+                                })
+                        ),
+                    ]))
             }
             printTable(
                 ["PLAN", "PRICE/MO", "TRACKED TOKENS/MO", "WORKSPACES"],
@@ -115,8 +127,11 @@ struct PricingCommand: AsyncParsableCommand {
             printTable(
                 ["PROVIDER", "MODEL", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "REASONING"],
                 rows.map { row in
-                    [row.provider, row.model] + [row.price.input, row.price.output, row.price.cacheRead, row.price.cacheWrite,
-                        row.price.reasoning].map { $0.formatted(decimals: 3) }
+                    [row.provider, row.model]
+                        + [
+                            row.price.input, row.price.output, row.price.cacheRead, row.price.cacheWrite,
+                            row.price.reasoning,
+                        ].map { $0.formatted(decimals: 3) }
                 }, numeric: [2, 3, 4, 5, 6])
         }
     }
@@ -176,7 +191,9 @@ struct DemoCommand: AsyncParsableCommand {
         let (store, summary) = try await Self.seedFreshDemo(at: path)
         let organization = summary.organization
         let snapshot = try await store.balance(organization.id, at: Timestamp.now())
-        print("✓ \(organization.name) · \(organization.plan.displayName) plan · \(counted(Int64(summary.eventsRecorded), "call")) recorded")
+        print(
+            "✓ \(organization.name) · \(organization.plan.displayName) plan · \(counted(Int64(summary.eventsRecorded), "call")) recorded"
+        )
         print("  balance \(snapshot.balance.formatted) · \(snapshot.month.text) spend \(snapshot.monthSpend.formatted)")
         for alert in try await store.recentAlerts(organization.id, limit: 3) { print("  ▲ \(alert.message)") }
         let report = try await store.verify()

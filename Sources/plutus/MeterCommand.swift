@@ -39,7 +39,8 @@ struct MeterCommand: AsyncParsableCommand {
         do {
             event = try UsageValidation.validate(try eventJSON(), index: 0, now: receivedAt, defaultSource: "cli")
         } catch let error as UsageFieldError {
-            let flag = Self.flags[error.field] ?? (error.field.hasPrefix("usage.") ? "--usage \(error.field.dropFirst(6))" : error.field)
+            let flag =
+                Self.flags[error.field] ?? (error.field.hasPrefix("usage.") ? "--usage \(error.field.dropFirst(6))" : error.field)
             throw CLIFailure.usage("\(flag): \(error.rule) (got \(error.found))")
         }
         let policy = try Settings.policy()
@@ -81,7 +82,8 @@ struct MeterCommand: AsyncParsableCommand {
         for (name, value) in optional { if let value { members.append((name, value)) } }
         if let usage {
             guard let parsed = try? JSONValue.parse(Array(usage.utf8)) else {
-                throw CLIFailure.usage("--usage: must be the provider's usage object as JSON, e.g. '{\"input_tokens\": 10, \"output_tokens\": 5}'")
+                throw CLIFailure.usage(
+                    "--usage: must be the provider's usage object as JSON, e.g. '{\"input_tokens\": 10, \"output_tokens\": 5}'")
             }
             members.append(("usage", parsed))
         }
@@ -93,7 +95,9 @@ struct MeterCommand: AsyncParsableCommand {
         let costText = "\(event.cost.formatted(decimals: 6)) (\(event.costKind == .exact ? "exact" : event.costKind.rawValue))"
         switch event.status {
         case .recorded:
-            print("✓ recorded \(event.eventID!) for \(organization.name) · cost \(costText) · balance \(event.balanceAfter.formatted)")
+            print(
+                "✓ recorded \(event.eventID!) for \(organization.name) · cost \(costText) · balance \(event.balanceAfter.formatted)"
+            )
         case .duplicate:
             print("= already recorded as \(event.eventID!) (same --event-id); nothing charged")
         case .rejected(.overBalance):
@@ -107,7 +111,9 @@ struct MeterCommand: AsyncParsableCommand {
                     + " (see `plutus pricing show --provider \(provider)`)")
         }
         if let limit = outcome.plan.trackedTokensPerMonth {
-            print("  quota: \(formatTokens(outcome.trackedTokensThisMonth)) of \(formatTokens(limit)) tracked tokens this month" + (event.overFreeLimit ? " — over the free limit" : ""))
+            print(
+                "  quota: \(formatTokens(outcome.trackedTokensThisMonth)) of \(formatTokens(limit)) tracked tokens this month"
+                    + (event.overFreeLimit ? " — over the free limit" : ""))
         }
         for alert in event.alerts { print("  ▲ \(alert.kind.rawValue): \(alert.message)") }
     }

@@ -24,8 +24,9 @@ struct MigrateCommand: AsyncParsableCommand {
         }
         let store = try await PostgresStore.open(url: url, migrations: .apply, logger: DatabaseOptions.quietLogger)
         for name in store.migrationsApplied { print("  applied \(name)") }
-        print("✓ \(store.location) is at schema \(PostgresStore.schemaVersion)"
-            + (store.migrationsApplied.isEmpty ? " (nothing to do)" : ""))
+        print(
+            "✓ \(store.location) is at schema \(PostgresStore.schemaVersion)"
+                + (store.migrationsApplied.isEmpty ? " (nothing to do)" : ""))
         await store.close()
     }
 }

@@ -36,7 +36,9 @@ struct CreditOptions: ParsableArguments {
         }
         switch result {
         case .posted:
-            print("✓ \(kind.rawValue) \(entry.amount.formatted) → \(organization.name) · balance \(entry.balanceAfter.formatted) (ref \(entry.reference))")
+            print(
+                "✓ \(kind.rawValue) \(entry.amount.formatted) → \(organization.name) · balance \(entry.balanceAfter.formatted) (ref \(entry.reference))"
+            )
         case .alreadyPosted:
             print("= \(kind.rawValue) with reference \(entry.reference) was already posted; nothing changed")
         }

@@ -28,7 +28,9 @@ struct InitCommand: AsyncParsableCommand {
                 print("✓ workspace \(created.name) (\(created.id)) budget \(monthlyBudget?.formatted ?? "none")")
             }
         }
-        print("Next: `plutus topup --amount 50`, `plutus meter --provider anthropic --model claude-sonnet-4-5 --input 1000 --output 500`, `plutus status`.")
+        print(
+            "Next: `plutus topup --amount 50`, `plutus meter --provider anthropic --model claude-sonnet-4-5 --input 1000 --output 500`, `plutus status`."
+        )
     }
 }
 
@@ -101,9 +103,10 @@ struct OrgCommand: AsyncParsableCommand {
             let store = try await database.open()
             let organization = try await resolveOrganization(org, in: store)
             _ = try await store.setHardStopExempt(organization.id, exempt: exempt)
-            print(exempt
-                ? "✓ \(organization.name) may now run a negative balance (hard stop off for this org)"
-                : "✓ \(organization.name) is hard-stopped at zero balance again")
+            print(
+                exempt
+                    ? "✓ \(organization.name) may now run a negative balance (hard stop off for this org)"
+                    : "✓ \(organization.name) is hard-stopped at zero balance again")
         }
     }
 }
@@ -126,7 +129,9 @@ struct WorkspaceCommand: AsyncParsableCommand {
             let (store, organization) = try await scope.open()
             let workspace = try await store.createWorkspace(organization.id, name: name, monthlyBudget: monthlyBudget)
             if output.json { return printJSON(RecordJSON.workspace(workspace)) }
-            print("✓ workspace \(workspace.name) (\(workspace.id)) in \(organization.name), budget \(monthlyBudget?.formatted ?? "no cap")")
+            print(
+                "✓ workspace \(workspace.name) (\(workspace.id)) in \(organization.name), budget \(monthlyBudget?.formatted ?? "no cap")"
+            )
         }
     }
 

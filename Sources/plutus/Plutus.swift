@@ -13,7 +13,8 @@ struct Plutus: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, OrgCommand.self, WorkspaceCommand.self, TopUpCommand.self, GrantCommand.self,
             AdjustCommand.self, MeterCommand.self, StatusCommand.self, BalanceCommand.self, EventsCommand.self,
-            LedgerCommand.self, KeysCommand.self, PricingCommand.self, VerifyCommand.self, DemoCommand.self, ServeCommand.self, ReportCommand.self,
+            LedgerCommand.self, KeysCommand.self, PricingCommand.self, VerifyCommand.self, DemoCommand.self, ServeCommand.self,
+            ReportCommand.self,
             StripeSignCommand.self, StripeSetupCommand.self,
             ReconcileWebhooksCommand.self, MigrateCommand.self, MigrateDataCommand.self, AlertsCommand.self,
         ])

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import PlutusCore
 import PlutusStore
 
@@ -18,10 +18,11 @@ struct StatusCommand: AsyncParsableCommand {
         }
         let catalog = try await store.priceCatalog()
         if output.json {
-            return printJSON(.object([
-                ("database", .string(store.location)), ("price_catalog", .string(catalog.version)),
-                ("orgs", .array(snapshots.map { RecordJSON.balance($0.1, name: $0.0.name) })),
-            ]))
+            return printJSON(
+                .object([
+                    ("database", .string(store.location)), ("price_catalog", .string(catalog.version)),
+                    ("orgs", .array(snapshots.map { RecordJSON.balance($0.1, name: $0.0.name) })),
+                ]))
         }
         print("database: \(store.location)")
         print("prices:   \(catalog.version) (as of \(catalog.asOf))")
@@ -59,9 +60,12 @@ struct BalanceCommand: AsyncParsableCommand {
             return printJSON(rendered)
         }
         print("\(organization.name) (\(organization.id)) · \(snapshot.plan.displayName) plan")
-        print("  balance      \(snapshot.balance.formatted)" + (organization.everCredited ? "" : "  (track-only: never topped up)")
-            + (organization.hardStopExempt ? "  (allowed to go negative)" : ""))
-        print("  spend        \(snapshot.monthSpend.formatted) over \(counted(snapshot.monthEvents, "call")) in \(snapshot.month.text) (UTC)")
+        print(
+            "  balance      \(snapshot.balance.formatted)" + (organization.everCredited ? "" : "  (track-only: never topped up)")
+                + (organization.hardStopExempt ? "  (allowed to go negative)" : ""))
+        print(
+            "  spend        \(snapshot.monthSpend.formatted) over \(counted(snapshot.monthEvents, "call")) in \(snapshot.month.text) (UTC)"
+        )
         let limit = snapshot.plan.trackedTokensPerMonth.map { " of \(formatTokens($0))" } ?? " (unlimited)"
         print("  tokens       \(formatTokens(snapshot.monthTrackedTokens))\(limit)")
         print("  workspaces   \(snapshot.workspaceCount)" + (snapshot.plan.workspacesMax.map { " of \($0)" } ?? ""))
@@ -148,13 +152,16 @@ struct VerifyCommand: AsyncParsableCommand {
                 Data("verify: step \(stage.rawValue) of \(VerificationStage.allCases.count), \(stage) … (\(elapsed) s)\n".utf8))
         }
         if output.json {
-            printJSON(.object([
-                ("ok", .bool(report.isClean)), ("accounts", .int(report.accountsChecked)),
-                ("entries", .int(report.entriesChecked)), ("events", .int(report.eventsChecked)),
-                ("problems", .array(report.problems.map(JSONValue.string))),
-            ]))
+            printJSON(
+                .object([
+                    ("ok", .bool(report.isClean)), ("accounts", .int(report.accountsChecked)),
+                    ("entries", .int(report.entriesChecked)), ("events", .int(report.eventsChecked)),
+                    ("problems", .array(report.problems.map(JSONValue.string))),
+                ]))
         } else {
-            print("checked \(counted(Int64(report.accountsChecked), "account")), \(counted(Int64(report.entriesChecked), "entry", plural: "entries")), \(counted(Int64(report.eventsChecked), "usage event"))")
+            print(
+                "checked \(counted(Int64(report.accountsChecked), "account")), \(counted(Int64(report.entriesChecked), "entry", plural: "entries")), \(counted(Int64(report.eventsChecked), "usage event"))"
+            )
             for problem in report.problems { print("✗ \(problem)") }
             if report.isClean { print("✓ ledger consistent: balances equal their entries and sum to zero") }
         }

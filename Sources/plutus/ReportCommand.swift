@@ -22,15 +22,20 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Month as YYYY-MM (default: this UTC month).") var month: String?
     @Option(help: "html, csv or pdf.") var format: Format = .html
     @Option(
-        help: "File to write (default: standard output when it is a pipe or a file; in a terminal, plutus-<org>-<month>.<format> here).")
+        help:
+            "File to write (default: standard output when it is a pipe or a file; in a terminal, plutus-<org>-<month>.<format> here)."
+    )
     var output: String?
 
     func run() async throws {
         let now = Timestamp.now()
-        let period = try month.map { text in
-            guard let parsed = CivilMonth(text: text) else { throw CLIFailure.usage("--month must be YYYY-MM, got '\(text)'") }
-            return parsed
-        } ?? now.month
+        let period =
+            try month.map { text in
+                guard let parsed = CivilMonth(text: text) else {
+                    throw CLIFailure.usage("--month must be YYYY-MM, got '\(text)'")
+                }
+                return parsed
+            } ?? now.month
         guard period.start <= now else { throw CLIFailure.usage("--month \(period.text) has not started yet") }
         if format == .pdf {
             guard StatementPDF.chromiumPath() != nil else {
@@ -41,8 +46,10 @@ struct ReportCommand: AsyncParsableCommand {
         let (store, org) = try await organization.open()
         // A statement is a document: in a terminal (or as PDF) it goes to a file, never as
         // markup over the screen.
-        let destination = output ?? ((isatty(STDOUT_FILENO) != 0 || format == .pdf)
-            ? "plutus-\(org.slug)-\(period.text).\(format.rawValue)" : nil)
+        let destination =
+            output
+            ?? ((isatty(STDOUT_FILENO) != 0 || format == .pdf)
+                ? "plutus-\(org.slug)-\(period.text).\(format.rawValue)" : nil)
         let statement = try await MonthlyStatement.load(store, org, month: period, now: now)
         let bytes: [UInt8]
         switch format {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PlutusAlerts
 import PlutusCore
+import PlutusPostgres
 import PlutusSQLite
 import PlutusServer
 import PlutusStore
@@ -30,13 +31,16 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let resolvedPort = try port ?? environment["PLUTUS_PORT"].map { text in
-            guard let value = Int(text) else { throw CLIFailure.usage("PLUTUS_PORT must be a port number, got '\(text)'") }
-            return value
-        } ?? ServerConfiguration.defaultPort
+        let resolvedPort =
+            try port ?? environment["PLUTUS_PORT"].map { text in
+                guard let value = Int(text) else { throw CLIFailure.usage("PLUTUS_PORT must be a port number, got '\(text)'") }
+                return value
+            } ?? ServerConfiguration.defaultPort
         guard (0...65_535).contains(resolvedPort) else { throw CLIFailure.usage("--port must be 0–65535") }
         let rate = try Self.integer(environment, "PLUTUS_INGEST_RATE_PER_MIN", default: 600)
-        let burst = try environment["PLUTUS_INGEST_BURST"].map { _ in try Self.integer(environment, "PLUTUS_INGEST_BURST", default: rate) }
+        let burst = try environment["PLUTUS_INGEST_BURST"].map { _ in
+            try Self.integer(environment, "PLUTUS_INGEST_BURST", default: rate)
+        }
         let adminToken = environment["PLUTUS_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         let consent = allowInsecure || ["1", "true", "yes"].contains(environment["PLUTUS_ALLOW_INSECURE"]?.lowercased() ?? "")
         if !ServerConfiguration.isLoopback(host) && !(consent && adminToken != nil) {
@@ -44,12 +48,15 @@ struct ServeCommand: AsyncParsableCommand {
                 "refusing to serve on host '\(host)': it would expose the billing API beyond this machine. "
                     + "Bind 127.0.0.1 behind a TLS proxy, or set PLUTUS_ADMIN_TOKEN and pass --allow-insecure.")
         }
-        let topUpMin = try environment["PLUTUS_TOPUP_MIN_USD"].map { try money($0, option: "PLUTUS_TOPUP_MIN_USD") }
+        let topUpMin =
+            try environment["PLUTUS_TOPUP_MIN_USD"].map { try money($0, option: "PLUTUS_TOPUP_MIN_USD") }
             ?? ServerConfiguration.topUpRangeDefault.lowerBound
-        let topUpMax = try environment["PLUTUS_TOPUP_MAX_USD"].map { try money($0, option: "PLUTUS_TOPUP_MAX_USD") }
+        let topUpMax =
+            try environment["PLUTUS_TOPUP_MAX_USD"].map { try money($0, option: "PLUTUS_TOPUP_MAX_USD") }
             ?? ServerConfiguration.topUpRangeDefault.upperBound
         guard topUpMin.isPositive, topUpMin <= topUpMax, topUpMax <= Limits.creditAmountMax else {
-            throw CLIFailure.usage("PLUTUS_TOPUP_MIN_USD and PLUTUS_TOPUP_MAX_USD must satisfy 0 < min ≤ max ≤ \(Limits.creditAmountMax.formatted)")
+            throw CLIFailure.usage(
+                "PLUTUS_TOPUP_MIN_USD and PLUTUS_TOPUP_MAX_USD must satisfy 0 < min ≤ max ≤ \(Limits.creditAmountMax.formatted)")
         }
         let configuration = ServerConfiguration(
             host: host, port: resolvedPort, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: burst,
@@ -57,17 +64,20 @@ struct ServeCommand: AsyncParsableCommand {
             stripeWebhookSecrets: (environment["STRIPE_WEBHOOK_SECRET"] ?? "").split(separator: ",").map {
                 $0.trimmingCharacters(in: .whitespaces)
             },
-            stripeWebhookToleranceSeconds: Int64(max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
+            stripeWebhookToleranceSeconds: Int64(
+                max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
             stripe: StripeEnvironment.settings,
             stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax,
             strictEvents: try Settings.flag("PLUTUS_STRICT_EVENTS", default: false))
-        if demo && database.postgresURL != nil { throw CLIFailure.usage("--demo serves the embedded SQLite store; drop --database-url") }
+        if demo && database.postgresURL != nil {
+            throw CLIFailure.usage("--demo serves the embedded SQLite store; drop --database-url")
+        }
         let alertChannels = try AlertsCommand.settings().channels(now: { Timestamp.now() })
         let store: any BillingStore
         if demo {
             store = try await DemoCommand.seedFreshDemo(at: DemoCommand.path(database.db)).store
         } else {
-            store = try await database.open(migrations: migrate ? .apply : .refuse)
+            store = try await database.open(migrations: migrate ? .apply : .refuse, lifecycle: .service)
         }
         if resolvedPort != 0, let problem = Self.bindProblem(host: host, port: resolvedPort) {
             throw CLIFailure.runtime(problem)
@@ -79,17 +89,28 @@ struct ServeCommand: AsyncParsableCommand {
         say("  database   \(store.location)\(demo ? " (demo data)" : "")")
         say("  dashboard  http://\(host):\(resolvedPort)/\(adminToken == nil ? "" : " (sign in with PLUTUS_ADMIN_TOKEN)")")
         say("  admin API  \(adminToken == nil ? "off (set PLUTUS_ADMIN_TOKEN)" : "on")")
-        say("  webhooks   \(configuration.stripeWebhookSecrets.isEmpty ? "off (set STRIPE_WEBHOOK_SECRET)" : "on at /webhook/stripe")")
-        say("  stripe     \(configuration.stripeAPI.map { $0.isTestMode ? "test mode" : "LIVE mode" } ?? "offline (no STRIPE_SECRET_KEY)")")
+        say(
+            "  webhooks   \(configuration.stripeWebhookSecrets.isEmpty ? "off (set STRIPE_WEBHOOK_SECRET)" : "on at /webhook/stripe")"
+        )
+        say(
+            "  stripe     \(configuration.stripeAPI.map { $0.isTestMode ? "test mode" : "LIVE mode" } ?? "offline (no STRIPE_SECRET_KEY)")"
+        )
         say("  plans      \(configuration.stripe.planRule)")
-        say("  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")\(configuration.strictEvents ? ", strict events (unknown fields are refused)" : "")")
-        say("  alerts     \(alertChannels.isEmpty ? "logged only (no channel configured)" : alertChannels.map(\.name).joined(separator: ", "))")
+        say(
+            "  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")\(configuration.strictEvents ? ", strict events (unknown fields are refused)" : "")"
+        )
+        say(
+            "  alerts     \(alertChannels.isEmpty ? "logged only (no channel configured)" : alertChannels.map(\.name).joined(separator: ", "))"
+        )
         let app = buildApplication(configuration: configuration, store: store, logger: logger)
         // With no channel configured, alerts still reach the operator: in this log.
         let channels: [any AlertChannel] = alertChannels.isEmpty ? [LogAlertChannel(logger: logger)] : alertChannels
-        let services: [any Service] = [
+        var services: [any Service] = [
             app, AlertDeliveryService(store: store, channels: channels, logger: logger, now: { Timestamp.now() }),
         ]
+        // PostgreSQL's pool runs first in the group, so it stops last: after the server has
+        // answered the requests in flight and the alert deliveries have finished.
+        if let postgres = store as? PostgresStore { services.insert(postgres, at: 0) }
         try await ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
         logger.notice("plutus stopped; the requests in flight were answered")
     }

@@ -14,7 +14,8 @@ enum StripeEnvironment {
             throw CLIFailure.runtime("Stripe is offline: no STRIPE_SECRET_KEY is set, so there is nothing to talk to")
         }
         return StripeClient(
-            configuration: StripeAPIConfiguration(secretKey: key, baseURL: environment["PLUTUS_STRIPE_API_BASE"] ?? "https://api.stripe.com"))
+            configuration: StripeAPIConfiguration(
+                secretKey: key, baseURL: environment["PLUTUS_STRIPE_API_BASE"] ?? "https://api.stripe.com"))
     }
 
     static var settings: StripeSettings {
@@ -68,7 +69,9 @@ struct ReconcileWebhooksCommand: AsyncParsableCommand {
             .run(since: time.adding(seconds: -Int64(days) * 86_400), apply: apply, now: time)
         print("Stripe listed \(report.listed) handled events in the last \(days) days; \(report.missing.count) never applied")
         for (event, stored) in report.missing {
-            print("  \(event.id)  \(event.type)  created \(Timestamp.seconds(event.created).shortText)" + (stored.map { "  (stored as \($0))" } ?? ""))
+            print(
+                "  \(event.id)  \(event.type)  created \(Timestamp.seconds(event.created).shortText)"
+                    + (stored.map { "  (stored as \($0))" } ?? ""))
         }
         for (id, outcome) in report.applied {
             print("  ↻ \(id): \(outcome.status.rawValue)" + (outcome.detail.map { " — \($0)" } ?? ""))

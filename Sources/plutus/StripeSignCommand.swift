@@ -6,7 +6,8 @@ struct StripeSignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stripe-sign",
         abstract: "Print the Stripe-Signature header Stripe would send for a payload (to test a webhook endpoint).",
-        discussion: "Reads the payload from --file (or standard input) and signs it with --secret (default $STRIPE_WEBHOOK_SECRET).")
+        discussion:
+            "Reads the payload from --file (or standard input) and signs it with --secret (default $STRIPE_WEBHOOK_SECRET).")
 
     @Option(help: "The endpoint's signing secret (whsec_…).") var secret: String?
     @Option(help: "File holding the raw event body.") var file: String?

@@ -13,7 +13,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "Path of the SQLite database file.")
     var db: String?
 
-    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (postgres://user:password@host:5432/database); default $PLUTUS_DATABASE_URL.")
+    @Option(
+        name: .customLong("database-url"),
+        help: "PostgreSQL URL (postgres://user:password@host:5432/database); default $PLUTUS_DATABASE_URL.")
     var databaseURL: String?
 
     /// The PostgreSQL URL, when the books are in PostgreSQL.
@@ -38,10 +40,15 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens the store. PostgreSQL is never migrated here unless `migrations` says so: a
     /// database that needs migrations is refused with the command that applies them.
-    func open(migrations: PostgresStore.MigrationPolicy = .refuse) async throws -> any BillingStore {
+    /// With `lifecycle: .service`, a PostgreSQL store's pool is left for the caller to run in
+    /// its ServiceGroup (`plutus serve`).
+    func open(
+        migrations: PostgresStore.MigrationPolicy = .refuse, lifecycle: PostgresStore.Lifecycle = .ownTask
+    ) async throws -> any BillingStore {
         if let postgresURL {
             if db != nil { throw CLIFailure.usage("give --db or --database-url, not both") }
-            return try await PostgresStore.open(url: postgresURL, migrations: migrations, logger: Self.quietLogger)
+            return try await PostgresStore.open(
+                url: postgresURL, migrations: migrations, logger: Self.quietLogger, lifecycle: lifecycle)
         }
         if let notice = SQLiteStore.slowUpgradeNotice(path: path) {
             FileHandle.standardError.write(Data("plutus: \(notice)\n".utf8))
@@ -128,7 +135,8 @@ func resolveOrganization(_ reference: String?, in store: some BillingStore) asyn
     default:
         let names = all.prefix(5).map { "\($0.organization.name) (\($0.organization.slug))" }.joined(separator: ", ")
         throw CLIFailure.usage(
-            "there are \(all.count) organizations (\(names)\(all.count > 5 ? ", …" : "")) — pass --org with one's id, slug or name")
+            "there are \(all.count) organizations (\(names)\(all.count > 5 ? ", …" : "")) — pass --org with one's id, slug or name"
+        )
     }
 }
 

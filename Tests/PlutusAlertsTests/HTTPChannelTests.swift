@@ -31,17 +31,23 @@ struct HTTPChannelTests {
         #expect(json["message"] == .string(Self.notice.message) && json["created_at"] == .string("2026-11-20T12:00:00.000Z"))
         let signature = try #require(request.headers["plutus-signature"])
         #expect(signature.hasPrefix("t=\(Self.time.seconds),v1="))
-        #expect(WebhookSignature.isValid(
-            header: signature, secret: "whsec_test", body: request.body, nowSeconds: Self.time.seconds, toleranceSeconds: 300))
+        #expect(
+            WebhookSignature.isValid(
+                header: signature, secret: "whsec_test", body: request.body, nowSeconds: Self.time.seconds, toleranceSeconds: 300)
+        )
         // The wrong secret, a changed body or a stale timestamp do not verify.
-        #expect(!WebhookSignature.isValid(
-            header: signature, secret: "whsec_other", body: request.body, nowSeconds: Self.time.seconds, toleranceSeconds: 300))
-        #expect(!WebhookSignature.isValid(
-            header: signature, secret: "whsec_test", body: request.body + [32], nowSeconds: Self.time.seconds,
-            toleranceSeconds: 300))
-        #expect(!WebhookSignature.isValid(
-            header: signature, secret: "whsec_test", body: request.body, nowSeconds: Self.time.seconds + 301,
-            toleranceSeconds: 300))
+        #expect(
+            !WebhookSignature.isValid(
+                header: signature, secret: "whsec_other", body: request.body, nowSeconds: Self.time.seconds, toleranceSeconds: 300
+            ))
+        #expect(
+            !WebhookSignature.isValid(
+                header: signature, secret: "whsec_test", body: request.body + [32], nowSeconds: Self.time.seconds,
+                toleranceSeconds: 300))
+        #expect(
+            !WebhookSignature.isValid(
+                header: signature, secret: "whsec_test", body: request.body, nowSeconds: Self.time.seconds + 301,
+                toleranceSeconds: 300))
     }
 
     @Test func chatChannelsSendTheirShapes() async throws {

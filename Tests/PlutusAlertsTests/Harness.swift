@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import Logging
 import PlutusCore
-import PlutusStoreTesting
 import PlutusSQLite
+import PlutusStoreTesting
 import Synchronization
 import Testing
 
@@ -45,7 +45,9 @@ final class Receiver: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw LoopbackClient.Failure(description: "the server never reported its port") }
+            guard let port = await iterator.next() else {
+                throw LoopbackClient.Failure(description: "the server never reported its port")
+            }
             try await body("http://127.0.0.1:\(port)")
             group.cancelAll()
         }

@@ -14,7 +14,8 @@ struct AlertUnitTests {
     }
 
     @Test func repliesAreDecodedWholeAcrossLinesAndChunks() throws {
-        var buffer = ByteBuffer(string: "250-mail.example greets you\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n354")
+        var buffer = ByteBuffer(
+            string: "250-mail.example greets you\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n354")
         var code: Int?
         var lines: [String] = []
         let reply = try #require(try SMTPReplyDecoder.nextReply(&buffer, code: &code, lines: &lines))
@@ -95,7 +96,10 @@ struct AlertUnitTests {
         ["PLUTUS_SMTP_HOST": "h.test", "PLUTUS_SMTP_FROM": "a@b.test"],
         ["PLUTUS_SMTP_HOST": "h.test", "PLUTUS_SMTP_FROM": "a@b.test", "PLUTUS_SMTP_TO": "c@d.test", "PLUTUS_SMTP_TLS": "ssl"],
         ["PLUTUS_SMTP_HOST": "h.test", "PLUTUS_SMTP_FROM": "a@b.test", "PLUTUS_SMTP_TO": "c@d.test", "PLUTUS_SMTP_PORT": "0"],
-        ["PLUTUS_SMTP_HOST": "h.test", "PLUTUS_SMTP_FROM": "a@b.test", "PLUTUS_SMTP_TO": "c@d.test", "PLUTUS_SMTP_USERNAME": "u"],
+        [
+            "PLUTUS_SMTP_HOST": "h.test", "PLUTUS_SMTP_FROM": "a@b.test", "PLUTUS_SMTP_TO": "c@d.test",
+            "PLUTUS_SMTP_USERNAME": "u",
+        ],
         ["PLUTUS_SMTP_HOST": "h.test", "PLUTUS_SMTP_FROM": "a@b.test\r\nBcc: x@y.test", "PLUTUS_SMTP_TO": "c@d.test"],
     ])
     func badSettingsAreRefused(environment: [String: String]) {
@@ -108,8 +112,9 @@ struct AlertUnitTests {
             organizationName: "Evil\r\nBcc: x@y.test", workspaceID: nil, period: "p", createdAt: Timestamp(rawValue: 0),
             isUrgent: true)
         #expect(notice.subject == "[Plutus] Hard stop engaged — Evil  Bcc: x@y.test")
-        #expect(HTTPAlertChannel.prepare(notice, format: .ntfy, at: Timestamp(rawValue: 0)).headers.contains {
-            $0 == ("Priority", "high")
-        })
+        #expect(
+            HTTPAlertChannel.prepare(notice, format: .ntfy, at: Timestamp(rawValue: 0)).headers.contains {
+                $0 == ("Priority", "high")
+            })
     }
 }

@@ -83,7 +83,10 @@ struct ServeAlertTests {
         #expect(process.terminationStatus == 0)
         let banner = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(banner.contains("alerts     slack"))
-        guard case .array(let rows) = log, let row = rows.first else { Issue.record("no delivery attempt logged"); return }
+        guard case .array(let rows) = log, let row = rows.first else {
+            Issue.record("no delivery attempt logged")
+            return
+        }
         #expect(row["channel"] == .string("slack") && row["status"] == .string("abandoned"))
         #expect(row["reply"] == .string("HTTP 405"))
     }

@@ -27,10 +27,11 @@ struct BrowserTests {
     static func chromium(_ chromium: String, _ arguments: [String], _ url: String, profile: String) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = [
-            "--kill-after=5", String(chromiumSecondsMax), chromium, "--headless", "--no-sandbox", "--disable-gpu",
-            "--hide-scrollbars", "--user-data-dir=\(profile)",
-        ] + arguments + [url]
+        process.arguments =
+            [
+                "--kill-after=5", String(chromiumSecondsMax), chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                "--hide-scrollbars", "--user-data-dir=\(profile)",
+            ] + arguments + [url]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

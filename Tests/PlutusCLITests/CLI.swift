@@ -1,9 +1,10 @@
 import Foundation
+import PlutusCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import PlutusCore
-import Testing
 
 /// Runs the real `plutus` binary built beside the tests, each test in its own PLUTUS_HOME.
 struct CLI {
@@ -37,7 +38,9 @@ struct CLI {
     }
 
     /// The benchmark binary, built beside `plutus`.
-    static var benchBinary: String { URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("plutus-bench").path }
+    static var benchBinary: String {
+        URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("plutus-bench").path
+    }
 
     func run(arguments: [String], environment extra: [String: String] = [:], executable: String = CLI.binary) throws -> Result {
         let process = Process()

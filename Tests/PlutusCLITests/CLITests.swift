@@ -6,8 +6,9 @@ import Testing
 struct CLITests {
     @Test func aTourFromInitToVerify() throws {
         let cli = CLI()
-        let initialized = try cli.run("init", "--org", "Acme", "--email", "a@acme.example", "--tier", "pro",
-                                      "--workspace", "ci", "--budget", "150")
+        let initialized = try cli.run(
+            "init", "--org", "Acme", "--email", "a@acme.example", "--tier", "pro",
+            "--workspace", "ci", "--budget", "150")
         #expect(initialized.status == 0, "\(initialized.stderr)")
         #expect(FileManager.default.fileExists(atPath: cli.database))
         #expect(try cli.json("topup", "--amount", "50", "--reference", "cs_1")["balance_after"] == .number("50"))
@@ -22,10 +23,16 @@ struct CLITests {
         let balance = try cli.json("balance", "--org", "acme")
         #expect(balance["balance"] == .number("49.937"))
         #expect(balance["mtd_events"] == .number("1"))
-        guard case .array(let events) = try cli.json("events")["items"] else { Issue.record("no events"); return }
+        guard case .array(let events) = try cli.json("events")["items"] else {
+            Issue.record("no events")
+            return
+        }
         #expect(events.count == 1)
         #expect(events[0]["workspace"] == .string("ci"))
-        guard case .array(let entries) = try cli.json("ledger")["items"] else { Issue.record("no entries"); return }
+        guard case .array(let entries) = try cli.json("ledger")["items"] else {
+            Issue.record("no entries")
+            return
+        }
         #expect(entries.map { $0["kind"] } == [.string("usage"), .string("topup")])
         #expect(try cli.json("verify")["ok"] == .bool(true))
         let status = try cli.run("status")
@@ -127,7 +134,10 @@ struct CLITests {
         #expect(metered["cost_usd"] == .number("2"))
         #expect(metered["unpriced"] == .bool(false))
         let shown = try cli.json("pricing", "show", "--provider", "acme")
-        guard case .array(let prices) = shown["prices"] else { Issue.record("no prices"); return }
+        guard case .array(let prices) = shown["prices"] else {
+            Issue.record("no prices")
+            return
+        }
         #expect(prices.count == 1)
         #expect(prices.first?["model"] == .string("my-model"))
         #expect(prices.first?["output"] == .number("8"))
@@ -146,10 +156,11 @@ struct CLITests {
         #expect(demo.stdout.contains("Low credit balance"))
         let path = cli.home + "/demo.db"
         let balance = try cli.json("balance", "--db", path)
-        let credit = try #require(balance["balance"].flatMap { value -> MicroDollars? in
-            if case .number(let text) = value { return try? MicroDollars.parse(text).get() }
-            return nil
-        })
+        let credit = try #require(
+            balance["balance"].flatMap { value -> MicroDollars? in
+                if case .number(let text) = value { return try? MicroDollars.parse(text).get() }
+                return nil
+            })
         #expect(credit > MicroDollars.dollars(5)! && credit < MicroDollars.dollars(25)!)
         let ledger = try cli.json("ledger", "--db", path, "--limit", "500")
         guard case .array(let entries) = ledger["items"] ?? .null else {
@@ -164,10 +175,11 @@ struct CLITests {
         #expect(try cli.json("verify", "--db", path)["ok"] == .bool(true))
         // Running it again replaces the demo database rather than adding to it.
         #expect(try cli.run("demo").status == 0)
-        #expect(try cli.json("org", "list", "--db", path)["orgs"].map { value -> Int in
-            if case .array(let orgs) = value { return orgs.count }
-            return -1
-        } == 1)
+        #expect(
+            try cli.json("org", "list", "--db", path)["orgs"].map { value -> Int in
+                if case .array(let orgs) = value { return orgs.count }
+                return -1
+            } == 1)
     }
 }
 
@@ -201,7 +213,9 @@ struct BenchSmokeTests {
         #expect(run.stdout.contains("ceiling: raw SQLite event rows, 100/commit"))
         #expect(run.stdout.contains("of the raw event-row ceiling (1,000 rows per commit)"))
         // Batches at two loads, both named in the summary.
-        #expect(run.stdout.contains(" events/s at 8 connections, ") && run.stdout.contains(" events/s at 32 connections; the best is "))
+        #expect(
+            run.stdout.contains(" events/s at 8 connections, ")
+                && run.stdout.contains(" events/s at 32 connections; the best is "))
         #expect(run.stdout.contains("ledger verified ✓"))
         #expect(run.stdout.contains("the database holds") && !run.stdout.contains("MISMATCH"))
         // The server's peak memory, against the 200 MB target.

@@ -1,6 +1,6 @@
 import Foundation
-import PlutusStore
 import PlutusCore
+import PlutusStore
 import PlutusStoreTesting
 import Testing
 
@@ -33,8 +33,9 @@ struct CrashSafetyTests {
     /// One metered call under its own key, retried with the same key until acknowledged.
     static func meter(port: Int, key: String, secret: String, index: Int) async -> Bool {
         let body = #"{"provider": "p", "cost_usd": 0.01, "event_id": "call-\#(index)"}"#
-        guard let response = try? await LoopbackClient.json(
-            port: port, "POST", "/v1/usage", bearer: secret, headers: [("Idempotency-Key", key)], body)
+        guard
+            let response = try? await LoopbackClient.json(
+                port: port, "POST", "/v1/usage", bearer: secret, headers: [("Idempotency-Key", key)], body)
         else { return false }
         return response.status == 200
     }
@@ -52,7 +53,8 @@ struct CrashSafetyTests {
             id: "evt_crash_checkout", type: "checkout.session.completed",
             object: StripeFixtures.checkoutSession(org: org, amountCents: "2500", paymentIntent: "pi_crash"))
         // A seeded schedule, printed, so a failing run can be replayed with PLUTUS_CRASH_SEED.
-        let seed = ProcessInfo.processInfo.environment["PLUTUS_CRASH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
+        let seed =
+            ProcessInfo.processInfo.environment["PLUTUS_CRASH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
         print("crash test: kill schedule seed \(seed) (replay with PLUTUS_CRASH_SEED=\(seed))")
         var rng = SplitMix64(seed: seed)
         for cycle in 0..<Self.cycles {
@@ -119,6 +121,8 @@ struct CrashSafetyTests {
         let expected = MicroDollars(rawValue: 1_025_000_000 - Int64(next) * 10_000)
         #expect(balance == .money(expected))
         #expect(try cli.run("verify", "--db", cli.database).status == 0)
-        #expect(acknowledged.count > 0 && retried > 0, "kills should land mid-load: \(acknowledged.count) acknowledged, \(retried) retried")
+        #expect(
+            acknowledged.count > 0 && retried > 0,
+            "kills should land mid-load: \(acknowledged.count) acknowledged, \(retried) retried")
     }
 }

@@ -28,7 +28,8 @@ struct ReadmeTourTests {
         // Each command must succeed; `plutus` is the binary under test.
         process.arguments = ["-euo", "pipefail", "-c", script]
         var environment = ProcessInfo.processInfo.environment
-        environment["PATH"] = URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "")
+        environment["PATH"] =
+            URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "")
         environment["PLUTUS_HOME"] = cli.home
         environment.removeValue(forKey: "PLUTUS_DB")
         environment.removeValue(forKey: "PLUTUS_DATABASE_URL")
@@ -46,10 +47,11 @@ struct ReadmeTourTests {
         #expect(stdout.contains("cost $0.063000 (estimated) · balance $57.44"))
         #expect(stdout.contains("checked "), "verify ran last")
         #expect(try cli.json("verify")["ok"] == .bool(true))
-        #expect(try cli.json("org", "list")["orgs"].map { value -> Int in
-            if case .array(let orgs) = value { return orgs.count }
-            return 0
-        } == 2)
+        #expect(
+            try cli.json("org", "list")["orgs"].map { value -> Int in
+                if case .array(let orgs) = value { return orgs.count }
+                return 0
+            } == 2)
     }
 }
 

@@ -40,12 +40,15 @@ struct ReportTests {
         let previous = try cli.run(
             "report", "--db", db, "--month", Timestamp.now().month.start.adding(seconds: -1).month.text, "--format", "csv")
         let previousClosing = previous.stdout.split(separator: "\n").first { $0.hasPrefix("credit,closing,") }
-        #expect(previousClosing?.split(separator: ",")[3] == csv.stdout.split(separator: "\n").first { $0.hasPrefix("credit,opening,") }?.split(separator: ",")[3])
+        #expect(
+            previousClosing?.split(separator: ",")[3]
+                == csv.stdout.split(separator: "\n").first { $0.hasPrefix("credit,opening,") }?.split(separator: ",")[3])
         let balance = try cli.json("balance", "--db", db)
-        #expect(balance["balance"].flatMap { value -> Int64? in
-            if case .number(let text) = value { return try? MicroDollars.parse(text).get().rawValue }
-            return nil
-        } == credit["closing"])
+        #expect(
+            balance["balance"].flatMap { value -> Int64? in
+                if case .number(let text) = value { return try? MicroDollars.parse(text).get().rawValue }
+                return nil
+            } == credit["closing"])
     }
 
     @Test func htmlIsPrintReadyAndPDFSaysWhenChromiumIsMissing() throws {

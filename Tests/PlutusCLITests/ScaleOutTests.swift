@@ -7,7 +7,9 @@ import Testing
 let testServerURL = ProcessInfo.processInfo.environment["PLUTUS_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
 /// Three real `plutus serve` processes on one PostgreSQL database, load spread over them.
-@Suite("Scale-out: three servers on one PostgreSQL database", .serialized, .enabled(if: testServerURL != nil, "set PLUTUS_TEST_DATABASE_URL"))
+@Suite(
+    "Scale-out: three servers on one PostgreSQL database", .serialized,
+    .enabled(if: testServerURL != nil, "set PLUTUS_TEST_DATABASE_URL"))
 struct ScaleOutTests {
     static let webhookSecret = "whsec_scale"
 
@@ -33,7 +35,8 @@ struct ScaleOutTests {
         return servers
     }
 
-    static func usage(_ port: Int, _ secret: String, cost: String, eventID: String, key: String? = nil) async throws -> HTTPResult {
+    static func usage(_ port: Int, _ secret: String, cost: String, eventID: String, key: String? = nil) async throws -> HTTPResult
+    {
         try await LoopbackClient.json(
             port: port, "POST", "/v1/usage", bearer: secret, headers: key.map { [("Idempotency-Key", $0)] } ?? [],
             #"{"provider": "p", "cost_usd": \#(cost), "event_id": "\#(eventID)"}"#)
@@ -51,7 +54,9 @@ struct ScaleOutTests {
                     group.addTask {
                         var seen: [Int] = []
                         for call in 0..<25 {
-                            seen.append(try await Self.usage(server.port, setup.secret, cost: "0.01", eventID: "e-\(s)-\(client)-\(call)").status)
+                            seen.append(
+                                try await Self.usage(server.port, setup.secret, cost: "0.01", eventID: "e-\(s)-\(client)-\(call)")
+                                    .status)
                         }
                         return seen
                     }
@@ -59,12 +64,20 @@ struct ScaleOutTests {
             }
             return try await group.reduce(into: [Int]()) { $0 += $1 }
         }
-        #expect(statuses.count == 600 && statuses.allSatisfy { $0 == 200 }, "\(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
+        #expect(
+            statuses.count == 600 && statuses.allSatisfy { $0 == 200 },
+            "\(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
         // The same Idempotency-Key sent to two processes at once records once.
         let pairs = try await withThrowingTaskGroup(of: (Int, HTTPResult).self) { group in
             for pair in 0..<10 {
                 for server in servers.prefix(2) {
-                    group.addTask { (pair, try await Self.usage(server.port, setup.secret, cost: "0.01", eventID: "dup-\(pair)", key: "key-\(pair)")) }
+                    group.addTask {
+                        (
+                            pair,
+                            try await Self.usage(
+                                server.port, setup.secret, cost: "0.01", eventID: "dup-\(pair)", key: "key-\(pair)")
+                        )
+                    }
                 }
             }
             return try await group.reduce(into: [Int: [HTTPResult]]()) { $0[$1.0, default: []].append($1.1) }
@@ -83,7 +96,8 @@ struct ScaleOutTests {
                     let signed = StripeSignature.header(
                         payload: Array(checkout.utf8), secret: Self.webhookSecret, timestamp: Int64(Date().timeIntervalSince1970))
                     return try await LoopbackClient.send(
-                        port: server.port, "POST", "/webhook/stripe", headers: [("Stripe-Signature", signed)], body: Array(checkout.utf8))
+                        port: server.port, "POST", "/webhook/stripe", headers: [("Stripe-Signature", signed)],
+                        body: Array(checkout.utf8))
                 }
             }
             return try await group.reduce(into: [HTTPResult]()) { $0.append($1) }

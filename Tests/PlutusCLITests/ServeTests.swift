@@ -48,7 +48,8 @@ struct ServeTests {
         #expect(log.contains("Plutus v"))
         #expect(log.contains("(demo data)"))
         let warning = log.split(separator: "\n").first { $0.contains("stripe webhook refused") }
-        #expect(warning?.contains(" warning plutus: hb.request.id=\(refused.requestID) stripe webhook refused: ") == true, "\(log)")
+        #expect(
+            warning?.contains(" warning plutus: hb.request.id=\(refused.requestID) stripe webhook refused: ") == true, "\(log)")
         let verify = try cli.run("verify", "--db", cli.home + "/demo.db")
         #expect(verify.status == 0)
     }
@@ -79,7 +80,9 @@ struct ServeTests {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         curl.waitUntilExit()
         let lines = output.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-        let requestID = lines.first { $0.lowercased().hasPrefix("x-request-id:") }.map { String($0.dropFirst("x-request-id:".count)).trimmingCharacters(in: .whitespaces) }
+        let requestID = lines.first { $0.lowercased().hasPrefix("x-request-id:") }.map {
+            String($0.dropFirst("x-request-id:".count)).trimmingCharacters(in: .whitespaces)
+        }
         return (lines.last ?? "", requestID ?? "")
     }
 

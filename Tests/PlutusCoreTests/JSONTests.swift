@@ -29,7 +29,10 @@ struct JSONTests {
     @Test(arguments: [3, 16, 17, 40]) func refusesDuplicateKeysInObjectsOfAnySize(members: Int) throws {
         let keys = (0..<members).map { "\"k\($0)\": \($0)" }
         let distinct = try JSONValue.parse("{" + keys.joined(separator: ",") + "}")
-        guard case .object(let parsed) = distinct else { Issue.record("not an object"); return }
+        guard case .object(let parsed) = distinct else {
+            Issue.record("not an object")
+            return
+        }
         #expect(parsed.count == members)
         for repeated in Set([0, members - 1]) {
             let text = "{" + (keys + ["\"k\(repeated)\": 1"]).joined(separator: ",") + "}"

@@ -22,41 +22,55 @@ struct MeteringTests {
     }
 
     static let cases: [Case] = [
-        Case(name: "drain to exactly zero is allowed", snapshot: snapshot(balance: 5_000_000), cost: 5_000_000,
-             expected: .record(balanceAfter: .zero, overFreeLimit: false)),
-        Case(name: "one micro over is refused", snapshot: snapshot(balance: 5_000_000), cost: 5_000_001,
-             expected: .reject(.overBalance)),
-        Case(name: "zero cost at zero balance is recorded", snapshot: snapshot(balance: 0), cost: 0,
-             expected: .record(balanceAfter: .zero, overFreeLimit: false)),
-        Case(name: "below zero even a free call is refused (balance − cost < 0)", snapshot: snapshot(balance: -1), cost: 0,
-             expected: .reject(.overBalance)),
-        Case(name: "never-credited org is track-only", snapshot: snapshot(balance: -3_000_000, everCredited: false),
-             cost: 2_000_000, expected: .record(balanceAfter: MicroDollars(rawValue: -5_000_000), overFreeLimit: false)),
-        Case(name: "exempt org runs negative", snapshot: snapshot(balance: 1, exempt: true), cost: 2,
-             expected: .record(balanceAfter: MicroDollars(rawValue: -1), overFreeLimit: false)),
-        Case(name: "hard stop off records anyway", snapshot: snapshot(balance: 0), cost: 10,
-             policy: MeteringPolicy(blockOverBalance: false),
-             expected: .record(balanceAfter: MicroDollars(rawValue: -10), overFreeLimit: false)),
-        Case(name: "free tier: crossing event lands and is flagged",
-             snapshot: snapshot(plan: .free, balance: 0, everCredited: false, monthTokens: 9_999), tokens: 5, cost: 0,
-             policy: MeteringPolicy(blockOverFreeLimit: true), expected: .record(balanceAfter: .zero, overFreeLimit: true)),
-        Case(name: "free tier: reaching the limit exactly is flagged",
-             snapshot: snapshot(plan: .free, balance: 0, everCredited: false, monthTokens: 9_000), tokens: 1_000, cost: 0,
-             policy: MeteringPolicy(blockOverFreeLimit: true), expected: .record(balanceAfter: .zero, overFreeLimit: true)),
-        Case(name: "free tier: at the limit the next event is refused",
-             snapshot: snapshot(plan: .free, balance: 0, everCredited: false, monthTokens: 10_000), tokens: 1, cost: 0,
-             policy: MeteringPolicy(blockOverFreeLimit: true), expected: .reject(.overFreeLimit)),
-        Case(name: "free tier: without the block it is recorded and flagged",
-             snapshot: snapshot(plan: .free, balance: 0, everCredited: false, monthTokens: 10_000), tokens: 1, cost: 0,
-             expected: .record(balanceAfter: .zero, overFreeLimit: true)),
-        Case(name: "free tier block is decided before the hard stop",
-             snapshot: snapshot(plan: .free, balance: 0, monthTokens: 10_000), tokens: 1, cost: 5,
-             policy: MeteringPolicy(blockOverFreeLimit: true), expected: .reject(.overFreeLimit)),
-        Case(name: "pro has no token limit", snapshot: snapshot(plan: .pro, balance: 10, monthTokens: 10_000_000),
-             tokens: 1, cost: 0, policy: MeteringPolicy(blockOverFreeLimit: true),
-             expected: .record(balanceAfter: MicroDollars(rawValue: 10), overFreeLimit: false)),
-        Case(name: "a balance that would overflow is refused, not trapped",
-             snapshot: snapshot(balance: Int64.min + 5, everCredited: false), cost: 10, expected: .reject(.overBalance)),
+        Case(
+            name: "drain to exactly zero is allowed", snapshot: snapshot(balance: 5_000_000), cost: 5_000_000,
+            expected: .record(balanceAfter: .zero, overFreeLimit: false)),
+        Case(
+            name: "one micro over is refused", snapshot: snapshot(balance: 5_000_000), cost: 5_000_001,
+            expected: .reject(.overBalance)),
+        Case(
+            name: "zero cost at zero balance is recorded", snapshot: snapshot(balance: 0), cost: 0,
+            expected: .record(balanceAfter: .zero, overFreeLimit: false)),
+        Case(
+            name: "below zero even a free call is refused (balance − cost < 0)", snapshot: snapshot(balance: -1), cost: 0,
+            expected: .reject(.overBalance)),
+        Case(
+            name: "never-credited org is track-only", snapshot: snapshot(balance: -3_000_000, everCredited: false),
+            cost: 2_000_000, expected: .record(balanceAfter: MicroDollars(rawValue: -5_000_000), overFreeLimit: false)),
+        Case(
+            name: "exempt org runs negative", snapshot: snapshot(balance: 1, exempt: true), cost: 2,
+            expected: .record(balanceAfter: MicroDollars(rawValue: -1), overFreeLimit: false)),
+        Case(
+            name: "hard stop off records anyway", snapshot: snapshot(balance: 0), cost: 10,
+            policy: MeteringPolicy(blockOverBalance: false),
+            expected: .record(balanceAfter: MicroDollars(rawValue: -10), overFreeLimit: false)),
+        Case(
+            name: "free tier: crossing event lands and is flagged",
+            snapshot: snapshot(plan: .free, balance: 0, everCredited: false, monthTokens: 9_999), tokens: 5, cost: 0,
+            policy: MeteringPolicy(blockOverFreeLimit: true), expected: .record(balanceAfter: .zero, overFreeLimit: true)),
+        Case(
+            name: "free tier: reaching the limit exactly is flagged",
+            snapshot: snapshot(plan: .free, balance: 0, everCredited: false, monthTokens: 9_000), tokens: 1_000, cost: 0,
+            policy: MeteringPolicy(blockOverFreeLimit: true), expected: .record(balanceAfter: .zero, overFreeLimit: true)),
+        Case(
+            name: "free tier: at the limit the next event is refused",
+            snapshot: snapshot(plan: .free, balance: 0, everCredited: false, monthTokens: 10_000), tokens: 1, cost: 0,
+            policy: MeteringPolicy(blockOverFreeLimit: true), expected: .reject(.overFreeLimit)),
+        Case(
+            name: "free tier: without the block it is recorded and flagged",
+            snapshot: snapshot(plan: .free, balance: 0, everCredited: false, monthTokens: 10_000), tokens: 1, cost: 0,
+            expected: .record(balanceAfter: .zero, overFreeLimit: true)),
+        Case(
+            name: "free tier block is decided before the hard stop",
+            snapshot: snapshot(plan: .free, balance: 0, monthTokens: 10_000), tokens: 1, cost: 5,
+            policy: MeteringPolicy(blockOverFreeLimit: true), expected: .reject(.overFreeLimit)),
+        Case(
+            name: "pro has no token limit", snapshot: snapshot(plan: .pro, balance: 10, monthTokens: 10_000_000),
+            tokens: 1, cost: 0, policy: MeteringPolicy(blockOverFreeLimit: true),
+            expected: .record(balanceAfter: MicroDollars(rawValue: 10), overFreeLimit: false)),
+        Case(
+            name: "a balance that would overflow is refused, not trapped",
+            snapshot: snapshot(balance: Int64.min + 5, everCredited: false), cost: 10, expected: .reject(.overBalance)),
     ]
 
     @Test(arguments: cases)
@@ -96,17 +110,22 @@ struct AlertTests {
         #expect(low?.kind == .lowBalance)
         #expect(low?.message == "Low credit balance: $10.00 (threshold $10.00)")
         #expect(low?.period == "2026-11-25")
-        #expect(Alerting.balanceAlert(balanceAfter: MicroDollars(rawValue: 10_000_001), everCredited: true, policy: policy, at: noon) == nil)
-        #expect(Alerting.balanceAlert(balanceAfter: .zero, everCredited: true, policy: policy, at: noon)?.kind == .balanceExhausted)
-        #expect(Alerting.balanceAlert(balanceAfter: MicroDollars.dollars(-3)!, everCredited: true, policy: policy, at: noon)?.message
-            == "Credit exhausted: balance -$3.00")
+        #expect(
+            Alerting.balanceAlert(balanceAfter: MicroDollars(rawValue: 10_000_001), everCredited: true, policy: policy, at: noon)
+                == nil)
+        #expect(
+            Alerting.balanceAlert(balanceAfter: .zero, everCredited: true, policy: policy, at: noon)?.kind == .balanceExhausted)
+        #expect(
+            Alerting.balanceAlert(balanceAfter: MicroDollars.dollars(-3)!, everCredited: true, policy: policy, at: noon)?.message
+                == "Credit exhausted: balance -$3.00")
         #expect(Alerting.balanceAlert(balanceAfter: .zero, everCredited: false, policy: policy, at: noon) == nil)
     }
 
-    @Test(arguments: [
-        (49, nil), (50, "budget_warn"), (79, "budget_warn"), (80, "budget_warn"), (99, "budget_warn"), (100, "budget_cap"),
-        (250, "budget_cap"),
-    ] as [(Int64, String?)])
+    @Test(
+        arguments: [
+            (49, nil), (50, "budget_warn"), (79, "budget_warn"), (80, "budget_warn"), (99, "budget_warn"), (100, "budget_cap"),
+            (250, "budget_cap"),
+        ] as [(Int64, String?)])
     func budgetAlertsAtThresholds(percent: Int64, kind: String?) {
         let draft = Alerting.budgetAlert(
             workspaceID: WorkspaceID(rawValue: "ws_0000000000000001"), workspaceName: "ci", budget: MicroDollars.dollars(100)!,
@@ -160,7 +179,8 @@ struct LedgerTests {
             try CreditMovement(kind: .grant, amount: MicroDollars(rawValue: 1), reference: "   ", memo: nil)
         }
         #expect(throws: CreditMovement.Invalid.self) {
-            try CreditMovement(kind: .grant, amount: MicroDollars(rawValue: 1), reference: String(repeating: "r", count: 256), memo: nil)
+            try CreditMovement(
+                kind: .grant, amount: MicroDollars(rawValue: 1), reference: String(repeating: "r", count: 256), memo: nil)
         }
     }
 }

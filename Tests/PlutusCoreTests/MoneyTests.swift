@@ -3,23 +3,26 @@ import Testing
 
 @Suite("Money: exact decimal parsing, rounding and formatting")
 struct MoneyTests {
-    @Test(arguments: [
-        ("0.0156", 15_600), ("0", 0), ("-0", 0), ("1", 1_000_000), ("0.000001", 1), ("12345.678901", 12_345_678_901),
-        ("3.14159", 3_141_590), ("0.142", 142_000), ("1.2345678", 1_234_568),
-        // Past six decimals: half to even.
-        ("0.0000004", 0), ("0.0000006", 1), ("0.0000005", 0), ("0.0000015", 2), ("0.0000025", 2),
-        ("0.00000250000001", 3), ("-0.0000015", -2),
-        // Exponents (LiteLLM writes per-token prices like 3e-06).
-        ("3e-06", 3), ("1E3", 1_000_000_000), ("1.5e+2", 150_000_000), ("2e-7", 0), ("6e-7", 1),
-        ("9223372036854.775807", Int64.max), ("-9223372036854.775807", -Int64.max),
-        ("0000.50", 500_000),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            ("0.0156", 15_600), ("0", 0), ("-0", 0), ("1", 1_000_000), ("0.000001", 1), ("12345.678901", 12_345_678_901),
+            ("3.14159", 3_141_590), ("0.142", 142_000), ("1.2345678", 1_234_568),
+            // Past six decimals: half to even.
+            ("0.0000004", 0), ("0.0000006", 1), ("0.0000005", 0), ("0.0000015", 2), ("0.0000025", 2),
+            ("0.00000250000001", 3), ("-0.0000015", -2),
+            // Exponents (LiteLLM writes per-token prices like 3e-06).
+            ("3e-06", 3), ("1E3", 1_000_000_000), ("1.5e+2", 150_000_000), ("2e-7", 0), ("6e-7", 1),
+            ("9223372036854.775807", Int64.max), ("-9223372036854.775807", -Int64.max),
+            ("0000.50", 500_000),
+        ] as [(String, Int64)])
     func parsesExactly(text: String, micros: Int64) {
         #expect(MicroDollars.parse(text) == .success(MicroDollars(rawValue: micros)))
     }
 
-    @Test(arguments: ["", "abc", "NaN", "Infinity", "-Infinity", "+1", ".5", "5.", "1e", "--1", "1.2.3", "0x10", " 1", "1 ",
-        "1,000", String(repeating: "1", count: 65)])
+    @Test(arguments: [
+        "", "abc", "NaN", "Infinity", "-Infinity", "+1", ".5", "5.", "1e", "--1", "1.2.3", "0x10", " 1", "1 ",
+        "1,000", String(repeating: "1", count: 65),
+    ])
     func refusesWhatIsNotADecimal(text: String) {
         #expect(MicroDollars.parse(text) == .failure(.notANumber))
     }
@@ -42,10 +45,11 @@ struct MoneyTests {
         #expect(MicroDollars.zero.decimalString == "0")
     }
 
-    @Test(arguments: [
-        (123_456_789_000, "$123,456.79"), (-3_000_000, "-$3.00"), (0, "$0.00"), (4_999, "$0.00"), (5_000, "$0.00"),
-        (15_000, "$0.02"), (25_000, "$0.02"), (25_001, "$0.03"), (-4_000, "$0.00"), (999_999_999, "$1,000.00"),
-    ] as [(Int64, String)])
+    @Test(
+        arguments: [
+            (123_456_789_000, "$123,456.79"), (-3_000_000, "-$3.00"), (0, "$0.00"), (4_999, "$0.00"), (5_000, "$0.00"),
+            (15_000, "$0.02"), (25_000, "$0.02"), (25_001, "$0.03"), (-4_000, "$0.00"), (999_999_999, "$1,000.00"),
+        ] as [(Int64, String)])
     func formatsForPeople(micros: Int64, text: String) {
         #expect(MicroDollars(rawValue: micros).formatted == text)
     }

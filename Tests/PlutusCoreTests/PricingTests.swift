@@ -16,18 +16,19 @@ struct PricingTests {
         #expect(priced?.catalogVersion == "builtin-2026-06-26")
     }
 
-    @Test(arguments: [
-        // provider, model, input, output, cacheRead, cacheWrite, reasoning, expected dollars
-        ("anthropic", "claude-opus-4-8", 0, 0, 0, 1_000_000, 0, "18.75"),
-        ("anthropic", "claude-haiku-4-5", 0, 0, 0, 1_000, 0, "0.00125"),
-        ("openai", "gpt-5", 1_000_000, 1_000_000, 1_000_000, 0, 1_000_000, "21.375"),
-        ("openai", "gpt-5-nano", 1, 0, 0, 0, 0, "0"),  // $0.00000005 rounds half-even to zero
-        ("openai", "gpt-5-nano", 10, 0, 0, 0, 0, "0"),  // exactly half a micro: half to even → 0
-        ("openai", "gpt-5-nano", 30, 0, 0, 0, 0, "0.000002"),  // 1.5 micros → 2
-        ("deepseek", "deepseek-v4-flash", 0, 0, 0, 1_000_000, 0, "0.14"),  // cache write = input rate
-        ("mistral", "mistral-small-3", 500_000, 250_000, 100, 0, 0, "0.25"),
-        ("google", "gemini-2.5-flash", 2_000, 300, 0, 0, 0, "0.00135"),
-    ] as [(String, String, Int64, Int64, Int64, Int64, Int64, String)])
+    @Test(
+        arguments: [
+            // provider, model, input, output, cacheRead, cacheWrite, reasoning, expected dollars
+            ("anthropic", "claude-opus-4-8", 0, 0, 0, 1_000_000, 0, "18.75"),
+            ("anthropic", "claude-haiku-4-5", 0, 0, 0, 1_000, 0, "0.00125"),
+            ("openai", "gpt-5", 1_000_000, 1_000_000, 1_000_000, 0, 1_000_000, "21.375"),
+            ("openai", "gpt-5-nano", 1, 0, 0, 0, 0, "0"),  // $0.00000005 rounds half-even to zero
+            ("openai", "gpt-5-nano", 10, 0, 0, 0, 0, "0"),  // exactly half a micro: half to even → 0
+            ("openai", "gpt-5-nano", 30, 0, 0, 0, 0, "0.000002"),  // 1.5 micros → 2
+            ("deepseek", "deepseek-v4-flash", 0, 0, 0, 1_000_000, 0, "0.14"),  // cache write = input rate
+            ("mistral", "mistral-small-3", 500_000, 250_000, 100, 0, 0, "0.25"),
+            ("google", "gemini-2.5-flash", 2_000, 300, 0, 0, 0, "0.00135"),
+        ] as [(String, String, Int64, Int64, Int64, Int64, Int64, String)])
     func estimatesFromTokens(
         provider: String, model: String, input: Int64, output: Int64, cacheRead: Int64, cacheWrite: Int64, reasoning: Int64,
         dollars: String
@@ -76,7 +77,8 @@ struct PricingTests {
     }
 
     @Test func plutusOverlayReplacesAndAddsModels() throws {
-        let document = try JSONValue.parse(#"""
+        let document = try JSONValue.parse(
+            #"""
             {"as_of": "2026-11-01", "prices": {
               "Anthropic": {"claude-opus-4-8": {"input": 12, "output": 60, "cache_read": "1.2"}},
               "acme": {"_default": {"input": 0.5, "output": 1}, "acme-1": {"input": 2, "output": 4, "reasoning": 8}}}}
@@ -87,7 +89,10 @@ struct PricingTests {
         #expect(merged.resolve(provider: "anthropic", model: "claude-opus-4-8").price.input == micros("12"))
         #expect(merged.resolve(provider: "anthropic", model: "claude-sonnet-4-5").price.input == micros("3"))
         #expect(merged.resolve(provider: "acme", model: "acme-1").price.reasoning == micros("8"))
-        #expect(merged.resolve(provider: "acme", model: "other") == (ModelPrice(input: micros("0.5"), output: micros("1"), cacheRead: .zero), false))
+        #expect(
+            merged.resolve(provider: "acme", model: "other") == (
+                ModelPrice(input: micros("0.5"), output: micros("1"), cacheRead: .zero), false
+            ))
         // The original's bare `pricing.overrides` shape is accepted too.
         let bare = try PriceOverlay.parse(try JSONValue.parse(#"{"x": {"m": {"input": 1, "output": 2}}}"#), format: .plutus)
         #expect(bare.rows.count == 1)
@@ -98,7 +103,10 @@ struct PricingTests {
         (#"{"prices": {"a": {"m": {"input": -1, "output": 1}}}}"#, "a.m.input: must not be negative"),
         (#"{"prices": {"a": {"m": {"input": true, "output": 1}}}}"#, "a.m.input: must be a number, got a boolean"),
         (#"{"prices": {"a": {"m": {"input": "NaN", "output": 1}}}}"#, "a.m.input: must be a finite decimal number"),
-        (#"{"prices": {"a": {"m": {"input": 2000000, "output": 1}}}}"#, "a.m.input: is above the $1,000,000.00 per million limit"),
+        (
+            #"{"prices": {"a": {"m": {"input": 2000000, "output": 1}}}}"#,
+            "a.m.input: is above the $1,000,000.00 per million limit"
+        ),
         (#"{"prices": {}}"#, "no prices found"),
         (#"[1]"#, "must be a JSON object"),
     ])
@@ -113,7 +121,8 @@ struct PricingTests {
     }
 
     @Test func importsLiteLLMPerTokenPrices() throws {
-        let document = try JSONValue.parse(#"""
+        let document = try JSONValue.parse(
+            #"""
             {
               "sample_spec": {"input_cost_per_token": 0, "output_cost_per_token": 0, "litellm_provider": "x"},
               "claude-opus-4-8": {"input_cost_per_token": 1.5e-05, "output_cost_per_token": 7.5e-05,
@@ -130,21 +139,25 @@ struct PricingTests {
         let overlay = try PriceOverlay.parse(document, format: .litellm)
         #expect(overlay.rows.map(\.model) == ["claude-opus-4-8", "gemini-2.5-flash", "o4-mini"])
         let opus = overlay.rows[0].price
-        #expect(opus == ModelPrice(
-            input: micros("15"), output: micros("75"), cacheRead: micros("1.5"), cacheWrite: micros("18.75")))
+        #expect(
+            opus
+                == ModelPrice(
+                    input: micros("15"), output: micros("75"), cacheRead: micros("1.5"), cacheWrite: micros("18.75")))
         #expect(overlay.rows[1].provider == "google")
         #expect(overlay.rows[1].price.output == micros("2.5"))
         #expect(overlay.rows[2].price.reasoning == micros("4.4"))
     }
 
     @Test func overlaysMergeNewerRowsOverOlder() throws {
-        let old = PriceOverlay(rows: [
-            .init(provider: "a", model: "m", price: ModelPrice(input: micros("1"), output: micros("1"), cacheRead: .zero)),
-            .init(provider: "a", model: "n", price: ModelPrice(input: micros("2"), output: micros("2"), cacheRead: .zero)),
-        ], asOf: "2026-01-01")
-        let newer = PriceOverlay(rows: [
-            .init(provider: "a", model: "m", price: ModelPrice(input: micros("5"), output: micros("5"), cacheRead: .zero)),
-        ], asOf: nil)
+        let old = PriceOverlay(
+            rows: [
+                .init(provider: "a", model: "m", price: ModelPrice(input: micros("1"), output: micros("1"), cacheRead: .zero)),
+                .init(provider: "a", model: "n", price: ModelPrice(input: micros("2"), output: micros("2"), cacheRead: .zero)),
+            ], asOf: "2026-01-01")
+        let newer = PriceOverlay(
+            rows: [
+                .init(provider: "a", model: "m", price: ModelPrice(input: micros("5"), output: micros("5"), cacheRead: .zero))
+            ], asOf: nil)
         let merged = old.merged(with: newer)
         #expect(merged.rows.count == 2)
         #expect(merged.rows[0].price.input == micros("5"))

@@ -146,12 +146,14 @@ struct ProviderUsageTests {
             json: #"{"provider": "openai", "usage": {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 11}}}"#,
             field: "usage.prompt_tokens_details.cached_tokens", code: .invalidUsage),
         Refusal(
-            json: #"{"provider": "openai", "usage": {"input_tokens": 5, "output_tokens": 3, "output_tokens_details": {"reasoning_tokens": 4}}}"#,
+            json:
+                #"{"provider": "openai", "usage": {"input_tokens": 5, "output_tokens": 3, "output_tokens_details": {"reasoning_tokens": 4}}}"#,
             field: "usage.output_tokens_details.reasoning_tokens", code: .invalidUsage),
         Refusal(json: #"{"provider": "openai", "usage": {"total_tokens": 29}}"#, field: "usage", code: .invalidUsage),
         Refusal(json: #"{"provider": "openai", "usage": [19, 10]}"#, field: "usage", code: .wrongType),
         Refusal(json: #"{"provider": "openai", "usage": {"prompt_tokens": -1}}"#, field: "usage.prompt_tokens", code: .negative),
-        Refusal(json: #"{"provider": "openai", "usage": {"prompt_tokens": 1.5}}"#, field: "usage.prompt_tokens", code: .wrongType),
+        Refusal(
+            json: #"{"provider": "openai", "usage": {"prompt_tokens": 1.5}}"#, field: "usage.prompt_tokens", code: .wrongType),
         Refusal(
             json: #"{"provider": "openai", "usage": {"prompt_tokens": 10, "prompt_tokens_details": 3}}"#,
             field: "usage.prompt_tokens_details", code: .wrongType),

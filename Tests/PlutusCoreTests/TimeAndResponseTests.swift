@@ -12,8 +12,10 @@ struct TimeTests {
         #expect(Timestamp.parseISO8601(text) == Timestamp(rawValue: millis))
     }
 
-    @Test(arguments: ["2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25", "2026-11-25T10:00:00",
-        "2026-11-25T10:00:00+1:00", "garbage"])
+    @Test(arguments: [
+        "2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25", "2026-11-25T10:00:00",
+        "2026-11-25T10:00:00+1:00", "garbage",
+    ])
     func refusesBadISO8601(text: String) {
         #expect(Timestamp.parseISO8601(text) == nil)
     }
@@ -67,13 +69,16 @@ struct ResponseTests {
     @Test func oneEventMergesItsResultIntoTheTopLevel() throws {
         let response = UsageResponse.render(outcome([.recorded]), upgradeURL: "/pricing")
         #expect(response.status == 200)
-        #expect(response.body.hasPrefix(
-            #"{"org_id":"org_00000000000000aa","tracked_tokens_mtd":2000,"tracked_limit":10000,"tier":"free","recorded":true,"event_id":"evt_0000000000000001","cost_usd":0.0156,"estimated":true,"balance_after":49.98,"over_free_limit":false,"over_balance":false,"unpriced":false"#))
+        #expect(
+            response.body.hasPrefix(
+                #"{"org_id":"org_00000000000000aa","tracked_tokens_mtd":2000,"tracked_limit":10000,"tier":"free","recorded":true,"event_id":"evt_0000000000000001","cost_usd":0.0156,"estimated":true,"balance_after":49.98,"over_free_limit":false,"over_balance":false,"unpriced":false"#
+            ))
     }
 
     @Test func batchesCountEachOutcome() throws {
         let response = UsageResponse.render(
-            outcome([.recorded, .rejected(.overBalance), .rejected(.overFreeLimit), .recorded], plan: .pro), upgradeURL: "/pricing")
+            outcome([.recorded, .rejected(.overBalance), .rejected(.overFreeLimit), .recorded], plan: .pro),
+            upgradeURL: "/pricing")
         let body = try JSONValue.parse(response.body)
         #expect(response.status == 200)
         #expect(body["recorded"] == .number("2"))
@@ -81,7 +86,10 @@ struct ResponseTests {
         #expect(body["free_limit_blocked"] == .number("1"))
         #expect(body["over_balance_blocked"] == .number("1"))
         #expect(body["tracked_limit"] == .null)
-        guard case .array(let results) = body["results"] else { Issue.record("no results"); return }
+        guard case .array(let results) = body["results"] else {
+            Issue.record("no results")
+            return
+        }
         #expect(results.count == 4)
         #expect(results[1]["over_balance"] == .bool(true))
     }
@@ -89,7 +97,10 @@ struct ResponseTests {
     @Test(arguments: [
         ([EventOutcome.Status.rejected(.overBalance)], "prepaid credit exhausted"),
         ([.rejected(.overFreeLimit), .rejected(.overFreeLimit)], "free-tier token quota reached — upgrade to Pro"),
-        ([.rejected(.overFreeLimit), .rejected(.overBalance)], "usage rejected: free-tier quota and prepaid credit both exhausted"),
+        (
+            [.rejected(.overFreeLimit), .rejected(.overBalance)],
+            "usage rejected: free-tier quota and prepaid credit both exhausted"
+        ),
     ])
     func nothingRecordedIs402(statuses: [EventOutcome.Status], message: String) throws {
         let response = UsageResponse.render(outcome(statuses), upgradeURL: "https://x.example/pricing")
@@ -105,14 +116,20 @@ struct ResponseTests {
             AlertDraft(kind: .lowBalance, subject: "org", period: "2026-11-20", workspaceID: nil, message: "Low \"credit\"\n")
         ]
         let response = UsageResponse.render(events, upgradeURL: "/pricing")
-        #expect(response.body.contains(
-            #","unpriced":false,"workspace_id":null,"alerts":[{"kind":"low_balance","message":"Low \"credit\"\n"}]},{"recorded":false,"#))
-        #expect(response.body.hasSuffix(
-            #""unpriced":false,"workspace_id":null,"duplicate":true}],"recorded":1,"blocked":0,"free_limit_blocked":0,"over_balance_blocked":0,"duplicates":1}"#))
+        #expect(
+            response.body.contains(
+                #","unpriced":false,"workspace_id":null,"alerts":[{"kind":"low_balance","message":"Low \"credit\"\n"}]},{"recorded":false,"#
+            ))
+        #expect(
+            response.body.hasSuffix(
+                #""unpriced":false,"workspace_id":null,"duplicate":true}],"recorded":1,"blocked":0,"free_limit_blocked":0,"over_balance_blocked":0,"duplicates":1}"#
+            ))
         #expect(try JSONValue.parse(response.body)["results"] != nil)
         let refused = UsageResponse.render(outcome([.rejected(.overBalance)]), upgradeURL: "/pricing")
-        #expect(refused.body.hasPrefix(
-            #"{"error":"prepaid credit exhausted","detail":"insufficient credit: this call costs $0.01560, balance $49.98","required_usd":0.0156,"balance_usd":49.98,"upgrade_url":"/pricing","org_id":"#))
+        #expect(
+            refused.body.hasPrefix(
+                #"{"error":"prepaid credit exhausted","detail":"insufficient credit: this call costs $0.01560, balance $49.98","required_usd":0.0156,"balance_usd":49.98,"upgrade_url":"/pricing","org_id":"#
+            ))
     }
 
     @Test func replayKeepsStatusAndMarksTheBody() throws {

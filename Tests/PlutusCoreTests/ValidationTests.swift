@@ -25,7 +25,8 @@ struct ValidationTests {
     }
 
     @Test func acceptsEveryField() throws {
-        let event = try validate(#"""
+        let event = try validate(
+            #"""
             {"provider": "anthropic", "model": "claude-opus-4-8", "task_type": "code_review", "workspace": "ci",
              "source": "sdk", "input_tokens": 1000, "output_tokens": 500, "cache_read_tokens": 2000,
              "cache_write_tokens": 7, "reasoning_tokens": 100, "cost_usd": "0.0156", "event_id": "run-1/step-2",
@@ -43,36 +44,37 @@ struct ValidationTests {
         #expect(event.model == nil && event.workspace == nil && event.taskType == "general" && event.source == "api")
     }
 
-    @Test(arguments: [
-        (#"{}"#, "provider", UsageFieldError.Code.missingProvider),
-        (#"{"provider": null}"#, "provider", .missingProvider),
-        (#"{"provider": "  "}"#, "provider", .missingProvider),
-        (#"{"provider": 5}"#, "provider", .wrongType),
-        (#"{"provider": "p", "model": 7}"#, "model", .wrongType),
-        (#"{"provider": "p", "workspace": ["a"]}"#, "workspace", .wrongType),
-        (#"{"provider": "p\u0000"}"#, "provider", .controlCharacter),
-        (#"{"provider": "p", "task_type": "a\nb"}"#, "task_type", .controlCharacter),
-        (#"{"provider": "p", "input_tokens": true}"#, "input_tokens", .wrongType),
-        (#"{"provider": "p", "output_tokens": "5"}"#, "output_tokens", .wrongType),
-        (#"{"provider": "p", "cache_read_tokens": 5.0}"#, "cache_read_tokens", .wrongType),
-        (#"{"provider": "p", "cache_write_tokens": 1e3}"#, "cache_write_tokens", .wrongType),
-        (#"{"provider": "p", "reasoning_tokens": NaN}"#, "reasoning_tokens", .wrongType),
-        (#"{"provider": "p", "input_tokens": -1}"#, "input_tokens", .negative),
-        (#"{"provider": "p", "input_tokens": 1000000000001}"#, "input_tokens", .tooLarge),
-        (#"{"provider": "p", "input_tokens": 99999999999999999999999}"#, "input_tokens", .tooLarge),
-        (#"{"provider": "p", "cost_usd": true}"#, "cost_usd", .wrongType),
-        (#"{"provider": "p", "cost_usd": "abc"}"#, "cost_usd", .wrongType),
-        (#"{"provider": "p", "cost_usd": NaN}"#, "cost_usd", .notFinite),
-        (#"{"provider": "p", "cost_usd": Infinity}"#, "cost_usd", .notFinite),
-        (#"{"provider": "p", "cost_usd": -0.01}"#, "cost_usd", .negative),
-        (#"{"provider": "p", "cost_usd": 1000000.000001}"#, "cost_usd", .tooLarge),
-        (#"{"provider": "p", "cost_usd": 1e300}"#, "cost_usd", .tooLarge),
-        (#"{"provider": "p", "ts": "yesterday"}"#, "ts", .invalidTimestamp),
-        (#"{"provider": "p", "ts": "2026-11-18T10:00:00"}"#, "ts", .invalidTimestamp),
-        (#"{"provider": "p", "ts": true}"#, "ts", .invalidTimestamp),
-        (#"{"provider": "p", "ts": 0}"#, "ts", .timestampOutOfRange),
-        (#"{"provider": "p", "event_id": 12}"#, "event_id", .wrongType),
-    ] as [(String, String, UsageFieldError.Code)])
+    @Test(
+        arguments: [
+            (#"{}"#, "provider", UsageFieldError.Code.missingProvider),
+            (#"{"provider": null}"#, "provider", .missingProvider),
+            (#"{"provider": "  "}"#, "provider", .missingProvider),
+            (#"{"provider": 5}"#, "provider", .wrongType),
+            (#"{"provider": "p", "model": 7}"#, "model", .wrongType),
+            (#"{"provider": "p", "workspace": ["a"]}"#, "workspace", .wrongType),
+            (#"{"provider": "p\u0000"}"#, "provider", .controlCharacter),
+            (#"{"provider": "p", "task_type": "a\nb"}"#, "task_type", .controlCharacter),
+            (#"{"provider": "p", "input_tokens": true}"#, "input_tokens", .wrongType),
+            (#"{"provider": "p", "output_tokens": "5"}"#, "output_tokens", .wrongType),
+            (#"{"provider": "p", "cache_read_tokens": 5.0}"#, "cache_read_tokens", .wrongType),
+            (#"{"provider": "p", "cache_write_tokens": 1e3}"#, "cache_write_tokens", .wrongType),
+            (#"{"provider": "p", "reasoning_tokens": NaN}"#, "reasoning_tokens", .wrongType),
+            (#"{"provider": "p", "input_tokens": -1}"#, "input_tokens", .negative),
+            (#"{"provider": "p", "input_tokens": 1000000000001}"#, "input_tokens", .tooLarge),
+            (#"{"provider": "p", "input_tokens": 99999999999999999999999}"#, "input_tokens", .tooLarge),
+            (#"{"provider": "p", "cost_usd": true}"#, "cost_usd", .wrongType),
+            (#"{"provider": "p", "cost_usd": "abc"}"#, "cost_usd", .wrongType),
+            (#"{"provider": "p", "cost_usd": NaN}"#, "cost_usd", .notFinite),
+            (#"{"provider": "p", "cost_usd": Infinity}"#, "cost_usd", .notFinite),
+            (#"{"provider": "p", "cost_usd": -0.01}"#, "cost_usd", .negative),
+            (#"{"provider": "p", "cost_usd": 1000000.000001}"#, "cost_usd", .tooLarge),
+            (#"{"provider": "p", "cost_usd": 1e300}"#, "cost_usd", .tooLarge),
+            (#"{"provider": "p", "ts": "yesterday"}"#, "ts", .invalidTimestamp),
+            (#"{"provider": "p", "ts": "2026-11-18T10:00:00"}"#, "ts", .invalidTimestamp),
+            (#"{"provider": "p", "ts": true}"#, "ts", .invalidTimestamp),
+            (#"{"provider": "p", "ts": 0}"#, "ts", .timestampOutOfRange),
+            (#"{"provider": "p", "event_id": 12}"#, "event_id", .wrongType),
+        ] as [(String, String, UsageFieldError.Code)])
     func refusesBadFieldsByName(json: String, field: String, code: UsageFieldError.Code) {
         let error = failure(json)
         #expect(error?.field == field)

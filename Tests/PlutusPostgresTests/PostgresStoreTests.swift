@@ -1,10 +1,11 @@
 import Foundation
 import PlutusCore
-@testable import PlutusPostgres
 import PlutusStore
 import PlutusStoreTesting
 import PostgresNIO
 import Testing
+
+@testable import PlutusPostgres
 
 /// The server the PostgreSQL tests run against, from `PLUTUS_TEST_DATABASE_URL`; `.ci/run`
 /// starts a throw-away one and sets it. Unset, these tests are skipped.
@@ -38,7 +39,9 @@ struct PostgresConformanceTests {
     @Test func aLongBatchLandsWholeAndInOrder() async throws {
         try await withFreshStore(StoreConformance.aLongBatchLandsWholeAndInOrder)
     }
-    @Test func anInvalidEventWritesNothing() async throws { try await withFreshStore(StoreConformance.anInvalidEventWritesNothing) }
+    @Test func anInvalidEventWritesNothing() async throws {
+        try await withFreshStore(StoreConformance.anInvalidEventWritesNothing)
+    }
     @Test func idempotencyKeysReplayOrConflict() async throws {
         try await withFreshStore(StoreConformance.idempotencyKeysReplayOrConflict)
     }
@@ -48,7 +51,9 @@ struct PostgresConformanceTests {
     @Test func hardStopHoldsUnderConcurrency() async throws {
         try await withFreshStore(StoreConformance.hardStopHoldsUnderConcurrency)
     }
-    @Test func concurrentRetriesRecordOnce() async throws { try await withFreshStore(StoreConformance.concurrentRetriesRecordOnce) }
+    @Test func concurrentRetriesRecordOnce() async throws {
+        try await withFreshStore(StoreConformance.concurrentRetriesRecordOnce)
+    }
     @Test func refusedEventsCreateNoWorkspace() async throws {
         try await withFreshStore(StoreConformance.refusedEventsCreateNoWorkspace)
     }
@@ -67,7 +72,9 @@ struct PostgresConformanceTests {
     @Test func creditsAreIdempotentByReference() async throws {
         try await withFreshStore(StoreConformance.creditsAreIdempotentByReference)
     }
-    @Test func alertsAreRaisedOncePerPeriod() async throws { try await withFreshStore(StoreConformance.alertsAreRaisedOncePerPeriod) }
+    @Test func alertsAreRaisedOncePerPeriod() async throws {
+        try await withFreshStore(StoreConformance.alertsAreRaisedOncePerPeriod)
+    }
     @Test func pagesNeitherSkipNorRepeat() async throws { try await withFreshStore(StoreConformance.pagesNeitherSkipNorRepeat) }
     @Test func apiKeysAuthenticateUntilRevoked() async throws {
         try await withFreshStore(StoreConformance.apiKeysAuthenticateUntilRevoked)
@@ -75,18 +82,26 @@ struct PostgresConformanceTests {
     @Test func monthCountersFollowTheEventMonth() async throws {
         try await withFreshStore(StoreConformance.monthCountersFollowTheEventMonth)
     }
-    @Test func importedPricesPriceNewEvents() async throws { try await withFreshStore(StoreConformance.importedPricesPriceNewEvents) }
+    @Test func importedPricesPriceNewEvents() async throws {
+        try await withFreshStore(StoreConformance.importedPricesPriceNewEvents)
+    }
     @Test func organizationsResolveByIDSlugOrName() async throws {
         try await withFreshStore(StoreConformance.organizationsResolveByIDSlugOrName)
     }
-    @Test func summariesAddUpTheEventsByDay() async throws { try await withFreshStore(StoreConformance.summariesAddUpTheEventsByDay) }
+    @Test func summariesAddUpTheEventsByDay() async throws {
+        try await withFreshStore(StoreConformance.summariesAddUpTheEventsByDay)
+    }
     @Test func verifyReportsEachStep() async throws { try await withFreshStore(StoreConformance.verifyReportsEachStep) }
-    @Test func creditHistoryFollowsTheLedger() async throws { try await withFreshStore(StoreConformance.creditHistoryFollowsTheLedger) }
+    @Test func creditHistoryFollowsTheLedger() async throws {
+        try await withFreshStore(StoreConformance.creditHistoryFollowsTheLedger)
+    }
     @Test func creditStatementsReconcile() async throws { try await withFreshStore(StoreConformance.creditStatementsReconcile) }
     @Test(arguments: [UInt64(20_261_207), 7]) func statementsReconcileEveryMonthWithBackDatedUsage(seed: UInt64) async throws {
         try await withFreshStore { try await StoreConformance.statementsReconcileEveryMonthWithBackDatedUsage($0, seed: seed) }
     }
-    @Test func alertOutboxTracksEachChannel() async throws { try await withFreshStore(StoreConformance.alertOutboxTracksEachChannel) }
+    @Test func alertOutboxTracksEachChannel() async throws {
+        try await withFreshStore(StoreConformance.alertOutboxTracksEachChannel)
+    }
     @Test func stripeEventCreditsOnceUnderConcurrentDelivery() async throws {
         try await withFreshStore(StoreConformance.stripeEventCreditsOnceUnderConcurrentDelivery)
     }
@@ -138,7 +153,9 @@ struct PostgresSharingTests {
             #expect(claims.count == 6 && Set(claims).count == 6, "each of the 6 alerts claimed once: \(claims.count)")
             #expect(try await store.pendingAlertDeliveries(channel: "webhook", createdSince: since, now: now, limit: 6).isEmpty)
             let afterLease = now.adding(seconds: PostgresStore.alertClaimLeaseMillis / 1000)
-            #expect(try await store.pendingAlertDeliveries(channel: "webhook", createdSince: since, now: afterLease, limit: 6).count == 6)
+            #expect(
+                try await store.pendingAlertDeliveries(channel: "webhook", createdSince: since, now: afterLease, limit: 6).count
+                    == 6)
         }
     }
 
@@ -168,12 +185,14 @@ struct PostgresLockWaitTests {
                     host: parsed.host, port: parsed.port, username: parsed.username, password: parsed.password,
                     database: parsed.database, tls: .disable),
                 id: 1, logger: Logger(label: "lock-holder"))
-            _ = try await holder.query("SELECT pg_advisory_lock(hashtextextended('evt_locked', 0))", logger: holder.logger).collect()
+            _ = try await holder.query("SELECT pg_advisory_lock(hashtextextended('evt_locked', 0))", logger: holder.logger)
+                .collect()
             // Held for longer than one lock timeout, less than the attempts allow.
             let held = Duration.milliseconds(PostgresStore.lockTimeoutMillis * 3 / 2)
             async let outcome = store.applyStripeEvent(event, action: action, payload: payload, at: Timestamp.now())
             try await Task.sleep(for: held)
-            _ = try await holder.query("SELECT pg_advisory_unlock(hashtextextended('evt_locked', 0))", logger: holder.logger).collect()
+            _ = try await holder.query("SELECT pg_advisory_unlock(hashtextextended('evt_locked', 0))", logger: holder.logger)
+                .collect()
             try await holder.close()
             #expect(try await outcome.status == .credited)
             #expect(try await store.balance(org, at: Timestamp.now()).balance == MicroDollars.dollars(50))

@@ -1,6 +1,7 @@
 import GRDB
-@testable import PlutusSQLite
 import Testing
+
+@testable import PlutusSQLite
 
 /// `ChunkedInsert` splits any count into statements of 100, 64, 32 … 1 rows and binds each
 /// row from the collection in place: every row must land once, in order, whatever the

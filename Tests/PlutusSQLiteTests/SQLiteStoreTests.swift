@@ -1,11 +1,12 @@
+import CSQLiteTuning
 import Foundation
 import GRDB
 import PlutusCore
-import CSQLiteTuning
-@testable import PlutusSQLite
 import PlutusStore
 import PlutusStoreTesting
 import Testing
+
+@testable import PlutusSQLite
 
 /// A fresh database file in its own temporary directory.
 func makeStore() throws -> SQLiteStore {
@@ -77,9 +78,12 @@ struct SQLiteConformanceTests {
         try await StoreConformance.summariesAddUpTheEventsByDay(makeStore())
     }
     @Test func verifyReportsEachStep() async throws { try await StoreConformance.verifyReportsEachStep(makeStore()) }
-    @Test func creditHistoryFollowsTheLedger() async throws { try await StoreConformance.creditHistoryFollowsTheLedger(makeStore()) }
+    @Test func creditHistoryFollowsTheLedger() async throws {
+        try await StoreConformance.creditHistoryFollowsTheLedger(makeStore())
+    }
     @Test func creditStatementsReconcile() async throws { try await StoreConformance.creditStatementsReconcile(makeStore()) }
-    @Test(arguments: [UInt64(20_261_207), 7, 42]) func statementsReconcileEveryMonthWithBackDatedUsage(seed: UInt64) async throws {
+    @Test(arguments: [UInt64(20_261_207), 7, 42]) func statementsReconcileEveryMonthWithBackDatedUsage(seed: UInt64) async throws
+    {
         try await StoreConformance.statementsReconcileEveryMonthWithBackDatedUsage(makeStore(), seed: seed)
     }
     @Test func monthCountersFollowTheEventMonth() async throws {
@@ -106,7 +110,8 @@ struct SQLiteFileTests {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         try await rawConnection(path).write { db in
             try db.execute(
-                sql: "INSERT INTO alerts (id, org_id, kind, subject, period, message, created_at) VALUES ('alert_x', ?, 'solar_flare', '', 'd', 'm', 0)",
+                sql:
+                    "INSERT INTO alerts (id, org_id, kind, subject, period, message, created_at) VALUES ('alert_x', ?, 'solar_flare', '', 'd', 'm', 0)",
                 arguments: [org.rawValue])
         }
         await #expect(throws: StoreError.unknownStoredValue(column: "alerts.kind", value: "solar_flare")) {
@@ -155,7 +160,8 @@ struct SQLiteFileTests {
         // When it is opened, the migration back-fills the rollup from the events.
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.usageSummary(org, days: days, workspace: nil) == before)
-        #expect(before.totals.events == 2 && before.byDay.map(\.totals.cost) == [MicroDollars.dollars(2)!, MicroDollars.dollars(1)!])
+        #expect(
+            before.totals.events == 2 && before.byDay.map(\.totals.cost) == [MicroDollars.dollars(2)!, MicroDollars.dollars(1)!])
         #expect(try await reopened.verify().isClean)
         try await rawConnection(path).write { db in
             try db.execute(sql: "UPDATE usage_days SET cost_micros = cost_micros + 1 WHERE model = 'm'")
@@ -267,23 +273,27 @@ struct SQLiteFileTests {
         let events = [
             UsageEventInput(provider: "p", model: "m", workspace: "w", exactCost: MicroDollars.dollars(1), clientEventID: "c-1"),
             UsageEventInput(provider: "q", exactCost: .zero, timestamp: now.adding(seconds: -60)),
-            UsageEventInput(provider: "p", model: "m2", tokens: TokenCounts(input: 10, output: 5, cacheRead: 1, cacheWrite: 2, reasoning: 3)),
+            UsageEventInput(
+                provider: "p", model: "m2", tokens: TokenCounts(input: 10, output: 5, cacheRead: 1, cacheWrite: 2, reasoning: 3)),
         ]
         _ = try await store.recordUsage(UsageBatch(organizationID: org, events: events, receivedAt: now))
         // Given the file as v5 left it: the table as v1 made it (plus v5's entry_id), with
         // its sequence counter, and no v6 record.
         try downgradeEventsToV5(path)
-        let rowsBefore = try rawConnection(path).read { db in try Row.fetchAll(db, sql: "SELECT * FROM usage_events ORDER BY seq") }
+        let rowsBefore = try rawConnection(path).read { db in try Row.fetchAll(db, sql: "SELECT * FROM usage_events ORDER BY seq")
+        }
         #expect(rowsBefore.count == 3)
         // When it is opened, v6 rebuilds the table.
         let reopened = try SQLiteStore(path: path)
         let (rowsAfter, indexes, sequenceRows, plan) = try rawConnection(path).read { db in
             (
                 try Row.fetchAll(db, sql: "SELECT * FROM usage_events ORDER BY seq"),
-                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_events' ORDER BY name"),
+                try String.fetchAll(
+                    db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_events' ORDER BY name"),
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'usage_events'") ?? -1,
                 try Row.fetchAll(
-                    db, sql: "EXPLAIN QUERY PLAN SELECT * FROM usage_events WHERE org_id = ? AND seq < ? ORDER BY seq DESC LIMIT 10",
+                    db,
+                    sql: "EXPLAIN QUERY PLAN SELECT * FROM usage_events WHERE org_id = ? AND seq < ? ORDER BY seq DESC LIMIT 10",
                     arguments: [org.rawValue, Int64.max]
                 ).map { $0["detail"] as String }.joined(separator: "; ")
             )
@@ -296,7 +306,10 @@ struct SQLiteFileTests {
         // New events follow on; a client event id is still claimed once.
         let again = try await reopened.recordUsage(
             UsageBatch(organizationID: org, events: [events[0], UsageEventInput(provider: "r")], receivedAt: now))
-        guard case .committed(let outcome, _) = again else { Issue.record("not committed"); return }
+        guard case .committed(let outcome, _) = again else {
+            Issue.record("not committed")
+            return
+        }
         #expect(outcome.duplicateCount == 1 && outcome.recordedCount == 1)
         let listed = try await reopened.usageEvents(org, page: PageRequest()).items
         #expect(listed.map(\.sequence) == [4, 3, 2, 1])
@@ -363,7 +376,8 @@ struct SQLiteFileTests {
             org, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(10)!, reference: "g", memo: nil), at: now)
         _ = try await store.recordUsage(
             UsageBatch(
-                organizationID: org, events: [UsageEventInput(provider: "p", exactCost: MicroDollars.dollars(1)), UsageEventInput(provider: "q")],
+                organizationID: org,
+                events: [UsageEventInput(provider: "p", exactCost: MicroDollars.dollars(1)), UsageEventInput(provider: "q")],
                 receivedAt: now))
         // Given the file as v6 left it.
         try await rawConnection(path).writeWithoutTransaction { db in
@@ -396,11 +410,18 @@ struct SQLiteFileTests {
         try expectInPlaceChecks(path, org)
         #expect(try await reopened.verify().isClean)
         // The writer that ran the migration uses the new constraints at once, not after a restart.
-        let writerOpcodes = try await reopened.pool.write { db in try opcodes(db, Self.eventInsert) + opcodes(db, Self.entryInsert) }
+        let writerOpcodes = try await reopened.pool.write { db in
+            try opcodes(db, Self.eventInsert) + opcodes(db, Self.entryInsert)
+        }
         #expect(!writerOpcodes.contains("OpenEphemeral"))
         let again = try await reopened.recordUsage(
-            UsageBatch(organizationID: org, events: [UsageEventInput(provider: "r", exactCost: MicroDollars.dollars(1))], receivedAt: now))
-        guard case .committed(let outcome, _) = again else { Issue.record("not committed"); return }
+            UsageBatch(
+                organizationID: org, events: [UsageEventInput(provider: "r", exactCost: MicroDollars.dollars(1))], receivedAt: now
+            ))
+        guard case .committed(let outcome, _) = again else {
+            Issue.record("not committed")
+            return
+        }
         #expect(outcome.recordedCount == 1)
         #expect(try await reopened.verify().isClean)
     }
@@ -434,7 +455,8 @@ struct SQLiteFileTests {
         let store = try SQLiteStore(path: path)
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         _ = try await store.recordUsage(
-            UsageBatch(organizationID: org, events: [UsageEventInput(provider: "p"), UsageEventInput(provider: "q")], receivedAt: now))
+            UsageBatch(
+                organizationID: org, events: [UsageEventInput(provider: "p"), UsageEventInput(provider: "q")], receivedAt: now))
         #expect(try await store.verify().isClean)
         let duplicated = try await rawConnection(path).write { db -> String in
             let first = try String.fetchOne(db, sql: "SELECT id FROM usage_events ORDER BY seq LIMIT 1")!
@@ -480,11 +502,17 @@ struct SQLiteFileTests {
         let store = try SQLiteStore(path: path)
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         _ = try await store.recordUsage(
-            UsageBatch(organizationID: org, events: [UsageEventInput(provider: "p", exactCost: MicroDollars.dollars(1))], receivedAt: now))
+            UsageBatch(
+                organizationID: org, events: [UsageEventInput(provider: "p", exactCost: MicroDollars.dollars(1))], receivedAt: now
+            ))
         let raw = try rawConnection(path)
-        await #expect(throws: DatabaseError.self) { try await raw.write { try $0.execute(sql: "UPDATE entries SET amount_micros = 1") } }
+        await #expect(throws: DatabaseError.self) {
+            try await raw.write { try $0.execute(sql: "UPDATE entries SET amount_micros = 1") }
+        }
         await #expect(throws: DatabaseError.self) { try await raw.write { try $0.execute(sql: "DELETE FROM entries") } }
-        await #expect(throws: DatabaseError.self) { try await raw.write { try $0.execute(sql: "UPDATE usage_events SET cost_micros = 0") } }
+        await #expect(throws: DatabaseError.self) {
+            try await raw.write { try $0.execute(sql: "UPDATE usage_events SET cost_micros = 0") }
+        }
         await #expect(throws: DatabaseError.self) { try await raw.write { try $0.execute(sql: "DELETE FROM usage_events") } }
         #expect(try await store.verify().isClean)
     }
@@ -496,10 +524,11 @@ struct SQLiteFileTests {
         let store = try SQLiteStore(path: path)
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         try await rawConnection(path).write { db in
-            try db.execute(sql: """
-                CREATE TRIGGER fail_on_boom BEFORE INSERT ON usage_events WHEN NEW.provider = 'boom'
-                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER fail_on_boom BEFORE INSERT ON usage_events WHEN NEW.provider = 'boom'
+                    BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                    """)
         }
         let events = [
             UsageEventInput(provider: "ok", workspace: "created-then-undone", exactCost: MicroDollars.dollars(1)),
@@ -552,7 +581,8 @@ struct SQLiteFileTests {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         let created = try await store.createAPIKey(org, name: nil)
         let stored = try await rawConnection(path).read { db in
-            try String.fetchAll(db, sql: "SELECT id || '|' || COALESCE(name, '') || '|' || prefix || '|' || token_hash FROM api_keys")
+            try String.fetchAll(
+                db, sql: "SELECT id || '|' || COALESCE(name, '') || '|' || prefix || '|' || token_hash FROM api_keys")
         }
         #expect(stored.count == 1)
         #expect(stored.first?.hasSuffix("|" + APIKeySecret.hash(created.secret)) == true)
@@ -568,14 +598,18 @@ struct SQLiteStripeTests {
     @Test func unpaidWrongCurrencyAndAbsurdAmountsMoveNothing() async throws {
         try await StoreConformance.stripeUnpaidWrongCurrencyAndAbsurdAmountsMoveNothing(makeStore())
     }
-    @Test func refundsAndDisputesConverge() async throws { try await StoreConformance.stripeRefundsAndDisputesConverge(makeStore()) }
+    @Test func refundsAndDisputesConverge() async throws {
+        try await StoreConformance.stripeRefundsAndDisputesConverge(makeStore())
+    }
     @Test func stripeSubscriptionsWithoutAProPriceMoveThePlan() async throws {
         try await StoreConformance.stripeSubscriptionsWithoutAProPriceMoveThePlan(makeStore())
     }
     @Test func subscriptionsNeverGoBackInTime() async throws {
         try await StoreConformance.stripeSubscriptionsNeverGoBackInTime(makeStore())
     }
-    @Test func unmappedEventsReplayLater() async throws { try await StoreConformance.stripeUnmappedEventsReplayLater(makeStore()) }
+    @Test func unmappedEventsReplayLater() async throws {
+        try await StoreConformance.stripeUnmappedEventsReplayLater(makeStore())
+    }
 }
 
 @Suite("SQLite store: group commit")
@@ -586,7 +620,9 @@ struct GroupCommitTests {
 
     /// Runs `requests` concurrently while another process holds the write lock, so they
     /// queue up and reach the writer together.
-    func whileLocked<T: Sendable>(_ path: String, _ count: Int, _ request: @escaping @Sendable (Int) async -> T) async throws -> [T] {
+    func whileLocked<T: Sendable>(_ path: String, _ count: Int, _ request: @escaping @Sendable (Int) async -> T) async throws
+        -> [T]
+    {
         let holder = try ForeignWriteLock.hold(path, seconds: 0.5)
         defer { holder.waitUntilExit() }
         return await withTaskGroup(of: T.self) { group in
@@ -622,10 +658,11 @@ struct GroupCommitTests {
         let store = try SQLiteStore(path: path)
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         try await DatabaseQueue(path: path).write { db in
-            try db.execute(sql: """
-                CREATE TRIGGER fail_on_boom BEFORE INSERT ON usage_events WHEN NEW.provider = 'boom'
-                BEGIN SELECT RAISE(ABORT, 'injected failure'); END
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER fail_on_boom BEFORE INSERT ON usage_events WHEN NEW.provider = 'boom'
+                    BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                    """)
         }
         let before = store.groupCommitCounts
         let outcomes = try await whileLocked(path, 200) { index in
@@ -638,7 +675,9 @@ struct GroupCommitTests {
         #expect(try await store.balance(org, at: now).balance == MicroDollars.dollars(-160))
         let after = store.groupCommitCounts
         #expect(after.requests - before.requests == 200)
-        #expect(after.transactions - before.transactions < 200, "requests were grouped: \(after.transactions - before.transactions) transactions")
+        #expect(
+            after.transactions - before.transactions < 200,
+            "requests were grouped: \(after.transactions - before.transactions) transactions")
         #expect(after.fallbacks > before.fallbacks, "the shared write failed and each request ran alone")
         #expect(try await store.verify().isClean)
     }

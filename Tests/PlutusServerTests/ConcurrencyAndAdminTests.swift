@@ -15,7 +15,9 @@ struct HTTPConcurrencyTests {
                 for _ in 0..<16 {
                     group.addTask {
                         var seen: [Int] = []
-                        for _ in 0..<50 { seen.append(try await server.ingest(key, #"{"provider": "p", "cost_usd": 0.01}"#).status) }
+                        for _ in 0..<50 {
+                            seen.append(try await server.ingest(key, #"{"provider": "p", "cost_usd": 0.01}"#).status)
+                        }
                         return seen
                     }
                 }
@@ -23,7 +25,9 @@ struct HTTPConcurrencyTests {
             }
             #expect(statuses.count == 800 && statuses.allSatisfy { $0 == 200 })
             #expect(try await server.balance(org) == dollars("92"))
-            #expect(try await server.store.balance(org, at: Timestamp.seconds(Int64(Date().timeIntervalSince1970))).monthEvents == 800)
+            #expect(
+                try await server.store.balance(org, at: Timestamp.seconds(Int64(Date().timeIntervalSince1970))).monthEvents == 800
+            )
             #expect(try await server.store.verify().isClean)
         }
     }
@@ -35,7 +39,8 @@ struct HTTPConcurrencyTests {
                 for _ in 0..<24 {
                     group.addTask {
                         let response = try await server.ingest(
-                            key, #"[{"provider": "p", "cost_usd": 1}, {"provider": "p", "cost_usd": 1}]"#, idempotencyKey: "burst")
+                            key, #"[{"provider": "p", "cost_usd": 1}, {"provider": "p", "cost_usd": 1}]"#, idempotencyKey: "burst"
+                        )
                         return (response.status, response.json["idempotent_replay"] == .bool(true))
                     }
                 }
@@ -79,7 +84,10 @@ struct ExportAndAdminTests {
                     let path = "/v1/usage/export.json?limit=5" + order + (cursor.map { "&cursor=\($0)" } ?? "")
                     let page = try await LoopbackClient.json(port: server.port, "GET", path, bearer: key)
                     #expect(page.status == 200)
-                    guard case .array(let events) = page.json["events"] else { Issue.record("no events"); return }
+                    guard case .array(let events) = page.json["events"] else {
+                        Issue.record("no events")
+                        return
+                    }
                     seen += events.compactMap { $0["event_id"]?.stringValue }
                     cursor = page.json["next_cursor"].flatMap { if case .number(let n) = $0 { n } else { nil } }
                 } while cursor != nil
@@ -88,7 +96,10 @@ struct ExportAndAdminTests {
             // Without a limit everything is streamed at once, in the same order.
             let all = try await LoopbackClient.json(port: server.port, "GET", "/v1/usage/export.json", bearer: key)
             #expect(all.json["count"] == .number("23"))
-            guard case .array(let streamed) = all.json["events"] else { Issue.record("no events"); return }
+            guard case .array(let streamed) = all.json["events"] else {
+                Issue.record("no events")
+                return
+            }
             #expect(streamed.first?["event_id"] == .string("e22") && streamed.last?["event_id"] == .string("e0"))
             let wrong = try await LoopbackClient.json(port: server.port, "GET", "/v1/usage/export.json?order=up", bearer: key)
             #expect(wrong.status == 400 && wrong.json["field"] == .string("order"))
@@ -98,7 +109,8 @@ struct ExportAndAdminTests {
     @Test func csvExportNeutralisesFormulasAndFiltersByTime() async throws {
         try await TestServer.with { server in
             let (_, key) = try await server.organization()
-            _ = try await server.ingest(key, #"{"provider": "=cmd|' /C calc'!A0", "model": "@SUM(1,2)", "task_type": "-x", "cost_usd": 1}"#)
+            _ = try await server.ingest(
+                key, #"{"provider": "=cmd|' /C calc'!A0", "model": "@SUM(1,2)", "task_type": "-x", "cost_usd": 1}"#)
             let csv = try await LoopbackClient.json(port: server.port, "GET", "/v1/usage/export.csv", bearer: key)
             #expect(csv.status == 200)
             #expect(csv.header("content-type") == "text/csv; charset=utf-8")
@@ -119,7 +131,8 @@ struct ExportAndAdminTests {
                 port: server.port, "GET", "/v1/usage/export.csv?to=\(today.adding(days: -1).text)", bearer: key)
             #expect(before.text.split(separator: "\r\n").count == 1)
             let future = Int(Date().timeIntervalSince1970) + 3_600
-            let none = try await LoopbackClient.json(port: server.port, "GET", "/v1/usage/export.csv?since=\(future)", bearer: key)
+            let none = try await LoopbackClient.json(
+                port: server.port, "GET", "/v1/usage/export.csv?since=\(future)", bearer: key)
             #expect(none.text.split(separator: "\r\n").count == 1)
             let bad = try await LoopbackClient.json(port: server.port, "GET", "/v1/usage/export.csv?since=soon", bearer: key)
             #expect(bad.status == 400)
@@ -130,11 +143,15 @@ struct ExportAndAdminTests {
     @Test func adminAPILifecycle() async throws {
         try await TestServer.with { server in
             #expect(try await server.admin("GET", "/v1/admin/orgs", token: nil).status == 401)
-            #expect(try await server.admin("GET", "/v1/admin/orgs", token: "wrong").json["error"] == .string("invalid admin token"))
+            #expect(
+                try await server.admin("GET", "/v1/admin/orgs", token: "wrong").json["error"] == .string("invalid admin token"))
             let created = try await server.admin("POST", "/v1/admin/orgs", #"{"name": " Beta Co ", "tier": "PRO"}"#)
             #expect(created.status == 201)
             #expect(created.json["tier"] == .string("pro"))
-            guard case .string(let org) = created.json["id"] else { Issue.record("no id"); return }
+            guard case .string(let org) = created.json["id"] else {
+                Issue.record("no id")
+                return
+            }
             let grant = try await server.admin(
                 "POST", "/v1/admin/credits", #"{"org_id": "\#(org)", "amount_usd": 25}"#, headers: [("Idempotency-Key", "g1")])
             #expect(grant.status == 201)
@@ -142,7 +159,8 @@ struct ExportAndAdminTests {
             let retried = try await server.admin(
                 "POST", "/v1/admin/credits", #"{"org_id": "\#(org)", "amount_usd": 25}"#, headers: [("Idempotency-Key", "g1")])
             #expect(retried.status == 200 && retried.json["idempotent_replay"] == .bool(true))
-            let adjusted = try await server.admin("POST", "/v1/admin/credits", #"{"org_id": "\#(org)", "amount_usd": -5, "kind": "adjust"}"#)
+            let adjusted = try await server.admin(
+                "POST", "/v1/admin/credits", #"{"org_id": "\#(org)", "amount_usd": -5, "kind": "adjust"}"#)
             #expect(adjusted.json["balance_after"] == .number("20"))
             let key = try await server.admin("POST", "/v1/admin/keys", #"{"org_id": "\#(org)", "name": "bot"}"#)
             #expect(key.status == 201)
@@ -165,32 +183,40 @@ struct ExportAndAdminTests {
                 "POST", "/v1/admin/orgs", #"{"name": "Beta Co", "tier": "pro"}"#, headers: [("Idempotency-Key", "create-beta")])
             #expect(replay.status == 200 && replay.json["id"] == .string(org) && replay.json["idempotent_replay"] == .bool(true))
             let otherTier = try await server.admin(
-                "POST", "/v1/admin/orgs", #"{"name": "Beta Co", "tier": "free"}"#, headers: [("Idempotency-Key", "create-beta-2")])
+                "POST", "/v1/admin/orgs", #"{"name": "Beta Co", "tier": "free"}"#, headers: [("Idempotency-Key", "create-beta-2")]
+            )
             #expect(otherTier.status == 409)
             let orgs = try await server.admin("GET", "/v1/admin/orgs")
             #expect(orgs.json["orgs"].map { if case .array(let list) = $0 { list.count } else { 0 } } == 1)
         }
     }
 
-    @Test(arguments: [
-        ("/v1/admin/orgs", #"{"tier": "pro"}"#, 400, "name is required"),
-        ("/v1/admin/orgs", #"{"name": "X", "tier": "gold"}"#, 400, "tier must be free|pro|team|enterprise"),
-        ("/v1/admin/orgs", #"{"name": 5}"#, 400, "name must be a string"),
-        ("/v1/admin/orgs", #"[1]"#, 400, "body must be a JSON object"),
-        ("/v1/admin/orgs", #"nope"#, 400, "body must be JSON"),
-        ("/v1/admin/credits", #"{"org_id": "nope", "amount_usd": 5}"#, 404, "unknown org"),
-        ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": "five"}"#, 400, "amount_usd must be a non-zero finite number"),
-        ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": true}"#, 400, "amount_usd must be a number"),
-        ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": 0}"#, 400, "amount_usd must be a non-zero finite number"),
-        ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": NaN}"#, 400, "amount_usd must be a non-zero finite number"),
-        ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": -1}"#, 400, "a grant must be positive; use kind=adjust to debit"),
-        ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": 1, "kind": "gift"}"#, 400, "kind must be grant|adjust"),
-        ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": 1e12}"#, 400, "amount_usd must be at most"),
-        ("/v1/admin/credits", #"{"org_id": 7, "amount_usd": 1}"#, 400, "org_id must be a string"),
-        ("/v1/admin/keys", #"{"org_id": "nope"}"#, 404, "unknown org"),
-        ("/v1/admin/keys/revoke", #"{"org_id": "ORG", "key_id": "x"}"#, 400, "key_id must look like"),
-        ("/v1/admin/elsewhere", #"{}"#, 404, "no admin route for /v1/admin/elsewhere"),
-    ] as [(String, String, Int, String)])
+    @Test(
+        arguments: [
+            ("/v1/admin/orgs", #"{"tier": "pro"}"#, 400, "name is required"),
+            ("/v1/admin/orgs", #"{"name": "X", "tier": "gold"}"#, 400, "tier must be free|pro|team|enterprise"),
+            ("/v1/admin/orgs", #"{"name": 5}"#, 400, "name must be a string"),
+            ("/v1/admin/orgs", #"[1]"#, 400, "body must be a JSON object"),
+            ("/v1/admin/orgs", #"nope"#, 400, "body must be JSON"),
+            ("/v1/admin/credits", #"{"org_id": "nope", "amount_usd": 5}"#, 404, "unknown org"),
+            (
+                "/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": "five"}"#, 400,
+                "amount_usd must be a non-zero finite number"
+            ),
+            ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": true}"#, 400, "amount_usd must be a number"),
+            ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": 0}"#, 400, "amount_usd must be a non-zero finite number"),
+            ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": NaN}"#, 400, "amount_usd must be a non-zero finite number"),
+            (
+                "/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": -1}"#, 400,
+                "a grant must be positive; use kind=adjust to debit"
+            ),
+            ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": 1, "kind": "gift"}"#, 400, "kind must be grant|adjust"),
+            ("/v1/admin/credits", #"{"org_id": "ORG", "amount_usd": 1e12}"#, 400, "amount_usd must be at most"),
+            ("/v1/admin/credits", #"{"org_id": 7, "amount_usd": 1}"#, 400, "org_id must be a string"),
+            ("/v1/admin/keys", #"{"org_id": "nope"}"#, 404, "unknown org"),
+            ("/v1/admin/keys/revoke", #"{"org_id": "ORG", "key_id": "x"}"#, 400, "key_id must look like"),
+            ("/v1/admin/elsewhere", #"{}"#, 404, "no admin route for /v1/admin/elsewhere"),
+        ] as [(String, String, Int, String)])
     func adminErrorsAreClean(path: String, body: String, status: Int, message: String) async throws {
         try await TestServer.with { server in
             let (org, _) = try await server.organization()

@@ -2,8 +2,9 @@ import Foundation
 import PlutusCore
 import PlutusStore
 import PlutusStoreTesting
-@testable import PlutusServer
 import Testing
+
+@testable import PlutusServer
 
 @Suite("Dashboard: the default range, workspace drill-down, readable money, chart ticks and pages with a way on")
 struct DashboardPagesTests {
@@ -25,17 +26,22 @@ struct DashboardPagesTests {
         try await TestServer.with(adminToken: nil) { server in
             let (org, key) = try await server.organization(credit: "50")
             _ = try await server.ingest(key, #"{"provider": "anthropic", "model": "in-ci", "workspace": "ci", "cost_usd": 0.5}"#)
-            _ = try await server.ingest(key, #"{"provider": "openai", "model": "in-research", "workspace": "research", "cost_usd": 0.25}"#)
+            _ = try await server.ingest(
+                key, #"{"provider": "openai", "model": "in-research", "workspace": "research", "cost_usd": 0.25}"#)
             let ci = try #require(try await server.store.listWorkspaces(org).first { $0.name == "ci" })
             let page = try await Self.get(server, "/?org=\(org.rawValue)&workspace=\(ci.id.rawValue)")
             // The live feed is the workspace's (the ledger below stays the organization's: the credit is shared).
-            let feed = try #require(page.text.components(separatedBy: #"id="feed""#).dropFirst().first?.components(separatedBy: "</tbody>").first)
+            let feed = try #require(
+                page.text.components(separatedBy: #"id="feed""#).dropFirst().first?.components(separatedBy: "</tbody>").first)
             #expect(feed.contains("in-ci") && !feed.contains("in-research"))
             #expect(page.text.contains("Organization credit balance (shared by its workspaces)"))
             #expect(page.text.contains(#"data-workspace="\#(ci.id.rawValue)""#))
             let api = try await LoopbackClient.json(
                 port: server.port, "GET", "/api/events?org=\(org.rawValue)&workspace=\(ci.id.rawValue)")
-            guard case .array(let items) = api.json["items"] else { Issue.record("no items"); return }
+            guard case .array(let items) = api.json["items"] else {
+                Issue.record("no items")
+                return
+            }
             #expect(items.map { $0["model"] } == [.string("in-ci")])
             let whole = try await Self.get(server, "/?org=\(org.rawValue)")
             #expect(whole.text.contains("in-ci") && whole.text.contains("in-research"))
@@ -72,7 +78,9 @@ struct DashboardPagesTests {
         try await TestServer.with(adminToken: nil) { server in
             let empty = try await Self.get(server, "/")
             #expect(empty.status == 200)
-            #expect(empty.text.contains("<code>plutus org create &quot;Acme&quot; --tier pro") || empty.text.contains("<code>plutus org create \"Acme\" --tier pro"))
+            #expect(
+                empty.text.contains("<code>plutus org create &quot;Acme&quot; --tier pro")
+                    || empty.text.contains("<code>plutus org create \"Acme\" --tier pro"))
             #expect(!empty.text.contains("`"))
             let success = try await Self.get(server, "/billing/success")
             #expect(success.text.contains(#"href="/""#))
@@ -92,10 +100,12 @@ struct DashboardPagesTests {
             let org = try await server.organization(credit: "5").id
             let dashboard = try await Self.get(server, "/?org=\(org.rawValue)")
             let csrf = DashboardTests.csrf(dashboard)
-            let created = try await DashboardTests.post(server, "/keys/create", [("_csrf", csrf), ("org", org.rawValue), ("name", "bot")])
+            let created = try await DashboardTests.post(
+                server, "/keys/create", [("_csrf", csrf), ("org", org.rawValue), ("name", "bot")])
             #expect(created.status == 200)
             #expect(created.text.contains(#"id="copy""#))
-            let secret = try #require(created.text.components(separatedBy: #"<span id="secret">"#).dropFirst().first?.prefix { $0 != "<" })
+            let secret = try #require(
+                created.text.components(separatedBy: #"<span id="secret">"#).dropFirst().first?.prefix { $0 != "<" })
             #expect(secret.hasPrefix("plutus_sk_"))
             #expect(created.text.contains("Bearer \(secret)"))
             #expect(created.text.contains("http://127.0.0.1:\(server.port)/v1/usage"))
@@ -129,9 +139,11 @@ struct BalanceChartTests {
 
     @Test func aSlowBurnIsProjectedAMonthAheadAndAPastRangeNotAtAll() {
         let slow = DashboardView.BalanceChart(
-            history([100_000_000]), projectFrom: MicroDollars(rawValue: 100_000_000), burnPerDay: MicroDollars(rawValue: 1_000_000))
+            history([100_000_000]), projectFrom: MicroDollars(rawValue: 100_000_000),
+            burnPerDay: MicroDollars(rawValue: 1_000_000))
         #expect(slow.projectionNote == "at $1.00/day, $70.00 is left in 30 days")
-        let past = DashboardView.BalanceChart(history([100_000_000]), projectFrom: nil, burnPerDay: MicroDollars(rawValue: 1_000_000))
+        let past = DashboardView.BalanceChart(
+            history([100_000_000]), projectFrom: nil, burnPerDay: MicroDollars(rawValue: 1_000_000))
         #expect(past.projection.isEmpty && past.projectionNote.isEmpty)
     }
 }

@@ -70,7 +70,8 @@ struct DashboardTests {
             let org = try await Self.seed(server)
             let workspace = try #require(try await server.store.listWorkspaces(org).first)
             let today = Timestamp.now().day.text
-            let page = try await Self.get(server, "/?org=\(org.rawValue)&workspace=\(workspace.id.rawValue)&from=\(today)&to=\(today)")
+            let page = try await Self.get(
+                server, "/?org=\(org.rawValue)&workspace=\(workspace.id.rawValue)&from=\(today)&to=\(today)")
             #expect(page.status == 200 && page.text.contains("all workspaces"))
             #expect(!page.text.contains("gpt-5-mini</a>") && !page.text.contains(">gpt-5-mini</td>"))
             let summary = try await LoopbackClient.json(
@@ -95,8 +96,12 @@ struct DashboardTests {
                 return
             }
             #expect(items.count == 1)
-            let second = try await LoopbackClient.json(port: server.port, "GET", "/api/events?org=\(org.rawValue)&limit=1&before=\(cursor)")
-            guard case .array(let rest)? = second.json["items"] else { Issue.record("no items"); return }
+            let second = try await LoopbackClient.json(
+                port: server.port, "GET", "/api/events?org=\(org.rawValue)&limit=1&before=\(cursor)")
+            guard case .array(let rest)? = second.json["items"] else {
+                Issue.record("no items")
+                return
+            }
             #expect(rest.count == 1 && rest[0]["seq"] != items[0]["seq"] && second.json["next_before"] == .null)
             let ledger = try await LoopbackClient.json(port: server.port, "GET", "/api/ledger?org=\(org.rawValue)&limit=1")
             #expect(ledger.status == 200 && ledger.json["next_before"] != .null)
@@ -119,12 +124,14 @@ struct DashboardTests {
                 server, "/keys/create", [("org", org.rawValue), ("name", "x"), ("_csrf", token)], origin: "http://evil.example")
             #expect(otherOrigin.status == 403)
             #expect(otherOrigin.header("x-frame-options") == "DENY")
-            let created = try await Self.post(server, "/keys/create", [("org", org.rawValue), ("name", Self.hostile), ("_csrf", token)])
+            let created = try await Self.post(
+                server, "/keys/create", [("org", org.rawValue), ("name", Self.hostile), ("_csrf", token)])
             #expect(created.status == 200 && created.text.contains("plutus_sk_") && !created.text.contains(Self.hostile))
             #expect(created.header("cache-control") == "no-store")
             let keys = try await server.store.listAPIKeys(org)
             let made = try #require(keys.first { $0.name == Self.hostile })
-            let revokeWithoutToken = try await Self.post(server, "/keys/revoke", [("org", org.rawValue), ("key", made.id.rawValue)])
+            let revokeWithoutToken = try await Self.post(
+                server, "/keys/revoke", [("org", org.rawValue), ("key", made.id.rawValue)])
             #expect(revokeWithoutToken.status == 403)
             let revoked = try await Self.post(
                 server, "/keys/revoke", [("org", org.rawValue), ("key", made.id.rawValue), ("_csrf", token)])
@@ -141,7 +148,8 @@ struct DashboardTests {
             #expect(!html.text.contains("<script>"))
             let json = try await Self.get(server, "/nothing-here")
             #expect(json.status == 404 && json.header("content-type") == "application/json")
-            let org = try await Self.get(server, "/?org=\(Self.hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
+            let org = try await Self.get(
+                server, "/?org=\(Self.hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
             #expect(org.status == 404 && !org.text.contains(Self.hostile) && org.text.contains("&lt;script&gt;"))
         }
     }

@@ -11,7 +11,10 @@ struct IngestTests {
     @Test func recordsOneEventWithTheOriginalResponseShape() async throws {
         try await TestServer.with { server in
             let (org, key) = try await server.organization(credit: "50")
-            let response = try await server.ingest(key, #"{"provider": "anthropic", "model": "claude-opus-4-8", "input_tokens": 1000, "output_tokens": 500, "cache_read_tokens": 2000, "reasoning_tokens": 100}"#)
+            let response = try await server.ingest(
+                key,
+                #"{"provider": "anthropic", "model": "claude-opus-4-8", "input_tokens": 1000, "output_tokens": 500, "cache_read_tokens": 2000, "reasoning_tokens": 100}"#
+            )
             #expect(response.status == 200)
             #expect(response.header("content-type") == "application/json")
             #expect(response.header("x-request-id")?.isEmpty == false)
@@ -29,7 +32,8 @@ struct IngestTests {
     @Test func batchesReportCountersAnd402WhenNothingLands() async throws {
         try await TestServer.with { server in
             let (org, key) = try await server.organization(credit: "2")
-            let mixed = try await server.ingest(key, #"[{"provider": "p", "cost_usd": 1}, {"provider": "p", "cost_usd": 5}, {"provider": "p", "cost_usd": 1}]"#)
+            let mixed = try await server.ingest(
+                key, #"[{"provider": "p", "cost_usd": 1}, {"provider": "p", "cost_usd": 5}, {"provider": "p", "cost_usd": 1}]"#)
             #expect(mixed.status == 200)
             #expect(mixed.json["recorded"] == .number("2"))
             #expect(mixed.json["blocked"] == .number("1"))
@@ -45,7 +49,8 @@ struct IngestTests {
     @Test func freeTierQuotaAnswers402WhenBlocking() async throws {
         try await TestServer.with(policy: MeteringPolicy(blockOverFreeLimit: true)) { server in
             let (_, key) = try await server.organization(plan: .free)
-            #expect(try await server.ingest(key, #"{"provider": "p", "input_tokens": 10000}"#).json["over_free_limit"] == .bool(true))
+            #expect(
+                try await server.ingest(key, #"{"provider": "p", "input_tokens": 10000}"#).json["over_free_limit"] == .bool(true))
             let blocked = try await server.ingest(key, #"{"provider": "p", "input_tokens": 1}"#)
             #expect(blocked.status == 402)
             #expect(blocked.json["error"] == .string("free-tier token quota reached — upgrade to Pro"))
@@ -61,10 +66,12 @@ struct IngestTests {
                 #expect(response.json["error"] == .string("invalid or missing API key"))
             }
             let wrongScheme = try await LoopbackClient.send(
-                port: server.port, "POST", "/v1/usage", headers: [("Authorization", "Basic \(key)")], body: Array(#"{"provider":"p"}"#.utf8))
+                port: server.port, "POST", "/v1/usage", headers: [("Authorization", "Basic \(key)")],
+                body: Array(#"{"provider":"p"}"#.utf8))
             #expect(wrongScheme.status == 401)
             let lowerScheme = try await LoopbackClient.send(
-                port: server.port, "POST", "/v1/usage", headers: [("Authorization", "bearer \(key)")], body: Array(#"{"provider":"p"}"#.utf8))
+                port: server.port, "POST", "/v1/usage", headers: [("Authorization", "bearer \(key)")],
+                body: Array(#"{"provider":"p"}"#.utf8))
             #expect(lowerScheme.status == 200)
             let spaced = try await LoopbackClient.send(
                 port: server.port, "POST", "/v1/usage", headers: [("Authorization", "BEARER  \t\(key) \t")],
@@ -72,12 +79,14 @@ struct IngestTests {
             #expect(spaced.status == 200)
             for header in ["Bearer", "Bearer ", "Bearerx \(key)", "Bear \(key)", "Bearer\t\(key)"] {
                 let refused = try await LoopbackClient.send(
-                    port: server.port, "POST", "/v1/usage", headers: [("Authorization", header)], body: Array(#"{"provider":"p"}"#.utf8))
+                    port: server.port, "POST", "/v1/usage", headers: [("Authorization", header)],
+                    body: Array(#"{"provider":"p"}"#.utf8))
                 #expect(refused.status == 401, "\(header)")
             }
             // Two Authorization fields read as one joined value, which is no bearer token.
             let twice = try await LoopbackClient.send(
-                port: server.port, "POST", "/v1/usage", headers: [("Authorization", "Bearer \(key)"), ("Authorization", "Bearer \(key)")],
+                port: server.port, "POST", "/v1/usage",
+                headers: [("Authorization", "Bearer \(key)"), ("Authorization", "Bearer \(key)")],
                 body: Array(#"{"provider":"p"}"#.utf8))
             #expect(twice.status == 401)
             #expect(try await server.eventCount(org) == 2)
@@ -89,36 +98,41 @@ struct IngestTests {
             let (org, key) = try await server.organization()
             #expect(try await server.ingest(key, #"{"provider": "p"}"#).status == 200)
             let keyID = try await server.store.listAPIKeys(org)[0].id
-            let revoked = try await server.admin("POST", "/v1/admin/keys/revoke", #"{"org_id": "\#(org)", "key_id": "\#(keyID)"}"#)
+            let revoked = try await server.admin(
+                "POST", "/v1/admin/keys/revoke", #"{"org_id": "\#(org)", "key_id": "\#(keyID)"}"#)
             #expect(revoked.status == 200)
             #expect(try await server.ingest(key, #"{"provider": "p"}"#).status == 401)
         }
     }
 
     /// Every kind of bad input gets a clean 4xx naming the problem and records nothing.
-    @Test(arguments: [
-        ("{not json", 400, "body must be JSON"),
-        ("[]", 400, "send 1–1000 events"),
-        ("\"text\"", 400, "body must be a JSON object or an array of events"),
-        ("{}", 400, "each event needs a 'provider'"),
-        (#"{"provider": true}"#, 400, "each event needs a 'provider'"),
-        (#"[{"provider": "p"}, {"provider": "p", "input_tokens": "5"}]"#, 400, "token fields must be integers (event 1, field 'input_tokens'"),
-        (#"{"provider": "p", "output_tokens": 1.5}"#, 400, "token fields must be integers"),
-        (#"{"provider": "p", "output_tokens": false}"#, 400, "token fields must be integers"),
-        (#"{"provider": "p", "input_tokens": -1}"#, 400, "token fields must be non-negative"),
-        (#"{"provider": "p", "input_tokens": 123456789012345678901234567890}"#, 400, "token fields must be at most"),
-        (#"{"provider": "p", "cost_usd": NaN}"#, 400, "cost_usd must be a finite number"),
-        (#"{"provider": "p", "cost_usd": Infinity}"#, 400, "cost_usd must be a finite number"),
-        (#"{"provider": "p", "cost_usd": 1e400}"#, 400, "cost_usd must be at most"),
-        (#"{"provider": "p", "cost_usd": -0.5}"#, 400, "cost_usd must be non-negative"),
-        (#"{"provider": "p", "cost_usd": "lots"}"#, 400, "cost_usd must be a number"),
-        (#"{"provider": "p\u0007"}"#, 400, "'provider' must not contain control characters"),
-        (#"{"provider": "p", "model": "m\nm"}"#, 400, "'model' must not contain control characters"),
-        (#"{"provider": "p", "ts": "last week"}"#, 400, "'ts' must be epoch seconds"),
-        (#"{"provider": "p", "ts": 1000}"#, 400, "'ts' must be within the last 35 days"),
-        (#"{"provider": "p", "a": 1, "a": 2}"#, 400, "body must be JSON"),
-        (#"{"provider": "p", "output_tokens": 1000000000000}"#, 400, "the estimated cost must be at most"),
-    ] as [(String, Int, String)])
+    @Test(
+        arguments: [
+            ("{not json", 400, "body must be JSON"),
+            ("[]", 400, "send 1–1000 events"),
+            ("\"text\"", 400, "body must be a JSON object or an array of events"),
+            ("{}", 400, "each event needs a 'provider'"),
+            (#"{"provider": true}"#, 400, "each event needs a 'provider'"),
+            (
+                #"[{"provider": "p"}, {"provider": "p", "input_tokens": "5"}]"#, 400,
+                "token fields must be integers (event 1, field 'input_tokens'"
+            ),
+            (#"{"provider": "p", "output_tokens": 1.5}"#, 400, "token fields must be integers"),
+            (#"{"provider": "p", "output_tokens": false}"#, 400, "token fields must be integers"),
+            (#"{"provider": "p", "input_tokens": -1}"#, 400, "token fields must be non-negative"),
+            (#"{"provider": "p", "input_tokens": 123456789012345678901234567890}"#, 400, "token fields must be at most"),
+            (#"{"provider": "p", "cost_usd": NaN}"#, 400, "cost_usd must be a finite number"),
+            (#"{"provider": "p", "cost_usd": Infinity}"#, 400, "cost_usd must be a finite number"),
+            (#"{"provider": "p", "cost_usd": 1e400}"#, 400, "cost_usd must be at most"),
+            (#"{"provider": "p", "cost_usd": -0.5}"#, 400, "cost_usd must be non-negative"),
+            (#"{"provider": "p", "cost_usd": "lots"}"#, 400, "cost_usd must be a number"),
+            (#"{"provider": "p\u0007"}"#, 400, "'provider' must not contain control characters"),
+            (#"{"provider": "p", "model": "m\nm"}"#, 400, "'model' must not contain control characters"),
+            (#"{"provider": "p", "ts": "last week"}"#, 400, "'ts' must be epoch seconds"),
+            (#"{"provider": "p", "ts": 1000}"#, 400, "'ts' must be within the last 35 days"),
+            (#"{"provider": "p", "a": 1, "a": 2}"#, 400, "body must be JSON"),
+            (#"{"provider": "p", "output_tokens": 1000000000000}"#, 400, "the estimated cost must be at most"),
+        ] as [(String, Int, String)])
     func badInputIsACleanClientError(body: String, status: Int, message: String) async throws {
         try await TestServer.with { server in
             let (org, key) = try await server.organization(credit: "10")
@@ -180,7 +194,8 @@ struct IngestTests {
     func badContentLengthIs400(value: String) async throws {
         try await TestServer.with { server in
             let (org, key) = try await server.organization()
-            let request = "POST /v1/usage HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer \(key)\r\n"
+            let request =
+                "POST /v1/usage HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer \(key)\r\n"
                 + "Content-Length: \(value)\r\n\r\n{\"provider\":\"p\"}"
             let response = try await LoopbackClient.raw(port: server.port, Array(request.utf8))
             #expect(response.status == 400)

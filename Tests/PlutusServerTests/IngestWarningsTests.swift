@@ -13,7 +13,8 @@ struct IngestWarningsTests {
             let (org, key) = try await server.organization(credit: "10")
             let response = try await server.ingest(
                 key,
-                #"{"provider": "anthropic", "model": "claude-sonnet-4-5", "input_tokens": 1000, "output_tokens": 210, "cache_read_input_tokens": 90000, "cache_creation_input_tokens": 20000}"#)
+                #"{"provider": "anthropic", "model": "claude-sonnet-4-5", "input_tokens": 1000, "output_tokens": 210, "cache_read_input_tokens": 90000, "cache_creation_input_tokens": 20000}"#
+            )
             #expect(response.status == 200)
             #expect(response.json["cost_usd"] == .number("0.10815"))
             #expect(response.json["warnings"] == nil)
@@ -48,7 +49,8 @@ struct IngestWarningsTests {
         try await TestServer.with(strictEvents: true) { server in
             let (org, key) = try await server.organization(credit: "10")
             let unknown = try await server.ingest(
-                key, #"[{"provider": "openai", "input_tokens": 10}, {"provider": "openai", "input_tokens": 1, "modle": "gpt-5"}]"#)
+                key, #"[{"provider": "openai", "input_tokens": 10}, {"provider": "openai", "input_tokens": 1, "modle": "gpt-5"}]"#
+            )
             #expect(unknown.status == 400)
             #expect(unknown.json["field"] == .string("modle"))
             #expect(unknown.json["index"] == .number("1"))
@@ -88,7 +90,8 @@ struct IngestWarningsTests {
     @Test func anEventsWrapperIsAcceptedAsABatch() async throws {
         try await TestServer.with { server in
             let (org, key) = try await server.organization(credit: "10")
-            let response = try await server.ingest(key, #"{"events": [{"provider": "p", "cost_usd": 1}, {"provider": "p", "cost_usd": 2}]}"#)
+            let response = try await server.ingest(
+                key, #"{"events": [{"provider": "p", "cost_usd": 1}, {"provider": "p", "cost_usd": 2}]}"#)
             #expect(response.status == 200)
             #expect(response.json["recorded"] == .number("2"))
             let wrong = try await server.ingest(key, #"{"events": {"provider": "p"}}"#)

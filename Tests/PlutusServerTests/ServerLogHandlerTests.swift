@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-@testable import PlutusServer
 import Testing
+
+@testable import PlutusServer
 
 @Suite("The server's log handler")
 struct ServerLogHandlerTests {

@@ -6,9 +6,10 @@ import Testing
 
 @Suite("POST /webhook/stripe over real loopback HTTP")
 struct StripeWebhookTests {
-    static func send(_ server: TestServer, _ json: String, secret: String = "whsec_test_current", timestamp: Int64? = nil,
-                     header: String? = nil) async throws -> HTTPResult
-    {
+    static func send(
+        _ server: TestServer, _ json: String, secret: String = "whsec_test_current", timestamp: Int64? = nil,
+        header: String? = nil
+    ) async throws -> HTTPResult {
         let time = timestamp ?? Int64(Date().timeIntervalSince1970)
         let signature = header ?? StripeSignature.header(payload: Array(json.utf8), secret: secret, timestamp: time)
         return try await LoopbackClient.send(
@@ -17,7 +18,9 @@ struct StripeWebhookTests {
     }
 
     static func checkout(_ org: OrganizationID, id: String = "evt_http_1", cents: String = "5000") -> String {
-        StripeFixtures.event(id: id, type: "checkout.session.completed", object: StripeFixtures.checkoutSession(org: org.rawValue, amountCents: cents))
+        StripeFixtures.event(
+            id: id, type: "checkout.session.completed",
+            object: StripeFixtures.checkoutSession(org: org.rawValue, amountCents: cents))
     }
 
     @Test func aSignedCheckoutCreditsOnceEvenWhenDeliveredFiftyTimesAtOnce() async throws {

@@ -14,12 +14,14 @@ struct TestServer: Sendable {
     let port: Int
     let store: SQLiteStore
     static func with(
-        rate: Int = 0, adminToken: String? = "test-admin-token", busyTimeoutSeconds: Double = SQLiteStore.busyTimeoutSecondsDefault,
+        rate: Int = 0, adminToken: String? = "test-admin-token",
+        busyTimeoutSeconds: Double = SQLiteStore.busyTimeoutSecondsDefault,
         policy: MeteringPolicy = .standard, webhookSecrets: [String] = ["whsec_test_current", "whsec_test_previous"],
         strictEvents: Bool = false, _ body: @Sendable (TestServer) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-server-\(UUID().uuidString)")
-        let store = try SQLiteStore(path: directory.appendingPathComponent("plutus.db").path, busyTimeoutSeconds: busyTimeoutSeconds)
+        let store = try SQLiteStore(
+            path: directory.appendingPathComponent("plutus.db").path, busyTimeoutSeconds: busyTimeoutSeconds)
         let configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: rate == 0 ? nil : 2,
             policy: policy, stripeWebhookSecrets: webhookSecrets, stripe: StripeSettings(proPriceID: "price_pro"),
@@ -27,7 +29,8 @@ struct TestServer: Sendable {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         // The handler `plutus serve` uses; each test stops its server by cancellation, which logs noisily.
         let logger = ServerLogHandler.logger(label: "plutus-test", level: .critical)
-        let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in continuation.yield(port) }
+        let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in continuation.yield(port)
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
@@ -45,7 +48,9 @@ struct TestServer: Sendable {
         let org = try await store.createOrganization(name: name, plan: plan, ownerEmail: nil)
         if let credit {
             _ = try await store.postCredit(
-                org.id, try CreditMovement(kind: .grant, amount: try MicroDollars.parse(credit).get(), reference: "g-\(org.id)", memo: nil),
+                org.id,
+                try CreditMovement(
+                    kind: .grant, amount: try MicroDollars.parse(credit).get(), reference: "g-\(org.id)", memo: nil),
                 at: Timestamp.now())
         }
         return (org.id, try await store.createAPIKey(org.id, name: "test").secret)
@@ -56,7 +61,10 @@ struct TestServer: Sendable {
             port: port, "POST", "/v1/usage", bearer: key, headers: idempotencyKey.map { [("Idempotency-Key", $0)] } ?? [], body)
     }
 
-    func admin(_ method: String, _ path: String, _ body: String? = nil, token: String? = "test-admin-token", headers: [(String, String)] = [])
+    func admin(
+        _ method: String, _ path: String, _ body: String? = nil, token: String? = "test-admin-token",
+        headers: [(String, String)] = []
+    )
         async throws -> HTTPResult
     {
         try await LoopbackClient.json(port: port, method, path, bearer: token, headers: headers, body)
@@ -70,5 +78,3 @@ struct TestServer: Sendable {
         try await store.balance(org, at: Timestamp.now()).balance
     }
 }
-
-

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PlutusCore
-import PlutusServer
 import PlutusSQLite
+import PlutusServer
 import PlutusStore
 import PlutusStoreTesting
 import PlutusStripe
@@ -32,7 +32,8 @@ struct BillingRouteTests {
             case .none: break
             }
             if let referer { headers.append(("Referer", referer)) }
-            let body = fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+            let body = fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(
+                separator: "&")
             return try await LoopbackClient.send(port: port, "POST", path, headers: headers, body: Array(body.utf8))
         }
     }
@@ -42,14 +43,18 @@ struct BillingRouteTests {
 
     static func with(
         offline: Bool = false, proPrice: String? = "price_pro", adminToken: String? = nil,
-        topUps: ClosedRange<MicroDollars> = MicroDollars.dollars(1)!...MicroDollars.dollars(10_000)!, _ body: @Sendable (Harness) async throws -> Void) async throws {
+        topUps: ClosedRange<MicroDollars> = MicroDollars.dollars(1)!...MicroDollars.dollars(10_000)!,
+        _ body: @Sendable (Harness) async throws -> Void
+    ) async throws {
         let stripe = FakeStripe()
         try await stripe.with { base in
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-billing-\(UUID().uuidString)/p.db").path
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-billing-\(UUID().uuidString)/p.db")
+                .path
             let store = try SQLiteStore(path: path)
             let configuration = ServerConfiguration(
                 host: "127.0.0.1", port: 0, adminToken: adminToken, stripe: StripeSettings(proPriceID: proPrice),
-                stripeAPI: offline ? nil : StripeAPIConfiguration(secretKey: "sk_test_fake", baseURL: base, retryBaseDelayMillis: 5),
+                stripeAPI: offline
+                    ? nil : StripeAPIConfiguration(secretKey: "sk_test_fake", baseURL: base, retryBaseDelayMillis: 5),
                 csrfSecret: Self.csrfSecret, topUpRange: topUps)
             var logger = Logger(label: "billing-test")
             logger.logLevel = .critical
@@ -58,7 +63,9 @@ struct BillingRouteTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await app.run() }
                 var iterator = ports.makeAsyncIterator()
-                guard let port = await iterator.next() else { throw LoopbackClient.Failure(description: "the server never reported its port") }
+                guard let port = await iterator.next() else {
+                    throw LoopbackClient.Failure(description: "the server never reported its port")
+                }
                 try await body(Harness(port: port, store: store, stripe: stripe))
                 group.cancelAll()
             }
@@ -71,7 +78,8 @@ struct BillingRouteTests {
             let (page, token) = try await h.page("acme")
             #expect(page.status == 200 && token == Self.csrfToken)
             #expect(page.header("content-security-policy")?.contains("unsafe-inline") == false)
-            let redirect = try await h.post("/billing/checkout/credit", [("org", org.id.rawValue), ("amount", "25"), ("_csrf", token)])
+            let redirect = try await h.post(
+                "/billing/checkout/credit", [("org", org.id.rawValue), ("amount", "25"), ("_csrf", token)])
             #expect(redirect.status == 303)
             #expect(redirect.header("location")?.hasPrefix("https://checkout.stripe.com/") == true)
             #expect(redirect.header("x-content-type-options") == "nosniff")
@@ -101,9 +109,13 @@ struct BillingRouteTests {
             #expect(try await h.post("/billing/checkout/credit", fields, origin: .some("https://evil.example")).status == 403)
             #expect(try await h.post("/billing/checkout/credit", fields, origin: .none).status == 403)
             #expect(try await h.post("/billing/checkout/credit", [("org", org.id.rawValue)]).status == 403)
-            #expect(try await h.post("/billing/checkout/credit", [("org", org.id.rawValue), ("_csrf", String(repeating: "0", count: 64))]).status == 403)
+            #expect(
+                try await h.post(
+                    "/billing/checkout/credit", [("org", org.id.rawValue), ("_csrf", String(repeating: "0", count: 64))]
+                ).status == 403)
             // Same-origin Referer without Origin is accepted.
-            #expect(try await h.post("/billing/checkout/credit", fields, origin: .none, referer: h.origin + "/billing").status == 303)
+            #expect(
+                try await h.post("/billing/checkout/credit", fields, origin: .none, referer: h.origin + "/billing").status == 303)
             #expect(h.stripe.recorded.filter { $0.path == "/v1/checkout/sessions" }.count == 1)
         }
     }
@@ -113,7 +125,8 @@ struct BillingRouteTests {
         try await Self.with { h in
             let org = try await h.store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil)
             let (_, token) = try await h.page("acme")
-            let response = try await h.post("/billing/checkout/credit", [("org", org.id.rawValue), ("amount", amount), ("_csrf", token)])
+            let response = try await h.post(
+                "/billing/checkout/credit", [("org", org.id.rawValue), ("amount", amount), ("_csrf", token)])
             #expect(response.status == 400)
             #expect(h.stripe.recorded.isEmpty)
         }
@@ -124,9 +137,11 @@ struct BillingRouteTests {
             let org = try await h.store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil)
             let (page, token) = try await h.page("acme")
             #expect(page.text.contains(#"min="5" max="20""#))
-            let over = try await h.post("/billing/checkout/credit", [("org", org.id.rawValue), ("amount", "25"), ("_csrf", token)])
+            let over = try await h.post(
+                "/billing/checkout/credit", [("org", org.id.rawValue), ("amount", "25"), ("_csrf", token)])
             #expect(over.status == 400 && over.text.contains("between $5.00 and $20.00"))
-            let blank = try await h.post("/billing/checkout/credit", [("org", org.id.rawValue), ("amount", ""), ("_csrf", token)])
+            let blank = try await h.post(
+                "/billing/checkout/credit", [("org", org.id.rawValue), ("amount", ""), ("_csrf", token)])
             #expect(blank.status == 303)
             #expect(h.stripe.recorded.last?.form["line_items[0][price_data][unit_amount]"] == "2000")
         }
@@ -138,7 +153,8 @@ struct BillingRouteTests {
             let (page, token) = try await h.page("script-alert-1-script")
             #expect(page.status == 200)
             #expect(!page.text.contains("<script>") && page.text.contains("&lt;script&gt;"))
-            let unknown = try await h.post("/billing/checkout/credit", [("org", "<img src=x onerror=alert(1)>"), ("_csrf", token)])
+            let unknown = try await h.post(
+                "/billing/checkout/credit", [("org", "<img src=x onerror=alert(1)>"), ("_csrf", token)])
             #expect(unknown.status == 400)
             #expect(!unknown.text.contains("<img") && unknown.text.contains("&lt;img"))
             let missing = try await LoopbackClient.send(port: h.port, "GET", "/billing?org=%3Cb%3Ex")

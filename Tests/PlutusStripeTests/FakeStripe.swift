@@ -39,7 +39,9 @@ final class FakeStripe: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw LoopbackClient.Failure(description: "the server never reported its port") }
+            guard let port = await iterator.next() else {
+                throw LoopbackClient.Failure(description: "the server never reported its port")
+            }
             try await body("http://127.0.0.1:\(port)")
             group.cancelAll()
         }
@@ -55,8 +57,10 @@ final class FakeStripe: Sendable {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         requests.withLock {
-            $0.append(Recorded(
-                method: request.method.rawValue, path: request.uri.path, query: (request.uri.query ?? "").removingPercentEncoding ?? "", headers: headers, form: form))
+            $0.append(
+                Recorded(
+                    method: request.method.rawValue, path: request.uri.path,
+                    query: (request.uri.query ?? "").removingPercentEncoding ?? "", headers: headers, form: form))
         }
         if let status = failures.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
             return json(status, #"{"error": {"type": "api_error", "message": "injected failure"}}"#)
@@ -72,9 +76,15 @@ final class FakeStripe: Sendable {
         case ("POST", "/v1/customers"):
             return json(200, #"{"id": "cus_fake\#(number)", "object": "customer", "name": "\#(form["name"] ?? "")"}"#)
         case ("POST", "/v1/checkout/sessions"):
-            return json(200, #"{"id": "cs_test_fake\#(number)", "object": "checkout.session", "mode": "\#(form["mode"] ?? "")", "url": "https://checkout.stripe.com/c/pay/cs_test_fake\#(number)"}"#)
+            return json(
+                200,
+                #"{"id": "cs_test_fake\#(number)", "object": "checkout.session", "mode": "\#(form["mode"] ?? "")", "url": "https://checkout.stripe.com/c/pay/cs_test_fake\#(number)"}"#
+            )
         case ("POST", "/v1/billing_portal/sessions"):
-            return json(200, #"{"id": "bps_fake\#(number)", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/fake\#(number)"}"#)
+            return json(
+                200,
+                #"{"id": "bps_fake\#(number)", "object": "billing_portal.session", "url": "https://billing.stripe.com/p/session/fake\#(number)"}"#
+            )
         case ("GET", "/v1/prices"):
             return json(200, #"{"object": "list", "data": [], "has_more": false, "url": "/v1/prices"}"#)
         case ("POST", "/v1/products"):

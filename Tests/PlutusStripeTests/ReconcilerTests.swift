@@ -9,7 +9,8 @@ import Testing
 @Suite("plutus reconcile-webhooks: replaying what the webhook never applied")
 struct ReconcilerTests {
     @Test func listsMissedEventsAndReplaysThemOnce() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-reconcile-\(UUID().uuidString)/p.db").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-reconcile-\(UUID().uuidString)/p.db")
+            .path
         let store = try SQLiteStore(path: path)
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         let now = Timestamp.now()
@@ -26,7 +27,8 @@ struct ReconcilerTests {
         let stripe = FakeStripe()
         stripe.events.withLock { $0 = [lost, applied] }
         try await stripe.with { base in
-            let client = StripeClient(configuration: StripeAPIConfiguration(secretKey: "sk_test_fake", baseURL: base, retryBaseDelayMillis: 10))
+            let client = StripeClient(
+                configuration: StripeAPIConfiguration(secretKey: "sk_test_fake", baseURL: base, retryBaseDelayMillis: 10))
             let reconciler = WebhookReconciler(client: client, store: store, settings: StripeSettings())
             let dryRun = try await reconciler.run(since: now.adding(seconds: -7 * 86_400), apply: false, now: now)
             #expect(dryRun.listed == 2)

@@ -1,12 +1,14 @@
 import Foundation
 import PlutusCore
-@testable import PlutusStripe
 import Testing
+
+@testable import PlutusStripe
 
 @Suite("The outgoing Stripe client against a local fake Stripe")
 struct StripeClientTests {
     func client(_ base: String, key: String = "sk_test_fake") -> StripeClient {
-        StripeClient(configuration: StripeAPIConfiguration(secretKey: key, baseURL: base, retriesMax: 3, retryBaseDelayMillis: 10))
+        StripeClient(
+            configuration: StripeAPIConfiguration(secretKey: key, baseURL: base, retriesMax: 3, retryBaseDelayMillis: 10))
     }
 
     let org = OrganizationID(rawValue: "org_00000000000000aa")
@@ -72,11 +74,17 @@ struct StripeClientTests {
             #expect(try await api.findPrice(lookupKey: "plutus_pro_monthly") == nil)
             #expect(stripe.recorded.last?.query.contains("lookup_keys[]=plutus_pro_monthly") == true)
             let product = try await api.createProduct(name: "Plutus Pro", description: "d", idempotencyKey: "prod")
-            let price = try await api.createMonthlyPrice(product: product, unitAmountCents: 2000, lookupKey: "plutus_pro_monthly", idempotencyKey: "price")
+            let price = try await api.createMonthlyPrice(
+                product: product, unitAmountCents: 2000, lookupKey: "plutus_pro_monthly", idempotencyKey: "price")
             #expect(price.hasPrefix("price_fake"))
             #expect(stripe.recorded.last?.form["recurring[interval]"] == "month")
-            stripe.events.withLock { $0 = [#"{"id": "evt_listed_1", "object": "event", "type": "checkout.session.completed", "created": 1795000000, "data": {"object": {}}}"#] }
-            let page = try await api.listEvents(types: ["checkout.session.completed", "charge.refunded"], createdSince: 1_794_000_000, startingAfter: nil)
+            stripe.events.withLock {
+                $0 = [
+                    #"{"id": "evt_listed_1", "object": "event", "type": "checkout.session.completed", "created": 1795000000, "data": {"object": {}}}"#
+                ]
+            }
+            let page = try await api.listEvents(
+                types: ["checkout.session.completed", "charge.refunded"], createdSince: 1_794_000_000, startingAfter: nil)
             #expect(page.events.count == 1 && !page.hasMore)
             #expect(stripe.recorded.last?.query.contains("types[]=charge.refunded") == true)
         }

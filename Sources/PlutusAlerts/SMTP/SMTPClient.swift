@@ -139,7 +139,8 @@ struct SMTPSession {
             guard isEncrypted || configuration.allowPlaintextAuth else {
                 throw SMTPError(
                     .plaintextAuthRefused,
-                    "refusing to send SMTP credentials over an unencrypted connection (use TLS, or set PLUTUS_SMTP_ALLOW_PLAINTEXT_AUTH)")
+                    "refusing to send SMTP credentials over an unencrypted connection (use TLS, or set PLUTUS_SMTP_ALLOW_PLAINTEXT_AUTH)"
+                )
             }
             try await authenticate(username: username, password: password, offered: hello.authMechanisms)
         }

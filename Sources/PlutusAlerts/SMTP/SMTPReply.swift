@@ -63,7 +63,10 @@ struct SMTPReplyDecoder: ByteToMessageDecoder {
             lines.append(text)
             guard lines.count <= Limits.smtpReplyLinesMax else { throw SMTPError(.malformedReply, "reply has too many lines") }
             if isLast {
-                defer { pendingCode = nil; lines = [] }
+                defer {
+                    pendingCode = nil
+                    lines = []
+                }
                 return SMTPReply(code: code, lines: lines)
             }
         }

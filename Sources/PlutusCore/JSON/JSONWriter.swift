@@ -62,7 +62,8 @@ extension JSONValue {
             case 0x0D: out.append(contentsOf: #"\r"# as StaticString)
             case 0x09: out.append(contentsOf: #"\t"# as StaticString)
             case 0..<0x20, 0x7F: writeUnicodeEscape(UInt16(byte), into: &out)
-            case 0xE2 where index + 1 < bytes.count && bytes[index] == 0x80
+            case 0xE2
+            where index + 1 < bytes.count && bytes[index] == 0x80
                 && (bytes[index + 1] == 0xA8 || bytes[index + 1] == 0xA9):
                 writeUnicodeEscape(bytes[index + 1] == 0xA8 ? 0x2028 : 0x2029, into: &out)
                 index += 2

@@ -95,7 +95,8 @@ public enum Alerting {
         if tokensAfter * 100 >= limit * Int64(policy.freeTierNearPercent) {
             return AlertDraft(
                 kind: .freeTierNear, subject: "tokens", period: month.text, workspaceID: nil,
-                message: "\(plan.displayName) plan at \(tokensAfter * 100 / limit)% of its token quota: \(tokensAfter) of \(limit)")
+                message:
+                    "\(plan.displayName) plan at \(tokensAfter * 100 / limit)% of its token quota: \(tokensAfter) of \(limit)")
         }
         return nil
     }

@@ -91,7 +91,8 @@ public enum Metering {
     public static func refusalSentence(cost: MicroDollars, balance: MicroDollars, call: String = "this call") -> String {
         // Amounts that would read alike at their usual precision ($1.00 against $1.00) are
         // shown to the micro-dollar, so the sentence always shows why.
-        let (costText, balanceText) = cost.readable == balance.readable
+        let (costText, balanceText) =
+            cost.readable == balance.readable
             ? (cost.formatted(decimals: 6), balance.formatted(decimals: 6)) : (cost.readable, balance.readable)
         return balance.isPositive
             ? "insufficient credit: \(call) costs \(costText), balance \(balanceText)"

@@ -32,7 +32,8 @@ public enum ProviderUsage {
     public static func shape(of members: [(String, JSONValue)]) -> Shape? {
         var names = Set<String>()
         for (name, value) in members { if case .null = value { continue } else { names.insert(name) } }
-        if !names.isDisjoint(with: ["promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount", "thoughtsTokenCount"]) {
+        if !names.isDisjoint(with: ["promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount", "thoughtsTokenCount"])
+        {
             return .gemini
         }
         if !names.isDisjoint(with: ["prompt_tokens", "completion_tokens"]) { return .openAIChat }
@@ -88,7 +89,9 @@ public enum ProviderUsage {
             if toolPrompt.tokens > 0, let input = counts.firstIndex(where: { $0.kind == .input }) {
                 counts[input].tokens = try Reader.sum(counts[input].tokens, toolPrompt.tokens, field: field, index: index)
             }
-            return counts + [try reader.count("candidatesTokenCount", .output), try reader.count("thoughtsTokenCount", .reasoning)]
+            return counts + [
+                try reader.count("candidatesTokenCount", .output), try reader.count("thoughtsTokenCount", .reasoning),
+            ]
         }
     }
 
@@ -142,7 +145,10 @@ public enum ProviderUsage {
                     rule: "'\(partPath)' is part of '\(totalPath)' and cannot exceed it",
                     found: "\(partTokens) of \(whole)")
             }
-            return [Count(kind: rest, tokens: whole - partTokens, field: totalPath), Count(kind: partKind, tokens: partTokens, field: partPath)]
+            return [
+                Count(kind: rest, tokens: whole - partTokens, field: totalPath),
+                Count(kind: partKind, tokens: partTokens, field: partPath),
+            ]
         }
 
         static func sum(_ a: Int64, _ b: Int64, field: String, index: Int) throws(UsageFieldError) -> Int64 {

@@ -93,7 +93,8 @@ public struct UsageWarning: Sendable, Equatable {
 
     /// The same finding as a validation failure (strict mode).
     public var asError: UsageFieldError {
-        UsageFieldError(index: index, field: field, code: code, rule: message, found: field.isEmpty ? "no tokens, no cost_usd" : "present")
+        UsageFieldError(
+            index: index, field: field, code: code, rule: message, found: field.isEmpty ? "no tokens, no cost_usd" : "present")
     }
 }
 
@@ -124,7 +125,9 @@ public enum UsageValidation {
         case .object(let members) where members.count == 1 && members[0].0 == "events":
             guard case .array(let elements) = members[0].1 else {
                 throw UsageBatchShapeError(
-                    message: "'events' must be an array of event objects: send {\"events\": [{\"provider\": …}, …]} or the array itself")
+                    message:
+                        "'events' must be an array of event objects: send {\"events\": [{\"provider\": …}, …]} or the array itself"
+                )
             }
             items = elements
             wasArray = true
@@ -272,7 +275,8 @@ public enum UsageValidation {
                     .init(kind: .cacheRead, tokens: try tokenCount(member, field: name, index: index), field: name), index: index)
             case "cache_creation_input_tokens":
                 try tally.add(
-                    .init(kind: .cacheWrite, tokens: try tokenCount(member, field: name, index: index), field: name), index: index)
+                    .init(kind: .cacheWrite, tokens: try tokenCount(member, field: name, index: index), field: name), index: index
+                )
             default: continue
             }
         }
@@ -396,7 +400,9 @@ public enum UsageValidation {
             }
             return cost
         case .failure(.outOfRange):
-            let rule = text.hasPrefix("-") ? "cost_usd must be non-negative" : "cost_usd must be at most \(Limits.eventCostMax.decimalString)"
+            let rule =
+                text.hasPrefix("-")
+                ? "cost_usd must be non-negative" : "cost_usd must be at most \(Limits.eventCostMax.decimalString)"
             throw UsageFieldError(
                 index: index, field: "cost_usd", code: text.hasPrefix("-") ? .negative : .tooLarge, rule: rule,
                 found: String(text.prefix(24)))

@@ -118,7 +118,9 @@ public enum UsageResponse {
 
     /// The first call the hard stop refused, as a sentence with its amounts. The contract's
     /// `error` string stays as the original's clients expect; this says what happened.
-    private static func refusalDetail(_ outcome: UsageBatchOutcome) -> (sentence: String, cost: MicroDollars, balance: MicroDollars)? {
+    private static func refusalDetail(_ outcome: UsageBatchOutcome) -> (
+        sentence: String, cost: MicroDollars, balance: MicroDollars
+    )? {
         guard let index = outcome.events.firstIndex(where: { $0.status == .rejected(.overBalance) }) else { return nil }
         let event = outcome.events[index]
         let sentence = Metering.refusalSentence(
@@ -193,4 +195,3 @@ public enum RequestFingerprint {
         }
     }
 }
-

@@ -13,13 +13,13 @@ public struct PriceOverlay: Sendable, Equatable {
         public var provider: String
         public var model: String
         public var price: ModelPrice
-    
-    public init(provider: String, model: String, price: ModelPrice) {
-        self.provider = provider
-        self.model = model
-        self.price = price
+
+        public init(provider: String, model: String, price: ModelPrice) {
+            self.provider = provider
+            self.model = model
+            self.price = price
+        }
     }
-}
 
     public enum Format: String, Sendable, CaseIterable {
         case plutus

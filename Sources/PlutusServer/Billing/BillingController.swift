@@ -26,16 +26,19 @@ struct BillingController<Store: BillingStore>: Sendable {
         router.post("/billing/checkout/pro") { request, context in try await guarded(request, context, proCheckout) }
         router.post("/billing/portal") { request, context in try await guarded(request, context, portal) }
         router.get("/billing/success") { _, _ in
-            HTMLPage.response(.ok, title: "Payment complete ✓", bodyHTML: """
-                <p>Thank you. Your balance updates as soon as Stripe confirms the payment to Plutus (usually seconds).</p>
-                <p><a href="/">See it on the dashboard</a> · <a href="/billing">Billing</a></p>
-                """)
+            HTMLPage.response(
+                .ok, title: "Payment complete ✓",
+                bodyHTML: """
+                    <p>Thank you. Your balance updates as soon as Stripe confirms the payment to Plutus (usually seconds).</p>
+                    <p><a href="/">See it on the dashboard</a> · <a href="/billing">Billing</a></p>
+                    """)
         }
         router.get("/billing/cancel") { _, _ in
             HTMLPage.response(
                 .ok, title: "Checkout canceled",
                 bodyHTML: "<p>No charge was made. You can start again whenever you like.</p>"
-                    + "<p><a href=\"/billing\">Billing</a> · <a href=\"/\">Dashboard</a> · <a href=\"/pricing\">Plans and prices</a></p>")
+                    + "<p><a href=\"/billing\">Billing</a> · <a href=\"/\">Dashboard</a> · <a href=\"/pricing\">Plans and prices</a></p>"
+            )
         }
     }
 
@@ -43,7 +46,8 @@ struct BillingController<Store: BillingStore>: Sendable {
     var csrfToken: String { access.csrfToken }
 
     static func page(_ status: HTTPResponse.Status, _ title: String, _ message: String) -> Response {
-        HTMLPage.response(status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/billing\">Back to billing</a></p>")
+        HTMLPage.response(
+            status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/billing\">Back to billing</a></p>")
     }
 
     private func guarded(
@@ -56,7 +60,8 @@ struct BillingController<Store: BillingStore>: Sendable {
             return Self.page(.forbidden, "Request blocked", "cross-origin request blocked")
         }
         guard configuration.stripeAPI != nil else {
-            return Self.page(.badRequest, "Billing not available", "Stripe is not configured on this server (set STRIPE_SECRET_KEY).")
+            return Self.page(
+                .badRequest, "Billing not available", "Stripe is not configured on this server (set STRIPE_SECRET_KEY).")
         }
         guard let reference = form["org"], !reference.isEmpty, let org = try await store.findOrganization(reference) else {
             return Self.page(.badRequest, "No such organization", "no organization matches '\(form["org"] ?? "")'")
@@ -65,7 +70,8 @@ struct BillingController<Store: BillingStore>: Sendable {
             return try await handler(org, form, origin)
         } catch let error as StripeAPIError {
             context.logger.error("stripe call failed: \(error)")
-            return Self.page(.badGateway, "Stripe unavailable", "Stripe could not be reached; nothing was charged. Please try again.")
+            return Self.page(
+                .badGateway, "Stripe unavailable", "Stripe could not be reached; nothing was charged. Please try again.")
         }
     }
 
@@ -94,7 +100,8 @@ struct BillingController<Store: BillingStore>: Sendable {
         }
         let range = configuration.topUpRange
         guard range.contains(amount) else {
-            return Self.page(.badRequest, "Billing", "amount must be between \(range.lowerBound.formatted) and \(range.upperBound.formatted)")
+            return Self.page(
+                .badRequest, "Billing", "amount must be between \(range.lowerBound.formatted) and \(range.upperBound.formatted)")
         }
         let session = try await client.createCreditCheckout(
             organizationID: org.id, customer: try await customer(for: org), amount: amount,
@@ -105,7 +112,8 @@ struct BillingController<Store: BillingStore>: Sendable {
 
     private func proCheckout(_ org: Organization, _ form: [String: String], _ origin: String) async throws -> Response {
         guard let price = configuration.stripe.proPriceID else {
-            return Self.page(.badRequest, "Billing", "No Pro price is configured (run `plutus stripe-setup`, then set STRIPE_PRICE_PRO).")
+            return Self.page(
+                .badRequest, "Billing", "No Pro price is configured (run `plutus stripe-setup`, then set STRIPE_PRICE_PRO).")
         }
         let session = try await client.createSubscriptionCheckout(
             organizationID: org.id, customer: try await customer(for: org), price: price,
@@ -138,24 +146,30 @@ struct BillingController<Store: BillingStore>: Sendable {
                     "<li><a href=\"/billing?org=\(HTMLPage.escape(listing.organization.id.rawValue))\">\(HTMLPage.escape(listing.organization.name))</a></li>"
                 }.joined()
                 return HTMLPage.response(
-                    .ok, title: "Billing", bodyHTML: "<p>Which organization?</p><ul>\(links)</ul><p><a href=\"/\">Dashboard</a></p>")
+                    .ok, title: "Billing",
+                    bodyHTML: "<p>Which organization?</p><ul>\(links)</ul><p><a href=\"/\">Dashboard</a></p>")
             }
         }
         guard let org else {
-            return Self.page(.notFound, "Billing", reference.map { "no organization matches '\($0)'" } ?? "name an organization with ?org=")
+            return Self.page(
+                .notFound, "Billing", reference.map { "no organization matches '\($0)'" } ?? "name an organization with ?org=")
         }
         let balance = try await store.balance(org.id, at: Timestamp.now()).balance
         let name = HTMLPage.escape(org.name)
-        let ways = "<p><a href=\"/?org=\(HTMLPage.escape(org.id.rawValue))\">Dashboard</a> · <a href=\"/pricing\">Plans and prices</a></p>"
-        let hidden = "<input type=\"hidden\" name=\"org\" value=\"\(HTMLPage.escape(org.id.rawValue))\">"
+        let ways =
+            "<p><a href=\"/?org=\(HTMLPage.escape(org.id.rawValue))\">Dashboard</a> · <a href=\"/pricing\">Plans and prices</a></p>"
+        let hidden =
+            "<input type=\"hidden\" name=\"org\" value=\"\(HTMLPage.escape(org.id.rawValue))\">"
             + "<input type=\"hidden\" name=\"_csrf\" value=\"\(csrfToken)\">"
         guard configuration.stripeAPI != nil else {
-            return HTMLPage.response(.ok, title: "Billing", bodyHTML: """
-                <p>\(name) · \(org.plan.displayName) plan · balance \(HTMLPage.escape(balance.formatted))</p>
-                <p class="note">Stripe is offline on this server: top-ups and plans activate once STRIPE_SECRET_KEY is set.
-                Until then, credit is added by an operator: <code>plutus topup --org \(HTMLPage.escape(org.slug)) --amount 50</code>.</p>
-                \(ways)
-                """)
+            return HTMLPage.response(
+                .ok, title: "Billing",
+                bodyHTML: """
+                    <p>\(name) · \(org.plan.displayName) plan · balance \(HTMLPage.escape(balance.formatted))</p>
+                    <p class="note">Stripe is offline on this server: top-ups and plans activate once STRIPE_SECRET_KEY is set.
+                    Until then, credit is added by an operator: <code>plutus topup --org \(HTMLPage.escape(org.slug)) --amount 50</code>.</p>
+                    \(ways)
+                    """)
         }
         var forms = """
             <p>\(name) · \(org.plan.displayName) plan · balance \(HTMLPage.escape(balance.formatted))</p>
@@ -164,10 +178,12 @@ struct BillingController<Store: BillingStore>: Sendable {
             <button type="submit">Top up →</button></form>
             """
         if configuration.stripe.proPriceID != nil {
-            forms += "<form method=\"post\" action=\"/billing/checkout/pro\">\(hidden)<button type=\"submit\">Upgrade to Pro · $20/mo</button></form>"
+            forms +=
+                "<form method=\"post\" action=\"/billing/checkout/pro\">\(hidden)<button type=\"submit\">Upgrade to Pro · $20/mo</button></form>"
         }
         if org.stripeCustomerID != nil {
-            forms += "<form method=\"post\" action=\"/billing/portal\">\(hidden)<button type=\"submit\">Manage billing</button></form>"
+            forms +=
+                "<form method=\"post\" action=\"/billing/portal\">\(hidden)<button type=\"submit\">Manage billing</button></form>"
         }
         let mode = configuration.stripeAPI!.isTestMode ? "test mode" : "live mode"
         return HTMLPage.response(.ok, title: "Billing", bodyHTML: forms + "<p class=\"note\">Stripe: \(mode)</p>" + ways)

@@ -44,7 +44,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
     }
 
     static func notice(_ status: HTTPResponse.Status, _ title: String, _ message: String) -> Response {
-        HTMLPage.response(status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/\">Back to the dashboard</a></p>")
+        HTMLPage.response(
+            status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/\">Back to the dashboard</a></p>")
     }
 
     /// Browsers without the admin session go to the sign-in page.
@@ -70,14 +71,16 @@ struct DashboardController<Store: BillingStore>: Sendable {
         let (found, all) = try await organization(reference)
         guard let org = found else {
             if reference == nil {
-                return HTMLPage.response(.ok, title: "No organizations yet", bodyHTML: """
-                    <p>This database has no organization to show. Create one from a shell on this server:</p>
-                    <pre><code>plutus org create "Acme" --tier pro
-                    plutus topup --org acme --amount 50
-                    plutus keys create --org acme --name my-agent</code></pre>
-                    <p>or look around first with demo data: <code>plutus serve --demo</code>.</p>
-                    <p><a href="/">Reload</a> · <a href="/pricing">Plans and prices</a></p>
-                    """)
+                return HTMLPage.response(
+                    .ok, title: "No organizations yet",
+                    bodyHTML: """
+                        <p>This database has no organization to show. Create one from a shell on this server:</p>
+                        <pre><code>plutus org create "Acme" --tier pro
+                        plutus topup --org acme --amount 50
+                        plutus keys create --org acme --name my-agent</code></pre>
+                        <p>or look around first with demo data: <code>plutus serve --demo</code>.</p>
+                        <p><a href="/">Reload</a> · <a href="/pricing">Plans and prices</a></p>
+                        """)
             }
             return Self.notice(.notFound, "No such organization", "no organization matches '\(reference ?? "")'")
         }
@@ -93,18 +96,22 @@ struct DashboardController<Store: BillingStore>: Sendable {
         let ledgerBefore = query.get("ledger_before").flatMap(Int64.init)
 
         let days = fromDay..<toDay.adding(days: 1)
-        let month = try await store.usageSummary(org.id, days: now.month.start.day..<today.adding(days: 1), workspace: workspace?.id)
+        let month = try await store.usageSummary(
+            org.id, days: now.month.start.day..<today.adding(days: 1), workspace: workspace?.id)
         let facts = DashboardPage.Facts(
             organization: org, all: all, workspaces: workspaces, workspace: workspace, days: fromDay...toDay, now: now,
             range: try await store.usageSummary(org.id, days: days, workspace: workspace?.id),
             month: month,
             trailing: try await store.usageSummary(
-                org.id, days: today.adding(days: 1 - DashboardView.burnWindowDays)..<today.adding(days: 1), workspace: workspace?.id),
+                org.id, days: today.adding(days: 1 - DashboardView.burnWindowDays)..<today.adding(days: 1),
+                workspace: workspace?.id),
             monthByWorkspace: workspace == nil ? month : try await store.usageSummary(org.id, days: month.days, workspace: nil),
             balance: try await store.balance(org.id, at: now).balance,
             history: try await store.creditHistory(org.id, days: days),
-            feed: try await store.usageEvents(org.id, page: PageRequest(limit: DashboardView.feedRows, workspace: workspace?.id)).items,
-            ledger: try await store.ledgerEntries(org.id, page: PageRequest(limit: DashboardView.ledgerRows, before: ledgerBefore)),
+            feed: try await store.usageEvents(org.id, page: PageRequest(limit: DashboardView.feedRows, workspace: workspace?.id))
+                .items,
+            ledger: try await store.ledgerEntries(
+                org.id, page: PageRequest(limit: DashboardView.ledgerRows, before: ledgerBefore)),
             ledgerBefore: ledgerBefore, alerts: try await store.recentAlerts(org.id, limit: DashboardView.alertsShown),
             keys: try await store.listAPIKeys(org.id), catalog: try await store.priceCatalog())
         let nonce = HTMLPage.nonce()
@@ -241,7 +248,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
         }
         let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
         guard name.utf8.count <= Limits.nameBytesMax, !UsageValidation.containsControlCharacter(name) else {
-            return Self.notice(.badRequest, "API keys", "a key name is at most \(Limits.nameBytesMax) bytes without control characters")
+            return Self.notice(
+                .badRequest, "API keys", "a key name is at most \(Limits.nameBytesMax) bytes without control characters")
         }
         let created = try await store.createAPIKey(org.id, name: name.isEmpty ? nil : name)
         let nonce = HTMLPage.nonce()
@@ -250,7 +258,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
             [
                 "title": "API key created", "nonce": nonce, "secret": created.secret, "name": created.info.name ?? "(unnamed)",
                 "prefix": created.info.prefix, "backURL": "/?org=\(Self.percentEncoded(org.id.rawValue))",
-                "origin": configuration.baseURL ?? "http://\(request.head.authority ?? "127.0.0.1:\(ServerConfiguration.defaultPort)")",
+                "origin": configuration.baseURL
+                    ?? "http://\(request.head.authority ?? "127.0.0.1:\(ServerConfiguration.defaultPort)")",
             ], nonce: nonce)
     }
 
@@ -277,7 +286,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
 
     private func pageRequest(_ request: Request) throws -> PageRequest {
         PageRequest(
-            limit: Int(try HTTPInput.integer(request, "limit", in: 1...Int64(Limits.pageRowsMax)) ?? Int64(Limits.pageRowsDefault)),
+            limit: Int(
+                try HTTPInput.integer(request, "limit", in: 1...Int64(Limits.pageRowsMax)) ?? Int64(Limits.pageRowsDefault)),
             before: try HTTPInput.integer(request, "before", in: 1...Int64.max),
             workspace: request.uri.queryParameters.get("workspace").flatMap { $0.isEmpty ? nil : WorkspaceID(rawValue: $0) })
     }
@@ -313,7 +323,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
         let from = try day("from", now.month.start.day)
         let to = try day("to", now.day)
         guard from <= to, to.daysSinceEpoch - from.daysSinceEpoch < Int64(Limits.summaryDaysMax) else {
-            throw APIError.badRequest("from must not be after to, and the range at most \(Limits.summaryDaysMax) days", field: "from")
+            throw APIError.badRequest(
+                "from must not be after to, and the range at most \(Limits.summaryDaysMax) days", field: "from")
         }
         var workspace: WorkspaceID?
         if let id = query.get("workspace") {

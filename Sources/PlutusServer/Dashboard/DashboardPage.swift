@@ -164,7 +164,8 @@ struct DashboardPage {
         plan = org.plan.displayName
         demo = configuration.demo
         orgs = facts.all.map {
-            OrganizationChoice(id: $0.organization.id.rawValue, name: $0.organization.name, selected: $0.organization.id == org.id)
+            OrganizationChoice(
+                id: $0.organization.id.rawValue, name: $0.organization.name, selected: $0.organization.id == org.id)
         }
         self.workspace = workspace.map { WorkspaceRef(id: $0.id.rawValue, name: $0.name) }
         from = fromDay.text
@@ -172,7 +173,8 @@ struct DashboardPage {
         month = facts.now.month.text
         balance = DashboardView.money(facts.balance)
         balanceLabel = workspace == nil ? "Credit balance" : "Organization credit balance (shared by its workspaces)"
-        runway = runwayDays.map { $0 == 0 ? "no credit left" : "≈ \(DashboardView.grouped($0)) days of \(whose)runway" }
+        runway =
+            runwayDays.map { $0 == 0 ? "no credit left" : "≈ \(DashboardView.grouped($0)) days of \(whose)runway" }
             ?? "no spend in the last 7 days"
         runwayClass = runwayDays.map { $0 < 7 ? "warn" : "ok" } ?? "muted"
         mtdSpend = DashboardView.money(facts.month.totals.cost)

@@ -133,14 +133,16 @@ enum DashboardView {
                         height: format(barHeight), day: entry.day.text, cost: money(entry.totals.cost),
                         events: grouped(entry.totals.events)))
                 if index % labelEvery == 0 || index == days.count - 1 {
-                    labels.append(AxisLabel(x: format(x + barWidth / 2), y: Self.height - 6, text: String(entry.day.text.dropFirst(5))))
+                    labels.append(
+                        AxisLabel(x: format(x + barWidth / 2), y: Self.height - 6, text: String(entry.day.text.dropFirst(5))))
                 }
             }
             self.bars = bars
             dayLabels = labels
             gridLines = (0...Self.gridLineCount).map { step in
                 let y = Double(Self.top) + Double(plotHeight) * Double(Self.gridLineCount - step) / Double(Self.gridLineCount)
-                return GridLine(x1: Self.left, x2: Self.width - Self.right, y: format(y), labelY: format(y + 4), label: ticks.label(step))
+                return GridLine(
+                    x1: Self.left, x2: Self.width - Self.right, y: format(y), labelY: format(y + 4), label: ticks.label(step))
             }
         }
     }
@@ -174,7 +176,8 @@ enum DashboardView {
             // Days projected: until the credit runs out, at most a month, only when the range ends today.
             var projected: Int64 = 0
             if let balance, burnPerDay.isPositive {
-                projected = min(max(1, (balance.rawValue + burnPerDay.rawValue - 1) / burnPerDay.rawValue), Self.projectionDaysMax)
+                projected = min(
+                    max(1, (balance.rawValue + burnPerDay.rawValue - 1) / burnPerDay.rawValue), Self.projectionDaysMax)
             }
             let closings = history.days.map(\.closing.rawValue)
             let low = min(0, closings.min() ?? 0)
@@ -193,9 +196,11 @@ enum DashboardView {
             }
             if let balance, projected > 0, let last = history.days.indices.last {
                 let end = max(0, balance.rawValue - burnPerDay.rawValue * projected)
-                projection = "\(format(x(Double(last)))),\(format(y(balance.rawValue))) \(format(x(Double(last) + Double(projected)))),\(format(y(end)))"
+                projection =
+                    "\(format(x(Double(last)))),\(format(y(balance.rawValue))) \(format(x(Double(last) + Double(projected)))),\(format(y(end)))"
                 let runsOut = history.days[last].day.adding(days: projected)
-                projectionNote = end == 0
+                projectionNote =
+                    end == 0
                     ? "at \(money(burnPerDay))/day the credit runs out around \(runsOut.text)"
                     : "at \(money(burnPerDay))/day, \(money(MicroDollars(rawValue: end))) is left in \(projected) days"
             } else {
@@ -213,7 +218,8 @@ enum DashboardView {
             let labelEvery = max(1, history.days.count / 8)
             dayLabels = history.days.enumerated().compactMap { item in
                 guard item.offset % labelEvery == 0 || item.offset == history.days.count - 1 else { return nil }
-                return AxisLabel(x: format(x(Double(item.offset))), y: DailyChart.height - 6, text: String(item.element.day.text.dropFirst(5)))
+                return AxisLabel(
+                    x: format(x(Double(item.offset))), y: DailyChart.height - 6, text: String(item.element.day.text.dropFirst(5)))
             }
         }
     }

@@ -55,7 +55,8 @@ public struct MonthlyStatement: Sendable {
             "opening": DashboardView.money(credit.opening), "closing": DashboardView.money(credit.closing),
             "movements": credit.movements.map { movement -> [String: Any] in
                 [
-                    "label": Self.label(movement.kind), "entries": movement.entries == 1 ? "1 entry" : "\(movement.entries) entries",
+                    "label": Self.label(movement.kind),
+                    "entries": movement.entries == 1 ? "1 entry" : "\(movement.entries) entries",
                     "net": DashboardView.money(movement.net),
                 ]
             },
@@ -89,7 +90,10 @@ public struct MonthlyStatement: Sendable {
         row(["note", "placement", Self.placement, "", "", ""])
         row(["credit", "opening", "Opening balance", credit.opening.decimalString, "", ""])
         for movement in credit.movements {
-            row(["credit", movement.kind.rawValue, Self.label(movement.kind), movement.net.decimalString, String(movement.entries), ""])
+            row([
+                "credit", movement.kind.rawValue, Self.label(movement.kind), movement.net.decimalString, String(movement.entries),
+                "",
+            ])
         }
         row(["credit", "closing", "Closing balance", credit.closing.decimalString, "", ""])
         for breakdown in breakdowns {
@@ -136,7 +140,10 @@ public enum StatementPDF {
 
     public static func render(_ html: String) async throws -> [UInt8] {
         guard let chromium = chromiumPath() else {
-            throw Unavailable(message: "PDF needs Chromium, which is not installed here (apt-get install chromium); use --format html and print it instead.")
+            throw Unavailable(
+                message:
+                    "PDF needs Chromium, which is not installed here (apt-get install chromium); use --format html and print it instead."
+            )
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-pdf-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -148,7 +155,8 @@ public enum StatementPDF {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
         process.arguments = [
-            "--kill-after=5", String(renderSecondsMax), chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+            "--kill-after=5", String(renderSecondsMax), chromium, "--headless", "--no-sandbox", "--disable-gpu",
+            "--no-pdf-header-footer",
             "--user-data-dir=\(directory.appendingPathComponent("profile").path)",
             "--print-to-pdf=\(output.path)", input.absoluteString,
         ]

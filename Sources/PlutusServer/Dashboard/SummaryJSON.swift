@@ -13,9 +13,10 @@ enum SummaryJSON {
     }
 
     static func groups(_ groups: [UsageSummary.Group]) -> JSONValue {
-        .array(groups.map { group in
-            .object([("key", .string(group.key)), ("label", .string(group.label)), ("totals", totals(group.totals))])
-        })
+        .array(
+            groups.map { group in
+                .object([("key", .string(group.key)), ("label", .string(group.label)), ("totals", totals(group.totals))])
+            })
     }
 
     static func summary(_ summary: UsageSummary, organization: Organization, balance: MicroDollars) -> JSONValue {
@@ -27,9 +28,13 @@ enum SummaryJSON {
             ("totals", totals(summary.totals)), ("by_provider", groups(summary.byProvider)),
             ("by_model", groups(summary.byModel)), ("by_workspace", groups(summary.byWorkspace)),
             ("by_task_type", groups(summary.byTask)),
-            ("by_day", .array(summary.byDay.map { day in
-                .object([("day", .string(day.day.text)), ("totals", totals(day.totals))])
-            })),
+            (
+                "by_day",
+                .array(
+                    summary.byDay.map { day in
+                        .object([("day", .string(day.day.text)), ("totals", totals(day.totals))])
+                    })
+            ),
         ])
     }
 }
