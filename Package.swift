@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         .target(
@@ -42,6 +43,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "PlutusStore", dependencies: ["PlutusCore"], swiftSettings: strict),
+        .target(
+            name: "PlutusConfig",
+            dependencies: ["PlutusCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
         .target(
             name: "PlutusStoreTesting",
             dependencies: ["PlutusStore", "PlutusCore"],
@@ -115,6 +121,7 @@ let package = Package(
         .executableTarget(
             name: "plutus",
             dependencies: [
+                "PlutusConfig",
                 "PlutusCore",
                 "PlutusStore",
                 "PlutusSQLite",
@@ -146,6 +153,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "PlutusCoreTests", dependencies: ["PlutusCore"], swiftSettings: strict),
+        .testTarget(name: "PlutusConfigTests", dependencies: ["PlutusConfig", "PlutusCore"], swiftSettings: strict),
         .testTarget(
             name: "PlutusStoreTests",
             dependencies: ["PlutusStore", "PlutusCore"],

@@ -18,7 +18,7 @@ struct AlertsCommand: AsyncParsableCommand {
     /// The configured channels, or a one-line usage error naming the bad variable.
     static func settings() throws -> AlertSettings {
         do {
-            return try AlertSettings.fromEnvironment(ProcessInfo.processInfo.environment)
+            return try AlertSettings.fromEnvironment(Config.environment)
         } catch {
             throw CLIFailure.usage(error.message)
         }

@@ -19,7 +19,7 @@ struct MigrateCommand: AsyncParsableCommand {
     @Option(name: .customLong("database-url"), help: "PostgreSQL URL; default $PLUTUS_DATABASE_URL.") var databaseURL: String?
 
     func run() async throws {
-        guard let url = databaseURL ?? ProcessInfo.processInfo.environment["PLUTUS_DATABASE_URL"], !url.isEmpty else {
+        guard let url = databaseURL ?? Config.current.string("database.url"), !url.isEmpty else {
             throw CLIFailure.usage("--database-url (or PLUTUS_DATABASE_URL) is required")
         }
         let store = try await PostgresStore.open(url: url, migrations: .apply, logger: DatabaseOptions.quietLogger)

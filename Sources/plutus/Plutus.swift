@@ -12,7 +12,8 @@ struct Plutus: AsyncParsableCommand {
         version: "plutus v\(version)",
         subcommands: [
             InitCommand.self, OrgCommand.self, WorkspaceCommand.self, TopUpCommand.self, GrantCommand.self,
-            AdjustCommand.self, MeterCommand.self, StatusCommand.self, BalanceCommand.self, EventsCommand.self,
+            AdjustCommand.self, MeterCommand.self, ConfigCommand.self, StatusCommand.self, BalanceCommand.self,
+            EventsCommand.self,
             LedgerCommand.self, KeysCommand.self, PricingCommand.self, VerifyCommand.self, DemoCommand.self, ServeCommand.self,
             ReportCommand.self,
             StripeSignCommand.self, StripeSetupCommand.self,
@@ -40,6 +41,8 @@ enum Main {
         } catch {
             argumentFailure(error)
         }
+        // Every command reads the same settings; a bad config file stops them all here.
+        Config.load()
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()

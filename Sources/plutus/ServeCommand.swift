@@ -22,7 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var database: DatabaseOptions
-    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Address to bind (default server.host, 127.0.0.1).") var host: String?
     @Option(help: "Port to listen on (default $PLUTUS_PORT or 8420).") var port: Int?
     @Flag(help: "Serve a freshly seeded demo database ($PLUTUS_HOME/demo.db).") var demo = false
     @Flag(help: "Apply pending PostgreSQL migrations before serving (never done silently).") var migrate = false
@@ -30,19 +30,19 @@ struct ServeCommand: AsyncParsableCommand {
     var allowInsecure = false
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let resolvedPort =
-            try port ?? environment["PLUTUS_PORT"].map { text in
-                guard let value = Int(text) else { throw CLIFailure.usage("PLUTUS_PORT must be a port number, got '\(text)'") }
-                return value
-            } ?? ServerConfiguration.defaultPort
+        // The configuration (defaults, config file, environment), under its variables' names;
+        // the flags win over it.
+        let config = Config.current
+        let environment = config.environment
+        let host = self.host ?? config.string("server.host") ?? "127.0.0.1"
+        let resolvedPort = try port ?? config.integer("server.port").map(Int.init) ?? ServerConfiguration.defaultPort
         guard (0...65_535).contains(resolvedPort) else { throw CLIFailure.usage("--port must be 0–65535") }
         let rate = try Self.integer(environment, "PLUTUS_INGEST_RATE_PER_MIN", default: 600)
         let burst = try environment["PLUTUS_INGEST_BURST"].map { _ in
             try Self.integer(environment, "PLUTUS_INGEST_BURST", default: rate)
         }
         let adminToken = environment["PLUTUS_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        let consent = allowInsecure || ["1", "true", "yes"].contains(environment["PLUTUS_ALLOW_INSECURE"]?.lowercased() ?? "")
+        let consent = allowInsecure || config.bool("server.allow_insecure") == true
         if !ServerConfiguration.isLoopback(host) && !(consent && adminToken != nil) {
             throw CLIFailure.usage(
                 "refusing to serve on host '\(host)': it would expose the billing API beyond this machine. "
@@ -68,7 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
                 max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
             stripe: StripeEnvironment.settings,
             stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax,
-            strictEvents: try Settings.flag("PLUTUS_STRICT_EVENTS", default: false))
+            strictEvents: config.bool("ingest.strict_events") ?? false)
         if demo && database.postgresURL != nil {
             throw CLIFailure.usage("--demo serves the embedded SQLite store; drop --database-url")
         }
@@ -81,6 +81,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if resolvedPort != 0, let problem = Self.bindProblem(host: host, port: resolvedPort) {
             throw CLIFailure.runtime(problem)
+        }
+        if let overrides = config.string("pricing.overrides") {
+            try await Self.applyPriceOverrides(overrides, to: store)
         }
         let logger = ServerLogHandler.logger(label: "plutus")
         // Unbuffered, so the banner reaches a log file before the server blocks.
@@ -139,6 +142,22 @@ struct ServeCommand: AsyncParsableCommand {
         case EADDRNOTAVAIL: return "'\(host)' is not an address of this machine — pass --host"
         default: return "cannot listen on \(host):\(port): \(String(cString: strerror(errno)).lowercased())"
         }
+    }
+
+    /// `pricing.overrides` from the configuration, laid over the active catalog when it would
+    /// change it (a new catalog version, as `plutus pricing import` makes); a restart with the
+    /// same overrides changes nothing.
+    static func applyPriceOverrides(_ text: String, to store: any BillingStore) async throws {
+        let overlay: PriceOverlay
+        do {
+            overlay = try PriceOverlay.parse(try JSONValue.parse(text), format: .plutus)
+        } catch {
+            throw CLIFailure.usage("configuration: pricing.overrides: \(error)")
+        }
+        let current = try await store.priceCatalog()
+        let candidate = current.overlaid(with: overlay, version: current.version)
+        guard candidate != current else { return }
+        _ = try await store.importPrices(overlay, label: "config.yaml", at: Timestamp.now())
     }
 
     static func integer(_ environment: [String: String], _ name: String, default value: Int) throws -> Int {

@@ -7,7 +7,7 @@ import PlutusStripe
 /// Stripe settings from the environment: `STRIPE_SECRET_KEY`, `PLUTUS_STRIPE_API_BASE`
 /// (another API origin, e.g. a local fake), `STRIPE_PRICE_PRO`, `PLUTUS_STRIPE_CURRENCY`.
 enum StripeEnvironment {
-    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+    static var environment: [String: String] { Config.environment }
 
     static func client() throws -> StripeClient {
         guard let key = environment["STRIPE_SECRET_KEY"], !key.isEmpty else {

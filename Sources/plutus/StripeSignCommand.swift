@@ -14,7 +14,7 @@ struct StripeSignCommand: ParsableCommand {
     @Option(help: "Unix seconds to sign at (default now).") var timestamp: Int64?
 
     func run() throws {
-        guard let secret = secret ?? ProcessInfo.processInfo.environment["STRIPE_WEBHOOK_SECRET"], !secret.isEmpty else {
+        guard let secret = secret ?? Config.current.list("billing.stripe_webhook_secret").first, !secret.isEmpty else {
             throw CLIFailure.usage("--secret (or STRIPE_WEBHOOK_SECRET) is required")
         }
         let data: Data

@@ -21,7 +21,7 @@ struct DatabaseOptions: ParsableArguments {
     /// The PostgreSQL URL, when the books are in PostgreSQL.
     var postgresURL: String? {
         if let databaseURL, !databaseURL.isEmpty { return databaseURL }
-        return ProcessInfo.processInfo.environment["PLUTUS_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        return Config.current.string("database.url")
     }
 
     static var home: String {
@@ -32,8 +32,8 @@ struct DatabaseOptions: ParsableArguments {
 
     var path: String {
         if let db, !db.isEmpty { return (db as NSString).expandingTildeInPath }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["PLUTUS_DB"], !fromEnvironment.isEmpty {
-            return (fromEnvironment as NSString).expandingTildeInPath
+        if let configured = Config.current.string("database.path") {
+            return (configured as NSString).expandingTildeInPath
         }
         return (Self.home as NSString).appendingPathComponent("plutus.db")
     }
@@ -84,23 +84,14 @@ struct OutputOptions: ParsableArguments {
 /// Metering policy from the environment: `PLUTUS_BLOCK_OVER_BALANCE` (default on),
 /// `PLUTUS_BLOCK_OVER_FREE_LIMIT` (default off), `PLUTUS_LOW_BALANCE_USD` (default 10).
 enum Settings {
-    /// A boolean environment variable: 1/true/yes/on or 0/false/no/off; anything else stops.
-    static func flag(_ name: String, default value: Bool) throws -> Bool {
-        guard let text = ProcessInfo.processInfo.environment[name]?.lowercased(), !text.isEmpty else { return value }
-        if ["1", "true", "yes", "on"].contains(text) { return true }
-        if ["0", "false", "no", "off"].contains(text) { return false }
-        throw CLIFailure.usage("\(name) must be true or false, got '\(text)'")
-    }
-
+    /// The metering policy from the configuration (`pricing.block_over_balance`,
+    /// `pricing.block_over_free_limit`, `alerts.low_balance_usd`).
     static func policy() throws -> MeteringPolicy {
-        let environment = ProcessInfo.processInfo.environment
-        var threshold = MicroDollars.dollars(10)!
-        if let text = environment["PLUTUS_LOW_BALANCE_USD"], !text.isEmpty {
-            threshold = try money(text, option: "PLUTUS_LOW_BALANCE_USD")
-        }
+        let config = Config.current
         return MeteringPolicy(
-            blockOverBalance: try flag("PLUTUS_BLOCK_OVER_BALANCE", default: true),
-            blockOverFreeLimit: try flag("PLUTUS_BLOCK_OVER_FREE_LIMIT", default: false), lowBalanceThreshold: threshold)
+            blockOverBalance: config.bool("pricing.block_over_balance") ?? true,
+            blockOverFreeLimit: config.bool("pricing.block_over_free_limit") ?? false,
+            lowBalanceThreshold: config.money("alerts.low_balance_usd") ?? MicroDollars.dollars(10)!)
     }
 }
 
