@@ -109,7 +109,7 @@ public final class PostgresStore: BillingStore, Service, Sendable {
     /// Refuses a database that needs migrations unless `migrations` says to apply them.
     private func prepare(migrations: MigrationPolicy) async throws {
         do {
-            let pending = try await pendingMigrations()
+            let pending = try await firstContact { try await self.pendingMigrations() }
             guard !pending.isEmpty else { return }
             guard migrations == .apply else {
                 throw StoreError.invalid(
@@ -119,6 +119,28 @@ public final class PostgresStore: BillingStore, Service, Sendable {
             migrationsApplied = try await migrate()
         } catch {
             throw Self.translate(error)
+        }
+    }
+
+    /// How long opening waits for the first answer from the server before saying it cannot
+    /// connect (the pool would otherwise keep retrying for about a minute).
+    public static let connectSecondsMax = 10
+
+    /// `body`, or a clear failure when the server has not answered within `connectSecondsMax`.
+    private func firstContact<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(Self.connectSecondsMax))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw StoreError.backend(
+                    "cannot connect to PostgreSQL at \(self.location): no answer within \(Self.connectSecondsMax) s "
+                        + "(check the URL, that the server is up, and its authentication)")
+            }
+            return value
         }
     }
 
@@ -271,7 +293,15 @@ public final class PostgresStore: BillingStore, Service, Sendable {
             // No server answer: the connection failed or was lost. Nothing was acknowledged.
             return StoreError.busy(retryAfterSeconds: 1)
         }
-        return StoreError.backend(String(reflecting: error))
+        let detail = String(reflecting: error)
+        if detail.contains("ConnectionPoolError") {
+            // postgres-nio's pool gave up opening connections: the server is unreachable or
+            // refused us. Its own description names only internal types.
+            return StoreError.backend(
+                "cannot connect to PostgreSQL: the connection was refused, timed out or was rejected "
+                    + "(check the URL, that the server is up, and its authentication)")
+        }
+        return StoreError.backend(detail)
     }
 }
 

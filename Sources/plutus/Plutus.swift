@@ -51,6 +51,10 @@ enum Main {
             }
         } catch let failure as CLIFailure {
             fail(failure.message, code: failure.exitCode)
+        } catch StoreError.backend(let detail) {
+            // The operator's own terminal: the storage error itself, in one line, without the
+            // library's type names (an HTTP client only ever sees a reference).
+            fail("the database failed: \(humanized(detail))", code: 1)
         } catch let error as StoreError {
             fail(error.description, code: 1)
         } catch let error as UsageFieldError {
@@ -76,8 +80,10 @@ enum Main {
 
     /// An error's description for people: `bind(descriptor:ptr:bytes:): Address already in
     /// use (errno: 98)` reads "address already in use".
-    static func humanized(_ error: any Error) -> String {
-        var text = String(describing: error)
+    static func humanized(_ error: any Error) -> String { humanized(String(describing: error)) }
+
+    static func humanized(_ description: String) -> String {
+        var text = description.split(separator: "\n").first.map(String.init) ?? description
         if let range = text.range(of: #"[A-Za-z_]+\((?:[A-Za-z_]+:)*\):\s*"#, options: .regularExpression) {
             text.removeSubrange(range)
         }
