@@ -48,28 +48,10 @@ struct BrowserTests {
     func theDemoDashboardRendersInChromium() async throws {
         let chromium = try #require(Self.chromium, "CI=true but chromium is not installed; scripts/test installs it")
         let cli = CLI()
-        let port = try ServeTests.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: CLI.binary)
-        server.arguments = ["serve", "--demo", "--port", String(port)]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PLUTUS_HOME"] = cli.home
-        environment.removeValue(forKey: "PLUTUS_ADMIN_TOKEN")
-        server.environment = environment
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGTERM)
-            server.waitUntilExit()
-        }
-        var health: String?
-        for _ in 0..<150 where health == nil {
-            health = try ServeTests.curl("http://127.0.0.1:\(port)/healthz")
-            if health == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        try #require(health != nil, "plutus serve --demo did not answer /healthz")
-        let url = "http://127.0.0.1:\(port)/"
+        let server = try ServeSession(cli, arguments: ["--demo"])
+        defer { server.stop() }
+        try await server.waitUntilUp()
+        let url = server.base + "/"
         let (status, dom) = try Self.chromium(chromium, ["--dump-dom"], url, profile: cli.home + "/chromium-dom")
         #expect(status == 0)
         #expect(dom.contains("Acme Agents"))
@@ -97,26 +79,10 @@ struct BrowserTests {
     func everyPageFitsA400PixelScreen() async throws {
         let chromium = try #require(Self.chromium, "CI=true but chromium is not installed; scripts/test installs it")
         let cli = CLI()
-        let port = try ServeTests.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: CLI.binary)
-        server.arguments = ["serve", "--demo", "--port", String(port)]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PLUTUS_HOME"] = cli.home
-        environment.removeValue(forKey: "PLUTUS_ADMIN_TOKEN")
-        server.environment = environment
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGTERM)
-            server.waitUntilExit()
-        }
-        var orgs: String?
-        for _ in 0..<150 where orgs == nil {
-            orgs = try ServeTests.curl("http://127.0.0.1:\(port)/api/orgs")
-            if orgs == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let server = try ServeSession(cli, arguments: ["--demo"])
+        defer { server.stop() }
+        try await server.waitUntilUp()
+        let orgs = try ServeTests.curl(server.base + "/api/orgs")
         let listing = try JSONValue.parse(try #require(orgs, "plutus serve --demo did not answer"))
         guard case .array(let all) = listing["orgs"], let org = all.first?["id"]?.stringValue else {
             Issue.record("no organization in \(listing)")
@@ -124,7 +90,7 @@ struct BrowserTests {
         }
         let workspace = try cli.json("workspace", "list", "--db", cli.home + "/demo.db")["workspaces"]
         let workspaceID: String? = if case .array(let items)? = workspace { items.first?["id"]?.stringValue } else { nil }
-        let base = "http://127.0.0.1:\(port)"
+        let base = server.base
         let month = Timestamp.now().month.text
         let pages = [
             "/", "/?org=\(org)", "/?org=\(org)&workspace=\(workspaceID ?? "")", "/pricing",

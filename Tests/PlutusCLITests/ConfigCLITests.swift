@@ -72,24 +72,9 @@ struct ConfigCLITests {
               m1: {input: 2, output: 8, cache_read: 0.25}
         """.write(toFile: cli.home + "/config.yaml", atomically: true, encoding: .utf8)
         for _ in 0..<2 {
-            let port = try ServeTests.freePort()
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: CLI.binary)
-            server.arguments = ["serve", "--port", String(port)]
-            var environment = ProcessInfo.processInfo.environment
-            environment["PLUTUS_HOME"] = cli.home
-            server.environment = environment
-            server.standardOutput = FileHandle.nullDevice
-            server.standardError = FileHandle.nullDevice
-            try server.run()
-            var health: String?
-            for _ in 0..<150 where health == nil {
-                health = try ServeTests.curl("http://127.0.0.1:\(port)/healthz")
-                if health == nil { try await Task.sleep(for: .milliseconds(100)) }
-            }
-            kill(server.processIdentifier, SIGTERM)
-            server.waitUntilExit()
-            try #require(health != nil, "plutus serve did not start")
+            let server = try ServeSession(cli)
+            try await server.waitUntilUp()
+            server.stop()
         }
         let prices = try cli.json("pricing", "show", "--provider", "acme-ai")
         #expect(prices.serialized().contains("\"m1\""))

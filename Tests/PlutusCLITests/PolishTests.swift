@@ -8,50 +8,12 @@ import Glibc
 
 @Suite("The CLI and serve say what happened, in words")
 struct PolishTests {
-    /// Starts `plutus serve` on a free port with stderr captured; stops it with SIGTERM.
-    final class Server: @unchecked Sendable {
-        let process = Process()
-        let port: Int
-        let stdout = Pipe()
-        let stderr = Pipe()
-
-        init(_ cli: CLI, environment extra: [String: String] = [:], port: Int? = nil) throws {
-            self.port = try port ?? ServeTests.freePort()
-            process.executableURL = URL(fileURLWithPath: CLI.binary)
-            process.arguments = ["serve", "--port", String(self.port)]
-            var environment = ProcessInfo.processInfo.environment
-            environment["PLUTUS_HOME"] = cli.home
-            for (key, value) in extra { environment[key] = value }
-            process.environment = environment
-            process.standardOutput = stdout
-            process.standardError = stderr
-            try process.run()
-        }
-
-        func waitUntilUp() async throws {
-            for _ in 0..<150 {
-                if try ServeTests.curl("http://127.0.0.1:\(port)/healthz") != nil { return }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            Issue.record("plutus serve did not start")
-        }
-
-        /// SIGTERM, then everything it wrote.
-        func stop() -> (stdout: String, stderr: String) {
-            kill(process.processIdentifier, SIGTERM)
-            let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (out, err)
-        }
-    }
-
     @Test func serveLogsRefusalsAlertsWithoutAChannelAndItsStop() async throws {
         let cli = CLI()
         try cli.run("init", "--org", "Acme", "--tier", "pro")
         try cli.run("grant", "--amount", "1")
         let key = try #require(try cli.json("keys", "create")["secret"]?.stringValue)
-        let server = try Server(cli)
+        let server = try ServeSession(cli)
         try await server.waitUntilUp()
         _ = try ServeTests.curl("http://127.0.0.1:\(server.port)/v1/nothing-here")
         let refused = try LoopbackClientShim.post(port: server.port, key: key, body: #"{"provider": "p", "cost_usd": 5}"#)
@@ -76,7 +38,7 @@ struct PolishTests {
     @Test func aBusyPortIsSaidBeforeAnyBanner() async throws {
         let cli = CLI()
         try cli.run("init", "--org", "Acme")
-        let first = try Server(cli)
+        let first = try ServeSession(cli)
         try await first.waitUntilUp()
         let second = try cli.run("serve", "--port", String(first.port))
         _ = first.stop()
