@@ -25,55 +25,29 @@ extension PostgresStore {
             let (organization, accounts) = try await Self.lockOrganization(connection, organizationID, logger: logger)
             let stored = try await Self.storedResponses(
                 connection, organizationID, keys: jobs.compactMap(\.batch.idempotency?.key), logger: logger)
-            var source = try await PrefetchedSource.load(connection, organization, jobs.map(\.batch), logger: logger)
-            var writes = MeteringWrites(
+            var group = IngestGroup(
+                organization: organization,
+                source: try await PrefetchedSource.load(connection, organization, jobs.map(\.batch), logger: logger),
                 creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance)
-            var decided: [GroupDecision] = []
-            for job in jobs {
-                if let claim = job.batch.idempotency,
-                    let earlier = stored[claim.key] ?? Self.claimedEarlier(claim.key, in: decided)
-                {
-                    decided.append(
-                        earlier.hash == claim.requestHash
-                            ? .replay(of: earlier.source) : .failed(.idempotencyConflict(key: claim.key)))
-                    continue
-                }
-                var run = MeteringRun(
-                    source: source, organization: organization, creditBalance: writes.creditBalance,
-                    usageBalance: writes.usageBalance, batch: job.batch)
-                let events = try run.run(job.priced)
-                let tokens = try run.monthTokens(job.batch.receivedAt.month)
-                source = run.source
-                source.absorb(run.writes)
-                decided.append(.ran(events: events, alerts: run.writes.alerts, tokens: tokens, key: job.batch.idempotency))
-                writes.append(run.writes)
-            }
+            let requests = jobs.map { IngestGroup<PrefetchedSource>.Request(batch: $0.batch, priced: $0.priced) }
+            try group.decide(requests) { key in stored[key] }
             try await Self.write(
-                connection, writes, created: source.created, organization: organizationID, accounts: accounts.mapValues(\.id),
-                logger: logger)
-            var results: [Result<UsageBatchResult, StoreError>] = []
-            var keyed: [(UsageBatch.IdempotencyClaim, StoredResponse, Timestamp)] = []
-            for (job, decision) in zip(jobs, decided) {
-                switch decision {
-                case .failed(let error): results.append(.failure(error))
-                case .replay(of: .stored(let response)): results.append(.success(.replayed(response)))
-                case .replay(of: .group(let index)):
-                    guard case .success(.committed(_, let response)) = results[index] else {
-                        results.append(.failure(.backend("a replayed request's original has no response")))
-                        continue
+                connection, group.writes, created: group.source.created, organization: organizationID,
+                accounts: accounts.mapValues(\.id), logger: logger)
+            var newAlerts: [Int: Set<String>] = [:]
+            for (index, draft, time) in group.alertsToLog(requests)
+            where try await Self.logAlert(connection, organizationID, draft, at: time, logger: logger) {
+                newAlerts[index, default: []].insert(MeteringRun<PrefetchedSource>.alertKey(draft))
+            }
+            let (answers, kept) = group.finish(requests, newAlerts: newAlerts)
+            let keyed = kept.map { ($0.claim, $0.response, $0.at) }
+            let results: [Result<UsageBatchResult, StoreError>] = zip(requests, answers).map { request, answer in
+                answer.map { answer in
+                    switch answer {
+                    case .committed(let outcome, let response):
+                        .committed(outcome, response ?? UsageResponse.render(outcome, upgradeURL: request.batch.upgradeURL))
+                    case .replayed(let stored): .replayed(stored)
                     }
-                    results.append(.success(.replayed(response)))
-                case .ran(let events, let alerts, let tokens, let claim):
-                    var logged: Set<String> = []
-                    for draft in alerts
-                    where try await Self.logAlert(connection, organizationID, draft, at: job.batch.receivedAt, logger: logger) {
-                        logged.insert(MeteringRun<PrefetchedSource>.alertKey(draft))
-                    }
-                    let outcome = MeteringRun<PrefetchedSource>.outcome(
-                        events, logged: logged, organization: organization, trackedTokensThisMonth: tokens)
-                    let response = UsageResponse.render(outcome, upgradeURL: job.batch.upgradeURL)
-                    if let claim { keyed.append((claim, response, job.batch.receivedAt)) }
-                    results.append(.success(.committed(outcome, response)))
                 }
             }
             try await Self.storeResponses(connection, organizationID, keyed, logger: logger)
@@ -81,35 +55,13 @@ extension PostgresStore {
         }
     }
 
-    /// What the group transaction decided for one request.
-    enum GroupDecision {
-        enum Original {
-            case stored(StoredResponse)
-            /// An earlier request of the same group, by index.
-            case group(Int)
-        }
-
-        case ran(events: [EventOutcome], alerts: [AlertDraft], tokens: Int64, key: UsageBatch.IdempotencyClaim?)
-        case replay(of: Original)
-        case failed(StoreError)
-    }
-
-    private static func claimedEarlier(_ key: String, in decided: [GroupDecision]) -> (
-        hash: String, source: GroupDecision.Original
-    )? {
-        for (index, decision) in decided.enumerated() {
-            if case .ran(_, _, _, let claim?) = decision, claim.key == key { return (claim.requestHash, .group(index)) }
-        }
-        return nil
-    }
-
     private static func storedResponses(
         _ connection: PostgresConnection, _ organizationID: OrganizationID, keys: [String], logger: Logger
     )
-        async throws -> [String: (hash: String, source: GroupDecision.Original)]
+        async throws -> [String: (hash: String, response: StoredResponse)]
     {
         guard !keys.isEmpty else { return [:] }
-        var stored: [String: (hash: String, source: GroupDecision.Original)] = [:]
+        var stored: [String: (hash: String, response: StoredResponse)] = [:]
         for row in try await connection.query(
             """
             SELECT idem_key, request_hash, status, response FROM idempotency_records
@@ -117,7 +69,7 @@ extension PostgresStore {
             """, logger: logger
         ).rows() {
             let response = StoredResponse(status: Int(try row["status"].decode(Int32.self)), body: try row.string("response"))
-            stored[try row.string("idem_key")] = (try row.string("request_hash"), .stored(response))
+            stored[try row.string("idem_key")] = (try row.string("request_hash"), response)
         }
         return stored
     }

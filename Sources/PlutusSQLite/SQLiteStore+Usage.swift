@@ -35,95 +35,44 @@ extension SQLiteStore {
         try recordUsage(db, requests).map { result in result.map { $0 as any Sendable }.mapError { $0 as any Error } }
     }
 
-    /// What the transaction decided for one request of a group.
-    private enum Decision {
-        case ran(events: [EventOutcome], alerts: [AlertDraft], tokens: Int64)
-        case replay(StoredResponse)
-        /// The same key and body as an earlier request of this group, by index.
-        case replayOfEarlier(Int)
-        case failed(StoreError)
-    }
-
-    /// Ingest requests of one organization inside one write transaction, decided in order:
-    /// each request's idempotency claim, then each event's quota and hard-stop decision
-    /// from the balance and counters that the requests before it left, read under the write
-    /// lock. Their rows are written together (events, one usage entry per request,
-    /// balances, counters, rollups), then each request's alerts and stored response. A key
-    /// used before with another body fails its request alone; any other failure throws,
-    /// for the caller to roll back.
+    /// Ingest requests of one organization inside one write transaction, decided by
+    /// `IngestGroup` from what is read here under the write lock; the rows are written
+    /// together (events, usage entries, balances, counters, rollups), then each request's
+    /// alerts and kept response. A key used before with another body fails its request
+    /// alone; any other failure throws, for the caller to roll back.
     static func recordUsage(_ db: Database, _ requests: [GroupCommitter.Ingest]) throws -> [Result<BatchWrite, StoreError>] {
         precondition(!requests.isEmpty && Set(requests.map(\.batch.organizationID)).count == 1, "one organization")
         let (organization, accounts) = try lockedOrganization(db, requests[0].batch.organizationID)
-        var source = SQLiteMeteringSource(db: db, organizationID: organization.id)
-        var writes = MeteringWrites(
+        var group = IngestGroup(
+            organization: organization, source: SQLiteMeteringSource(db: db, organizationID: organization.id),
             creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance)
-        var decisions: [Decision] = []
-        var claimedInGroup: [String: (hash: String, index: Int)] = [:]
-        for request in requests {
-            let batch = request.batch
-            if let claim = batch.idempotency {
-                if let earlier = claimedInGroup[claim.key] {
-                    decisions.append(
-                        earlier.hash == claim.requestHash
-                            ? .replayOfEarlier(earlier.index) : .failed(.idempotencyConflict(key: claim.key)))
-                    continue
-                }
-                if let stored = try storedResponse(db, organization.id, key: claim.key) {
-                    decisions.append(
-                        stored.hash == claim.requestHash
-                            ? .replay(stored.response) : .failed(.idempotencyConflict(key: claim.key)))
-                    continue
-                }
-                claimedInGroup[claim.key] = (claim.requestHash, decisions.count)
-            }
-            var run = MeteringRun(
-                source: source, organization: organization, creditBalance: writes.creditBalance,
-                usageBalance: writes.usageBalance, batch: batch)
-            let events = try run.run(request.priced)
-            let tokens = try run.monthTokens(batch.receivedAt.month)
-            source = run.source
-            source.absorb(run.writes)
-            decisions.append(.ran(events: events, alerts: run.writes.alerts, tokens: tokens))
-            writes.append(run.writes)
+        let groupRequests = requests.map { IngestGroup<SQLiteMeteringSource>.Request(batch: $0.batch, priced: $0.priced) }
+        try group.decide(groupRequests) { key in try storedResponse(db, organization.id, key: key) }
+        try write(db, group.writes, organization: organization.id, accounts: accounts.mapValues(\.id))
+        var newAlerts: [Int: Set<String>] = [:]
+        for (index, draft, time) in group.alertsToLog(groupRequests) where try logAlert(db, organization.id, draft, at: time) {
+            newAlerts[index, default: []].insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))
         }
-        try write(db, writes, organization: organization.id, accounts: accounts.mapValues(\.id))
-        var results: [Result<BatchWrite, StoreError>] = []
-        results.reserveCapacity(requests.count)
-        for (request, decision) in zip(requests, decisions) {
-            let batch = request.batch
-            switch decision {
-            case .failed(let error): results.append(.failure(error))
-            case .replay(let stored): results.append(.success(.replayed(stored)))
-            case .replayOfEarlier(let index):
-                guard case .success(.committed(_, let response?)) = results[index] else {
-                    preconditionFailure("a keyed request that ran stores its response")
+        let (answers, kept) = group.finish(groupRequests, newAlerts: newAlerts)
+        for keep in kept {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                organization.id.rawValue, keep.claim.key, keep.claim.requestHash, keep.response.status, keep.response.body,
+                keep.at.millis,
+            ])
+        }
+        return answers.map { answer in
+            answer.map { answer in
+                switch answer {
+                case .committed(let outcome, let response): .committed(outcome, response)
+                case .replayed(let stored): .replayed(stored)
                 }
-                results.append(.success(.replayed(response)))
-            case .ran(let events, let alerts, let tokens):
-                var logged: Set<String> = []
-                for draft in alerts where try logAlert(db, organization.id, draft, at: batch.receivedAt) {
-                    logged.insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))
-                }
-                let outcome = MeteringRun<SQLiteMeteringSource>.outcome(
-                    events, logged: logged, organization: organization, trackedTokensThisMonth: tokens)
-                guard let claim = batch.idempotency else {
-                    results.append(.success(.committed(outcome, nil)))
-                    continue
-                }
-                let response = UsageResponse.render(outcome, upgradeURL: batch.upgradeURL)
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?)
-                        """
-                ).execute(arguments: [
-                    organization.id.rawValue, claim.key, claim.requestHash, response.status, response.body,
-                    batch.receivedAt.millis,
-                ])
-                results.append(.success(.committed(outcome, response)))
             }
         }
-        return results
     }
 
     /// The response stored under an Idempotency-Key, with the fingerprint of its body.

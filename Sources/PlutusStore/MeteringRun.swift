@@ -16,6 +16,9 @@ public protocol MeteringSource {
     mutating func storedMonthTokens(_ month: CivilMonth) throws -> Int64
     /// A workspace's spend in `month`, as stored before this batch.
     mutating func storedWorkspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars
+    /// Takes in what a finished run of the group will write, so that a later run of the same
+    /// group reads it as stored (its rows land only after the last run is decided).
+    mutating func absorb(_ writes: MeteringWrites)
 }
 
 /// An event already recorded under a client `event_id`.
