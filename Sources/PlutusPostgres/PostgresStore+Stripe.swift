@@ -75,8 +75,9 @@ extension PostgresStore {
     }
 }
 
-/// One event's effect, inside the transaction that claims it. Money moves only after the
-/// organization's accounts are locked, as every other writer does.
+/// One event's effect, inside the transaction that claims it: the facts `StripeEffects`
+/// asks for (the organization's accounts locked before any money is read, as every other
+/// writer does), then the plan it decides, written.
 private struct PostgresStripeApplication {
     let connection: PostgresConnection
     let event: StripeEvent
@@ -84,62 +85,59 @@ private struct PostgresStripeApplication {
     let logger: Logger
 
     func apply(_ action: StripeAction) async throws -> StripeOutcome {
-        switch action {
-        case .ignore(let reason):
-            return StripeOutcome(status: .ignored, detail: reason)
-        case .credit(let hint, let amount, let payment):
-            guard let org = try await organization(hint) else { return unmapped() }
-            let (_, accounts) = try await PostgresStore.lockOrganization(connection, org.id, logger: logger)
-            try await linkCustomer(org, hint.customer)
-            if try await existingTopUp(payment: payment) != nil {
-                return StripeOutcome(
-                    status: .alreadyCredited, organizationID: org.id, detail: "payment \(payment) was credited before")
-            }
-            let entry = try await PostgresStore.postEntry(
-                connection, organizationID: org.id, accounts: accounts.mapValues(\.id), kind: .topUp, signedAmount: amount,
-                reference: event.id, externalReference: payment, memo: "Stripe checkout", at: time, logger: logger)
-            try await connection.query(
-                "UPDATE organizations SET ever_credited = TRUE WHERE id = \(org.id.rawValue)", logger: logger)
-            return StripeOutcome(status: .credited, organizationID: org.id, amount: amount, balanceAfter: entry.balanceAfter)
-        case .awaitingPayment(let hint):
-            let org = try await organization(hint)
-            return StripeOutcome(
-                status: .awaitingPayment, organizationID: org?.id, detail: "no credit until the payment succeeds")
-        case .paymentFailed(let hint):
-            guard let org = try await organization(hint) else { return unmapped() }
-            _ = try await PostgresStore.logAlert(
-                connection, org.id,
-                AlertDraft(
-                    kind: .paymentFailed, subject: event.id, period: time.day.text, workspaceID: nil,
-                    message: "Stripe reported a failed payment."), at: time, logger: logger)
-            return StripeOutcome(status: .paymentFailed, organizationID: org.id)
-        case .linkCustomer(let hint):
-            guard let org = try await organization(hint) else { return unmapped() }
-            try await linkCustomer(org, hint.customer)
-            return StripeOutcome(status: .customerLinked, organizationID: org.id)
-        case .setPlan(let hint, let plan, let subscription):
-            guard let org = try await organization(hint) else { return unmapped() }
-            try await linkCustomer(org, hint.customer)
-            return try await setPlan(org, plan: plan, subscription: subscription)
-        case .refund(let hint, let charge, let refundedTotal):
-            guard let payment = hint.paymentIntent, let topUp = try await existingTopUp(payment: payment) else {
-                return StripeOutcome(status: .notACreditPurchase, detail: "the charge bought no prepaid credit")
-            }
-            return try await converge(
-                topUp.organizationID, kind: .refund, key: charge, reversedTarget: min(refundedTotal, topUp.amount),
-                status: .refunded, memo: "Stripe refund")
-        case .dispute(let hint, let dispute, let amount, let reversed):
-            guard let payment = hint.paymentIntent, let topUp = try await existingTopUp(payment: payment) else {
-                return StripeOutcome(status: .notACreditPurchase, detail: "the disputed charge bought no prepaid credit")
-            }
-            return try await converge(
-                topUp.organizationID, kind: .dispute, key: dispute, reversedTarget: reversed ? min(amount, topUp.amount) : .zero,
-                status: reversed ? .disputed : .restored, memo: reversed ? "Stripe dispute" : "Stripe dispute won")
+        let questions = StripeEffects.questions(for: action)
+        var facts = StripeEffects.Facts()
+        var locked: [OrganizationID: [AccountCode: (id: Int64, balance: Int64)]] = [:]
+        func lock(_ org: OrganizationID) async throws {
+            guard locked[org] == nil else { return }
+            locked[org] = try await PostgresStore.lockOrganization(connection, org, logger: logger).1
         }
-    }
-
-    private func unmapped() -> StripeOutcome {
-        StripeOutcome(status: .unmapped, detail: "no organization matches this event; it can be replayed later")
+        if let hint = questions.organization {
+            facts.organization = try await organization(hint)
+            if let org = facts.organization, questions.topUpOfPayment != nil { try await lock(org.id) }
+        }
+        if let payment = questions.topUpOfPayment { facts.topUp = try await existingTopUp(payment: payment) }
+        if questions.planEventCreated, let org = facts.organization {
+            facts.planEventCreated = try await connection.query(
+                "SELECT plan_event_created FROM organizations WHERE id = \(org.id.rawValue) FOR UPDATE", logger: logger
+            ).collect().first?.decode(Int64?.self)
+        }
+        if let (kind, key) = questions.reversed, let topUp = facts.topUp {
+            try await lock(topUp.organizationID)
+            facts.reversedSoFar = try await reversedSoFar(topUp.organizationID, kind: kind, key: key)
+        }
+        let plan = StripeEffects.decide(action, event: event, at: time, facts: facts)
+        var outcome = plan.outcome
+        for write in plan.writes {
+            switch write {
+            case .linkCustomer(let org, let customer):
+                try await connection.query(
+                    """
+                    UPDATE organizations SET stripe_customer_id = \(customer) WHERE id = \(org.rawValue) AND stripe_customer_id IS NULL
+                    AND NOT EXISTS (SELECT 1 FROM organizations WHERE stripe_customer_id = \(customer))
+                    """, logger: logger)
+            case .post(let org, let kind, let signedAmount, let externalReference, let memo, let marksCredited):
+                try await lock(org)
+                let entry = try await PostgresStore.postEntry(
+                    connection, organizationID: org, accounts: locked[org]!.mapValues(\.id), kind: kind,
+                    signedAmount: signedAmount,
+                    reference: event.id, externalReference: externalReference, memo: memo, at: time, logger: logger)
+                if marksCredited {
+                    try await connection.query(
+                        "UPDATE organizations SET ever_credited = TRUE WHERE id = \(org.rawValue)", logger: logger)
+                }
+                outcome.balanceAfter = entry.balanceAfter
+            case .alert(let org, let draft):
+                _ = try await PostgresStore.logAlert(connection, org, draft, at: time, logger: logger)
+            case .setPlan(let org, let plan, let subscription, let created):
+                try await connection.query(
+                    """
+                    UPDATE organizations SET plan = \(plan.rawValue), stripe_subscription_id = \(subscription),
+                        plan_event_created = \(created) WHERE id = \(org.rawValue)
+                    """, logger: logger)
+            }
+        }
+        return outcome
     }
 
     /// The organization named by the event (an id, slug or name), else the one with its customer.
@@ -155,51 +153,20 @@ private struct PostgresStripeApplication {
         ).rows().first.map(PostgresStore.organization)
     }
 
-    private func linkCustomer(_ org: Organization, _ customer: String?) async throws {
-        guard let customer, org.stripeCustomerID == nil else { return }
-        try await connection.query(
-            """
-            UPDATE organizations SET stripe_customer_id = \(customer) WHERE id = \(org.id.rawValue) AND stripe_customer_id IS NULL
-            AND NOT EXISTS (SELECT 1 FROM organizations WHERE stripe_customer_id = \(customer))
-            """, logger: logger)
-    }
-
-    private func existingTopUp(payment: String) async throws -> (organizationID: OrganizationID, amount: MicroDollars)? {
+    private func existingTopUp(payment: String) async throws -> StripeEffects.TopUp? {
         guard
             let row = try await connection.query(
                 "SELECT org_id, amount_micros FROM entries WHERE kind = 'topup' AND external_ref = \(payment) LIMIT 1",
                 logger: logger
             ).rows().first
         else { return nil }
-        return (OrganizationID(rawValue: try row.string("org_id")), MicroDollars(rawValue: try row.int64("amount_micros")))
+        return StripeEffects.TopUp(
+            organizationID: OrganizationID(rawValue: try row.string("org_id")),
+            amount: MicroDollars(rawValue: try row.int64("amount_micros")))
     }
 
-    /// Subscription state only moves forward in Stripe's event order, and never touches a
-    /// plan set by hand (team, enterprise).
-    private func setPlan(_ org: Organization, plan: Plan, subscription: String) async throws -> StripeOutcome {
-        guard org.plan == .free || org.plan == .pro else {
-            return StripeOutcome(status: .ignored, organizationID: org.id, detail: "\(org.plan.rawValue) plan is managed by hand")
-        }
-        let last = try await connection.query(
-            "SELECT plan_event_created FROM organizations WHERE id = \(org.id.rawValue) FOR UPDATE", logger: logger
-        ).collect().first?.decode(Int64?.self)
-        if let last, last > event.created {
-            return StripeOutcome(status: .stale, organizationID: org.id, detail: "a newer subscription event was applied")
-        }
-        try await connection.query(
-            """
-            UPDATE organizations SET plan = \(plan.rawValue), stripe_subscription_id = \(subscription),
-                plan_event_created = \(event.created) WHERE id = \(org.id.rawValue)
-            """, logger: logger)
-        return StripeOutcome(status: .planSet, organizationID: org.id, detail: plan.rawValue)
-    }
-
-    /// Moves the net reversal recorded under `key` (a charge or dispute id) to `reversedTarget`.
-    private func converge(
-        _ organizationID: OrganizationID, kind: EntryKind, key: String, reversedTarget: MicroDollars,
-        status: StripeOutcome.Status, memo: String
-    ) async throws -> StripeOutcome {
-        let (_, accounts) = try await PostgresStore.lockOrganization(connection, organizationID, logger: logger)
+    /// The net amount reversed so far by entries of `kind` under `key` (a charge or dispute id).
+    private func reversedSoFar(_ organizationID: OrganizationID, kind: EntryKind, key: String) async throws -> MicroDollars {
         let signedSum =
             try await connection.query(
                 """
@@ -208,15 +175,6 @@ private struct PostgresStripeApplication {
                 WHERE e.kind = \(kind.rawValue) AND e.external_ref = \(key) AND e.org_id = \(organizationID.rawValue)
                 """, logger: logger
             ).collect().first?.decode(Int64.self) ?? 0
-        let reversedSoFar = MicroDollars(rawValue: -signedSum)
-        guard let delta = reversedTarget.subtracting(reversedSoFar), delta != .zero else {
-            return StripeOutcome(
-                status: .noop, organizationID: organizationID, detail: "already at \(reversedTarget.decimalString)")
-        }
-        let entry = try await PostgresStore.postEntry(
-            connection, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: kind,
-            signedAmount: delta.negated!, reference: event.id, externalReference: key, memo: memo, at: time, logger: logger)
-        return StripeOutcome(
-            status: status, organizationID: organizationID, amount: delta.negated, balanceAfter: entry.balanceAfter)
+        return MicroDollars(rawValue: -signedSum)
     }
 }

@@ -66,69 +66,53 @@ extension SQLiteStore {
     }
 }
 
-/// One event's effect, inside the transaction that claims it.
+/// One event's effect, inside the transaction that claims it: the facts `StripeEffects`
+/// asks for, read under the write lock, then the plan it decides, written.
 private struct StripeApplication {
     let db: Database
     let event: StripeEvent
     let time: Timestamp
 
     func apply(_ action: StripeAction) throws -> StripeOutcome {
-        switch action {
-        case .ignore(let reason):
-            return StripeOutcome(status: .ignored, detail: reason)
-        case .credit(let hint, let amount, let payment):
-            guard let org = try organization(hint) else { return unmapped() }
-            try linkCustomer(org, hint.customer)
-            if try existingTopUp(payment: payment) != nil {
-                return StripeOutcome(
-                    status: .alreadyCredited, organizationID: org.id, detail: "payment \(payment) was credited before")
-            }
-            let entry = try SQLiteStore.postEntry(
-                db, organizationID: org.id, accounts: try SQLiteStore.accountIDs(db, org.id), kind: .topUp,
-                signedAmount: amount, reference: event.id, externalReference: payment, memo: "Stripe checkout", at: time)
-            try db.execute(sql: "UPDATE organizations SET ever_credited = 1 WHERE id = ?", arguments: [org.id.rawValue])
-            return StripeOutcome(status: .credited, organizationID: org.id, amount: amount, balanceAfter: entry.balanceAfter)
-        case .awaitingPayment(let hint):
-            let org = try organization(hint)
-            return StripeOutcome(
-                status: .awaitingPayment, organizationID: org?.id, detail: "no credit until the payment succeeds")
-        case .paymentFailed(let hint):
-            guard let org = try organization(hint) else { return unmapped() }
-            _ = try SQLiteStore.logAlert(
-                db, org.id,
-                AlertDraft(
-                    kind: .paymentFailed, subject: event.id, period: time.day.text, workspaceID: nil,
-                    message: "Stripe reported a failed payment."), at: time)
-            return StripeOutcome(status: .paymentFailed, organizationID: org.id)
-        case .linkCustomer(let hint):
-            guard let org = try organization(hint) else { return unmapped() }
-            try linkCustomer(org, hint.customer)
-            return StripeOutcome(status: .customerLinked, organizationID: org.id)
-        case .setPlan(let hint, let plan, let subscription):
-            guard let org = try organization(hint) else { return unmapped() }
-            try linkCustomer(org, hint.customer)
-            return try setPlan(org, plan: plan, subscription: subscription)
-        case .refund(let hint, let charge, let refundedTotal):
-            guard let payment = hint.paymentIntent, let topUp = try existingTopUp(payment: payment) else {
-                return StripeOutcome(status: .notACreditPurchase, detail: "the charge bought no prepaid credit")
-            }
-            let target = min(refundedTotal, topUp.amount)
-            return try converge(
-                topUp.organizationID, kind: .refund, key: charge, reversedTarget: target, status: .refunded, memo: "Stripe refund"
-            )
-        case .dispute(let hint, let dispute, let amount, let reversed):
-            guard let payment = hint.paymentIntent, let topUp = try existingTopUp(payment: payment) else {
-                return StripeOutcome(status: .notACreditPurchase, detail: "the disputed charge bought no prepaid credit")
-            }
-            let target = reversed ? min(amount, topUp.amount) : .zero
-            return try converge(
-                topUp.organizationID, kind: .dispute, key: dispute, reversedTarget: target,
-                status: reversed ? .disputed : .restored, memo: reversed ? "Stripe dispute" : "Stripe dispute won")
+        let questions = StripeEffects.questions(for: action)
+        var facts = StripeEffects.Facts()
+        if let hint = questions.organization { facts.organization = try organization(hint) }
+        if let payment = questions.topUpOfPayment { facts.topUp = try existingTopUp(payment: payment) }
+        if questions.planEventCreated, let org = facts.organization {
+            facts.planEventCreated = try Int64.fetchOne(
+                db, sql: "SELECT plan_event_created FROM organizations WHERE id = ?", arguments: [org.id.rawValue])
         }
-    }
-
-    private func unmapped() -> StripeOutcome {
-        StripeOutcome(status: .unmapped, detail: "no organization matches this event; it can be replayed later")
+        if let (kind, key) = questions.reversed, let topUp = facts.topUp {
+            facts.reversedSoFar = try reversedSoFar(topUp.organizationID, kind: kind, key: key)
+        }
+        let plan = StripeEffects.decide(action, event: event, at: time, facts: facts)
+        var outcome = plan.outcome
+        for write in plan.writes {
+            switch write {
+            case .linkCustomer(let org, let customer):
+                try db.execute(
+                    sql: """
+                        UPDATE organizations SET stripe_customer_id = ? WHERE id = ? AND stripe_customer_id IS NULL
+                        AND NOT EXISTS (SELECT 1 FROM organizations WHERE stripe_customer_id = ?)
+                        """, arguments: [customer, org.rawValue, customer])
+            case .post(let org, let kind, let signedAmount, let externalReference, let memo, let marksCredited):
+                let entry = try SQLiteStore.postEntry(
+                    db, organizationID: org, accounts: try SQLiteStore.accountIDs(db, org), kind: kind,
+                    signedAmount: signedAmount,
+                    reference: event.id, externalReference: externalReference, memo: memo, at: time)
+                if marksCredited {
+                    try db.execute(sql: "UPDATE organizations SET ever_credited = 1 WHERE id = ?", arguments: [org.rawValue])
+                }
+                outcome.balanceAfter = entry.balanceAfter
+            case .alert(let org, let draft):
+                _ = try SQLiteStore.logAlert(db, org, draft, at: time)
+            case .setPlan(let org, let plan, let subscription, let created):
+                try db.execute(
+                    sql: "UPDATE organizations SET plan = ?, stripe_subscription_id = ?, plan_event_created = ? WHERE id = ?",
+                    arguments: [plan.rawValue, subscription, created, org.rawValue])
+            }
+        }
+        return outcome
     }
 
     /// The organization named by the event (an id, slug or name), else the one with its customer.
@@ -142,48 +126,18 @@ private struct StripeApplication {
         return nil
     }
 
-    private func linkCustomer(_ org: Organization, _ customer: String?) throws {
-        guard let customer, org.stripeCustomerID == nil else { return }
-        try db.execute(
-            sql: """
-                UPDATE organizations SET stripe_customer_id = ? WHERE id = ? AND stripe_customer_id IS NULL
-                AND NOT EXISTS (SELECT 1 FROM organizations WHERE stripe_customer_id = ?)
-                """, arguments: [customer, org.id.rawValue, customer])
-    }
-
-    private func existingTopUp(payment: String) throws -> (organizationID: OrganizationID, amount: MicroDollars)? {
+    private func existingTopUp(payment: String) throws -> StripeEffects.TopUp? {
         guard
             let row = try Row.fetchOne(
                 db, sql: "SELECT org_id, amount_micros FROM entries WHERE kind = 'topup' AND external_ref = ? LIMIT 1",
                 arguments: [payment])
         else { return nil }
-        return (OrganizationID(rawValue: row["org_id"]), MicroDollars(rawValue: row["amount_micros"]))
+        return StripeEffects.TopUp(
+            organizationID: OrganizationID(rawValue: row["org_id"]), amount: MicroDollars(rawValue: row["amount_micros"]))
     }
 
-    /// Subscription state only moves forward in Stripe's event order, and never touches a
-    /// plan set by hand (team, enterprise).
-    private func setPlan(_ org: Organization, plan: Plan, subscription: String) throws -> StripeOutcome {
-        guard org.plan == .free || org.plan == .pro else {
-            return StripeOutcome(status: .ignored, organizationID: org.id, detail: "\(org.plan.rawValue) plan is managed by hand")
-        }
-        let last = try Int64.fetchOne(
-            db, sql: "SELECT plan_event_created FROM organizations WHERE id = ?", arguments: [org.id.rawValue])
-        if let last, last > event.created {
-            return StripeOutcome(status: .stale, organizationID: org.id, detail: "a newer subscription event was applied")
-        }
-        try db.execute(
-            sql: "UPDATE organizations SET plan = ?, stripe_subscription_id = ?, plan_event_created = ? WHERE id = ?",
-            arguments: [plan.rawValue, subscription, event.created, org.id.rawValue])
-        return StripeOutcome(status: .planSet, organizationID: org.id, detail: plan.rawValue)
-    }
-
-    /// Moves the net reversal recorded under `key` (a charge or dispute id) to
-    /// `reversedTarget`: repeated or overlapping events never reverse twice, and a won
-    /// dispute puts the money back.
-    private func converge(
-        _ organizationID: OrganizationID, kind: EntryKind, key: String, reversedTarget: MicroDollars,
-        status: StripeOutcome.Status, memo: String
-    ) throws -> StripeOutcome {
+    /// The net amount reversed so far by entries of `kind` under `key` (a charge or dispute id).
+    private func reversedSoFar(_ organizationID: OrganizationID, kind: EntryKind, key: String) throws -> MicroDollars {
         let signedSum =
             try Int64.fetchOne(
                 db,
@@ -192,15 +146,6 @@ private struct StripeApplication {
                     FROM entries e JOIN accounts c ON c.id = e.credit_account_id
                     WHERE e.kind = ? AND e.external_ref = ? AND e.org_id = ?
                     """, arguments: [kind.rawValue, key, organizationID.rawValue]) ?? 0
-        let reversedSoFar = MicroDollars(rawValue: -signedSum)
-        guard let delta = reversedTarget.subtracting(reversedSoFar), delta != .zero else {
-            return StripeOutcome(
-                status: .noop, organizationID: organizationID, detail: "already at \(reversedTarget.decimalString)")
-        }
-        let entry = try SQLiteStore.postEntry(
-            db, organizationID: organizationID, accounts: try SQLiteStore.accountIDs(db, organizationID), kind: kind,
-            signedAmount: delta.negated!, reference: event.id, externalReference: key, memo: memo, at: time)
-        return StripeOutcome(
-            status: status, organizationID: organizationID, amount: delta.negated, balanceAfter: entry.balanceAfter)
+        return MicroDollars(rawValue: -signedSum)
     }
 }

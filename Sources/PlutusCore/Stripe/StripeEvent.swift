@@ -6,6 +6,13 @@ public struct StripeEvent: Sendable, Equatable {
     public var created: Int64
     public var object: JSONValue
 
+    public init(id: String, type: String, created: Int64, object: JSONValue) {
+        self.id = id
+        self.type = type
+        self.created = created
+        self.object = object
+    }
+
     public struct Invalid: Error, Equatable, Sendable {
         public var problem: String
     }
