@@ -73,24 +73,25 @@ extension PostgresStore {
     {
         try await transaction { connection in
             let (organization, accounts) = try await Self.lockOrganization(connection, organizationID, logger: self.logger)
-            if let existing = try await connection.query(
+            let existing = try await connection.query(
                 "\(unescaped: Self.entrySelect) WHERE e.kind = \(movement.kind.rawValue) AND e.reference = \(movement.reference)",
                 logger: self.logger
-            ).rows().first {
-                let entry = try Self.entry(existing)
-                guard entry.organizationID == organization.id, entry.amount == movement.amount else {
-                    throw StoreError.creditReferenceConflict(reference: movement.reference)
+            ).rows().first.map(Self.entry)
+            switch CreditPosting.decide(movement, organization: organization, existing: existing) {
+            case .conflict(let error): throw error
+            case .alreadyPosted(let entry): return .alreadyPosted(entry)
+            case .post(let marksCredited):
+                let entry = try await Self.postEntry(
+                    connection, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: movement.kind,
+                    signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time,
+                    logger: self.logger)
+                if marksCredited {
+                    try await connection.query(
+                        "UPDATE organizations SET ever_credited = TRUE WHERE id = \(organizationID.rawValue)", logger: self.logger
+                    )
                 }
-                return .alreadyPosted(entry)
+                return .posted(entry)
             }
-            let entry = try await Self.postEntry(
-                connection, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: movement.kind,
-                signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time, logger: self.logger)
-            if movement.kind.grantsCredit && !organization.everCredited {
-                try await connection.query(
-                    "UPDATE organizations SET ever_credited = TRUE WHERE id = \(organizationID.rawValue)", logger: self.logger)
-            }
-            return .posted(entry)
         }
     }
 
@@ -101,21 +102,16 @@ extension PostgresStore {
         """
 
     static func entry(_ row: PostgresRandomAccessRow) throws -> LedgerEntryRecord {
-        let debitCode: AccountCode = try StoreError.decode(try row.string("debit_code"), column: "accounts.code")
-        let creditCode: AccountCode = try StoreError.decode(try row.string("credit_code"), column: "accounts.code")
-        let amount = MicroDollars(rawValue: try row.int64("amount_micros"))
-        let towardCredit = creditCode == .credit
-        return LedgerEntryRecord(
-            sequence: try row.int64("seq"), id: EntryID(rawValue: try row.string("id")),
+        LedgerEntryRecord(
+            stored: try row.int64("seq"), id: EntryID(rawValue: try row.string("id")),
             organizationID: OrganizationID(rawValue: try row.string("org_id")),
             kind: try StoreError.decode(try row.string("kind"), column: "entries.kind"),
-            amount: towardCredit ? amount : amount.negated!,
-            debitAccount: debitCode, creditAccount: creditCode, reference: try row.string("reference"),
-            externalReference: try row.optionalString("external_ref"), memo: try row.optionalString("memo"),
-            balanceAfter: MicroDollars(
-                rawValue: towardCredit
-                    ? try row.int64("credit_balance_after_micros") : try row.int64("debit_balance_after_micros")),
-            timestamp: Timestamp(rawValue: try row.int64("ts")))
+            amount: MicroDollars(rawValue: try row.int64("amount_micros")),
+            debitAccount: try StoreError.decode(try row.string("debit_code"), column: "accounts.code"),
+            creditAccount: try StoreError.decode(try row.string("credit_code"), column: "accounts.code"),
+            reference: try row.string("reference"), externalReference: try row.optionalString("external_ref"),
+            memo: try row.optionalString("memo"), debitBalanceAfter: try row.int64("debit_balance_after_micros"),
+            creditBalanceAfter: try row.int64("credit_balance_after_micros"), timestamp: Timestamp(rawValue: try row.int64("ts")))
     }
 
     public func ledgerEntries(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<LedgerEntryRecord> {

@@ -111,24 +111,23 @@ extension SQLiteStore {
     {
         try await groupWrite { db in
             let (organization, accounts) = try Self.lockedOrganization(db, organizationID)
-            if let existing = try Row.fetchOne(
+            let existing = try Row.fetchOne(
                 db, sql: "\(Self.entrySelect) WHERE e.kind = ? AND e.reference = ?",
-                arguments: [movement.kind.rawValue, movement.reference])
-            {
-                let entry = try Self.entry(existing)
-                guard entry.organizationID == organization.id, entry.amount == movement.amount else {
-                    throw StoreError.creditReferenceConflict(reference: movement.reference)
+                arguments: [movement.kind.rawValue, movement.reference]
+            ).map(Self.entry)
+            switch CreditPosting.decide(movement, organization: organization, existing: existing) {
+            case .conflict(let error): throw error
+            case .alreadyPosted(let entry): return .alreadyPosted(entry)
+            case .post(let marksCredited):
+                let entry = try Self.postEntry(
+                    db, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: movement.kind,
+                    signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time)
+                if marksCredited {
+                    try db.execute(
+                        sql: "UPDATE organizations SET ever_credited = 1 WHERE id = ?", arguments: [organizationID.rawValue])
                 }
-                return .alreadyPosted(entry)
+                return .posted(entry)
             }
-            let entry = try Self.postEntry(
-                db, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: movement.kind,
-                signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time)
-            if movement.kind.grantsCredit && !organization.everCredited {
-                try db.execute(
-                    sql: "UPDATE organizations SET ever_credited = 1 WHERE id = ?", arguments: [organizationID.rawValue])
-            }
-            return .posted(entry)
         }
     }
 
@@ -139,18 +138,14 @@ extension SQLiteStore {
         """
 
     static func entry(_ row: Row) throws -> LedgerEntryRecord {
-        let debitCode: AccountCode = try StoreError.decode(row["debit_code"], column: "accounts.code")
-        let creditCode: AccountCode = try StoreError.decode(row["credit_code"], column: "accounts.code")
-        let amount = MicroDollars(rawValue: row["amount_micros"])
-        let towardCredit = creditCode == .credit
-        return LedgerEntryRecord(
-            sequence: row["seq"], id: EntryID(rawValue: row["id"]), organizationID: OrganizationID(rawValue: row["org_id"]),
-            kind: try StoreError.decode(row["kind"], column: "entries.kind"), amount: towardCredit ? amount : amount.negated!,
-            debitAccount: debitCode, creditAccount: creditCode, reference: row["reference"],
-            externalReference: row["external_ref"], memo: row["memo"],
-            balanceAfter: MicroDollars(
-                rawValue: towardCredit ? row["credit_balance_after_micros"] : row["debit_balance_after_micros"]),
-            timestamp: Timestamp(rawValue: row["ts"]))
+        LedgerEntryRecord(
+            stored: row["seq"], id: EntryID(rawValue: row["id"]), organizationID: OrganizationID(rawValue: row["org_id"]),
+            kind: try StoreError.decode(row["kind"], column: "entries.kind"),
+            amount: MicroDollars(rawValue: row["amount_micros"]),
+            debitAccount: try StoreError.decode(row["debit_code"], column: "accounts.code"),
+            creditAccount: try StoreError.decode(row["credit_code"], column: "accounts.code"), reference: row["reference"],
+            externalReference: row["external_ref"], memo: row["memo"], debitBalanceAfter: row["debit_balance_after_micros"],
+            creditBalanceAfter: row["credit_balance_after_micros"], timestamp: Timestamp(rawValue: row["ts"]))
     }
 
     public func ledgerEntries(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<LedgerEntryRecord> {
