@@ -158,7 +158,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private typealias Scenario = (name: String, port: Int, path: String, body: [UInt8], connections: Int, events: Int)
+    private typealias Scenario = (name: String, port: Int, path: String, bodies: [[UInt8]], connections: Int, events: Int)
 
     /// Adjacent (trivial route, single events at 64 connections) pairs measured after the table.
     static let sharePairs = 3
@@ -172,6 +172,9 @@ struct BenchCommand: AsyncParsableCommand {
     /// The ingest rows' labels, which the summary lines look up.
     private static let singleEventLabel = "POST /v1/usage, 1 event"
     private static let batchLabel = "POST /v1/usage, batch of 100"
+    private static let realisticSingleLabel = "POST /v1/usage, 1 event, realistic mix"
+    private static let realisticBatchLabel = "POST /v1/usage, batch of 100, realistic mix"
+    private static let workspaceBatchLabel = "POST /v1/usage, batch of 100, + workspace"
 
     private func measure(
         plutusPort: Int, ceilingPort: Int, key: String, store: SQLiteStore, org: OrganizationID,
@@ -185,17 +188,27 @@ struct BenchCommand: AsyncParsableCommand {
                 )
                 .joined(separator: ",") + "]").utf8)
         let auth = [("Authorization", "Bearer \(key)")]
-        let trivialRoute: Scenario = (Self.trivialCeilingLabel, ceilingPort, "/echo", single, 64, 0)
-        let singlesAt64: Scenario = (Self.singleEventLabel, plutusPort, "/v1/usage", single, 64, 1)
+        // What agents send: several providers, models, workspaces and task types, a fifth with
+        // an exact cost, half with an event id (unique per request); beside the bare rows.
+        let realisticSingles = RealisticEvents.bodies(count: 64, events: 1, seed: 1)
+        let realisticBatches = RealisticEvents.bodies(count: 8, events: 100, seed: 2)
+        let workspaceBatches = RealisticEvents.bodies(count: 8, events: 100, seed: 3, workspaceOnly: true)
+        let trivialRoute: Scenario = (Self.trivialCeilingLabel, ceilingPort, "/echo", [single], 64, 0)
+        let singlesAt64: Scenario = (Self.singleEventLabel, plutusPort, "/v1/usage", [single], 64, 1)
         let scenarios: [Scenario] = [
             trivialRoute,
-            (Self.durableCeilingLabel, ceilingPort, "/durable", single, 64, 0),
-            (Self.singleEventLabel, plutusPort, "/v1/usage", single, 1, 1),
-            (Self.singleEventLabel, plutusPort, "/v1/usage", single, 8, 1),
+            (Self.durableCeilingLabel, ceilingPort, "/durable", [single], 64, 0),
+            (Self.singleEventLabel, plutusPort, "/v1/usage", [single], 1, 1),
+            (Self.singleEventLabel, plutusPort, "/v1/usage", [single], 8, 1),
             singlesAt64,
-            (Self.batchLabel, plutusPort, "/v1/usage", batch, 8, 100),
-            (Self.batchLabel, plutusPort, "/v1/usage", batch, 32, 100),
+            (Self.realisticSingleLabel, plutusPort, "/v1/usage", realisticSingles, 64, 1),
+            (Self.batchLabel, plutusPort, "/v1/usage", [batch], 8, 100),
+            (Self.batchLabel, plutusPort, "/v1/usage", [batch], 32, 100),
+            (Self.workspaceBatchLabel, plutusPort, "/v1/usage", workspaceBatches, 8, 100),
+            (Self.realisticBatchLabel, plutusPort, "/v1/usage", realisticBatches, 8, 100),
+            (Self.realisticBatchLabel, plutusPort, "/v1/usage", realisticBatches, 32, 100),
         ]
+        var runs = 0
         let wrk: String?
         switch loadGenerator {
         case .builtin: wrk = nil
@@ -224,12 +237,15 @@ struct BenchCommand: AsyncParsableCommand {
             let cpuBefore = ProcessCPU.seconds()
             let result: LoadGenerator.Result
             var clientCPU = 0.0
+            runs += 1
             if let wrk {
                 let load = WrkLoad(
-                    executable: wrk, port: scenario.port, path: scenario.path, headers: headers, body: scenario.body)
+                    executable: wrk, port: scenario.port, path: scenario.path, headers: headers, bodies: scenario.bodies,
+                    run: runs)
                 (result, clientCPU) = try await onThread { try load.run(connections: scenario.connections, seconds: seconds) }
             } else {
-                let generator = LoadGenerator(port: scenario.port, path: scenario.path, headers: headers, body: scenario.body)
+                let generator = LoadGenerator(
+                    port: scenario.port, path: scenario.path, headers: headers, bodies: scenario.bodies, run: runs)
                 result = await generator.runOnThread(connections: scenario.connections, seconds: seconds)
             }
             let cpu = ProcessCPU.seconds() - cpuBefore + clientCPU
@@ -322,6 +338,29 @@ struct BenchCommand: AsyncParsableCommand {
                 "batches of 100: \(rates.joined(separator: ", ")); the best is "
                     + String(
                         format: "%.0f%% of the raw event-row ceiling (1,000 rows per commit)", best.eventRate / rowRate * 100))
+        }
+        // What agents send, against the bare rows of the same load.
+        func eventRate(_ label: String, _ connections: String) -> Double? {
+            rows.first { $0[0] == label && $0[1] == connections }.flatMap { Double($0[3]) }
+        }
+        if let realistic8 = eventRate(Self.realisticBatchLabel, "8"), let realistic32 = eventRate(Self.realisticBatchLabel, "32"),
+            let bare8 = eventRate(Self.batchLabel, "8"), let workspace8 = eventRate(Self.workspaceBatchLabel, "8"), bare8 > 0
+        {
+            print(
+                String(
+                    format:
+                        "realistic batches of 100: %.0f events/s at 8 connections, %.0f at 32; a workspace on every event costs %.0f%% against the bare batch at 8, the realistic mix %.0f%%",
+                    realistic8, realistic32, (1 - workspace8 / bare8) * 100, (1 - realistic8 / bare8) * 100))
+        }
+        if let realisticSingle = eventRate(Self.realisticSingleLabel, "64"),
+            let bareSingle = eventRate(Self.singleEventLabel, "64"),
+            let trivial = ceilingRates[Self.trivialCeilingLabel], trivial > 0, bareSingle > 0
+        {
+            print(
+                String(
+                    format:
+                        "realistic single events at 64 connections: %.0f%% of the trivial-route ceiling (the bare event: %.0f%%)",
+                    realisticSingle / trivial * 100, bareSingle / trivial * 100))
         }
         print(
             "webhooks: \(credited) deliveries acknowledged, the ledger gained \(creditedDollars.formatted)"

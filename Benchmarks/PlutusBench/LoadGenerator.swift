@@ -37,6 +37,24 @@ struct LoadGenerator {
         self.init(port: port) { _, _ in request }
     }
 
+    /// Requests cycling through `bodies`, each `RealisticEvents.placeholder` replaced by 16 hex
+    /// digits unique in the bench process: the run's number, the connection, the request's.
+    init(port: Int, path: String, headers: [(String, String)], bodies: [[UInt8]], run: Int) {
+        let prepared = bodies.map { body in
+            let request = Self.request(port: port, path: path, headers: headers, body: body)
+            return (request, RealisticEvents.placeholderOffsets(request))
+        }
+        self.init(port: port) { connection, n in
+            var (request, offsets) = prepared[n % prepared.count]
+            for (slot, offset) in offsets.enumerated() {
+                let id = Array(
+                    String(format: "%04x%02x%08x%02x", run & 0xFFFF, connection & 0xFF, n & 0xFFFF_FFFF, slot & 0xFF).utf8)
+                request.replaceSubrange(offset..<offset + id.count, with: id)
+            }
+            return request
+        }
+    }
+
     init(port: Int, makeRequest: @escaping @Sendable (_ connection: Int, _ n: Int) -> [UInt8]) {
         self.port = port
         self.makeRequest = makeRequest

@@ -20,19 +20,43 @@ struct WrkLoad {
     let port: Int
     let path: String
     let headers: [(String, String)]
-    let body: [UInt8]
+    /// The bodies sent in turn; `RealisticEvents.placeholder` in them becomes an id unique in
+    /// the bench process (the run's number `run`, wrk's thread, a counter).
+    let bodies: [[UInt8]]
+    var run = 0
 
-    /// The script: the request, a per-thread count of statuses, and a summary on stdout.
+    init(executable: String, port: Int, path: String, headers: [(String, String)], body: [UInt8]) {
+        self.init(executable: executable, port: port, path: path, headers: headers, bodies: [body])
+    }
+
+    init(executable: String, port: Int, path: String, headers: [(String, String)], bodies: [[UInt8]], run: Int = 0) {
+        self.executable = executable
+        self.port = port
+        self.path = path
+        self.headers = headers
+        self.bodies = bodies
+        self.run = run
+    }
+
+    /// The script: the requests, a per-thread count of statuses, and a summary on stdout. A
+    /// single body without ids is formatted once; otherwise each request is.
     var script: String {
         var lines = ["wrk.method = \"POST\"", "wrk.headers[\"Content-Type\"] = \"application/json\""]
         for (name, value) in headers { lines.append("wrk.headers[\"\(name)\"] = \"\(value)\"") }
-        let text = String(decoding: body, as: UTF8.self)
-        precondition(!text.contains("]==]"), "the body fits in a Lua long string")
-        lines.append("wrk.body = [==[\(text)]==]")
+        let texts = bodies.map { String(decoding: $0, as: UTF8.self) }
+        precondition(texts.allSatisfy { !$0.contains("]==]") }, "the bodies fit in Lua long strings")
+        lines.append("bodies = {" + texts.map { "[==[\($0)]==]" }.joined(separator: ",\n") + "}")
+        lines.append("wrk.body = bodies[1]")
+        let varies = texts.count > 1 || texts.contains { $0.contains(RealisticEvents.placeholder) }
+        lines.append("varies = \(varies)")
+        lines.append("run = \(run & 0xFFFF)")
         lines.append(
             """
             local threads = {}
-            function setup(thread) table.insert(threads, thread) end
+            function setup(thread)
+              thread:set("tid", #threads)
+              table.insert(threads, thread)
+            end
             function init(args)
               statuses = {}
               sent = 0
@@ -40,7 +64,13 @@ struct WrkLoad {
             end
             function request()
               sent = sent + 1
-              return prepared
+              if not varies then return prepared end
+              local slot = 0
+              local body = string.gsub(bodies[(sent - 1) % #bodies + 1], "@@@@@@@@@@@@@@@@", function()
+                slot = slot + 1
+                return string.format("%04x%02x%08x%02x", run, tid, sent % 4294967296, slot % 256)
+              end)
+              return wrk.format(nil, nil, nil, body)
             end
             function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
             function done(summary, latency, requests)

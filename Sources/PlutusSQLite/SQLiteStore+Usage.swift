@@ -301,6 +301,13 @@ struct SQLiteMeteringSource: MeteringSource {
     private var storedCounters: [MeteringWrites.CounterKey: (tokens: Int64, cost: Int64)] = [:]
     /// What earlier requests of the group add to the month counters.
     private var groupCounters: [MeteringWrites.CounterKey: (tokens: Int64, cost: Int64)] = [:]
+    /// Workspaces looked up in this transaction, by the reference events named them with
+    /// (`nil`: no such workspace). Nothing else changes workspaces before commit, and the
+    /// ones this group creates are added as they are, so a batch naming a workspace on every
+    /// event reads it once instead of once per event.
+    private var workspaces: [String: Workspace?] = [:]
+    /// The organization's earliest workspace, once read (events fold into it at the plan's cap).
+    private var earliest: Workspace??
 
     init(db: Database, organizationID: OrganizationID) {
         self.db = db
@@ -326,8 +333,11 @@ struct SQLiteMeteringSource: MeteringSource {
         }
     }
 
-    func workspace(_ reference: String) throws -> Workspace? {
-        try SQLiteStore.findWorkspace(db, organizationID, reference)
+    mutating func workspace(_ reference: String) throws -> Workspace? {
+        if let known = workspaces[reference] { return known }
+        let found = try SQLiteStore.findWorkspace(db, organizationID, reference)
+        workspaces[reference] = .some(found)
+        return found
     }
 
     func workspaceCount() throws -> Int {
@@ -336,15 +346,23 @@ struct SQLiteMeteringSource: MeteringSource {
             arguments: [organizationID.rawValue]) ?? 0
     }
 
-    func earliestWorkspace() throws -> Workspace? {
-        try Row.fetchOne(
+    mutating func earliestWorkspace() throws -> Workspace? {
+        if let earliest { return earliest }
+        let found = try Row.fetchOne(
             try db.cachedStatement(sql: "SELECT * FROM workspaces WHERE org_id = ? ORDER BY created_at, rowid LIMIT 1"),
             arguments: [organizationID.rawValue]
         ).map(SQLiteStore.workspace)
+        if found != nil { earliest = .some(found) }
+        return found
     }
 
-    func createWorkspace(name: String, at time: Timestamp) throws -> Workspace {
-        try SQLiteStore.insertWorkspace(db, organizationID, name: name, budget: nil, at: time)
+    mutating func createWorkspace(name: String, at time: Timestamp) throws -> Workspace {
+        let created = try SQLiteStore.insertWorkspace(db, organizationID, name: name, budget: nil, at: time)
+        // Every reference that resolves to it from now on; a cached miss under another
+        // spelling would be stale, so those are forgotten.
+        workspaces = workspaces.filter { $0.value != nil }
+        for reference in [name, created.id.rawValue, created.slug] { workspaces[reference] = .some(created) }
+        return created
     }
 
     mutating func storedMonthTokens(_ month: CivilMonth) throws -> Int64 {

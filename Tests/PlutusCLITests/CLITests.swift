@@ -216,6 +216,10 @@ struct BenchSmokeTests {
         #expect(
             run.stdout.contains(" events/s at 8 connections, ")
                 && run.stdout.contains(" events/s at 32 connections; the best is "))
+        // What agents send (several providers, workspaces, tasks, exact costs and unique event
+        // ids) beside the bare rows, all of it stored.
+        #expect(run.stdout.contains("POST /v1/usage, batch of 100, realistic mix"))
+        #expect(run.stdout.contains("realistic batches of 100: ") && run.stdout.contains(" a workspace on every event costs "))
         #expect(run.stdout.contains("ledger verified ✓"))
         #expect(run.stdout.contains("the database holds") && !run.stdout.contains("MISMATCH"))
         // The server's peak memory, against the 200 MB target.
