@@ -308,6 +308,10 @@ struct SQLiteMeteringSource: MeteringSource {
     private var workspaces: [String: Workspace?] = [:]
     /// The organization's earliest workspace, once read (events fold into it at the plan's cap).
     private var earliest: Workspace??
+    /// Client event ids looked up ahead for the request about to be decided: those recorded
+    /// before this transaction, and those known not to be.
+    private var recordedBefore: [String: RecordedEvent] = [:]
+    private var notRecordedBefore: Set<String> = []
 
     init(db: Database, organizationID: OrganizationID) {
         self.db = db
@@ -319,8 +323,35 @@ struct SQLiteMeteringSource: MeteringSource {
         writes.fold(counters: &groupCounters, recorded: &recordedInGroup)
     }
 
+    /// Looks up a request's client event ids in one query per 500, instead of one per event.
+    mutating func expect(clientEventIDs: [String]) throws {
+        let unknown = Array(Set(clientEventIDs.filter { recordedInGroup[$0] == nil && recordedBefore[$0] == nil }))
+        for start in stride(from: 0, to: unknown.count, by: 500) {
+            let chunk = Array(unknown[start..<min(start + 500, unknown.count)])
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            var found: Set<String> = []
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT client_event_id, id, cost_micros, cost_kind, workspace_id FROM usage_events
+                    WHERE org_id = ? AND client_event_id IN (\(marks))
+                    """, arguments: StatementArguments([organizationID.rawValue] + chunk))
+            {
+                let id: String = row["client_event_id"]
+                found.insert(id)
+                recordedBefore[id] = RecordedEvent(
+                    id: UsageEventID(rawValue: row["id"]), cost: MicroDollars(rawValue: row["cost_micros"]),
+                    costKind: try StoreError.decode(row["cost_kind"], column: "usage_events.cost_kind"),
+                    workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)))
+            }
+            notRecordedBefore.formUnion(chunk.filter { !found.contains($0) })
+        }
+    }
+
     func recordedEvent(clientEventID: String) throws -> RecordedEvent? {
         if let recorded = recordedInGroup[clientEventID] { return recorded }
+        if let recorded = recordedBefore[clientEventID] { return recorded }
+        if notRecordedBefore.contains(clientEventID) { return nil }
         return try Row.fetchOne(
             try db.cachedStatement(
                 sql: "SELECT id, cost_micros, cost_kind, workspace_id FROM usage_events WHERE org_id = ? AND client_event_id = ?"),

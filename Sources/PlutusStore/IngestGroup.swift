@@ -81,6 +81,8 @@ public struct IngestGroup<Source: MeteringSource> {
                 }
                 claimedInGroup[claim.key] = (claim.requestHash, decisions.count)
             }
+            let clientEventIDs = batch.events.compactMap(\.clientEventID)
+            if !clientEventIDs.isEmpty { try source.expect(clientEventIDs: clientEventIDs) }
             var run = MeteringRun(
                 source: source, organization: organization, creditBalance: writes.creditBalance,
                 usageBalance: writes.usageBalance, batch: batch)

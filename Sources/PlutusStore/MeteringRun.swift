@@ -19,6 +19,13 @@ public protocol MeteringSource {
     /// Takes in what a finished run of the group will write, so that a later run of the same
     /// group reads it as stored (its rows land only after the last run is decided).
     mutating func absorb(_ writes: MeteringWrites)
+    /// Told the client `event_id`s of a request before its events are decided, so a store
+    /// can look them all up at once; `recordedEvent` must answer the same either way.
+    mutating func expect(clientEventIDs: [String]) throws
+}
+
+extension MeteringSource {
+    public mutating func expect(clientEventIDs: [String]) throws {}
 }
 
 /// An event already recorded under a client `event_id`.

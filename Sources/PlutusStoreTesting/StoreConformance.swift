@@ -349,6 +349,20 @@ public enum StoreConformance {
         #expect(try await store.balance(org, at: now).balance == dollars("-1"))
     }
 
+    /// A request with many client event ids (more than one lookup's worth) finds exactly the
+    /// ones recorded before, wherever they stand in the batch.
+    public static func manyClientEventIDsAreCheckedAtOnce(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await record(store, org, [event(cost: "1", eventID: "old-3"), event(cost: "1", eventID: "old-777")])
+        let ids = (0..<900).map { index in index == 3 ? "old-3" : index == 777 ? "old-777" : "new-\(index)" }
+        let result = try #require(outcome(try await record(store, org, ids.map { event(cost: "0.01", eventID: $0) })))
+        let duplicates = result.events.indices.filter { result.events[$0].status == .duplicate }
+        #expect(duplicates == [3, 777])
+        #expect(result.recordedCount == 898)
+        #expect(try await allEvents(store, org).count == 900)
+        #expect(try await store.verify().isClean)
+    }
+
     public static func creditsAreIdempotentByReference(_ store: some BillingStore) async throws {
         let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
         let other = try await store.createOrganization(name: "Other", plan: .pro, ownerEmail: nil).id

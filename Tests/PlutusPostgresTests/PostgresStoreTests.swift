@@ -95,6 +95,9 @@ struct PostgresConformanceTests {
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await withFreshStore(StoreConformance.creditHistoryFollowsTheLedger)
     }
+    @Test func manyClientEventIDsAreCheckedAtOnce() async throws {
+        try await withFreshStore(StoreConformance.manyClientEventIDsAreCheckedAtOnce)
+    }
     @Test func creditStatementsReconcile() async throws { try await withFreshStore(StoreConformance.creditStatementsReconcile) }
     @Test(arguments: [UInt64(20_261_207), 7]) func statementsReconcileEveryMonthWithBackDatedUsage(seed: UInt64) async throws {
         try await withFreshStore { try await StoreConformance.statementsReconcileEveryMonthWithBackDatedUsage($0, seed: seed) }

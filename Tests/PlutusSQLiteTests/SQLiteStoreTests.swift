@@ -81,6 +81,9 @@ struct SQLiteConformanceTests {
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await StoreConformance.creditHistoryFollowsTheLedger(makeStore())
     }
+    @Test func manyClientEventIDsAreCheckedAtOnce() async throws {
+        try await StoreConformance.manyClientEventIDsAreCheckedAtOnce(makeStore())
+    }
     @Test func creditStatementsReconcile() async throws { try await StoreConformance.creditStatementsReconcile(makeStore()) }
     @Test(arguments: [UInt64(20_261_207), 7, 42]) func statementsReconcileEveryMonthWithBackDatedUsage(seed: UInt64) async throws
     {
