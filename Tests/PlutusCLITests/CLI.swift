@@ -49,6 +49,7 @@ struct CLI {
         var environment = ProcessInfo.processInfo.environment
         environment["PLUTUS_HOME"] = home
         environment.removeValue(forKey: "PLUTUS_DB")
+        environment.removeValue(forKey: "PLUTUS_DATABASE_URL")
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
         let out = Pipe()

@@ -23,26 +23,15 @@ struct ReadmeTourTests {
         let script = try Self.tour()
         #expect(script.contains("plutus adjust --amount -2.5"))
         let cli = CLI()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        // Each command must succeed; `plutus` is the binary under test.
-        process.arguments = ["-euo", "pipefail", "-c", script]
-        var environment = ProcessInfo.processInfo.environment
-        environment["PATH"] =
-            URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "")
-        environment["PLUTUS_HOME"] = cli.home
-        environment.removeValue(forKey: "PLUTUS_DB")
-        environment.removeValue(forKey: "PLUTUS_DATABASE_URL")
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "the tour stopped: \(stderr)\n\(stdout.suffix(2_000))")
+        // Each command must succeed; `plutus` is the binary under test, first on the PATH.
+        let run = try cli.run(
+            arguments: ["-euo", "pipefail", "-c", script],
+            environment: [
+                "PATH": URL(fileURLWithPath: CLI.binary).deletingLastPathComponent().path + ":"
+                    + (ProcessInfo.processInfo.environment["PATH"] ?? "")
+            ], executable: "/bin/bash")
+        let stdout = run.stdout
+        #expect(run.status == 0, "the tour stopped: \(run.stderr)\n\(stdout.suffix(2_000))")
         // What the tour's comment promises for its first call.
         #expect(stdout.contains("cost $0.063000 (estimated) · balance $57.44"))
         #expect(stdout.contains("checked "), "verify ran last")
