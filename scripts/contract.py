@@ -73,12 +73,14 @@ class Contract:
             node = node[part.replace("~1", "/").replace("~0", "~")]
         return node
 
-    def check(self, name, base, method, path, expect, body=None, token=None, headers=None, raw=None):
+    def check(self, name, base, method, path, expect, body=None, token=None, headers=None, raw=None, template=None):
+        """`template` is the documented path when `path` fills in its parameters."""
         status, response_headers, payload = request(base, method, path, body, token, headers, raw)
         problems = []
         if status != expect:
             problems.append(f"status {status}, expected {expect}: {payload[:200]!r}")
-        operation = self.spec["paths"][path.split("?")[0]][method.lower()]
+        documented_path = template or path.split("?")[0]
+        operation = self.spec["paths"][documented_path][method.lower()]
         documented = operation["responses"].get(str(status))
         if documented is None:
             problems.append(f"status {status} is not documented")
@@ -89,7 +91,7 @@ class Contract:
             if content and media not in content:
                 problems.append(f"content type {media} is not documented")
             elif media == "application/json":
-                pointer = self.pointer(path.split("?")[0], method.lower(), str(status), documented)
+                pointer = self.pointer(documented_path, method.lower(), str(status), documented)
                 schema = {"$ref": "urn:spec#" + pointer}
                 validator = Draft202012Validator(schema, registry=self.registry)
                 for error in validator.iter_errors(json.loads(payload)):
@@ -182,6 +184,29 @@ def run_contract(c, base):
     c.check("export json page", base, "GET", "/v1/usage/export.json?limit=1", 200, token=secret)
     c.check("export csv", base, "GET", "/v1/usage/export.csv?since=0", 200, token=secret)
     c.check("export bad time", base, "GET", "/v1/usage/export.json?since=later", 400, token=secret)
+    hold = {"amount_usd": 0.5, "workspace": "contract", "ttl_seconds": 120, "metadata": {"step": 1}}
+    _, placed = c.check("hold: place", base, "POST", "/v1/reservations", 201, hold, secret,
+                        {"Idempotency-Key": "contract-hold"})
+    held = json.loads(placed)["reservation_id"]
+    c.check("hold: replay", base, "POST", "/v1/reservations", 201, hold, secret, {"Idempotency-Key": "contract-hold"})
+    _, worst = c.check("hold: worst case from the catalog", base, "POST", "/v1/reservations", 201,
+                       {"provider": "anthropic", "model": "claude-opus-4-8", "input_tokens": 12000,
+                        "max_output_tokens": 4096}, secret)
+    c.check("hold: more than available", base, "POST", "/v1/reservations", 402, {"amount_usd": 1000}, secret)
+    c.check("hold: unknown field", base, "POST", "/v1/reservations", 400, {"amount": 1}, secret)
+    c.check("hold: show", base, "GET", f"/v1/reservations/{held}", 200, token=secret, template="/v1/reservations/{id}")
+    c.check("hold: list active", base, "GET", "/v1/reservations?active=true", 200, token=secret)
+    settle = {"provider": "openai", "model": "gpt-5-mini", "cost_usd": 0.2}
+    c.check("hold: settle", base, "POST", f"/v1/reservations/{held}/settle", 200, settle, secret,
+            template="/v1/reservations/{id}/settle")
+    c.check("hold: settle again", base, "POST", f"/v1/reservations/{held}/settle", 200, settle, secret,
+            template="/v1/reservations/{id}/settle")
+    c.check("hold: release a settled hold", base, "POST", f"/v1/reservations/{held}/release", 409, token=secret,
+            template="/v1/reservations/{id}/release")
+    c.check("hold: release", base, "POST", f"/v1/reservations/{json.loads(worst)['reservation_id']}/release", 200,
+            token=secret, template="/v1/reservations/{id}/release")
+    c.check("hold: unknown id", base, "GET", "/v1/reservations/rsv_0000000000000000", 404, token=secret,
+            template="/v1/reservations/{id}")
     c.secret = secret
 
 

@@ -65,6 +65,19 @@ public enum Limits {
     public static let smtpReplyLinesMax = 64
     /// Bytes of a channel's answer kept in the delivery log.
     public static let alertReplyBytesMax = 512
+    /// Largest hold.
+    public static let holdAmountMax = MicroDollars(rawValue: 1_000_000 * MicroDollars.perDollar)
+    /// How long a hold may live, in seconds, and how long it lives when the caller does not say.
+    public static let holdTTLSeconds: ClosedRange<Int64> = 1...86_400
+    public static let holdTTLSecondsDefault: Int64 = 600
+    /// Bytes of a hold's `metadata` object, as JSON text.
+    public static let holdMetadataBytesMax = 4_096
+    /// Longest `run_id`, in UTF-8 bytes.
+    public static let runIDBytesMax = 128
+    /// How often the server releases holds past their expiry (reads never count them anyway).
+    public static let holdSweepIntervalSeconds: Int64 = 30
+    /// Holds in one page of a listing.
+    public static let holdListMax = 500
     /// Days one usage summary may span (a dashboard range or a statement month fits easily).
     public static let summaryDaysMax = 400
 }

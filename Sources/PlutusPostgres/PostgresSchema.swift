@@ -16,6 +16,7 @@ enum PostgresSchema {
         Migration(name: "v3-alert-deliveries", sql: v3),
         Migration(name: "v4-usage-days", sql: v4),
         Migration(name: "v5-usage-entry-per-request", sql: v5),
+        Migration(name: "v6-holds", sql: v6),
     ]
 
     static var version: Int { migrations.count }
@@ -291,6 +292,37 @@ enum PostgresSchema {
         WHERE n.kind = 'usage' AND n.reference = e.id AND e.cost_micros > 0;
         ALTER TABLE usage_events ENABLE TRIGGER usage_events_append_only;
         DROP INDEX usage_events_org_ts;
+        """
+
+    /// Holds (reservations), as in SQLite's v8: the organization's credit account keeps the
+    /// sum of its active holds and a time at or before the earliest of their expiries. On the
+    /// locked row, not the organization's: a transaction that waited for the lock re-reads
+    /// the rows it locked, but not the other rows of the same query.
+    private static let v6 = """
+        ALTER TABLE accounts ADD COLUMN held_micros BIGINT NOT NULL DEFAULT 0 CHECK (held_micros >= 0);
+        ALTER TABLE accounts ADD COLUMN hold_expiry_next BIGINT;
+        CREATE TABLE holds (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            status TEXT NOT NULL CHECK (status IN ('held', 'settled', 'released', 'expired')),
+            amount_micros BIGINT NOT NULL CHECK (amount_micros > 0),
+            workspace TEXT,
+            task_type TEXT,
+            run_id TEXT,
+            api_key_id TEXT,
+            provider TEXT,
+            model TEXT,
+            metadata TEXT,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            closed_at BIGINT,
+            event_id TEXT,
+            cost_micros BIGINT,
+            response TEXT
+        );
+        CREATE INDEX holds_active ON holds(org_id, expires_at) WHERE status = 'held';
+        CREATE INDEX holds_org_created ON holds(org_id, created_at);
+        CREATE INDEX accounts_hold_expiry ON accounts(hold_expiry_next) WHERE hold_expiry_next IS NOT NULL;
         """
 
     private static let v2 = """

@@ -8,24 +8,32 @@ extension PostgresStore {
     /// of an organization's money takes this lock first, always in id order, so writers of
     /// one organization queue here in every process.
     static func lockOrganization(_ connection: PostgresConnection, _ organizationID: OrganizationID, logger: Logger) async throws
-        -> (Organization, [AccountCode: (id: Int64, balance: Int64)])
+        -> (Organization, [AccountCode: (id: Int64, balance: Int64)], HoldTotals)
     {
         var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
         var organization: Organization?
+        var holds = HoldTotals.none
         for row in try await connection.query(
             """
-            SELECT a.id AS account_id, a.code, a.balance_micros, o.* FROM accounts a JOIN organizations o ON o.id = a.org_id
+            SELECT a.id AS account_id, a.code, a.balance_micros, a.held_micros AS account_held_micros,
+                   a.hold_expiry_next AS account_hold_expiry_next, o.*
+            FROM accounts a JOIN organizations o ON o.id = a.org_id
             WHERE a.org_id = \(organizationID.rawValue) ORDER BY a.id FOR UPDATE OF a
             """, logger: logger
         ).rows() {
             organization = try organization ?? Self.organization(row)
             guard let code = AccountCode(rawValue: try row.string("code")) else { continue }
+            if code == .credit {
+                holds = HoldTotals(
+                    held: MicroDollars(rawValue: try row.int64("account_held_micros")),
+                    nextExpiry: try row.optionalInt64("account_hold_expiry_next").map { Timestamp(rawValue: $0) })
+            }
             accounts[code] = (try row.int64("account_id"), try row.int64("balance_micros"))
         }
         guard let organization, accounts.count == AccountCode.allCases.count else {
             throw StoreError.organizationNotFound(organizationID.rawValue)
         }
-        return (organization, accounts)
+        return (organization, accounts, holds)
     }
 
     /// Appends one entry and moves both account balances; the accounts must be locked.
@@ -72,7 +80,7 @@ extension PostgresStore {
         async throws -> CreditResult
     {
         try await transaction { connection in
-            let (organization, accounts) = try await Self.lockOrganization(connection, organizationID, logger: self.logger)
+            let (organization, accounts, _) = try await Self.lockOrganization(connection, organizationID, logger: self.logger)
             let existing = try await connection.query(
                 "\(unescaped: Self.entrySelect) WHERE e.kind = \(movement.kind.rawValue) AND e.reference = \(movement.reference)",
                 logger: self.logger
@@ -136,6 +144,8 @@ extension PostgresStore {
                     """
                     SELECT a.balance_micros,
                            (SELECT COUNT(*) FROM workspaces w WHERE w.org_id = a.org_id) AS workspaces,
+                           (SELECT COALESCE(SUM(h.amount_micros), 0)::int8 FROM holds h
+                            WHERE h.org_id = a.org_id AND h.status = 'held' AND h.expires_at > \(time.millis)) AS held,
                            m.tokens, m.cost_micros, m.events
                     FROM accounts a
                     LEFT JOIN usage_months m ON m.org_id = a.org_id AND m.workspace_id = '' AND m.month = \(month.text)
@@ -149,7 +159,8 @@ extension PostgresStore {
                 hardStopExempt: organization.hardStopExempt, month: month,
                 monthTrackedTokens: try row.optionalInt64("tokens") ?? 0,
                 monthSpend: MicroDollars(rawValue: try row.optionalInt64("cost_micros") ?? 0),
-                monthEvents: try row.optionalInt64("events") ?? 0, workspaceCount: Int(try row.int64("workspaces")))
+                monthEvents: try row.optionalInt64("events") ?? 0, workspaceCount: Int(try row.int64("workspaces")),
+                held: MicroDollars(rawValue: try row.int64("held")))
         }
     }
 

@@ -20,42 +20,55 @@ extension PostgresStore {
     func commitGroup(_ jobs: [IngestJob]) async throws -> [Result<UsageBatchResult, StoreError>] {
         precondition(!jobs.isEmpty && Set(jobs.map(\.batch.organizationID)).count == 1, "one organization per group")
         return try await transaction { connection in
-            let logger = self.logger
-            let organizationID = jobs[0].batch.organizationID
-            let (organization, accounts) = try await Self.lockOrganization(connection, organizationID, logger: logger)
-            let stored = try await Self.storedResponses(
-                connection, organizationID, keys: jobs.compactMap(\.batch.idempotency?.key), logger: logger)
-            var group = IngestGroup(
-                organization: organization,
-                source: try await PrefetchedSource.load(connection, organization, jobs.map(\.batch), logger: logger),
-                creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance)
-            let requests = jobs.map { IngestGroup<PrefetchedSource>.Request(batch: $0.batch, priced: $0.priced) }
-            try group.decide(requests) { key in stored[key] }
-            try await Self.write(
-                connection, group.writes, created: group.source.created, organization: organizationID,
-                accounts: accounts.mapValues(\.id), logger: logger)
-            var newAlerts: [Int: Set<String>] = [:]
-            for (index, draft, time) in group.alertsToLog(requests)
-            where try await Self.logAlert(connection, organizationID, draft, at: time, logger: logger) {
-                newAlerts[index, default: []].insert(MeteringRun<PrefetchedSource>.alertKey(draft))
-            }
-            let (answers, kept) = group.finish(requests, newAlerts: newAlerts)
-            let keyed = kept.map { ($0.claim, $0.response, $0.at) }
-            let results: [Result<UsageBatchResult, StoreError>] = zip(requests, answers).map { request, answer in
-                answer.map { answer in
-                    switch answer {
-                    case .committed(let outcome, let response):
-                        .committed(outcome, response ?? UsageResponse.render(outcome, upgradeURL: request.batch.upgradeURL))
-                    case .replayed(let stored): .replayed(stored)
-                    }
-                }
-            }
-            try await Self.storeResponses(connection, organizationID, keyed, logger: logger)
-            return results
+            let (organization, accounts, locked) = try await Self.lockOrganization(
+                connection, jobs[0].batch.organizationID, logger: self.logger)
+            let now = jobs.map(\.batch.receivedAt).max()!
+            let totals = try await Self.expireDueHolds(connection, organization.id, locked, now: now, logger: self.logger)
+            return try await Self.recordUsage(
+                connection, jobs, organization: organization, accounts: accounts, held: totals.held, logger: self.logger)
         }
     }
 
-    private static func storedResponses(
+    /// The requests decided and written, for an organization locked and read already, with
+    /// `held` set aside by its holds.
+    static func recordUsage(
+        _ connection: PostgresConnection, _ jobs: [IngestJob], organization: Organization,
+        accounts: [AccountCode: (id: Int64, balance: Int64)], held: MicroDollars, logger: Logger
+    ) async throws -> [Result<UsageBatchResult, StoreError>] {
+        let organizationID = organization.id
+        let stored = try await Self.storedResponses(
+            connection, organizationID, keys: jobs.compactMap(\.batch.idempotency?.key), logger: logger)
+        var group = IngestGroup(
+            organization: organization,
+            source: try await PrefetchedSource.load(connection, organization, jobs.map(\.batch), logger: logger),
+            creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance,
+            held: held)
+        let requests = jobs.map { IngestGroup<PrefetchedSource>.Request(batch: $0.batch, priced: $0.priced) }
+        try group.decide(requests) { key in stored[key] }
+        try await Self.write(
+            connection, group.writes, created: group.source.created, organization: organizationID,
+            accounts: accounts.mapValues(\.id), logger: logger)
+        var newAlerts: [Int: Set<String>] = [:]
+        for (index, draft, time) in group.alertsToLog(requests)
+        where try await Self.logAlert(connection, organizationID, draft, at: time, logger: logger) {
+            newAlerts[index, default: []].insert(MeteringRun<PrefetchedSource>.alertKey(draft))
+        }
+        let (answers, kept) = group.finish(requests, newAlerts: newAlerts)
+        let keyed = kept.map { ($0.claim, $0.response, $0.at) }
+        let results: [Result<UsageBatchResult, StoreError>] = zip(requests, answers).map { request, answer in
+            answer.map { answer in
+                switch answer {
+                case .committed(let outcome, let response):
+                    .committed(outcome, response ?? UsageResponse.render(outcome, upgradeURL: request.batch.upgradeURL))
+                case .replayed(let stored): .replayed(stored)
+                }
+            }
+        }
+        try await Self.storeResponses(connection, organizationID, keyed, logger: logger)
+        return results
+    }
+
+    static func storedResponses(
         _ connection: PostgresConnection, _ organizationID: OrganizationID, keys: [String], logger: Logger
     )
         async throws -> [String: (hash: String, response: StoredResponse)]
@@ -74,7 +87,7 @@ extension PostgresStore {
         return stored
     }
 
-    private static func storeResponses(
+    static func storeResponses(
         _ connection: PostgresConnection, _ organizationID: OrganizationID,
         _ keyed: [(UsageBatch.IdempotencyClaim, StoredResponse, Timestamp)], logger: Logger
     ) async throws {

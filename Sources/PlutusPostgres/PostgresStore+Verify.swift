@@ -92,6 +92,19 @@ extension PostgresStore {
         }
         progress(.dailyRollup)
         problems += try await verifyDailyRollup(connection, logger: logger)
+        progress(.holds)
+        for row in try await connection.query(PostgresQuery(unsafeSQL: StoreVerification.mismatchedHoldTotals), logger: logger)
+            .rows()
+        {
+            problems.append(
+                StoreVerification.mismatchedHoldTotalsProblem(
+                    id: try row.string("id"), held: try row.int64("held_micros"), active: try row["active"].decode(Int64.self)))
+        }
+        for row in try await connection.query(
+            PostgresQuery(unsafeSQL: StoreVerification.settledHoldsWithoutEvent), logger: logger
+        ).rows() {
+            problems.append("hold \(try row.string("id")): settled, but its event is not recorded")
+        }
         func count(_ table: String) async throws -> Int {
             Int(
                 try await connection.query(PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(table)"), logger: logger)

@@ -6,7 +6,7 @@ import GRDB
 /// new migration appended to the list.
 package enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
-    static let version = 7
+    static let version = 8
 
     package static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -31,6 +31,9 @@ package enum SQLiteSchema {
         migrator.registerMigration("v7-checks-without-in-lists") { db in
             try rewriteChecks(db, v7)
         }
+        migrator.registerMigration("v8-holds") { db in
+            try db.execute(sql: v8)
+        }
         return migrator
     }
 
@@ -41,6 +44,37 @@ package enum SQLiteSchema {
         let old: String
         let new: String
     }
+
+    /// Holds (reservations): credit set aside before a call. The organization's credit
+    /// account keeps the sum of its active holds and a time at or before the earliest of
+    /// their expiries (the other accounts keep 0 and NULL), so a spend reads what is held from
+    /// the row it locks anyway, and looks for holds to expire only when one may be due.
+    static let v8 = """
+        ALTER TABLE accounts ADD COLUMN held_micros INTEGER NOT NULL DEFAULT 0 CHECK (held_micros >= 0);
+        ALTER TABLE accounts ADD COLUMN hold_expiry_next INTEGER;
+        CREATE TABLE holds (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            status TEXT NOT NULL CHECK (status = 'held' OR status = 'settled' OR status = 'released' OR status = 'expired'),
+            amount_micros INTEGER NOT NULL CHECK (amount_micros > 0),
+            workspace TEXT,
+            task_type TEXT,
+            run_id TEXT,
+            api_key_id TEXT,
+            provider TEXT,
+            model TEXT,
+            metadata TEXT,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            closed_at INTEGER,
+            event_id TEXT,
+            cost_micros INTEGER,
+            response TEXT
+        ) STRICT;
+        CREATE INDEX holds_active ON holds(org_id, expires_at) WHERE status = 'held';
+        CREATE INDEX holds_org_created ON holds(org_id, created_at);
+        CREATE INDEX accounts_hold_expiry ON accounts(hold_expiry_next) WHERE hold_expiry_next IS NOT NULL;
+        """
 
     /// The `IN (…)` lists of the two tables every ingest request writes, spelled out as `OR`s.
     /// SQLite 3.40 evaluates a CHECK's `x IN ('a', 'b', 'c')` by building a temporary b-tree

@@ -110,7 +110,7 @@ extension SQLiteStore {
         async throws -> CreditResult
     {
         try await groupWrite { db in
-            let (organization, accounts) = try Self.lockedOrganization(db, organizationID)
+            let (organization, accounts, _) = try Self.lockedOrganization(db, organizationID)
             let existing = try Row.fetchOne(
                 db, sql: "\(Self.entrySelect) WHERE e.kind = ? AND e.reference = ?",
                 arguments: [movement.kind.rawValue, movement.reference]
@@ -169,11 +169,18 @@ extension SQLiteStore {
             let workspaces =
                 try Int.fetchOne(
                     db, sql: "SELECT COUNT(*) FROM workspaces WHERE org_id = ?", arguments: [organizationID.rawValue]) ?? 0
+            // Holds active at `time`: one past its expiry is not held even before it is swept.
+            let held =
+                try Int64.fetchOne(
+                    db,
+                    sql:
+                        "SELECT COALESCE(SUM(amount_micros), 0) FROM holds WHERE org_id = ? AND status = 'held' AND expires_at > ?",
+                    arguments: [organizationID.rawValue, time.millis]) ?? 0
             return BalanceSnapshot(
                 organizationID: organizationID, plan: organization.plan, balance: try Self.creditBalance(db, organizationID),
                 everCredited: organization.everCredited, hardStopExempt: organization.hardStopExempt, month: month,
                 monthTrackedTokens: row?["tokens"] ?? 0, monthSpend: MicroDollars(rawValue: row?["cost_micros"] ?? 0),
-                monthEvents: row?["events"] ?? 0, workspaceCount: workspaces)
+                monthEvents: row?["events"] ?? 0, workspaceCount: workspaces, held: MicroDollars(rawValue: held))
         }
     }
 

@@ -39,13 +39,26 @@ extension SQLiteStore {
     /// `IngestGroup` from what is read here under the write lock; the rows are written
     /// together (events, usage entries, balances, counters, rollups), then each request's
     /// alerts and kept response. A key used before with another body fails its request
-    /// alone; any other failure throws, for the caller to roll back.
+    /// alone; any other failure throws, for the caller to roll back. Holds past their expiry
+    /// are released first, so the requests spend against the holds of this moment.
     static func recordUsage(_ db: Database, _ requests: [GroupCommitter.Ingest]) throws -> [Result<BatchWrite, StoreError>] {
         precondition(!requests.isEmpty && Set(requests.map(\.batch.organizationID)).count == 1, "one organization")
-        let (organization, accounts) = try lockedOrganization(db, requests[0].batch.organizationID)
+        let (organization, accounts, totals) = try lockedOrganization(db, requests[0].batch.organizationID)
+        let now = requests.map(\.batch.receivedAt).max()!
+        let holds = try expireDueHolds(db, organization.id, totals, now: now)
+        return try recordUsage(db, requests, organization: organization, accounts: accounts, held: holds.held)
+    }
+
+    /// The requests decided and written, for an organization locked and read already, with
+    /// `held` set aside by its holds.
+    static func recordUsage(
+        _ db: Database, _ requests: [GroupCommitter.Ingest], organization: Organization,
+        accounts: [AccountCode: (id: Int64, balance: Int64)], held: MicroDollars
+    ) throws -> [Result<BatchWrite, StoreError>] {
         var group = IngestGroup(
             organization: organization, source: SQLiteMeteringSource(db: db, organizationID: organization.id),
-            creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance)
+            creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance,
+            held: held)
         let groupRequests = requests.map { IngestGroup<SQLiteMeteringSource>.Request(batch: $0.batch, priced: $0.priced) }
         try group.decide(groupRequests) { key in try storedResponse(db, organization.id, key: key) }
         try write(db, group.writes, organization: organization.id, accounts: accounts.mapValues(\.id))
@@ -54,17 +67,7 @@ extension SQLiteStore {
             newAlerts[index, default: []].insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))
         }
         let (answers, kept) = group.finish(groupRequests, newAlerts: newAlerts)
-        for keep in kept {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(arguments: [
-                organization.id.rawValue, keep.claim.key, keep.claim.requestHash, keep.response.status, keep.response.body,
-                keep.at.millis,
-            ])
-        }
+        for keep in kept { try keepResponse(db, organization.id, keep.claim, keep.response, at: keep.at) }
         return answers.map { answer in
             answer.map { answer in
                 switch answer {
@@ -75,8 +78,23 @@ extension SQLiteStore {
         }
     }
 
+    /// Keeps a response under its Idempotency-Key, in the transaction that produced it.
+    static func keepResponse(
+        _ db: Database, _ organizationID: OrganizationID, _ claim: UsageBatch.IdempotencyClaim, _ response: StoredResponse,
+        at time: Timestamp
+    ) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO idempotency_records(org_id, idem_key, request_hash, status, response, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            organizationID.rawValue, claim.key, claim.requestHash, response.status, response.body, time.millis,
+        ])
+    }
+
     /// The response stored under an Idempotency-Key, with the fingerprint of its body.
-    private static func storedResponse(_ db: Database, _ organizationID: OrganizationID, key: String) throws
+    static func storedResponse(_ db: Database, _ organizationID: OrganizationID, key: String) throws
         -> (hash: String, response: StoredResponse)?
     {
         try Row.fetchOne(
@@ -90,18 +108,24 @@ extension SQLiteStore {
     /// through the C API. Writers call it under the write lock: nothing changes them until
     /// the transaction ends.
     static func lockedOrganization(_ db: Database, _ id: OrganizationID) throws
-        -> (organization: Organization, accounts: [AccountCode: (id: Int64, balance: Int64)])
+        -> (organization: Organization, accounts: [AccountCode: (id: Int64, balance: Int64)], holds: HoldTotals)
     {
         var query = RawStatement(
             try db.cachedStatement(
                 sql: """
                     SELECT o.id, o.name, o.slug, o.plan, o.hard_stop_exempt, o.ever_credited, o.stripe_customer_id,
-                           o.created_at, a.id, a.code, a.balance_micros
+                           o.created_at, a.id, a.code, a.balance_micros, a.held_micros, a.hold_expiry_next
                     FROM organizations o JOIN accounts a ON a.org_id = o.id WHERE o.id = ?
                     """))
         var organization: Organization?
         var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
+        var holds = HoldTotals.none
         try query.query({ $0.text(id.rawValue) }) { row in
+            if row.text(9) == AccountCode.credit.rawValue {
+                holds = HoldTotals(
+                    held: MicroDollars(rawValue: row.integer(11)),
+                    nextExpiry: row.optionalInteger(12).map { Timestamp(rawValue: $0) })
+            }
             if organization == nil {
                 organization = Organization(
                     id: OrganizationID(rawValue: row.text(0) ?? ""), name: row.text(1) ?? "", slug: row.text(2) ?? "",
@@ -115,7 +139,7 @@ extension SQLiteStore {
         guard let organization, accounts.count == AccountCode.allCases.count else {
             throw StoreError.organizationNotFound(id.rawValue)
         }
-        return (organization, accounts)
+        return (organization, accounts, holds)
     }
 
     /// Writes the rows metering runs gathered (alerts are logged by the caller, request by request).

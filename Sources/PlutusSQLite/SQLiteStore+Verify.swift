@@ -70,6 +70,14 @@ extension SQLiteStore {
             problems += try Self.verifyMonthCounters(db)
             progress(.dailyRollup)
             problems += try Self.verifyDailyRollup(db)
+            progress(.holds)
+            for row in try Row.fetchAll(db, sql: StoreVerification.mismatchedHoldTotals) {
+                problems.append(
+                    StoreVerification.mismatchedHoldTotalsProblem(id: row["id"], held: row["held_micros"], active: row["active"]))
+            }
+            for id in try String.fetchAll(db, sql: StoreVerification.settledHoldsWithoutEvent) {
+                problems.append("hold \(id): settled, but its event is not recorded")
+            }
             return VerificationReport(
                 accountsChecked: accounts.count,
                 entriesChecked: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries") ?? 0,

@@ -47,11 +47,12 @@ func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: buffer))
     }
-    UsageController(
+    let usage = UsageController(
         store: store, configuration: configuration,
         limiter: RateLimiter(ratePerMinute: configuration.ingestRatePerMinute, burst: configuration.ingestBurst),
-        metrics: metrics
-    ).register(on: router)
+        metrics: metrics)
+    usage.register(on: router)
+    ReservationController(usage: usage).register(on: router)
     AdminController(store: store, adminToken: configuration.adminToken).register(on: router)
     StripeWebhookController(store: store, configuration: configuration, metrics: metrics).register(on: router)
     BillingController(store: store, configuration: configuration).register(on: router)

@@ -35,6 +35,26 @@ public protocol BillingStore: Sendable {
     func postCredit(_ organizationID: OrganizationID, _ movement: CreditMovement, at time: Timestamp) async throws
         -> CreditResult
 
+    /// Sets credit aside for a call about to run, or refuses with nothing held: decided in
+    /// one transaction with the balance and every active hold (holds due at
+    /// `request.receivedAt` are expired first). Idempotent by its Idempotency-Key.
+    func placeHold(_ request: HoldRequest) async throws -> HoldResult
+    /// Records the call's one event at its actual cost (charged in full, above the hold too)
+    /// and releases the rest of the hold, in one transaction; a settled hold answers as the
+    /// first time; a released or expired one is `StoreError.reservationClosed`.
+    func settleHold(_ id: ReservationID, _ batch: UsageBatch) async throws -> SettleResult
+    /// Releases an active hold whole (a released one answers as the first time).
+    func releaseHold(_ organizationID: OrganizationID, _ id: ReservationID, at time: Timestamp) async throws
+        -> (reservation: Reservation, response: StoredResponse)
+    func reservation(_ organizationID: OrganizationID, _ id: ReservationID) async throws -> Reservation?
+    /// Holds newest first, at most `limit` (clamped to `Limits.holdListMax`); with
+    /// `activeAt`, only those active at that time.
+    func reservations(_ organizationID: OrganizationID, activeAt: Timestamp?, limit: Int) async throws -> [Reservation]
+    /// Expires every organization's holds past their expiry at `time`; returns how many.
+    func expireHolds(at time: Timestamp) async throws -> Int
+
+    /// The balance, with what holds active at `time` set aside (expired ones never count,
+    /// swept or not).
     func balance(_ organizationID: OrganizationID, at time: Timestamp) async throws -> BalanceSnapshot
     func usageEvents(_ organizationID: OrganizationID, page: PageRequest) async throws -> Page<UsageEventRecord>
     /// Events in `order` of sequence, past the cursor `after` (a sequence number: above it
@@ -119,7 +139,7 @@ extension BillingStore {
 /// where it is.
 public enum VerificationStage: Int, Sendable, CaseIterable, CustomStringConvertible {
     case balances = 1
-    case creditFlags, usageEntries, monthCounters, dailyRollup
+    case creditFlags, usageEntries, monthCounters, dailyRollup, holds
 
     public var description: String {
         switch self {
@@ -128,6 +148,7 @@ public enum VerificationStage: Int, Sendable, CaseIterable, CustomStringConverti
         case .usageEntries: "usage entries against their events"
         case .monthCounters: "month counters against the events"
         case .dailyRollup: "the daily rollup against the events"
+        case .holds: "held amounts against the active holds"
         }
     }
 }

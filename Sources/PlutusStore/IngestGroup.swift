@@ -46,13 +46,19 @@ public struct IngestGroup<Source: MeteringSource> {
     }
 
     public let organization: Organization
+    /// Credit set aside by the organization's active holds (after those due have expired).
+    public let held: MicroDollars
     public private(set) var source: Source
     /// Everything the group writes, for the store to write in bulk.
     public private(set) var writes: MeteringWrites
     public private(set) var decisions: [Decision] = []
 
-    public init(organization: Organization, source: Source, creditBalance: MicroDollars, usageBalance: Int64) {
+    public init(
+        organization: Organization, source: Source, creditBalance: MicroDollars, usageBalance: Int64,
+        held: MicroDollars = .zero
+    ) {
         self.organization = organization
+        self.held = held
         self.source = source
         writes = MeteringWrites(creditBalance: creditBalance, usageBalance: usageBalance)
     }
@@ -85,7 +91,7 @@ public struct IngestGroup<Source: MeteringSource> {
             if !clientEventIDs.isEmpty { try source.expect(clientEventIDs: clientEventIDs) }
             var run = MeteringRun(
                 source: source, organization: organization, creditBalance: writes.creditBalance,
-                usageBalance: writes.usageBalance, batch: batch)
+                usageBalance: writes.usageBalance, held: held, batch: batch)
             let events = try run.run(request.priced)
             let tokens = try run.monthTokens(batch.receivedAt.month)
             source = run.source

@@ -164,6 +164,8 @@ public struct MeteringRun<Source: MeteringSource> {
     public private(set) var source: Source
     private let organization: Organization
     private let batch: UsageBatch
+    /// Credit set aside by the organization's active holds: spends may use the balance less this.
+    private let held: MicroDollars
     private var tokensByMonth: [CivilMonth: Int64] = [:]
     private var storedSpend: [MeteringWrites.CounterKey: Int64] = [:]
     private var recordedInBatch: [String: RecordedEvent] = [:]
@@ -173,9 +175,13 @@ public struct MeteringRun<Source: MeteringSource> {
     /// ledger row instead of 100. Their balances are filled in once the last event is decided.
     private var pendingEntries: [MeteringWrites.Entry] = []
 
-    public init(source: Source, organization: Organization, creditBalance: MicroDollars, usageBalance: Int64, batch: UsageBatch) {
+    public init(
+        source: Source, organization: Organization, creditBalance: MicroDollars, usageBalance: Int64,
+        held: MicroDollars = .zero, batch: UsageBatch
+    ) {
         self.source = source
         self.organization = organization
+        self.held = held
         self.batch = batch
         writes = MeteringWrites(creditBalance: creditBalance, usageBalance: usageBalance)
     }
@@ -241,23 +247,24 @@ public struct MeteringRun<Source: MeteringSource> {
         {
             return EventOutcome(
                 status: .duplicate, eventID: earlier.id, cost: earlier.cost, costKind: earlier.costKind,
-                balanceAfter: balance, overFreeLimit: false, workspaceID: earlier.workspaceID, alerts: [])
+                balanceAfter: balance, overFreeLimit: false, workspaceID: earlier.workspaceID, alerts: [], held: held)
         }
         let time = event.timestamp ?? batch.receivedAt
         let month = time.month
         let tokensBefore = try monthTokens(month)
         let snapshot = OrganizationSnapshot(
             plan: organization.plan, balance: balance, everCredited: organization.everCredited,
-            hardStopExempt: organization.hardStopExempt, monthTrackedTokens: tokensBefore)
+            hardStopExempt: organization.hardStopExempt, monthTrackedTokens: tokensBefore, held: held)
         switch Metering.decide(snapshot: snapshot, tokens: event.tokens, cost: priced.cost, policy: batch.policy) {
         case .reject(let rejection):
             let alerts =
                 rejection == .overBalance
-                ? raise([Alerting.hardStopAlert(balance: balance, cost: priced.cost, at: batch.receivedAt)]) : []
+                ? raise([Alerting.hardStopAlert(balance: balance, cost: priced.cost, held: held, at: batch.receivedAt)])
+                : []
             return EventOutcome(
                 status: .rejected(rejection), eventID: nil, cost: rejection == .overFreeLimit ? .zero : priced.cost,
                 costKind: priced.kind, balanceAfter: balance, overFreeLimit: rejection == .overFreeLimit,
-                workspaceID: nil, alerts: alerts)
+                workspaceID: nil, alerts: alerts, held: held)
         case .record(let balanceAfter, let overFreeLimit):
             let workspace = try resolveWorkspace(event.workspace)
             let eventID = UsageEventID.timeOrdered(at: batch.receivedAt)
@@ -316,7 +323,7 @@ public struct MeteringRun<Source: MeteringSource> {
             }
             return EventOutcome(
                 status: .recorded, eventID: eventID, cost: priced.cost, costKind: priced.kind, balanceAfter: balanceAfter,
-                overFreeLimit: overFreeLimit, workspaceID: workspace?.id, alerts: raise(drafts))
+                overFreeLimit: overFreeLimit, workspaceID: workspace?.id, alerts: raise(drafts), held: held)
         }
     }
 

@@ -64,6 +64,7 @@ public enum RecordJSON {
         if let name { members.append(("name", .string(name))) }
         members += [
             ("tier", .string(snapshot.plan.rawValue)), ("balance", .money(snapshot.balance)),
+            ("held_usd", .money(snapshot.held)), ("available_usd", .money(snapshot.available)),
             ("ever_credited", .bool(snapshot.everCredited)), ("allow_negative_balance", .bool(snapshot.hardStopExempt)),
             ("month", .string(snapshot.month.text)), ("mtd_spend", .money(snapshot.monthSpend)),
             ("mtd_events", .int(snapshot.monthEvents)), ("tracked_tokens_mtd", .int(snapshot.monthTrackedTokens)),

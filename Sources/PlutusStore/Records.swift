@@ -221,10 +221,15 @@ public struct BalanceSnapshot: Sendable, Equatable {
     public var monthSpend: MicroDollars
     public var monthEvents: Int64
     public var workspaceCount: Int
+    /// Credit set aside by holds active at the time of the snapshot.
+    public var held: MicroDollars
+    /// What spends may use: the balance less what is held.
+    public var available: MicroDollars { MicroDollars(rawValue: balance.rawValue - held.rawValue) }
 
     public init(
         organizationID: OrganizationID, plan: Plan, balance: MicroDollars, everCredited: Bool, hardStopExempt: Bool,
-        month: CivilMonth, monthTrackedTokens: Int64, monthSpend: MicroDollars, monthEvents: Int64, workspaceCount: Int
+        month: CivilMonth, monthTrackedTokens: Int64, monthSpend: MicroDollars, monthEvents: Int64, workspaceCount: Int,
+        held: MicroDollars = .zero
     ) {
         self.organizationID = organizationID
         self.plan = plan
@@ -236,6 +241,7 @@ public struct BalanceSnapshot: Sendable, Equatable {
         self.monthSpend = monthSpend
         self.monthEvents = monthEvents
         self.workspaceCount = workspaceCount
+        self.held = held
     }
 }
 

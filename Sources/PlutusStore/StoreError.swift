@@ -17,6 +17,10 @@ public enum StoreError: Error, Equatable, Sendable {
     case schemaTooNew(found: Int, supported: Int)
     /// A stored column holds a value this Plutus does not know (a newer writer, or damage).
     case unknownStoredValue(column: String, value: String)
+    /// No hold of this organization has this id.
+    case reservationNotFound(String)
+    /// The hold was settled, released or expired already, and the request cannot apply.
+    case reservationClosed(id: String, status: String)
     case backend(String)
 }
 
@@ -46,6 +50,8 @@ extension StoreError: CustomStringConvertible {
             "database schema version \(found) is newer than this Plutus supports (\(supported)); upgrade Plutus before opening it"
         case .unknownStoredValue(let column, let value):
             "the database holds '\(value)' in \(column), which this Plutus does not know; was it written by a newer Plutus?"
+        case .reservationNotFound(let id): "no reservation '\(id)' in this organization"
+        case .reservationClosed(let id, let status): "reservation \(id) is \(status)"
         case .backend: "internal storage error"
         }
     }

@@ -1,3 +1,5 @@
+import PlutusCore
+
 /// The usage-ledger checks of `verify`, in SQL both backends run as written, and the
 /// problems they report. A request's usage entry pays for its recorded events that cost
 /// something, each of which names it (`usage_events.entry_id`).
@@ -30,4 +32,31 @@ public enum StoreVerification {
     public static func mismatchedUsageEntryProblem(id: String) -> String {
         "usage entry \(id): its amount is not the sum of the costs of the events it pays for"
     }
+
+    /// Organizations whose kept hold totals (on their credit account) disagree with their
+    /// holds: the held amount is not the sum of the active holds, or the next expiry is later
+    /// than the earliest active hold's (it may be earlier, or left over, never later); or an
+    /// account other than credit keeps any (at most 20; columns `id`, `held_micros`, `active`).
+    public static let mismatchedHoldTotals = """
+        SELECT a.org_id AS id, a.held_micros, CAST(COALESCE(h.total, 0) AS BIGINT) AS active FROM accounts a
+        LEFT JOIN (SELECT org_id, SUM(amount_micros) AS total, MIN(expires_at) AS earliest FROM holds
+                   WHERE status = 'held' GROUP BY org_id) h ON h.org_id = a.org_id AND a.code = 'credit'
+        WHERE a.held_micros <> COALESCE(h.total, 0)
+           OR (h.earliest IS NOT NULL AND (a.hold_expiry_next IS NULL OR a.hold_expiry_next > h.earliest))
+           OR (a.code <> 'credit' AND a.hold_expiry_next IS NOT NULL)
+        LIMIT 20
+        """
+
+    public static func mismatchedHoldTotalsProblem(id: String, held: Int64, active: Int64) -> String {
+        held == active
+            ? "organization \(id): its next hold expiry is later than its earliest active hold's"
+            : "organization \(id): \(MicroDollars(rawValue: held).decimalString) held but its active holds sum to \(MicroDollars(rawValue: active).decimalString)"
+    }
+
+    /// Settled holds whose event is not recorded (at most 20; column `id`).
+    public static let settledHoldsWithoutEvent = """
+        SELECT h.id FROM holds h LEFT JOIN usage_events e ON e.id = h.event_id
+        WHERE h.status = 'settled' AND e.id IS NULL
+        LIMIT 20
+        """
 }

@@ -10,6 +10,71 @@ struct MeterCommand: AsyncParsableCommand {
 
     @OptionGroup var scope: OrganizationOptions
     @OptionGroup var format: OutputOptions
+    @OptionGroup var call: EventOptions
+
+    func run() async throws {
+        let receivedAt = Timestamp.now()
+        let event: UsageEventInput
+        event = try call.validated(now: receivedAt)
+        let policy = try Settings.policy()
+        let (store, organization) = try await scope.open()
+        let result: UsageBatchResult
+        do {
+            result = try await store.recordUsage(
+                UsageBatch(organizationID: organization.id, events: [event], policy: policy, receivedAt: receivedAt))
+        } catch let error as UsageFieldError {
+            throw CLIFailure.usage("\(EventOptions.flags[error.field] ?? error.field): \(error.rule)")
+        }
+        guard case .committed(let outcome, let response) = result else {
+            preconditionFailure("the CLI sends no idempotency key, so nothing can be replayed")
+        }
+        if format.json {
+            print(response.body)
+        } else {
+            describe(outcome, organization: organization)
+        }
+        if outcome.recordedCount == 0 && outcome.duplicateCount == 0 { throw CLIFailure(message: refusal(outcome), exitCode: 3) }
+    }
+
+    private func describe(_ outcome: UsageBatchOutcome, organization: Organization) {
+        let event = outcome.events[0]
+        let costText = "\(event.cost.formatted(decimals: 6)) (\(event.costKind == .exact ? "exact" : event.costKind.rawValue))"
+        switch event.status {
+        case .recorded:
+            print(
+                "✓ recorded \(event.eventID!) for \(organization.name) · cost \(costText) · balance \(event.balanceAfter.formatted)"
+            )
+        case .duplicate:
+            print("= already recorded as \(event.eventID!) (same --event-id); nothing charged")
+        case .rejected(.overBalance):
+            print("✗ refused: \(Metering.refusalSentence(cost: event.cost, balance: event.balanceAfter, held: event.held))")
+        case .rejected(.overFreeLimit):
+            print("✗ refused: the free tier's monthly token quota is used up · balance \(event.balanceAfter.formatted)")
+        }
+        if event.costKind == .unpriced, event.status != .rejected(.overFreeLimit) {
+            print(
+                "  ⚠ \(call.model.map { "'\($0)'" } ?? "this call's model") is not in the price catalog: charged at \(call.provider)'s fallback rate"
+                    + " (see `plutus pricing show --provider \(call.provider)`)")
+        }
+        if let limit = outcome.plan.trackedTokensPerMonth {
+            print(
+                "  quota: \(formatTokens(outcome.trackedTokensThisMonth)) of \(formatTokens(limit)) tracked tokens this month"
+                    + (event.overFreeLimit ? " — over the free limit" : ""))
+        }
+        for alert in event.alerts { print("  ▲ \(alert.kind.rawValue): \(alert.message)") }
+    }
+
+    private func refusal(_ outcome: UsageBatchOutcome) -> String {
+        let event = outcome.events[0]
+        return outcome.freeLimitBlockedCount > 0
+            ? "refused: free-tier token quota reached — upgrade the plan or raise the quota"
+            : "refused: \(Metering.refusalSentence(cost: event.cost, balance: event.balanceAfter, held: event.held))"
+                + " — top up (`plutus topup`) or exempt the org (`plutus org allow-negative`)"
+    }
+}
+
+/// The flags of one agent call, as `plutus meter` and `plutus settle` take them.
+struct EventOptions: ParsableArguments {
     @Option(help: "Provider, e.g. anthropic.") var provider: String
     @Option(help: "Model, e.g. claude-sonnet-4-5.") var model: String?
     @Option(help: "Task type.") var task = "general"
@@ -33,39 +98,20 @@ struct MeterCommand: AsyncParsableCommand {
         "event_id": "--event-id", "ts": "--ts", "tokens": "--input/--output", "usage": "--usage",
     ]
 
-    func run() async throws {
-        let receivedAt = Timestamp.now()
-        let event: UsageEventInput
+    /// The flags validated as the HTTP API validates an event; an error names the flag.
+    func validated(now: Timestamp) throws -> UsageEventInput {
         do {
-            event = try UsageValidation.validate(try eventJSON(), index: 0, now: receivedAt, defaultSource: "cli")
+            return try UsageValidation.validate(try eventJSON(), index: 0, now: now, defaultSource: "cli")
         } catch let error as UsageFieldError {
             let flag =
                 Self.flags[error.field] ?? (error.field.hasPrefix("usage.") ? "--usage \(error.field.dropFirst(6))" : error.field)
             throw CLIFailure.usage("\(flag): \(error.rule) (got \(error.found))")
         }
-        let policy = try Settings.policy()
-        let (store, organization) = try await scope.open()
-        let result: UsageBatchResult
-        do {
-            result = try await store.recordUsage(
-                UsageBatch(organizationID: organization.id, events: [event], policy: policy, receivedAt: receivedAt))
-        } catch let error as UsageFieldError {
-            throw CLIFailure.usage("\(Self.flags[error.field] ?? error.field): \(error.rule)")
-        }
-        guard case .committed(let outcome, let response) = result else {
-            preconditionFailure("the CLI sends no idempotency key, so nothing can be replayed")
-        }
-        if format.json {
-            print(response.body)
-        } else {
-            describe(outcome, organization: organization)
-        }
-        if outcome.recordedCount == 0 && outcome.duplicateCount == 0 { throw CLIFailure(message: refusal(outcome), exitCode: 3) }
     }
 
     /// The flags as the JSON event the HTTP API would receive, so both paths share one
     /// validator.
-    private func eventJSON() throws -> JSONValue {
+    func eventJSON() throws -> JSONValue {
         func number(_ text: String?) -> JSONValue? {
             guard let text else { return nil }
             if case .success = DecimalText.scaled(text, scale: 0) { return .number(text) }
@@ -90,39 +136,4 @@ struct MeterCommand: AsyncParsableCommand {
         return .object(members)
     }
 
-    private func describe(_ outcome: UsageBatchOutcome, organization: Organization) {
-        let event = outcome.events[0]
-        let costText = "\(event.cost.formatted(decimals: 6)) (\(event.costKind == .exact ? "exact" : event.costKind.rawValue))"
-        switch event.status {
-        case .recorded:
-            print(
-                "✓ recorded \(event.eventID!) for \(organization.name) · cost \(costText) · balance \(event.balanceAfter.formatted)"
-            )
-        case .duplicate:
-            print("= already recorded as \(event.eventID!) (same --event-id); nothing charged")
-        case .rejected(.overBalance):
-            print("✗ refused: \(Metering.refusalSentence(cost: event.cost, balance: event.balanceAfter))")
-        case .rejected(.overFreeLimit):
-            print("✗ refused: the free tier's monthly token quota is used up · balance \(event.balanceAfter.formatted)")
-        }
-        if event.costKind == .unpriced, event.status != .rejected(.overFreeLimit) {
-            print(
-                "  ⚠ \(model.map { "'\($0)'" } ?? "this call's model") is not in the price catalog: charged at \(provider)'s fallback rate"
-                    + " (see `plutus pricing show --provider \(provider)`)")
-        }
-        if let limit = outcome.plan.trackedTokensPerMonth {
-            print(
-                "  quota: \(formatTokens(outcome.trackedTokensThisMonth)) of \(formatTokens(limit)) tracked tokens this month"
-                    + (event.overFreeLimit ? " — over the free limit" : ""))
-        }
-        for alert in event.alerts { print("  ▲ \(alert.kind.rawValue): \(alert.message)") }
-    }
-
-    private func refusal(_ outcome: UsageBatchOutcome) -> String {
-        let event = outcome.events[0]
-        return outcome.freeLimitBlockedCount > 0
-            ? "refused: free-tier token quota reached — upgrade the plan or raise the quota"
-            : "refused: \(Metering.refusalSentence(cost: event.cost, balance: event.balanceAfter))"
-                + " — top up (`plutus topup`) or exempt the org (`plutus org allow-negative`)"
-    }
 }

@@ -12,7 +12,8 @@ struct Plutus: AsyncParsableCommand {
         version: "plutus v\(version)",
         subcommands: [
             InitCommand.self, OrgCommand.self, WorkspaceCommand.self, TopUpCommand.self, GrantCommand.self,
-            AdjustCommand.self, MeterCommand.self, ConfigCommand.self, StatusCommand.self, BalanceCommand.self,
+            AdjustCommand.self, MeterCommand.self, HoldCommand.self, SettleCommand.self, ReleaseCommand.self,
+            HoldsCommand.self, ConfigCommand.self, StatusCommand.self, BalanceCommand.self,
             EventsCommand.self,
             LedgerCommand.self, KeysCommand.self, PricingCommand.self, VerifyCommand.self, DemoCommand.self, ServeCommand.self,
             ReportCommand.self,

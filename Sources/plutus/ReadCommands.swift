@@ -63,6 +63,9 @@ struct BalanceCommand: AsyncParsableCommand {
         print(
             "  balance      \(snapshot.balance.formatted)" + (organization.everCredited ? "" : "  (track-only: never topped up)")
                 + (organization.hardStopExempt ? "  (allowed to go negative)" : ""))
+        if snapshot.held.isPositive {
+            print("  held         \(snapshot.held.formatted) by active holds · available \(snapshot.available.formatted)")
+        }
         print(
             "  spend        \(snapshot.monthSpend.formatted) over \(counted(snapshot.monthEvents, "call")) in \(snapshot.month.text) (UTC)"
         )

@@ -92,6 +92,23 @@ struct PostgresConformanceTests {
         try await withFreshStore(StoreConformance.summariesAddUpTheEventsByDay)
     }
     @Test func verifyReportsEachStep() async throws { try await withFreshStore(StoreConformance.verifyReportsEachStep) }
+    @Test func holdsSetCreditAsideAndSettleOnce() async throws {
+        try await withFreshStore(StoreConformance.holdsSetCreditAsideAndSettleOnce)
+    }
+    @Test func holdsStopAtTheAvailableCredit() async throws {
+        try await withFreshStore(StoreConformance.holdsStopAtTheAvailableCredit)
+    }
+    @Test func settlesAboveTheHoldAreChargedInFull() async throws {
+        try await withFreshStore(StoreConformance.settlesAboveTheHoldAreChargedInFull)
+    }
+    @Test func releasedHoldsGiveTheCreditBack() async throws {
+        try await withFreshStore(StoreConformance.releasedHoldsGiveTheCreditBack)
+    }
+    @Test func holdsExpireAtTheirInstant() async throws { try await withFreshStore(StoreConformance.holdsExpireAtTheirInstant) }
+    @Test func holdsAreIdempotentByKey() async throws { try await withFreshStore(StoreConformance.holdsAreIdempotentByKey) }
+    @Test func concurrentHoldsNeverOverspend() async throws {
+        try await withFreshStore(StoreConformance.concurrentHoldsNeverOverspend)
+    }
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await withFreshStore(StoreConformance.creditHistoryFollowsTheLedger)
     }

@@ -78,6 +78,23 @@ struct SQLiteConformanceTests {
         try await StoreConformance.summariesAddUpTheEventsByDay(makeStore())
     }
     @Test func verifyReportsEachStep() async throws { try await StoreConformance.verifyReportsEachStep(makeStore()) }
+    @Test func holdsSetCreditAsideAndSettleOnce() async throws {
+        try await StoreConformance.holdsSetCreditAsideAndSettleOnce(makeStore())
+    }
+    @Test func holdsStopAtTheAvailableCredit() async throws {
+        try await StoreConformance.holdsStopAtTheAvailableCredit(makeStore())
+    }
+    @Test func settlesAboveTheHoldAreChargedInFull() async throws {
+        try await StoreConformance.settlesAboveTheHoldAreChargedInFull(makeStore())
+    }
+    @Test func releasedHoldsGiveTheCreditBack() async throws {
+        try await StoreConformance.releasedHoldsGiveTheCreditBack(makeStore())
+    }
+    @Test func holdsExpireAtTheirInstant() async throws { try await StoreConformance.holdsExpireAtTheirInstant(makeStore()) }
+    @Test func holdsAreIdempotentByKey() async throws { try await StoreConformance.holdsAreIdempotentByKey(makeStore()) }
+    @Test func concurrentHoldsNeverOverspend() async throws {
+        try await StoreConformance.concurrentHoldsNeverOverspend(makeStore())
+    }
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await StoreConformance.creditHistoryFollowsTheLedger(makeStore())
     }
@@ -409,7 +426,7 @@ struct SQLiteFileTests {
             )
         }
         #expect(eventsAfter == eventsBefore && entriesAfter == entriesBefore)
-        #expect(stamped == "7")
+        #expect(stamped == String(SQLiteSchema.version))
         try expectInPlaceChecks(path, org)
         #expect(try await reopened.verify().isClean)
         // The writer that ran the migration uses the new constraints at once, not after a restart.
@@ -559,7 +576,7 @@ struct SQLiteFileTests {
         try await rawConnection(path).write { db in
             try db.execute(sql: "UPDATE plutus_meta SET value = '99' WHERE key = 'schema_version'")
         }
-        #expect(throws: StoreError.schemaTooNew(found: 99, supported: 7)) { try SQLiteStore(path: path) }
+        #expect(throws: StoreError.schemaTooNew(found: 99, supported: SQLiteSchema.version)) { try SQLiteStore(path: path) }
 
         let other = temporaryDatabasePath()
         _ = try SQLiteStore(path: other)

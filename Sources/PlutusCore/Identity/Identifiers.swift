@@ -82,6 +82,12 @@ public struct AlertID: PrefixedID {
     public init(rawValue: String) { self.rawValue = rawValue }
 }
 
+public struct ReservationID: PrefixedID {
+    public static let prefix = "rsv"
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
 public struct APIKeyID: PrefixedID {
     public static let prefix = "key"
     public var rawValue: String

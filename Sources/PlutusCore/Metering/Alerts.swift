@@ -104,9 +104,11 @@ public enum Alerting {
     /// An event was refused by the prepaid hard stop; once per UTC day. With credit left
     /// (the call was only bigger than it) the alert says so, and is not a hard stop: smaller
     /// calls still run.
-    public static func hardStopAlert(balance: MicroDollars, cost: MicroDollars, at time: Timestamp) -> AlertDraft {
+    public static func hardStopAlert(
+        balance: MicroDollars, cost: MicroDollars, held: MicroDollars = .zero, at time: Timestamp
+    ) -> AlertDraft {
         AlertDraft(
-            kind: balance.isPositive ? .callRefused : .hardStop, subject: "balance", period: time.day.text,
-            workspaceID: nil, message: Metering.refusalSentence(cost: cost, balance: balance))
+            kind: balance.rawValue - held.rawValue > 0 ? .callRefused : .hardStop, subject: "balance", period: time.day.text,
+            workspaceID: nil, message: Metering.refusalSentence(cost: cost, balance: balance, held: held))
     }
 }

@@ -39,13 +39,29 @@ public struct OrganizationSnapshot: Sendable, Equatable {
     public var hardStopExempt: Bool
     /// Tracked tokens already recorded in the event's UTC month.
     public var monthTrackedTokens: Int64
+    /// Credit set aside by active holds: what a spend may use is `balance − held`.
+    public var held: MicroDollars
 
-    public init(plan: Plan, balance: MicroDollars, everCredited: Bool, hardStopExempt: Bool, monthTrackedTokens: Int64) {
+    public init(
+        plan: Plan, balance: MicroDollars, everCredited: Bool, hardStopExempt: Bool, monthTrackedTokens: Int64,
+        held: MicroDollars = .zero
+    ) {
         self.plan = plan
         self.balance = balance
         self.everCredited = everCredited
         self.hardStopExempt = hardStopExempt
         self.monthTrackedTokens = monthTrackedTokens
+        self.held = held
+    }
+
+    /// What a spend may use: the balance less what active holds set aside.
+    /// Both stay far inside Int64: balances and holds are sums of bounded amounts.
+    public var available: MicroDollars { MicroDollars(rawValue: balance.rawValue - held.rawValue) }
+
+    /// Whether the prepaid hard stop guards this organization at all under `policy`: on,
+    /// not exempt, and it has ever held credit. Holds and spends refuse by the same test.
+    public func hardStopApplies(_ policy: MeteringPolicy) -> Bool {
+        policy.blockOverBalance && !hardStopExempt && everCredited
     }
 }
 
@@ -66,7 +82,8 @@ public enum Metering {
     /// 1. free-tier block: a limited plan, a blocking policy, and the month's tokens
     ///    **before** this event already at or past the quota (the crossing event lands);
     /// 2. prepaid hard stop: the policy on, the organization not exempt, it has ever held
-    ///    credit, and `balance − cost < 0` (draining to exactly zero is allowed);
+    ///    credit, and `balance − held − cost < 0`, where `held` is what active holds set
+    ///    aside (draining the available credit to exactly zero is allowed);
     /// 3. otherwise recorded, flagged `overFreeLimit` when the month's tokens including
     ///    this event reach the quota.
     public static func decide(
@@ -78,7 +95,7 @@ public enum Metering {
             return .reject(.overFreeLimit)
         }
         guard let balanceAfter = snapshot.balance.subtracting(cost) else { return .reject(.overBalance) }
-        if policy.blockOverBalance, !snapshot.hardStopExempt, snapshot.everCredited, balanceAfter.isNegative {
+        if snapshot.hardStopApplies(policy), balanceAfter.rawValue - snapshot.held.rawValue < 0 {
             return .reject(.overBalance)
         }
         let overFreeLimit = limit.map { snapshot.monthTrackedTokens + tokens.tracked >= $0 } ?? false
@@ -87,16 +104,24 @@ public enum Metering {
 
     /// Why the hard stop refused a call, in one sentence for people (CLI, alerts, the 402's
     /// `detail`): "insufficient credit: this call costs $75.01, balance $57.44", or, with
-    /// nothing left, "prepaid credit exhausted: balance $0.00".
-    public static func refusalSentence(cost: MicroDollars, balance: MicroDollars, call: String = "this call") -> String {
+    /// nothing left, "prepaid credit exhausted: balance $0.00". With credit set aside by
+    /// holds it names what was available: "insufficient credit: this call costs $3.00,
+    /// available $2.00 (balance $10.00, $8.00 held)".
+    public static func refusalSentence(
+        cost: MicroDollars, balance: MicroDollars, held: MicroDollars = .zero, call: String = "this call"
+    ) -> String {
+        let available = MicroDollars(rawValue: balance.rawValue - held.rawValue)
         // Amounts that would read alike at their usual precision ($1.00 against $1.00) are
         // shown to the micro-dollar, so the sentence always shows why.
-        let (costText, balanceText) =
-            cost.readable == balance.readable
-            ? (cost.formatted(decimals: 6), balance.formatted(decimals: 6)) : (cost.readable, balance.readable)
-        return balance.isPositive
-            ? "insufficient credit: \(call) costs \(costText), balance \(balanceText)"
-            : "prepaid credit exhausted: balance \(balanceText)" + (cost.isPositive ? ", \(call) costs \(costText)" : "")
+        let precise = cost.readable == available.readable
+        func text(_ amount: MicroDollars) -> String { precise ? amount.formatted(decimals: 6) : amount.readable }
+        guard held.isPositive else {
+            return balance.isPositive
+                ? "insufficient credit: \(call) costs \(text(cost)), balance \(text(balance))"
+                : "prepaid credit exhausted: balance \(text(balance))" + (cost.isPositive ? ", \(call) costs \(text(cost))" : "")
+        }
+        return "insufficient credit: \(call) costs \(text(cost)), available \(text(available)) "
+            + "(balance \(text(balance)), \(text(held)) held)"
     }
 
     /// Where an event's workspace string leads.

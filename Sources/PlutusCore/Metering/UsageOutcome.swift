@@ -16,10 +16,12 @@ public struct EventOutcome: Sendable, Equatable {
     public var overFreeLimit: Bool
     public var workspaceID: WorkspaceID?
     public var alerts: [AlertDraft]
+    /// Credit active holds set aside when the event was decided (a refusal says so).
+    public var held: MicroDollars
 
     public init(
         status: Status, eventID: UsageEventID?, cost: MicroDollars, costKind: CostKind, balanceAfter: MicroDollars,
-        overFreeLimit: Bool, workspaceID: WorkspaceID?, alerts: [AlertDraft]
+        overFreeLimit: Bool, workspaceID: WorkspaceID?, alerts: [AlertDraft], held: MicroDollars = .zero
     ) {
         self.status = status
         self.eventID = eventID
@@ -29,6 +31,7 @@ public struct EventOutcome: Sendable, Equatable {
         self.overFreeLimit = overFreeLimit
         self.workspaceID = workspaceID
         self.alerts = alerts
+        self.held = held
     }
 
     public var isRecorded: Bool { status == .recorded }
@@ -124,7 +127,8 @@ public enum UsageResponse {
         guard let index = outcome.events.firstIndex(where: { $0.status == .rejected(.overBalance) }) else { return nil }
         let event = outcome.events[index]
         let sentence = Metering.refusalSentence(
-            cost: event.cost, balance: event.balanceAfter, call: outcome.events.count > 1 ? "event \(index)" : "this call")
+            cost: event.cost, balance: event.balanceAfter, held: event.held,
+            call: outcome.events.count > 1 ? "event \(index)" : "this call")
         return (sentence, event.cost, event.balanceAfter)
     }
 

@@ -1,0 +1,243 @@
+import PlutusCore
+import PlutusStore
+import PostgresNIO
+
+/// Holds on PostgreSQL: each request is one transaction that locks the organization's
+/// accounts first (as every spend does, so holds and spends of one organization are decided
+/// one after another, across servers), reads its hold totals, decides by `Holds`, writes.
+extension PostgresStore {
+    public func placeHold(_ request: HoldRequest) async throws -> HoldResult {
+        try await transaction { connection in
+            let logger = self.logger
+            let (organization, accounts, locked) = try await Self.lockOrganization(
+                connection, request.organizationID, logger: logger)
+            if let claim = request.idempotency,
+                let stored = try await Self.storedResponses(connection, organization.id, keys: [claim.key], logger: logger)[
+                    claim.key]
+            {
+                guard stored.hash == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
+                return .replayed(stored.response)
+            }
+            let totals = try await Self.expireDueHolds(
+                connection, organization.id, locked, now: request.receivedAt, logger: logger)
+            let balance = MicroDollars(rawValue: accounts[.credit]!.balance)
+            switch Holds.place(request, organization: organization, balance: balance, totals: totals) {
+            case .failure(let refusal):
+                return .refused(refusal)
+            case .success(let (reservation, after)):
+                try await Self.insertHold(connection, reservation, logger: logger)
+                try await Self.writeHoldTotals(connection, organization.id, after, logger: logger)
+                let available = MicroDollars(rawValue: balance.rawValue - after.held.rawValue)
+                let response = Holds.placedResponse(reservation, available: available)
+                if let claim = request.idempotency {
+                    try await Self.storeResponses(
+                        connection, organization.id, [(claim, response, request.receivedAt)], logger: logger)
+                }
+                return .placed(reservation, available: available, response: response)
+            }
+        }
+    }
+
+    public func settleHold(_ id: ReservationID, _ batch: UsageBatch) async throws -> SettleResult {
+        precondition(batch.events.count == 1, "a settle carries one event")
+        let catalog = try await currentCatalog()
+        return try await transaction { connection in
+            let logger = self.logger
+            let (organization, accounts, locked) = try await Self.lockOrganization(
+                connection, batch.organizationID, logger: logger)
+            let totals = try await Self.expireDueHolds(
+                connection, organization.id, locked, now: batch.receivedAt, logger: logger)
+            guard let (hold, stored) = try await Self.hold(connection, organization.id, id, logger: logger) else {
+                throw StoreError.reservationNotFound(id.rawValue)
+            }
+            switch Holds.settling(hold, now: batch.receivedAt) {
+            case .replay:
+                guard let stored else { throw StoreError.backend("settled hold \(id) has no stored answer") }
+                return .replayed(stored)
+            case .conflict(let status):
+                throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
+            case .proceed:
+                break
+            }
+            let settling = Holds.settleBatch(batch, for: hold)
+            let priced = try catalog.priceBatch(settling.events)
+            let held = MicroDollars(rawValue: totals.held.rawValue - hold.amount.rawValue)
+            let result = try await Self.recordUsage(
+                connection, [IngestJob(batch: settling, priced: priced)], organization: organization, accounts: accounts,
+                held: held, logger: logger)[0].get()
+            guard case .committed(let outcome, let usage) = result else {
+                throw StoreError.backend("a settle without an Idempotency-Key replayed")
+            }
+            let (settled, after) = Holds.settled(hold, event: outcome.events[0], totals: totals, at: batch.receivedAt)
+            let response = Holds.settleResponse(usage, reservation: settled)
+            try await Self.closeHold(connection, settled, response: response, logger: logger)
+            try await Self.writeHoldTotals(connection, organization.id, after, logger: logger)
+            return .settled(settled, response: response)
+        }
+    }
+
+    public func releaseHold(_ organizationID: OrganizationID, _ id: ReservationID, at time: Timestamp) async throws
+        -> (reservation: Reservation, response: StoredResponse)
+    {
+        try await transaction { connection in
+            let logger = self.logger
+            let (organization, _, locked) = try await Self.lockOrganization(connection, organizationID, logger: logger)
+            let totals = try await Self.expireDueHolds(connection, organization.id, locked, now: time, logger: logger)
+            guard let (hold, _) = try await Self.hold(connection, organization.id, id, logger: logger) else {
+                throw StoreError.reservationNotFound(id.rawValue)
+            }
+            switch Holds.releasing(hold, now: time) {
+            case .replay: return (hold, Holds.releaseResponse(hold))
+            case .conflict(let status): throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
+            case .proceed: break
+            }
+            let (released, after) = Holds.released(hold, totals: totals, at: time)
+            try await Self.closeHold(connection, released, response: nil, logger: logger)
+            try await Self.writeHoldTotals(connection, organization.id, after, logger: logger)
+            return (released, Holds.releaseResponse(released))
+        }
+    }
+
+    public func reservation(_ organizationID: OrganizationID, _ id: ReservationID) async throws -> Reservation? {
+        try await withConnection { connection in
+            _ = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            return try await Self.hold(connection, organizationID, id, logger: self.logger)?.reservation
+        }
+    }
+
+    public func reservations(_ organizationID: OrganizationID, activeAt: Timestamp?, limit: Int) async throws
+        -> [Reservation]
+    {
+        try await withConnection { connection in
+            _ = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            let limit = min(max(limit, 1), Limits.holdListMax)
+            let query: PostgresQuery
+            if let now = activeAt {
+                query = """
+                    SELECT * FROM holds WHERE org_id = \(organizationID.rawValue) AND status = 'held'
+                      AND expires_at > \(now.millis)
+                    ORDER BY created_at DESC, id DESC LIMIT \(limit)
+                    """
+            } else {
+                query = """
+                    SELECT * FROM holds WHERE org_id = \(organizationID.rawValue)
+                    ORDER BY created_at DESC, id DESC LIMIT \(limit)
+                    """
+            }
+            return try await connection.query(query, logger: self.logger).rows().map { try Self.reservation($0).reservation }
+        }
+    }
+
+    public func expireHolds(at time: Timestamp) async throws -> Int {
+        let due = try await withConnection { connection in
+            try await connection.query(
+                """
+                SELECT org_id FROM accounts WHERE hold_expiry_next IS NOT NULL AND hold_expiry_next <= \(time.millis)
+                """, logger: self.logger
+            ).rows().map { try $0.string("org_id") }
+        }
+        var expired = 0
+        for organization in due.map(OrganizationID.init(rawValue:)) {
+            expired += try await transaction { connection in
+                let (_, _, locked) = try await Self.lockOrganization(connection, organization, logger: self.logger)
+                return try await Self.expireDue(connection, organization, locked, now: time, logger: self.logger).expired
+            }
+        }
+        return expired
+    }
+
+    // MARK: rows
+
+    /// Expires the organization's holds past their expiry at `now` (if its totals say one
+    /// may be), and returns the totals without them. The accounts must be locked. A hold is
+    /// expired at its expiry instant (`Holds.isExpired`: `expires_at <= now`).
+    static func expireDueHolds(
+        _ connection: PostgresConnection, _ organizationID: OrganizationID, _ totals: HoldTotals, now: Timestamp,
+        logger: Logger
+    ) async throws -> HoldTotals {
+        try await expireDue(connection, organizationID, totals, now: now, logger: logger).totals
+    }
+
+    static func expireDue(
+        _ connection: PostgresConnection, _ organizationID: OrganizationID, _ totals: HoldTotals, now: Timestamp,
+        logger: Logger
+    ) async throws -> (totals: HoldTotals, expired: Int) {
+        guard Holds.expiryDue(totals, now: now) else { return (totals, 0) }
+        let due = try await connection.query(
+            """
+            SELECT * FROM holds WHERE org_id = \(organizationID.rawValue) AND status = 'held' AND expires_at <= \(now.millis)
+            """, logger: logger
+        ).rows().map { try reservation($0).reservation }
+        let next = try await connection.query(
+            """
+            SELECT MIN(expires_at) AS next FROM holds
+            WHERE org_id = \(organizationID.rawValue) AND status = 'held' AND expires_at > \(now.millis)
+            """, logger: logger
+        ).rows().first.flatMap { try $0.optionalInt64("next") }
+        let (closed, after) = Holds.expire(due, totals: totals, remainingNextExpiry: next.map { Timestamp(rawValue: $0) })
+        for hold in closed { try await closeHold(connection, hold, response: nil, logger: logger) }
+        try await writeHoldTotals(connection, organizationID, after, logger: logger)
+        return (after, closed.count)
+    }
+
+    static func writeHoldTotals(
+        _ connection: PostgresConnection, _ organizationID: OrganizationID, _ totals: HoldTotals, logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            UPDATE accounts SET held_micros = \(totals.held.rawValue), hold_expiry_next = \(totals.nextExpiry?.millis)
+            WHERE org_id = \(organizationID.rawValue) AND code = 'credit'
+            """, logger: logger)
+    }
+
+    static func insertHold(_ connection: PostgresConnection, _ hold: Reservation, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO holds(id, org_id, status, amount_micros, workspace, task_type, run_id, api_key_id, provider, model,
+                              metadata, created_at, expires_at)
+            VALUES (\(hold.id.rawValue), \(hold.organizationID.rawValue), \(hold.storedStatus.rawValue),
+                    \(hold.amount.rawValue), \(hold.workspace), \(hold.taskType), \(hold.runID),
+                    \(hold.apiKeyID?.rawValue), \(hold.provider), \(hold.model), \(hold.metadata),
+                    \(hold.createdAt.millis), \(hold.expiresAt.millis))
+            """, logger: logger)
+    }
+
+    /// Writes a hold's closing; only an active hold closes.
+    static func closeHold(_ connection: PostgresConnection, _ hold: Reservation, response: StoredResponse?, logger: Logger)
+        async throws
+    {
+        let closed = try await connection.query(
+            """
+            UPDATE holds SET status = \(hold.storedStatus.rawValue), closed_at = \(hold.closedAt?.millis),
+                             event_id = \(hold.eventID?.rawValue), cost_micros = \(hold.cost?.rawValue),
+                             response = \(response?.body)
+            WHERE id = \(hold.id.rawValue) AND status = 'held' RETURNING id
+            """, logger: logger
+        ).collect()
+        guard closed.count == 1 else { throw StoreError.backend("hold \(hold.id) was not active") }
+    }
+
+    static func hold(
+        _ connection: PostgresConnection, _ organizationID: OrganizationID, _ id: ReservationID, logger: Logger
+    ) async throws -> (reservation: Reservation, response: StoredResponse?)? {
+        try await connection.query(
+            "SELECT * FROM holds WHERE id = \(id.rawValue) AND org_id = \(organizationID.rawValue)", logger: logger
+        ).rows().first.map(reservation)
+    }
+
+    static func reservation(_ row: PostgresRandomAccessRow) throws -> (reservation: Reservation, response: StoredResponse?) {
+        let reservation = Reservation(
+            id: ReservationID(rawValue: try row.string("id")), organizationID: OrganizationID(rawValue: try row.string("org_id")),
+            storedStatus: try StoreError.decode(try row.string("status"), column: "holds.status"),
+            amount: MicroDollars(rawValue: try row.int64("amount_micros")), workspace: try row.optionalString("workspace"),
+            taskType: try row.optionalString("task_type"), runID: try row.optionalString("run_id"),
+            apiKeyID: try row.optionalString("api_key_id").map(APIKeyID.init(rawValue:)),
+            provider: try row.optionalString("provider"), model: try row.optionalString("model"),
+            metadata: try row.optionalString("metadata"), createdAt: Timestamp(rawValue: try row.int64("created_at")),
+            expiresAt: Timestamp(rawValue: try row.int64("expires_at")),
+            closedAt: try row.optionalInt64("closed_at").map { Timestamp(rawValue: $0) },
+            eventID: try row.optionalString("event_id").map(UsageEventID.init(rawValue:)),
+            cost: try row.optionalInt64("cost_micros").map { MicroDollars(rawValue: $0) })
+        return (reservation, try row.optionalString("response").map { StoredResponse(status: 200, body: $0) })
+    }
+}

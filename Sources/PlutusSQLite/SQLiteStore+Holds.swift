@@ -1,0 +1,227 @@
+import GRDB
+import PlutusCore
+import PlutusStore
+
+/// Holds on SQLite: each request is one request of the group commit (its own savepoint),
+/// reading the organization under the write lock, deciding by `Holds`, writing the plan.
+extension SQLiteStore {
+    public func placeHold(_ request: HoldRequest) async throws -> HoldResult {
+        try await groupWrite { db in
+            let (organization, accounts, locked) = try Self.lockedOrganization(db, request.organizationID)
+            if let claim = request.idempotency, let stored = try Self.storedResponse(db, organization.id, key: claim.key) {
+                guard stored.hash == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
+                return .replayed(stored.response)
+            }
+            let totals = try Self.expireDueHolds(db, organization.id, locked, now: request.receivedAt)
+            let balance = MicroDollars(rawValue: accounts[.credit]!.balance)
+            switch Holds.place(request, organization: organization, balance: balance, totals: totals) {
+            case .failure(let refusal):
+                return .refused(refusal)
+            case .success(let (reservation, after)):
+                try Self.insertHold(db, reservation)
+                try Self.writeHoldTotals(db, organization.id, after)
+                let available = MicroDollars(rawValue: balance.rawValue - after.held.rawValue)
+                let response = Holds.placedResponse(reservation, available: available)
+                if let claim = request.idempotency {
+                    try Self.keepResponse(db, organization.id, claim, response, at: request.receivedAt)
+                }
+                return .placed(reservation, available: available, response: response)
+            }
+        }
+    }
+
+    public func settleHold(_ id: ReservationID, _ batch: UsageBatch) async throws -> SettleResult {
+        precondition(batch.events.count == 1, "a settle carries one event")
+        // Priced before the transaction, as ingest is; the event's workspace may come from the hold.
+        let prices = catalog.withLock { $0 }
+        return try await groupWrite { db in
+            let (organization, accounts, locked) = try Self.lockedOrganization(db, batch.organizationID)
+            let totals = try Self.expireDueHolds(db, organization.id, locked, now: batch.receivedAt)
+            guard let (hold, stored) = try Self.hold(db, organization.id, id) else {
+                throw StoreError.reservationNotFound(id.rawValue)
+            }
+            switch Holds.settling(hold, now: batch.receivedAt) {
+            case .replay:
+                guard let stored else { throw StoreError.backend("settled hold \(id) has no stored answer") }
+                return .replayed(stored)
+            case .conflict(let status):
+                throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
+            case .proceed:
+                break
+            }
+            let settling = Holds.settleBatch(batch, for: hold)
+            let priced = try prices.priceBatch(settling.events)
+            let held = MicroDollars(rawValue: totals.held.rawValue - hold.amount.rawValue)
+            let write = try Self.recordUsage(
+                db, [GroupCommitter.Ingest(batch: settling, priced: priced)], organization: organization,
+                accounts: accounts, held: held)[0].get()
+            guard case .committed(let outcome, let kept) = write else {
+                throw StoreError.backend("a settle without an Idempotency-Key replayed")
+            }
+            let (settled, after) = Holds.settled(hold, event: outcome.events[0], totals: totals, at: batch.receivedAt)
+            let usage = kept ?? UsageResponse.render(outcome, upgradeURL: settling.upgradeURL)
+            let response = Holds.settleResponse(usage, reservation: settled)
+            try Self.closeHold(db, settled, response: response)
+            try Self.writeHoldTotals(db, organization.id, after)
+            return .settled(settled, response: response)
+        }
+    }
+
+    public func releaseHold(_ organizationID: OrganizationID, _ id: ReservationID, at time: Timestamp) async throws
+        -> (reservation: Reservation, response: StoredResponse)
+    {
+        try await groupWrite { db in
+            let (organization, _, locked) = try Self.lockedOrganization(db, organizationID)
+            let totals = try Self.expireDueHolds(db, organization.id, locked, now: time)
+            guard let (hold, _) = try Self.hold(db, organization.id, id) else {
+                throw StoreError.reservationNotFound(id.rawValue)
+            }
+            switch Holds.releasing(hold, now: time) {
+            case .replay: return (hold, Holds.releaseResponse(hold))
+            case .conflict(let status): throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
+            case .proceed: break
+            }
+            let (released, after) = Holds.released(hold, totals: totals, at: time)
+            let response = Holds.releaseResponse(released)
+            try Self.closeHold(db, released, response: nil)
+            try Self.writeHoldTotals(db, organization.id, after)
+            return (released, response)
+        }
+    }
+
+    public func reservation(_ organizationID: OrganizationID, _ id: ReservationID) async throws -> Reservation? {
+        try await read { db in
+            _ = try Self.requireOrganization(db, organizationID)
+            return try Self.hold(db, organizationID, id)?.reservation
+        }
+    }
+
+    public func reservations(_ organizationID: OrganizationID, activeAt: Timestamp?, limit: Int) async throws
+        -> [Reservation]
+    {
+        try await read { db in
+            _ = try Self.requireOrganization(db, organizationID)
+            let limit = min(max(limit, 1), Limits.holdListMax)
+            let rows: [Row]
+            if let now = activeAt {
+                rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM holds WHERE org_id = ? AND status = 'held' AND expires_at > ?
+                        ORDER BY created_at DESC, id DESC LIMIT ?
+                        """, arguments: [organizationID.rawValue, now.millis, limit])
+            } else {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM holds WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                    arguments: [organizationID.rawValue, limit])
+            }
+            return try rows.map { try Self.reservation($0).reservation }
+        }
+    }
+
+    public func expireHolds(at time: Timestamp) async throws -> Int {
+        let due = try await read { db in
+            try String.fetchAll(
+                db, sql: "SELECT org_id FROM accounts WHERE hold_expiry_next IS NOT NULL AND hold_expiry_next <= ?",
+                arguments: [time.millis])
+        }
+        var expired = 0
+        for organization in due {
+            expired += try await groupWrite { db in
+                let (_, _, locked) = try Self.lockedOrganization(db, OrganizationID(rawValue: organization))
+                return try Self.expireDue(db, OrganizationID(rawValue: organization), locked, now: time).expired
+            }
+        }
+        return expired
+    }
+
+    // MARK: rows
+
+    /// Expires the organization's holds that are past their expiry at `now` (if its totals
+    /// say one may be), and returns the totals without them. A hold is expired at its
+    /// expiry instant (`Holds.isExpired`: `expires_at <= now`).
+    static func expireDueHolds(_ db: Database, _ organizationID: OrganizationID, _ totals: HoldTotals, now: Timestamp)
+        throws -> HoldTotals
+    {
+        try expireDue(db, organizationID, totals, now: now).totals
+    }
+
+    /// `expireDueHolds`, also telling how many holds it expired.
+    static func expireDue(_ db: Database, _ organizationID: OrganizationID, _ totals: HoldTotals, now: Timestamp)
+        throws -> (totals: HoldTotals, expired: Int)
+    {
+        guard Holds.expiryDue(totals, now: now) else { return (totals, 0) }
+        let due = try Row.fetchAll(
+            try db.cachedStatement(sql: "SELECT * FROM holds WHERE org_id = ? AND status = 'held' AND expires_at <= ?"),
+            arguments: [organizationID.rawValue, now.millis]
+        ).map { try reservation($0).reservation }
+        let next = try Int64.fetchOne(
+            try db.cachedStatement(
+                sql: "SELECT MIN(expires_at) FROM holds WHERE org_id = ? AND status = 'held' AND expires_at > ?"),
+            arguments: [organizationID.rawValue, now.millis])
+        let (closed, after) = Holds.expire(due, totals: totals, remainingNextExpiry: next.map { Timestamp(rawValue: $0) })
+        for hold in closed { try closeHold(db, hold, response: nil) }
+        try writeHoldTotals(db, organizationID, after)
+        return (after, closed.count)
+    }
+
+    static func writeHoldTotals(_ db: Database, _ organizationID: OrganizationID, _ totals: HoldTotals) throws {
+        try db.cachedStatement(
+            sql: "UPDATE accounts SET held_micros = ?, hold_expiry_next = ? WHERE org_id = ? AND code = 'credit'"
+        )
+        .execute(arguments: [totals.held.rawValue, totals.nextExpiry?.millis, organizationID.rawValue])
+    }
+
+    static func insertHold(_ db: Database, _ hold: Reservation) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO holds(id, org_id, status, amount_micros, workspace, task_type, run_id, api_key_id, provider,
+                                  model, metadata, created_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            hold.id.rawValue, hold.organizationID.rawValue, hold.storedStatus.rawValue, hold.amount.rawValue, hold.workspace,
+            hold.taskType, hold.runID, hold.apiKeyID?.rawValue, hold.provider, hold.model, hold.metadata,
+            hold.createdAt.millis, hold.expiresAt.millis,
+        ])
+    }
+
+    /// Writes a hold's closing: its status, when, and for a settle the event, cost and answer.
+    /// Only an active hold closes (the `WHERE` makes a second closing change nothing).
+    static func closeHold(_ db: Database, _ hold: Reservation, response: StoredResponse?) throws {
+        try db.cachedStatement(
+            sql: """
+                UPDATE holds SET status = ?, closed_at = ?, event_id = ?, cost_micros = ?, response = ?
+                WHERE id = ? AND status = 'held'
+                """
+        ).execute(arguments: [
+            hold.storedStatus.rawValue, hold.closedAt?.millis, hold.eventID?.rawValue, hold.cost?.rawValue,
+            response?.body, hold.id.rawValue,
+        ])
+        guard db.changesCount == 1 else { throw StoreError.backend("hold \(hold.id) was not active") }
+    }
+
+    /// A hold of the organization, with its stored settle answer.
+    static func hold(_ db: Database, _ organizationID: OrganizationID, _ id: ReservationID) throws
+        -> (reservation: Reservation, response: StoredResponse?)?
+    {
+        try Row.fetchOne(
+            try db.cachedStatement(sql: "SELECT * FROM holds WHERE id = ? AND org_id = ?"),
+            arguments: [id.rawValue, organizationID.rawValue]
+        ).map(reservation)
+    }
+
+    static func reservation(_ row: Row) throws -> (reservation: Reservation, response: StoredResponse?) {
+        let reservation = Reservation(
+            id: ReservationID(rawValue: row["id"]), organizationID: OrganizationID(rawValue: row["org_id"]),
+            storedStatus: try StoreError.decode(row["status"], column: "holds.status"),
+            amount: MicroDollars(rawValue: row["amount_micros"]), workspace: row["workspace"], taskType: row["task_type"],
+            runID: row["run_id"], apiKeyID: (row["api_key_id"] as String?).map(APIKeyID.init(rawValue:)),
+            provider: row["provider"], model: row["model"], metadata: row["metadata"],
+            createdAt: Timestamp(rawValue: row["created_at"]), expiresAt: Timestamp(rawValue: row["expires_at"]),
+            closedAt: (row["closed_at"] as Int64?).map { Timestamp(rawValue: $0) },
+            eventID: (row["event_id"] as String?).map(UsageEventID.init(rawValue:)),
+            cost: (row["cost_micros"] as Int64?).map { MicroDollars(rawValue: $0) })
+        return (reservation, (row["response"] as String?).map { StoredResponse(status: 200, body: $0) })
+    }
+}
