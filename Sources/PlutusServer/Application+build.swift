@@ -27,7 +27,8 @@ let allowedMethods: [String: [String]] = [
     "/billing/success": ["GET"], "/billing/cancel": ["GET"], "/v1/admin/keys": ["GET", "POST"], "/v1/admin/keys/revoke": ["POST"],
     "/": ["GET"], "/pricing": ["GET"], "/report": ["GET"], "/login": ["GET", "POST"], "/logout": ["POST"],
     "/keys/create": ["POST"], "/keys/revoke": ["POST"], "/api/orgs": ["GET"], "/api/summary": ["GET"],
-    "/api/events": ["GET"], "/api/ledger": ["GET"],
+    "/api/events": ["GET"], "/api/ledger": ["GET"], "/v1/reservations": ["GET", "POST"],
+    "/v1/reservations/*": ["GET"], "/v1/reservations/*/settle": ["POST"], "/v1/reservations/*/release": ["POST"],
 ]
 
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {

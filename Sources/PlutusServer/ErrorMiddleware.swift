@@ -11,8 +11,20 @@ import PlutusStore
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = PlutusRequestContext
     let metrics: ServerMetrics
-    /// Path → the methods it answers, so another method gets 405 with `Allow`, not 404.
+    /// Path → the methods it answers, so another method gets 405 with `Allow`, not 404. A
+    /// `*` segment stands for any one segment (an id).
     let allowedMethods: [String: [String]]
+
+    /// The methods `path` answers, if it is one of ours.
+    func allowed(_ path: String) -> [String]? {
+        if let exact = allowedMethods[path] { return exact }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return allowedMethods.first { template, _ in
+            let pattern = template.split(separator: "/", omittingEmptySubsequences: false)
+            return pattern.contains("*") && pattern.count == segments.count
+                && zip(pattern, segments).allSatisfy { $0 == "*" ? !$1.isEmpty : $0 == $1 }
+        }?.value
+    }
 
     static let requestIDField = HTTPField.Name("X-Request-Id")!
     static let frameOptionsField = HTTPField.Name("X-Frame-Options")!
@@ -98,7 +110,7 @@ struct ErrorMiddleware: RouterMiddleware {
         case is NIOTooManyBytesError:
             return try APIError.bodyTooLarge.response(from: request, context: context)
         case let error as HTTPError where error.status == .notFound:
-            if let allowed = allowedMethods[request.uri.path] {
+            if let allowed = allowed(request.uri.path) {
                 return try APIError(
                     .methodNotAllowed, "method not allowed; use \(allowed.joined(separator: " or "))",
                     code: "method_not_allowed", headers: [.allow: allowed.joined(separator: ", ")]

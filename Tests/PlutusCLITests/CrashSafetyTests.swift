@@ -7,7 +7,9 @@ import Testing
 /// Kills the real server with SIGKILL at random moments while clients keep metering and
 /// retrying under their Idempotency-Keys, then proves that every acknowledged event exists
 /// exactly once, nothing unacknowledged is half-written, the ledger verifies, and a Stripe
-/// credit applied before a kill is neither lost nor doubled when Stripe redelivers it.
+/// credit applied before a kill is neither lost nor doubled when Stripe redelivers it. A
+/// third of the calls go through a hold (placed under an Idempotency-Key, then settled):
+/// no hold is lost or doubled, and each settle lands once.
 @Suite("Crash safety under SIGKILL", .serialized)
 struct CrashSafetyTests {
     static let cycles = 20
@@ -30,15 +32,29 @@ struct CrashSafetyTests {
         throw LoopbackClient.Failure(description: "server did not come up")
     }
 
-    /// One metered call under its own key, retried with the same key until acknowledged.
+    /// One metered call under its own key, retried with the same key until acknowledged;
+    /// every third one is held first and then settled (a retry places the same hold again,
+    /// by its key, and settles it or finds it settled).
     static func meter(port: Int, key: String, secret: String, index: Int) async -> Bool {
         let body = #"{"provider": "p", "cost_usd": 0.01, "event_id": "call-\#(index)"}"#
+        if Self.isHeld(index) {
+            guard
+                let held = try? await LoopbackClient.json(
+                    port: port, "POST", "/v1/reservations", bearer: secret, headers: [("Idempotency-Key", "hold-\(key)")],
+                    #"{"amount_usd": 0.02}"#), held.status == 201, case .string(let id)? = held.json["reservation_id"],
+                let settled = try? await LoopbackClient.json(
+                    port: port, "POST", "/v1/reservations/\(id)/settle", bearer: secret, body)
+            else { return false }
+            return settled.status == 200
+        }
         guard
             let response = try? await LoopbackClient.json(
                 port: port, "POST", "/v1/usage", bearer: secret, headers: [("Idempotency-Key", key)], body)
         else { return false }
         return response.status == 200
     }
+
+    static func isHeld(_ index: Int) -> Bool { index % 3 == 0 }
 
     @Test func acknowledgedMoneyIsNeitherLostNorDoubled() async throws {
         let cli = CLI()
@@ -120,6 +136,17 @@ struct CrashSafetyTests {
         let balance = try cli.json("balance", "--db", cli.database)["balance"]
         let expected = MicroDollars(rawValue: 1_025_000_000 - Int64(next) * 10_000)
         #expect(balance == .money(expected))
+        // Each held call has exactly one hold, settled; none is left holding credit.
+        let holds = try cli.json("holds", "--all", "--limit", "500", "--db", cli.database)
+        guard case .array(let all)? = holds["reservations"] else {
+            Issue.record("no holds listed: \(holds)")
+            return
+        }
+        let heldCalls = (0..<next).filter(Self.isHeld).count
+        #expect(all.count == heldCalls, "holds \(all.count), held calls \(heldCalls)")
+        #expect(all.allSatisfy { $0["status"] == .string("settled") && $0["cost_usd"] == .number("0.01") })
+        #expect(Set(all.compactMap { $0["event_id"]?.stringValue }).count == heldCalls)
+        #expect(try cli.json("balance", "--db", cli.database)["held_usd"] == .money(.zero))
         #expect(try cli.run("verify", "--db", cli.database).status == 0)
         #expect(
             acknowledged.count > 0 && retried > 0,

@@ -134,6 +134,51 @@ struct ScaleOutTests {
         try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
     }
 
+    /// $1.00 of credit, 64 concurrent holds of $0.10 over three processes: exactly ten are
+    /// placed, then settled and released over the three, and the books verify.
+    @Test func holdsNeverOverspendAcrossProcesses() async throws {
+        let cli = CLI()
+        let setup = try await Self.setUp(cli, grant: "1")
+        let servers = try await Self.startThree(setup.url)
+        defer { servers.forEach { $0.stop() } }
+        let answers = try await withThrowingTaskGroup(of: (Int, HTTPResult).self) { group in
+            for call in 0..<64 {
+                let server = servers[call % 3]
+                group.addTask {
+                    (
+                        call,
+                        try await LoopbackClient.json(
+                            port: server.port, "POST", "/v1/reservations", bearer: setup.secret, #"{"amount_usd": 0.1}"#)
+                    )
+                }
+            }
+            return try await group.reduce(into: [(Int, HTTPResult)]()) { $0.append($1) }
+        }
+        let placed = answers.filter { $0.1.status == 201 }
+        #expect(placed.count == 10, "\(Dictionary(grouping: answers.map(\.1.status), by: { $0 }).mapValues(\.count))")
+        #expect(answers.filter { $0.1.status == 402 }.count == 54)
+        var balance = try cli.json("balance", "--database-url", setup.url)
+        #expect(balance["held_usd"] == .money(MicroDollars(rawValue: 1_000_000)) && balance["available_usd"] == .money(.zero))
+        // Half are settled at $0.04 and half released, each on another process than placed it.
+        for (index, (call, answer)) in placed.enumerated() {
+            guard case .string(let id)? = answer.json["reservation_id"] else { continue }
+            let port = servers[(call + 1) % 3].port
+            let closed =
+                index % 2 == 0
+                ? try await LoopbackClient.json(
+                    port: port, "POST", "/v1/reservations/\(id)/settle", bearer: setup.secret,
+                    #"{"provider": "p", "cost_usd": 0.04}"#)
+                : try await LoopbackClient.json(port: port, "POST", "/v1/reservations/\(id)/release", bearer: setup.secret)
+            #expect(closed.status == 200, "\(closed.body)")
+        }
+        balance = try cli.json("balance", "--database-url", setup.url)
+        #expect(balance["held_usd"] == .money(.zero))
+        #expect(balance["balance"] == .money(MicroDollars(rawValue: 800_000)), "\(balance)")
+        #expect(try cli.run("verify", "--database-url", setup.url).status == 0)
+        servers.forEach { $0.stop() }
+        try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
+    }
+
     @Test func serveRefusesAnUnmigratedDatabaseUntilAsked() async throws {
         let cli = CLI()
         let name = "plutus_scale_\(UUID().uuidString.prefix(8).lowercased())"

@@ -171,6 +171,11 @@ struct ReservationTests {
             #expect(badEvent.status == 400 && badEvent.json["field"] == .string("provider"))
             #expect(try await server.store.balance(org, at: Timestamp.now()).held == .zero)
             #expect(try await get(server, key, "/v1/reservations?active=maybe").status == 400)
+            let wrongMethod = try await LoopbackClient.json(port: server.port, "DELETE", "/v1/reservations/\(id)", bearer: key)
+            #expect(wrongMethod.status == 405 && wrongMethod.header("allow") == "GET")
+            let wrongSettle = try await LoopbackClient.json(
+                port: server.port, "GET", "/v1/reservations/\(id)/settle", bearer: key)
+            #expect(wrongSettle.status == 405 && wrongSettle.header("allow") == "POST")
         }
     }
 }
