@@ -44,6 +44,24 @@ struct BenchCommand: AsyncParsableCommand {
         return LoadGenerator.request(port: port, path: "/webhook/stripe", headers: [("Stripe-Signature", signature)], body: body)
     }
 
+    /// The next request of a hold + settle pair: a settle when the previous answer on this
+    /// connection placed a hold, else a new hold.
+    static func holdOrSettle(port: Int, key: String, previous: [UInt8]) -> [UInt8] {
+        let auth = [("Authorization", "Bearer \(key)")]
+        let marker = Array(#""reservation_id":""#.utf8)
+        if previous.count > marker.count + 20, Array(previous.prefix(marker.count + 1)) == [UInt8(ascii: "{")] + marker {
+            let id = String(decoding: previous[(marker.count + 1)..<(marker.count + 21)], as: UTF8.self)
+            return LoadGenerator.request(
+                port: port, path: "/v1/reservations/\(id)/settle", headers: auth,
+                body: Array(#"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#.utf8)
+            )
+        }
+        return LoadGenerator.request(
+            port: port, path: "/v1/reservations", headers: auth,
+            body: Array(
+                #"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"max_output_tokens":1000}"#.utf8))
+    }
+
     func run() async throws {
         guard (1...60).contains(seconds) else { throw CLIFailure.usage("--seconds must be between 1 and 60") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-bench-\(UUID().uuidString)")
@@ -229,6 +247,7 @@ struct BenchCommand: AsyncParsableCommand {
         var unanswered = 0
         var ceilingRates: [String: Double] = [:]
         var unexpected: [String] = []
+        var pairSummary: String?
         /// Runs one load, counts what it acknowledged, and returns its table row and rate.
         func load(_ scenario: Scenario) async throws -> (row: [String], rate: Double) {
             let headers = scenario.port == plutusPort ? auth : []
@@ -283,6 +302,47 @@ struct BenchCommand: AsyncParsableCommand {
             let singles = try await load(singlesAt64).rate
             if trivial > 0 { pairedShares.append(singles / trivial) }
         }
+        // Holds: a hold, then its settle, back to back on each connection, from the built-in
+        // generator (the settle needs the hold's id), beside single events from the same
+        // generator at 64 connections, measured right before.
+        let builtinSingles = LoadGenerator(port: plutusPort, path: "/v1/usage", headers: auth, body: single)
+        let singlesBuiltin = await builtinSingles.runOnThread(connections: 64, seconds: seconds)
+        acknowledged += singlesBuiltin.responses[200] ?? 0
+        let singleBuiltinRate = Double(singlesBuiltin.responses[200] ?? 0) / singlesBuiltin.seconds
+        rows.append([
+            "POST /v1/usage, 1 event (built-in generator)", "64", String(format: "%.0f", singleBuiltinRate),
+            String(format: "%.0f", singleBuiltinRate), String(format: "%.2f", singlesBuiltin.percentile(0.5)),
+            String(format: "%.2f", singlesBuiltin.percentile(0.99)), "-", "-",
+            String(singlesBuiltin.total - (singlesBuiltin.responses[200] ?? 0)), String(singlesBuiltin.errors),
+        ])
+        var pairRates: [Int: Double] = [:]
+        for connections in [1, 8, 64] {
+            let pairs = LoadGenerator(port: plutusPort) { _, _, previous in
+                Self.holdOrSettle(port: plutusPort, key: key, previous: previous)
+            }
+            let commitsBefore = store.groupCommitCounts
+            let cpuBefore = ProcessCPU.seconds()
+            let result = await pairs.runOnThread(connections: connections, seconds: seconds)
+            let cpu = ProcessCPU.seconds() - cpuBefore
+            let settled = result.responses[200] ?? 0
+            acknowledged += settled
+            pairRates[connections] = Double(settled) / result.seconds
+            let refused = result.total - settled - (result.responses[201] ?? 0)
+            if refused > 0 { unexpected.append("hold + settle at \(connections) connections: \(refused) answers not 200/201") }
+            rows.append([
+                "POST /v1/reservations + settle (pairs/s)", String(connections),
+                String(format: "%.0f", Double(result.total) / result.seconds), String(format: "%.0f", pairRates[connections]!),
+                String(format: "%.2f", result.percentile(0.5)), String(format: "%.2f", result.percentile(0.99)),
+                Self.cpuPerRequest(cpu, result.total), Self.requestsPerCommit(commitsBefore, store.groupCommitCounts),
+                String(refused), String(result.errors),
+            ])
+        }
+        if singleBuiltinRate > 0, let pairs64 = pairRates[64] {
+            pairSummary = String(
+                format:
+                    "hold + settle pairs at 64 connections: %.0f pairs/s, %.0f%% of single-event ingest from the same generator (%.0f events/s)",
+                pairs64, pairs64 / singleBuiltinRate * 100, singleBuiltinRate)
+        }
         rows.append(try await storeOnly(store: store, org: org, events: 1, tasks: 64, acknowledged: &acknowledged))
         rows.append(try await storeOnly(store: store, org: org, events: 100, tasks: 8, acknowledged: &acknowledged))
         // After the two HTTP ceilings.
@@ -306,6 +366,7 @@ struct BenchCommand: AsyncParsableCommand {
         let creditedDollars = try await store.balance(org, at: Timestamp.now()).balance.subtracting(balanceBefore) ?? .zero
         print(TextTable.render(header, rows, numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9]))
         for line in unexpected { print("non-2xx answers — \(line)") }
+        if let pairSummary { print("\n" + pairSummary) }
         if let single64 = rows.first(where: { $0[0] == Self.singleEventLabel && $0[1] == "64" }), let rate = Double(single64[2]),
             let trivial = ceilingRates[Self.trivialCeilingLabel], trivial > 0
         {

@@ -29,8 +29,9 @@ struct LoadGenerator {
     }
 
     let port: Int
-    /// The bytes of request number `n` (each connection numbers its own requests).
-    let makeRequest: @Sendable (_ connection: Int, _ n: Int) -> [UInt8]
+    /// The bytes of request number `n` (each connection numbers its own requests), given the
+    /// body of the connection's previous answer (empty before the first).
+    let makeRequest: @Sendable (_ connection: Int, _ n: Int, _ previous: [UInt8]) -> [UInt8]
 
     init(port: Int, path: String, headers: [(String, String)], body: [UInt8]) {
         let request = Self.request(port: port, path: path, headers: headers, body: body)
@@ -56,8 +57,14 @@ struct LoadGenerator {
     }
 
     init(port: Int, makeRequest: @escaping @Sendable (_ connection: Int, _ n: Int) -> [UInt8]) {
+        self.init(port: port, chained: { connection, n, _ in makeRequest(connection, n) })
+    }
+
+    /// Requests that depend on the previous answer of their connection (a settle needs the
+    /// hold's id).
+    init(port: Int, chained: @escaping @Sendable (_ connection: Int, _ n: Int, _ previous: [UInt8]) -> [UInt8]) {
         self.port = port
-        self.makeRequest = makeRequest
+        self.makeRequest = chained
     }
 
     static func request(port: Int, path: String, headers: [(String, String)], body: [UInt8]) -> [UInt8] {
@@ -107,19 +114,21 @@ struct LoadGenerator {
         var result = Result()
         var fd = connect()
         var buffer = [UInt8](repeating: 0, count: 65_536)
+        var previous: [UInt8] = []
         while DispatchTime.now().uptimeNanoseconds < deadline {
             if fd < 0 {
                 result.errors += 1
                 fd = connect()
                 continue
             }
-            let request = makeRequest(connection, result.total + result.errors)
+            let request = makeRequest(connection, result.total + result.errors, previous)
             let begin = DispatchTime.now().uptimeNanoseconds
-            if let status = exchange(fd, request, &buffer) {
+            if let status = exchange(fd, request, &buffer, body: &previous) {
                 result.responses[status, default: 0] += 1
                 result.latenciesNanos.append(DispatchTime.now().uptimeNanoseconds - begin)
             } else {
                 result.errors += 1
+                previous = []
                 close(fd)
                 fd = connect()
             }
@@ -151,8 +160,9 @@ struct LoadGenerator {
         return fd
     }
 
-    /// Sends the request and reads one response (headers, then Content-Length bytes).
-    private func exchange(_ fd: Int32, _ request: [UInt8], _ buffer: inout [UInt8]) -> Int? {
+    /// Sends the request and reads one response (headers, then Content-Length bytes); `body`
+    /// receives the response's body.
+    private func exchange(_ fd: Int32, _ request: [UInt8], _ buffer: inout [UInt8], body: inout [UInt8]) -> Int? {
         var sent = 0
         while sent < request.count {
             let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -174,7 +184,8 @@ struct LoadGenerator {
                 needed = end + 4 + (Int(digits) ?? 0)
             }
         }
-        guard received.count >= 12 else { return nil }
+        guard received.count >= 12, let end = headerEnd else { return nil }
+        body = Array(received[(end + 4)...])
         return Int(String(decoding: received[9..<12], as: UTF8.self))
     }
 

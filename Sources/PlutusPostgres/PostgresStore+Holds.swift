@@ -128,6 +128,20 @@ extension PostgresStore {
         }
     }
 
+    public func heldAmount(_ organizationID: OrganizationID, at time: Timestamp) async throws -> MicroDollars {
+        try await withConnection { connection in
+            _ = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            let held = try await connection.query(
+                """
+                SELECT COALESCE(SUM(amount_micros), 0)::int8 AS held FROM holds
+                WHERE org_id = \(organizationID.rawValue) AND created_at <= \(time.millis) AND expires_at > \(time.millis)
+                  AND (closed_at IS NULL OR closed_at > \(time.millis))
+                """, logger: self.logger
+            ).rows().first.map { try $0.int64("held") }
+            return MicroDollars(rawValue: held ?? 0)
+        }
+    }
+
     public func expireHolds(at time: Timestamp) async throws -> Int {
         let due = try await withConnection { connection in
             try await connection.query(

@@ -119,6 +119,19 @@ extension SQLiteStore {
         }
     }
 
+    public func heldAmount(_ organizationID: OrganizationID, at time: Timestamp) async throws -> MicroDollars {
+        try await read { db in
+            _ = try Self.requireOrganization(db, organizationID)
+            return MicroDollars(
+                rawValue: try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT COALESCE(SUM(amount_micros), 0) FROM holds
+                        WHERE org_id = ?1 AND created_at <= ?2 AND expires_at > ?2 AND (closed_at IS NULL OR closed_at > ?2)
+                        """, arguments: [organizationID.rawValue, time.millis]) ?? 0)
+        }
+    }
+
     public func expireHolds(at time: Timestamp) async throws -> Int {
         let due = try await read { db in
             try String.fetchAll(

@@ -50,6 +50,9 @@ public protocol BillingStore: Sendable {
     /// Holds newest first, at most `limit` (clamped to `Limits.holdListMax`); with
     /// `activeAt`, only those active at that time.
     func reservations(_ organizationID: OrganizationID, activeAt: Timestamp?, limit: Int) async throws -> [Reservation]
+    /// Credit set aside by the holds that were active at `time`: placed by then, and neither
+    /// closed nor expired yet (for statements; a hold is not an entry).
+    func heldAmount(_ organizationID: OrganizationID, at time: Timestamp) async throws -> MicroDollars
     /// Expires every organization's holds past their expiry at `time`; returns how many.
     func expireHolds(at time: Timestamp) async throws -> Int
 

@@ -178,4 +178,25 @@ struct ReservationTests {
             #expect(wrongSettle.status == 405 && wrongSettle.header("allow") == "POST")
         }
     }
+
+    /// The dashboard shows what is held beside the balance; the statement has a line for it
+    /// (holds are not entries).
+    @Test func dashboardAndStatementShowWhatIsHeld() async throws {
+        try await TestServer.with(adminToken: nil) { server in
+            let (org, key) = try await server.organization(credit: "10")
+            #expect(try await post(server, key, "/v1/reservations", #"{"amount_usd": 8}"#).status == 201)
+            let page = try await LoopbackClient.send(port: server.port, "GET", "/?org=\(org.rawValue)")
+            #expect(page.status == 200)
+            #expect(page.text.contains("$8.00 held by active holds · $2.00 available"), "\(page.text.prefix(400))")
+            let month = Timestamp.now().month.text
+            let csv = try await LoopbackClient.send(
+                port: server.port, "GET", "/report?org=\(org.rawValue)&month=\(month)&format=csv")
+            #expect(csv.status == 200)
+            let heldLine = csv.text.split(separator: "\n").first { $0.hasPrefix("holds,active,") }
+            #expect(heldLine?.hasSuffix(",8,,") == true, "\(csv.text)")
+            let html = try await LoopbackClient.send(
+                port: server.port, "GET", "/report?org=\(org.rawValue)&month=\(month)&format=html")
+            #expect(html.text.contains("Held by active holds at"))
+        }
+    }
 }

@@ -98,6 +98,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
         let days = fromDay..<toDay.adding(days: 1)
         let month = try await store.usageSummary(
             org.id, days: now.month.start.day..<today.adding(days: 1), workspace: workspace?.id)
+        let snapshot = try await store.balance(org.id, at: now)
         let facts = DashboardPage.Facts(
             organization: org, all: all, workspaces: workspaces, workspace: workspace, days: fromDay...toDay, now: now,
             range: try await store.usageSummary(org.id, days: days, workspace: workspace?.id),
@@ -106,7 +107,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
                 org.id, days: today.adding(days: 1 - DashboardView.burnWindowDays)..<today.adding(days: 1),
                 workspace: workspace?.id),
             monthByWorkspace: workspace == nil ? month : try await store.usageSummary(org.id, days: month.days, workspace: nil),
-            balance: try await store.balance(org.id, at: now).balance,
+            balance: snapshot.balance, held: snapshot.held,
             history: try await store.creditHistory(org.id, days: days),
             feed: try await store.usageEvents(org.id, page: PageRequest(limit: DashboardView.feedRows, workspace: workspace?.id))
                 .items,

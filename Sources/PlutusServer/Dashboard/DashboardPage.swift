@@ -83,6 +83,8 @@ struct DashboardPage {
     let month: String
     let balance: String
     let balanceLabel: String
+    /// "$8.00 held by active holds · $2.00 available", when anything is held.
+    let held: String?
     let runway: String
     let runwayClass: String
     let mtdSpend: String
@@ -130,6 +132,8 @@ struct DashboardPage {
         var trailing: UsageSummary
         var monthByWorkspace: UsageSummary
         var balance: MicroDollars
+        /// Credit set aside by active holds (still in the balance).
+        var held: MicroDollars
         var history: CreditHistory
         var feed: [UsageEventRecord]
         var ledger: Page<LedgerEntryRecord>
@@ -173,6 +177,11 @@ struct DashboardPage {
         month = facts.now.month.text
         balance = DashboardView.money(facts.balance)
         balanceLabel = workspace == nil ? "Credit balance" : "Organization credit balance (shared by its workspaces)"
+        held =
+            facts.held.isPositive
+            ? "\(DashboardView.money(facts.held)) held by active holds · "
+                + "\(DashboardView.money(MicroDollars(rawValue: facts.balance.rawValue - facts.held.rawValue))) available"
+            : nil
         runway =
             runwayDays.map { $0 == 0 ? "no credit left" : "≈ \(DashboardView.grouped($0)) days of \(whose)runway" }
             ?? "no spend in the last 7 days"

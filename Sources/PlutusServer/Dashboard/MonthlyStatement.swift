@@ -10,6 +10,10 @@ public struct MonthlyStatement: Sendable {
     public var month: CivilMonth
     public var credit: CreditStatement
     public var usage: UsageSummary
+    /// Credit set aside by holds active at `heldAt` (the period's end, or now for the current
+    /// month): still in the balance, not an entry.
+    public var held: MicroDollars
+    public var heldAt: Timestamp
     public var catalogVersion: String
     public var catalogAsOf: String
     public var generatedAt: Timestamp
@@ -18,10 +22,12 @@ public struct MonthlyStatement: Sendable {
         async throws -> MonthlyStatement
     {
         let catalog = try await store.priceCatalog()
+        let heldAt = min(month.end, now)
         return MonthlyStatement(
             organization: organization, month: month,
             credit: try await store.creditStatement(organization.id, from: month.start, to: month.end),
             usage: try await store.usageSummary(organization.id, days: month.start.day..<month.end.day, workspace: nil),
+            held: try await store.heldAmount(organization.id, at: heldAt), heldAt: heldAt,
             catalogVersion: catalog.version, catalogAsOf: catalog.asOf, generatedAt: now)
     }
 
@@ -53,6 +59,7 @@ public struct MonthlyStatement: Sendable {
             "generated": DashboardView.time(generatedAt), "catalogVersion": catalogVersion, "catalogAsOf": catalogAsOf,
             "placement": Self.placement,
             "opening": DashboardView.money(credit.opening), "closing": DashboardView.money(credit.closing),
+            "held": DashboardView.money(held), "heldLabel": heldLabel,
             "movements": credit.movements.map { movement -> [String: Any] in
                 [
                     "label": Self.label(movement.kind),
@@ -77,6 +84,11 @@ public struct MonthlyStatement: Sendable {
         ]
     }
 
+    /// What the held line says: holds are not entries, so they are shown beside the balance.
+    var heldLabel: String {
+        "Held by active holds at \(heldAt.iso8601) (set aside for calls in flight: still in the balance and not an entry)"
+    }
+
     /// The print-ready page (its style carries a fresh nonce).
     public var html: String { Templates.render("statement", context(nonce: HTMLPage.nonce())) }
 
@@ -96,6 +108,8 @@ public struct MonthlyStatement: Sendable {
             ])
         }
         row(["credit", "closing", "Closing balance", credit.closing.decimalString, "", ""])
+        // Its own section: a hold is no movement of credit, so the credit rows still add up.
+        row(["holds", "active", heldLabel, held.decimalString, "", ""])
         for breakdown in breakdowns {
             for group in breakdown.groups {
                 row([

@@ -101,7 +101,7 @@ enum Templates {
         {{#hasAlerts}}<ul class="alerts">{{#bannerAlerts}}<li>▲ {{message}}</li>{{/bannerAlerts}}</ul>{{/hasAlerts}}
         <div class="cards">
         <div class="card"><div class="label">{{balanceLabel}}</div><div class="big num" id="balance">{{balance}}</div>
-        <div class="{{runwayClass}}">{{runway}}</div></div>
+        {{#held}}<div class="muted num" id="held">{{.}}</div>{{/held}}<div class="{{runwayClass}}">{{runway}}</div></div>
         <div class="card"><div class="label">Month to date · {{month}}</div><div class="big num">{{mtdSpend}}</div>
         <div class="muted num">{{mtdCalls}} · {{mtdTokens}} tokens</div></div>
         <div class="card"><div class="label">Selected range · {{from}} → {{to}}</div><div class="big num">{{rangeSpend}}</div>
@@ -235,6 +235,7 @@ enum Templates {
         <tr><td>Opening balance</td><td class="r num">{{opening}}</td></tr>
         {{#movements}}<tr><td>{{label}} ({{entries}})</td><td class="r num">{{net}}</td></tr>{{/movements}}
         <tr class="total"><td>Closing balance</td><td class="r num">{{closing}}</td></tr>
+        <tr><td class="muted">{{heldLabel}}</td><td class="r num muted">{{held}}</td></tr>
         </tbody></table>
         <h2>Usage</h2><p class="num">{{usageCost}} · {{usageCalls}} · {{usageTokens}} tokens</p>
         {{#breakdowns}}<h2>By {{title}}</h2><table><thead><tr><th>{{title}}</th><th class="r">Cost</th><th class="r">Calls</th><th class="r">Tokens</th></tr></thead><tbody>
