@@ -40,6 +40,12 @@ public struct Timestamp: RawRepresentable, Hashable, Comparable, Sendable {
         return "\(day.text)T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(milli, 3))Z"
     }
 
+    /// ISO 8601 in UTC, to the second when it falls on one: `2027-01-01T00:00:00Z`.
+    public var iso8601Seconds: String {
+        let text = iso8601
+        return text.hasSuffix(".000Z") ? String(text.dropLast(5)) + "Z" : text
+    }
+
     /// Parses an ISO 8601 / RFC 3339 instant: `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]`.
     public static func parseISO8601(_ text: String) -> Timestamp? {
         let bytes = Array(text.utf8)
