@@ -17,6 +17,7 @@ enum PostgresSchema {
         Migration(name: "v4-usage-days", sql: v4),
         Migration(name: "v5-usage-entry-per-request", sql: v5),
         Migration(name: "v6-holds", sql: v6),
+        Migration(name: "v7-budgets", sql: v7),
     ]
 
     static var version: Int { migrations.count }
@@ -323,6 +324,39 @@ enum PostgresSchema {
         CREATE INDEX holds_active ON holds(org_id, expires_at) WHERE status = 'held';
         CREATE INDEX holds_org_created ON holds(org_id, created_at);
         CREATE INDEX accounts_hold_expiry ON accounts(hold_expiry_next) WHERE hold_expiry_next IS NOT NULL;
+        """
+
+    /// Budgets, as in SQLite's v9.
+    private static let v7 = """
+        ALTER TABLE holds ADD COLUMN workspace_id TEXT;
+        CREATE TABLE budgets (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            scope TEXT NOT NULL CHECK (scope IN ('org', 'workspace', 'key', 'task', 'run')),
+            scope_id TEXT NOT NULL,
+            label TEXT NOT NULL,
+            limit_micros BIGINT NOT NULL CHECK (limit_micros > 0),
+            period TEXT NOT NULL CHECK (period IN ('day', 'month', 'total')),
+            mode TEXT NOT NULL CHECK (mode IN ('hard', 'soft')),
+            alert_at TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            disabled_at BIGINT
+        );
+        CREATE INDEX budgets_org ON budgets(org_id, created_at);
+        CREATE TABLE budget_spend (
+            budget_id TEXT NOT NULL REFERENCES budgets(id),
+            period_start BIGINT NOT NULL,
+            spent_micros BIGINT NOT NULL,
+            PRIMARY KEY (budget_id, period_start)
+        );
+        INSERT INTO budgets(id, org_id, scope, scope_id, label, limit_micros, period, mode, alert_at, created_at)
+        SELECT 'bgt_' || substr(md5(random()::text || id), 1, 16), org_id, 'workspace', id, name, monthly_budget_micros,
+               'month', 'soft', '500,800,1000', created_at
+        FROM workspaces WHERE monthly_budget_micros IS NOT NULL;
+        INSERT INTO budget_spend(budget_id, period_start, spent_micros)
+        SELECT b.id, (extract(epoch FROM (m.month || '-01')::date) * 1000)::bigint, m.cost_micros
+        FROM budgets b JOIN usage_months m ON m.org_id = b.org_id AND m.workspace_id = b.scope_id
+        WHERE b.scope = 'workspace' AND m.cost_micros > 0;
         """
 
     private static let v2 = """

@@ -21,9 +21,30 @@ extension PostgresStore {
             let totals = try await Self.expireDueHolds(
                 connection, organization.id, locked, now: request.receivedAt, logger: logger)
             let balance = MicroDollars(rawValue: accounts[.credit]!.balance)
-            switch Holds.place(request, organization: organization, balance: balance, totals: totals) {
-            case .failure(let refusal):
-                return .refused(refusal)
+            let budgets = try await Self.budgets(connection, organization.id, includingDisabled: false, logger: logger)
+            var workspace: Workspace?
+            var standings: [BudgetStanding] = []
+            if !budgets.isEmpty {
+                let existing =
+                    request.workspace == nil ? [] : try await Self.workspaces(connection, organization.id, logger: logger)
+                workspace = WorkspaceAttribution.resolve(
+                    request.workspace, plan: organization.plan, find: { WorkspaceMatch.find($0, in: existing) },
+                    count: { existing.count }, earliest: { existing.first })
+                let subject = Holds.subject(request, workspaceID: workspace?.id)
+                standings = try await Self.standings(
+                    connection, organization.id, budgets.filter { $0.covers(subject) }, at: request.receivedAt, logger: logger)
+            } else if let reference = request.workspace {
+                let existing = try await Self.workspaces(connection, organization.id, logger: logger)
+                workspace = WorkspaceAttribution.resolve(
+                    reference, plan: organization.plan, find: { WorkspaceMatch.find($0, in: existing) },
+                    count: { existing.count }, earliest: { existing.first })
+            }
+            switch Holds.place(
+                request, workspaceID: workspace?.id, organization: organization, balance: balance, totals: totals,
+                budgets: standings)
+            {
+            case .failure(let denial):
+                return denial.result
             case .success(let (reservation, after)):
                 try await Self.insertHold(connection, reservation, logger: logger)
                 try await Self.writeHoldTotals(connection, organization.id, after, logger: logger)
@@ -207,10 +228,10 @@ extension PostgresStore {
     static func insertHold(_ connection: PostgresConnection, _ hold: Reservation, logger: Logger) async throws {
         try await connection.query(
             """
-            INSERT INTO holds(id, org_id, status, amount_micros, workspace, task_type, run_id, api_key_id, provider, model,
-                              metadata, created_at, expires_at)
+            INSERT INTO holds(id, org_id, status, amount_micros, workspace, workspace_id, task_type, run_id, api_key_id,
+                              provider, model, metadata, created_at, expires_at)
             VALUES (\(hold.id.rawValue), \(hold.organizationID.rawValue), \(hold.storedStatus.rawValue),
-                    \(hold.amount.rawValue), \(hold.workspace), \(hold.taskType), \(hold.runID),
+                    \(hold.amount.rawValue), \(hold.workspace), \(hold.workspaceID?.rawValue), \(hold.taskType), \(hold.runID),
                     \(hold.apiKeyID?.rawValue), \(hold.provider), \(hold.model), \(hold.metadata),
                     \(hold.createdAt.millis), \(hold.expiresAt.millis))
             """, logger: logger)
@@ -244,6 +265,7 @@ extension PostgresStore {
             id: ReservationID(rawValue: try row.string("id")), organizationID: OrganizationID(rawValue: try row.string("org_id")),
             storedStatus: try StoreError.decode(try row.string("status"), column: "holds.status"),
             amount: MicroDollars(rawValue: try row.int64("amount_micros")), workspace: try row.optionalString("workspace"),
+            workspaceID: try row.optionalString("workspace_id").map(WorkspaceID.init(rawValue:)),
             taskType: try row.optionalString("task_type"), runID: try row.optionalString("run_id"),
             apiKeyID: try row.optionalString("api_key_id").map(APIKeyID.init(rawValue:)),
             provider: try row.optionalString("provider"), model: try row.optionalString("model"),

@@ -119,6 +119,10 @@ extension PostgresStore {
             let workspace = WorkspaceMatch.new(
                 name: trimmed, organizationID: organizationID, budget: monthlyBudget, at: now, among: existing)
             try await Self.insertWorkspaces(connection, [workspace], logger: self.logger)
+            if let monthlyBudget {
+                try await Self.insertBudget(
+                    connection, .workspaceMonthly(workspace, limit: monthlyBudget, at: now), logger: self.logger)
+            }
             return workspace
         }
     }

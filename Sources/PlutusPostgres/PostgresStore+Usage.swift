@@ -135,6 +135,17 @@ extension PostgresStore {
                 """, logger: logger)
         }
         if !writes.days.isEmpty { try await upsertDays(connection, writes.days, organization, logger: logger) }
+        if !writes.budgetSpend.isEmpty {
+            let spend = Array(writes.budgetSpend)
+            try await connection.query(
+                """
+                INSERT INTO budget_spend(budget_id, period_start, spent_micros)
+                SELECT * FROM unnest(\(spend.map(\.key.budgetID.rawValue))::text[], \(spend.map(\.key.periodStart.millis))::int8[],
+                                     \(spend.map(\.value))::int8[])
+                ON CONFLICT (budget_id, period_start) DO UPDATE SET
+                    spent_micros = budget_spend.spent_micros + excluded.spent_micros
+                """, logger: logger)
+        }
         if !writes.counters.isEmpty {
             let counters = Array(writes.counters)
             try await connection.query(
@@ -300,6 +311,11 @@ struct PrefetchedSource: MeteringSource {
     var created: [Workspace] = []
     var recorded: [String: RecordedEvent]
     var counters: [MeteringWrites.CounterKey: (tokens: Int64, cost: Int64)]
+    var activeBudgets: [Budget] = []
+    /// Budget spend as stored for the periods the group's events fall in, plus what earlier
+    /// runs of the group add.
+    var budgetSpend: [MeteringWrites.BudgetSpendKey: Int64] = [:]
+    var held = HeldBySubject(rows: [])
 
     static func load(_ connection: PostgresConnection, _ organization: Organization, _ batches: [UsageBatch], logger: Logger)
         async throws -> PrefetchedSource
@@ -339,13 +355,42 @@ struct PrefetchedSource: MeteringSource {
         let workspaces =
             events.contains { $0.workspace != nil }
             ? try await PostgresStore.workspaces(connection, organization.id, logger: logger) : []
-        return PrefetchedSource(organizationID: organization.id, workspaces: workspaces, recorded: recorded, counters: counters)
+        var source = PrefetchedSource(
+            organizationID: organization.id, workspaces: workspaces, recorded: recorded, counters: counters)
+        source.activeBudgets = try await PostgresStore.budgets(
+            connection, organization.id, includingDisabled: false, logger: logger)
+        if !source.activeBudgets.isEmpty {
+            let times = batches.flatMap { batch in batch.events.map { $0.timestamp ?? batch.receivedAt } }
+            let starts = Array(Set(source.activeBudgets.flatMap { budget in times.map { budget.period.start(at: $0).millis } }))
+            for row in try await connection.query(
+                """
+                SELECT budget_id, period_start, spent_micros FROM budget_spend
+                WHERE budget_id = ANY(\(source.activeBudgets.map(\.id.rawValue))::text[]) AND period_start = ANY(\(starts)::int8[])
+                """, logger: logger
+            ).rows() {
+                let key = MeteringWrites.BudgetSpendKey(
+                    budgetID: BudgetID(rawValue: try row.string("budget_id")),
+                    periodStart: Timestamp(rawValue: try row.int64("period_start")))
+                source.budgetSpend[key] = try row.int64("spent_micros")
+            }
+            source.held = try await PostgresStore.heldBySubject(
+                connection, organization.id, at: batches.map(\.receivedAt).max()!, logger: logger)
+        }
+        return source
     }
 
     /// Folds in what a run of the same group wrote, so the next run reads it as stored.
     mutating func absorb(_ writes: MeteringWrites) {
-        writes.fold(counters: &counters, recorded: &recorded)
+        writes.fold(counters: &counters, recorded: &recorded, budgetSpend: &budgetSpend)
     }
+
+    func budgets() throws -> [Budget] { activeBudgets }
+
+    func storedBudgetSpend(_ key: MeteringWrites.BudgetSpendKey) throws -> MicroDollars {
+        MicroDollars(rawValue: budgetSpend[key] ?? 0)
+    }
+
+    func budgetHeld(_ budget: Budget, at time: Timestamp) throws -> MicroDollars { held.held(for: budget) }
 
     func recordedEvent(clientEventID: String) throws -> RecordedEvent? { recorded[clientEventID] }
 
@@ -364,9 +409,5 @@ struct PrefetchedSource: MeteringSource {
 
     func storedMonthTokens(_ month: CivilMonth) throws -> Int64 {
         counters[MeteringWrites.CounterKey(workspace: "", month: month)]?.tokens ?? 0
-    }
-
-    func storedWorkspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
-        MicroDollars(rawValue: counters[MeteringWrites.CounterKey(workspace: workspace.rawValue, month: month)]?.cost ?? 0)
     }
 }

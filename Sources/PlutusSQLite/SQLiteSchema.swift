@@ -6,7 +6,7 @@ import GRDB
 /// new migration appended to the list.
 package enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
-    static let version = 8
+    static let version = 9
 
     package static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -33,6 +33,9 @@ package enum SQLiteSchema {
         }
         migrator.registerMigration("v8-holds") { db in
             try db.execute(sql: v8)
+        }
+        migrator.registerMigration("v9-budgets") { db in
+            try db.execute(sql: v9)
         }
         return migrator
     }
@@ -74,6 +77,43 @@ package enum SQLiteSchema {
         CREATE INDEX holds_active ON holds(org_id, expires_at) WHERE status = 'held';
         CREATE INDEX holds_org_created ON holds(org_id, created_at);
         CREATE INDEX accounts_hold_expiry ON accounts(hold_expiry_next) WHERE hold_expiry_next IS NOT NULL;
+        """
+
+    /// Budgets: limits on an organization, a workspace, an API key, a task type or a run,
+    /// per day, month or in total; `budget_spend` keeps each one's spend per period, written
+    /// with the events. Holds remember the workspace they resolved to. Workspace monthly
+    /// budgets become soft monthly budgets of their workspace (alerts at 50, 80 and 100 %, as
+    /// before), with the spend of every month so far.
+    static let v9 = """
+        ALTER TABLE holds ADD COLUMN workspace_id TEXT;
+        CREATE TABLE budgets (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            scope TEXT NOT NULL CHECK (scope IN ('org', 'workspace', 'key', 'task', 'run')),
+            scope_id TEXT NOT NULL,
+            label TEXT NOT NULL,
+            limit_micros INTEGER NOT NULL CHECK (limit_micros > 0),
+            period TEXT NOT NULL CHECK (period IN ('day', 'month', 'total')),
+            mode TEXT NOT NULL CHECK (mode IN ('hard', 'soft')),
+            alert_at TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            disabled_at INTEGER
+        ) STRICT;
+        CREATE INDEX budgets_org ON budgets(org_id, created_at);
+        CREATE TABLE budget_spend (
+            budget_id TEXT NOT NULL REFERENCES budgets(id),
+            period_start INTEGER NOT NULL,
+            spent_micros INTEGER NOT NULL,
+            PRIMARY KEY (budget_id, period_start)
+        ) STRICT, WITHOUT ROWID;
+        INSERT INTO budgets(id, org_id, scope, scope_id, label, limit_micros, period, mode, alert_at, created_at)
+        SELECT 'bgt_' || lower(hex(randomblob(8))), org_id, 'workspace', id, name, monthly_budget_micros, 'month', 'soft',
+               '500,800,1000', created_at
+        FROM workspaces WHERE monthly_budget_micros IS NOT NULL;
+        INSERT INTO budget_spend(budget_id, period_start, spent_micros)
+        SELECT b.id, CAST(strftime('%s', m.month || '-01') AS INTEGER) * 1000, m.cost_micros
+        FROM budgets b JOIN usage_months m ON m.org_id = b.org_id AND m.workspace_id = b.scope_id
+        WHERE b.scope = 'workspace' AND m.cost_micros > 0;
         """
 
     /// The `IN (…)` lists of the two tables every ingest request writes, spelled out as `OR`s.

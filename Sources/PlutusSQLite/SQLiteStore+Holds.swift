@@ -14,9 +14,18 @@ extension SQLiteStore {
             }
             let totals = try Self.expireDueHolds(db, organization.id, locked, now: request.receivedAt)
             let balance = MicroDollars(rawValue: accounts[.credit]!.balance)
-            switch Holds.place(request, organization: organization, balance: balance, totals: totals) {
-            case .failure(let refusal):
-                return .refused(refusal)
+            let workspace = try WorkspaceAttribution.resolve(
+                request.workspace, plan: organization.plan, find: { try Self.findWorkspace(db, organization.id, $0) },
+                count: { try Self.workspaceCount(db, organization.id) },
+                earliest: { try Self.earliestWorkspace(db, organization.id) })
+            let budgets = try Self.standings(
+                db, organization.id, covering: Holds.subject(request, workspaceID: workspace?.id), at: request.receivedAt)
+            switch Holds.place(
+                request, workspaceID: workspace?.id, organization: organization, balance: balance, totals: totals,
+                budgets: budgets)
+            {
+            case .failure(let denial):
+                return denial.result
             case .success(let (reservation, after)):
                 try Self.insertHold(db, reservation)
                 try Self.writeHoldTotals(db, organization.id, after)
@@ -150,6 +159,35 @@ extension SQLiteStore {
 
     // MARK: rows
 
+    /// The budgets in force that cover `subject`, with their spend in the period holding
+    /// `time` and what their active holds set aside.
+    static func standings(_ db: Database, _ organizationID: OrganizationID, covering subject: BudgetSubject, at time: Timestamp)
+        throws -> [BudgetStanding]
+    {
+        let covering = try budgets(db, organizationID, includingDisabled: false).filter { $0.covers(subject) }
+        guard !covering.isEmpty else { return [] }
+        let held = try heldBySubject(db, organizationID, at: time)
+        return try covering.map { budget in
+            let key = MeteringWrites.BudgetSpendKey(budgetID: budget.id, periodStart: budget.period.start(at: time))
+            return BudgetStanding(
+                budget: budget, spent: MicroDollars(rawValue: try budgetSpend(db, key)), held: held.held(for: budget),
+                periodStart: key.periodStart, resetsAt: budget.period.resetsAt(time))
+        }
+    }
+
+    static func workspaceCount(_ db: Database, _ organizationID: OrganizationID) throws -> Int {
+        try Int.fetchOne(
+            try db.cachedStatement(sql: "SELECT COUNT(*) FROM workspaces WHERE org_id = ?"), arguments: [organizationID.rawValue])
+            ?? 0
+    }
+
+    static func earliestWorkspace(_ db: Database, _ organizationID: OrganizationID) throws -> Workspace? {
+        try Row.fetchOne(
+            try db.cachedStatement(sql: "SELECT * FROM workspaces WHERE org_id = ? ORDER BY created_at, rowid LIMIT 1"),
+            arguments: [organizationID.rawValue]
+        ).map(workspace)
+    }
+
     /// Expires the organization's holds that are past their expiry at `now` (if its totals
     /// say one may be), and returns the totals without them. A hold is expired at its
     /// expiry instant (`Holds.isExpired`: `expires_at <= now`).
@@ -188,13 +226,14 @@ extension SQLiteStore {
     static func insertHold(_ db: Database, _ hold: Reservation) throws {
         try db.cachedStatement(
             sql: """
-                INSERT INTO holds(id, org_id, status, amount_micros, workspace, task_type, run_id, api_key_id, provider,
-                                  model, metadata, created_at, expires_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO holds(id, org_id, status, amount_micros, workspace, workspace_id, task_type, run_id, api_key_id,
+                                  provider, model, metadata, created_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             hold.id.rawValue, hold.organizationID.rawValue, hold.storedStatus.rawValue, hold.amount.rawValue, hold.workspace,
-            hold.taskType, hold.runID, hold.apiKeyID?.rawValue, hold.provider, hold.model, hold.metadata,
+            hold.workspaceID?.rawValue, hold.taskType, hold.runID, hold.apiKeyID?.rawValue, hold.provider, hold.model,
+            hold.metadata,
             hold.createdAt.millis, hold.expiresAt.millis,
         ])
     }
@@ -228,7 +267,8 @@ extension SQLiteStore {
         let reservation = Reservation(
             id: ReservationID(rawValue: row["id"]), organizationID: OrganizationID(rawValue: row["org_id"]),
             storedStatus: try StoreError.decode(row["status"], column: "holds.status"),
-            amount: MicroDollars(rawValue: row["amount_micros"]), workspace: row["workspace"], taskType: row["task_type"],
+            amount: MicroDollars(rawValue: row["amount_micros"]), workspace: row["workspace"],
+            workspaceID: (row["workspace_id"] as String?).map(WorkspaceID.init(rawValue:)), taskType: row["task_type"],
             runID: row["run_id"], apiKeyID: (row["api_key_id"] as String?).map(APIKeyID.init(rawValue:)),
             provider: row["provider"], model: row["model"], metadata: row["metadata"],
             createdAt: Timestamp(rawValue: row["created_at"]), expiresAt: Timestamp(rawValue: row["expires_at"]),

@@ -129,6 +129,7 @@ extension SQLiteStore {
             arguments: [
                 workspace.id.rawValue, organizationID.rawValue, name, slug, budget?.rawValue, now.millis,
             ])
+        if let budget { try insertBudget(db, .workspaceMonthly(workspace, limit: budget, at: now)) }
         return workspace
     }
 

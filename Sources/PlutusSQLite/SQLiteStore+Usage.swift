@@ -189,6 +189,16 @@ extension SQLiteStore {
                 row.integer(counter.events)
             }
         }
+        if !writes.budgetSpend.isEmpty {
+            let upsertSpend = try db.cachedStatement(
+                sql: """
+                    INSERT INTO budget_spend(budget_id, period_start, spent_micros) VALUES (?, ?, ?)
+                    ON CONFLICT(budget_id, period_start) DO UPDATE SET spent_micros = spent_micros + excluded.spent_micros
+                    """)
+            for (key, amount) in writes.budgetSpend {
+                try upsertSpend.execute(arguments: [key.budgetID.rawValue, key.periodStart.millis, amount])
+            }
+        }
         let upsertDay = try db.cachedStatement(
             sql: """
                 INSERT INTO usage_days(org_id, day, workspace_id, provider, model, task_type, events, input_tokens,
@@ -336,6 +346,13 @@ struct SQLiteMeteringSource: MeteringSource {
     /// before this transaction, and those known not to be.
     private var recordedBefore: [String: RecordedEvent] = [:]
     private var notRecordedBefore: Set<String> = []
+    /// The organization's budgets in force, once read.
+    private var activeBudgets: [Budget]?
+    /// Budget spend as stored, each read once; and what earlier requests of the group add.
+    private var storedSpend: [MeteringWrites.BudgetSpendKey: Int64] = [:]
+    private var groupSpend: [MeteringWrites.BudgetSpendKey: Int64] = [:]
+    /// Active holds by what they are attributed to, once read.
+    private var holds: HeldBySubject?
 
     init(db: Database, organizationID: OrganizationID) {
         self.db = db
@@ -344,7 +361,24 @@ struct SQLiteMeteringSource: MeteringSource {
 
     /// Folds in what a run of the same group will write.
     mutating func absorb(_ writes: MeteringWrites) {
-        writes.fold(counters: &groupCounters, recorded: &recordedInGroup)
+        writes.fold(counters: &groupCounters, recorded: &recordedInGroup, budgetSpend: &groupSpend)
+    }
+
+    mutating func budgets() throws -> [Budget] {
+        if let activeBudgets { return activeBudgets }
+        let found = try SQLiteStore.budgets(db, organizationID, includingDisabled: false)
+        activeBudgets = found
+        return found
+    }
+
+    mutating func storedBudgetSpend(_ key: MeteringWrites.BudgetSpendKey) throws -> MicroDollars {
+        if storedSpend[key] == nil { storedSpend[key] = try SQLiteStore.budgetSpend(db, key) }
+        return MicroDollars(rawValue: storedSpend[key]! + (groupSpend[key] ?? 0))
+    }
+
+    mutating func budgetHeld(_ budget: Budget, at time: Timestamp) throws -> MicroDollars {
+        if holds == nil { holds = try SQLiteStore.heldBySubject(db, organizationID, at: time) }
+        return holds!.held(for: budget)
     }
 
     /// Looks up a request's client event ids in one query per 500, instead of one per event.
@@ -422,10 +456,6 @@ struct SQLiteMeteringSource: MeteringSource {
 
     mutating func storedMonthTokens(_ month: CivilMonth) throws -> Int64 {
         try counter(MeteringWrites.CounterKey(workspace: "", month: month)).tokens
-    }
-
-    mutating func storedWorkspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
-        MicroDollars(rawValue: try counter(MeteringWrites.CounterKey(workspace: workspace.rawValue, month: month)).cost)
     }
 
     /// A month counter as stored plus what earlier requests of the group add.

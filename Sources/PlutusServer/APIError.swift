@@ -79,6 +79,7 @@ public struct APIError: HTTPResponseError, Sendable {
         case .nameTaken: APIError(.conflict, error.description, code: "name_taken")
         case .invalid(let field, _): APIError(.badRequest, error.description, code: "invalid", field: field)
         case .reservationNotFound: APIError(.notFound, error.description, code: "reservation_not_found")
+        case .budgetNotFound: APIError(.notFound, error.description, code: "budget_not_found")
         case .reservationClosed(_, let status): APIError(.conflict, error.description, code: "reservation_\(status)")
         case .schemaTooNew, .unknownStoredValue, .backend: nil
         }

@@ -59,6 +59,7 @@ struct ReservationController<Store: BillingStore>: Sendable {
         case .placed(_, _, let response): return Self.make(response)
         case .replayed(let stored): return Self.make(UsageResponse.replay(stored))
         case .refused(let refusal): return Self.make(refusal.response)
+        case .refusedByBudget(let refusal): return Self.make(Holds.budgetResponse(refusal))
         }
     }
 
@@ -78,7 +79,7 @@ struct ReservationController<Store: BillingStore>: Sendable {
         if configuration.strictEvents, let first = warnings.first { throw APIError.event(first.asError) }
         let batch = UsageBatch(
             organizationID: identity.organizationID, events: [event], policy: configuration.policy, receivedAt: receivedAt,
-            upgradeURL: configuration.upgradeURL)
+            upgradeURL: configuration.upgradeURL, apiKeyID: identity.keyID)
         switch try await store.settleHold(id, batch) {
         case .settled(_, let response):
             return Self.make(response, text: UsageController<Store>.appendingWarnings(warnings, to: response.body))

@@ -46,7 +46,8 @@ struct UsageController<Store: BillingStore>: Sendable {
             UsageBatch(
                 organizationID: identity.organizationID, events: events,
                 idempotency: key.map { .init(key: $0, requestHash: RequestFingerprint.of(body)) },
-                policy: configuration.policy, receivedAt: receivedAt, upgradeURL: configuration.upgradeURL))
+                policy: configuration.policy, receivedAt: receivedAt, upgradeURL: configuration.upgradeURL,
+                apiKeyID: identity.keyID))
         if case .committed(let outcome, _) = result {
             metrics.events(
                 recorded: outcome.recordedCount, overBalance: outcome.overBalanceBlockedCount,

@@ -56,6 +56,17 @@ public protocol BillingStore: Sendable {
     /// Expires every organization's holds past their expiry at `time`; returns how many.
     func expireHolds(at time: Timestamp) async throws -> Int
 
+    /// Creates a budget. Its scope names what the rest of the API takes: a workspace's id,
+    /// slug or name (one named before it exists is created, within the plan's cap), one of
+    /// the organization's API key ids, a task type, a run id; nothing for the organization.
+    func createBudget(_ request: BudgetRequest, at time: Timestamp) async throws -> Budget
+    /// The organization's budgets, oldest first, each with its spend and holds in the
+    /// period holding `time`; disabled ones only when asked.
+    func budgets(_ organizationID: OrganizationID, at time: Timestamp, includingDisabled: Bool) async throws
+        -> [BudgetStanding]
+    /// Stops a budget from counting or refusing anything (it stays listed as disabled).
+    func disableBudget(_ organizationID: OrganizationID, _ id: BudgetID, at time: Timestamp) async throws -> Budget
+
     /// The balance, with what holds active at `time` set aside (expired ones never count,
     /// swept or not).
     func balance(_ organizationID: OrganizationID, at time: Timestamp) async throws -> BalanceSnapshot

@@ -16,6 +16,9 @@ public struct Reservation: Sendable, Equatable {
     /// The workspace reference the hold was placed with (its id, slug or name), if any; a
     /// settle event that names none is attributed to it.
     public var workspace: String?
+    /// The existing workspace that reference resolved to when the hold was placed (budgets of
+    /// that workspace count the hold); nil for none or one not created yet.
+    public var workspaceID: WorkspaceID?
     public var taskType: String?
     public var runID: String?
     public var apiKeyID: APIKeyID?
@@ -33,8 +36,9 @@ public struct Reservation: Sendable, Equatable {
 
     public init(
         id: ReservationID, organizationID: OrganizationID, storedStatus: ReservationStatus, amount: MicroDollars,
-        workspace: String? = nil, taskType: String? = nil, runID: String? = nil, apiKeyID: APIKeyID? = nil,
-        provider: String? = nil, model: String? = nil, metadata: String? = nil, createdAt: Timestamp,
+        workspace: String? = nil, workspaceID: WorkspaceID? = nil, taskType: String? = nil, runID: String? = nil,
+        apiKeyID: APIKeyID? = nil, provider: String? = nil, model: String? = nil, metadata: String? = nil,
+        createdAt: Timestamp,
         expiresAt: Timestamp, closedAt: Timestamp? = nil, eventID: UsageEventID? = nil, cost: MicroDollars? = nil
     ) {
         self.id = id
@@ -42,6 +46,7 @@ public struct Reservation: Sendable, Equatable {
         self.storedStatus = storedStatus
         self.amount = amount
         self.workspace = workspace
+        self.workspaceID = workspaceID
         self.taskType = taskType
         self.runID = runID
         self.apiKeyID = apiKeyID
@@ -72,6 +77,11 @@ public struct Reservation: Sendable, Equatable {
 
     /// A settle that cost more than was held (charged in full: the call happened).
     public var overHold: Bool { storedStatus == .settled && (cost?.rawValue ?? 0) > amount.rawValue }
+
+    /// What budgets see of it.
+    public var subject: BudgetSubject {
+        BudgetSubject(workspaceID: workspaceID, apiKeyID: apiKeyID, taskType: taskType, runID: runID)
+    }
 }
 
 /// A request for a hold, validated and priced.
@@ -136,6 +146,29 @@ public enum HoldResult: Sendable, Equatable {
     case replayed(StoredResponse)
     /// Nothing held: the organization cannot cover it.
     case refused(HoldRefusal)
+    /// Nothing held: a hard budget covering it has no room.
+    case refusedByBudget(BudgetRefusal)
+}
+
+/// Why nothing was held.
+public enum HoldDenial: Error, Sendable, Equatable {
+    case credit(HoldRefusal)
+    case budget(BudgetRefusal)
+
+    /// The 402 body.
+    public var response: StoredResponse {
+        switch self {
+        case .credit(let refusal): return refusal.response
+        case .budget(let refusal): return Holds.budgetResponse(refusal)
+        }
+    }
+
+    public var result: HoldResult {
+        switch self {
+        case .credit(let refusal): .refused(refusal)
+        case .budget(let refusal): .refusedByBudget(refusal)
+        }
+    }
 }
 
 /// Why a hold was refused, with the figures that show it.
@@ -190,24 +223,47 @@ public enum Holds {
     }
 
     /// Places a hold or refuses it: the same test as the hard stop on a spend, against the
-    /// balance less what is already held (a hold of exactly the available credit is placed).
+    /// balance less what is already held (a hold of exactly the available credit is placed),
+    /// then every hard budget covering it (`budgets`: those that cover `subject(…)`, with
+    /// their spend and holds), which the hold must fit in as a spend would.
     public static func place(
-        _ request: HoldRequest, organization: Organization, balance: MicroDollars, totals: HoldTotals
-    ) -> Result<(reservation: Reservation, totals: HoldTotals), HoldRefusal> {
+        _ request: HoldRequest, workspaceID: WorkspaceID?, organization: Organization, balance: MicroDollars,
+        totals: HoldTotals, budgets: [BudgetStanding] = []
+    ) -> Result<(reservation: Reservation, totals: HoldTotals), HoldDenial> {
         let snapshot = OrganizationSnapshot(
             plan: organization.plan, balance: balance, everCredited: organization.everCredited,
             hardStopExempt: organization.hardStopExempt, monthTrackedTokens: 0, held: totals.held)
         if snapshot.hardStopApplies(request.policy), snapshot.available.rawValue - request.amount.rawValue < 0 {
-            return .failure(HoldRefusal(amount: request.amount, balance: balance, held: totals.held))
+            return .failure(.credit(HoldRefusal(amount: request.amount, balance: balance, held: totals.held)))
+        }
+        if request.policy.enforceBudgets, let refusal = Budgets.refusal(budgets, amount: request.amount) {
+            return .failure(.budget(refusal))
         }
         let expiresAt = Timestamp(rawValue: request.receivedAt.millis + request.ttlSeconds * 1000)
         let reservation = Reservation(
             id: .random(), organizationID: organization.id, storedStatus: .held, amount: request.amount,
-            workspace: request.workspace, taskType: request.taskType, runID: request.runID, apiKeyID: request.apiKeyID,
+            workspace: request.workspace, workspaceID: workspaceID, taskType: request.taskType, runID: request.runID,
+            apiKeyID: request.apiKeyID,
             provider: request.provider, model: request.model, metadata: request.metadata, createdAt: request.receivedAt,
             expiresAt: expiresAt)
         let next = min(totals.nextExpiry ?? expiresAt, expiresAt)
         return .success((reservation, HoldTotals(held: totals.held.adding(request.amount)!, nextExpiry: next)))
+    }
+
+    /// What budgets would see of a hold of this request.
+    public static func subject(_ request: HoldRequest, workspaceID: WorkspaceID?) -> BudgetSubject {
+        BudgetSubject(workspaceID: workspaceID, apiKeyID: request.apiKeyID, taskType: request.taskType, runID: request.runID)
+    }
+
+    /// The 402 body of a hold a budget refused.
+    public static func budgetResponse(_ refusal: BudgetRefusal) -> StoredResponse {
+        var out = JSONObjectWriter(capacity: 384)
+        out.string("error", refusal.sentence)
+        out.string("code", "budget_exceeded")
+        out.beginObject("budget")
+        refusal.write(into: &out)
+        out.end("}")
+        return StoredResponse(status: 402, body: out.finish())
     }
 
     /// The 201 body of a placed hold.
@@ -277,6 +333,7 @@ public enum Holds {
         var policy = policy
         policy.blockOverBalance = false
         policy.blockOverFreeLimit = false
+        policy.enforceBudgets = false
         return policy
     }
 

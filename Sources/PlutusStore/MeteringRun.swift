@@ -14,14 +14,19 @@ public protocol MeteringSource {
     mutating func createWorkspace(name: String, at time: Timestamp) throws -> Workspace
     /// Tracked tokens of the organization in `month`, as stored before this batch.
     mutating func storedMonthTokens(_ month: CivilMonth) throws -> Int64
-    /// A workspace's spend in `month`, as stored before this batch.
-    mutating func storedWorkspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars
     /// Takes in what a finished run of the group will write, so that a later run of the same
     /// group reads it as stored (its rows land only after the last run is decided).
     mutating func absorb(_ writes: MeteringWrites)
     /// Told the client `event_id`s of a request before its events are decided, so a store
     /// can look them all up at once; `recordedEvent` must answer the same either way.
     mutating func expect(clientEventIDs: [String]) throws
+    /// The organization's budgets in force (not disabled).
+    mutating func budgets() throws -> [Budget]
+    /// A budget's spend in one period, as stored before this batch (with what earlier runs
+    /// of the same group will write, once absorbed).
+    mutating func storedBudgetSpend(_ key: MeteringWrites.BudgetSpendKey) throws -> MicroDollars
+    /// What the active holds a budget covers set aside at `time`.
+    mutating func budgetHeld(_ budget: Budget, at time: Timestamp) throws -> MicroDollars
 }
 
 extension MeteringSource {
@@ -99,6 +104,17 @@ public struct MeteringWrites: Sendable {
         }
     }
 
+    /// A budget's spend in the period that starts at `periodStart`.
+    public struct BudgetSpendKey: Hashable, Sendable {
+        public var budgetID: BudgetID
+        public var periodStart: Timestamp
+
+        public init(budgetID: BudgetID, periodStart: Timestamp) {
+            self.budgetID = budgetID
+            self.periodStart = periodStart
+        }
+    }
+
     /// A row of the daily rollup (`usage_days`); '' stands for no workspace or model.
     public struct DayKey: Hashable, Sendable {
         public var day: Int64
@@ -115,6 +131,8 @@ public struct MeteringWrites: Sendable {
     public var days: [DayKey: UsageTotals] = [:]
     /// Alerts to log unless their (kind, subject, period) was logged before.
     public var alerts: [AlertDraft] = []
+    /// What each budget's period spend grows by.
+    public var budgetSpend: [BudgetSpendKey: Int64] = [:]
     /// The credit and usage account balances after the batch; written when `entries` is not empty.
     public var creditBalance: MicroDollars
     public var usageBalance: Int64
@@ -128,7 +146,11 @@ public struct MeteringWrites: Sendable {
     /// Folds what this run will write into what a later run of the same group reads as
     /// stored (its rows land only after the last run is decided): month counters, and the
     /// events recorded under a client `event_id`.
-    public func fold(counters: inout [CounterKey: (tokens: Int64, cost: Int64)], recorded: inout [String: RecordedEvent]) {
+    public func fold(
+        counters: inout [CounterKey: (tokens: Int64, cost: Int64)], recorded: inout [String: RecordedEvent],
+        budgetSpend: inout [BudgetSpendKey: Int64]
+    ) {
+        budgetSpend.merge(self.budgetSpend, uniquingKeysWith: +)
         for (key, counter) in self.counters {
             let before = counters[key] ?? (0, 0)
             counters[key] = (before.tokens + counter.tokens, before.cost + counter.cost)
@@ -149,6 +171,7 @@ public struct MeteringWrites: Sendable {
             Counter(tokens: mine.tokens + theirs.tokens, cost: mine.cost + theirs.cost, events: mine.events + theirs.events)
         }
         days.merge(later.days, uniquingKeysWith: +)
+        if !later.budgetSpend.isEmpty { budgetSpend.merge(later.budgetSpend, uniquingKeysWith: +) }
         alerts += later.alerts
         creditBalance = later.creditBalance
         usageBalance = later.usageBalance
@@ -167,9 +190,12 @@ public struct MeteringRun<Source: MeteringSource> {
     /// Credit set aside by the organization's active holds: spends may use the balance less this.
     private let held: MicroDollars
     private var tokensByMonth: [CivilMonth: Int64] = [:]
-    private var storedSpend: [MeteringWrites.CounterKey: Int64] = [:]
     private var recordedInBatch: [String: RecordedEvent] = [:]
     private var alertKeys: Set<String> = []
+    /// The organization's budgets, read on the first event (nil before).
+    private var budgets: [Budget]?
+    /// What each budget's active holds set aside, read once per run.
+    private var budgetHolds: [BudgetID: MicroDollars] = [:]
     /// The request's usage entries while its events are decided: one per UTC month of the
     /// events' times (almost always one), not one per event, so a batch of 100 writes one
     /// ledger row instead of 100. Their balances are filled in once the last event is decided.
@@ -266,6 +292,13 @@ public struct MeteringRun<Source: MeteringSource> {
                 costKind: priced.kind, balanceAfter: balance, overFreeLimit: rejection == .overFreeLimit,
                 workspaceID: nil, alerts: alerts, held: held)
         case .record(let balanceAfter, let overFreeLimit):
+            let standings = try budgetStandings(event, at: time)
+            if batch.policy.enforceBudgets, let refusal = Budgets.refusal(standings, amount: priced.cost) {
+                return EventOutcome(
+                    status: .rejected(.overBudget), eventID: nil, cost: priced.cost, costKind: priced.kind,
+                    balanceAfter: balance, overFreeLimit: false, workspaceID: nil, alerts: [], held: held,
+                    budgetRefusal: refusal)
+            }
             let workspace = try resolveWorkspace(event.workspace)
             let eventID = UsageEventID.timeOrdered(at: batch.receivedAt)
             var entryID: EntryID?
@@ -309,12 +342,12 @@ public struct MeteringRun<Source: MeteringSource> {
             {
                 drafts.append(draft)
             }
-            if let workspace, let budget = workspace.monthlyBudget,
-                let draft = Alerting.budgetAlert(
-                    workspaceID: workspace.id, workspaceName: workspace.name, budget: budget,
-                    spent: try workspaceSpend(workspace.id, month: month), policy: batch.policy, month: month)
-            {
-                drafts.append(draft)
+            for standing in standings {
+                let key = MeteringWrites.BudgetSpendKey(budgetID: standing.budget.id, periodStart: standing.periodStart)
+                writes.budgetSpend[key, default: 0] += priced.cost.rawValue
+                var after = standing
+                after.spent = MicroDollars(rawValue: standing.spent.rawValue + priced.cost.rawValue)
+                if let draft = Budgets.alert(after, at: time) { drafts.append(draft) }
             }
             if let draft = Alerting.quotaAlert(
                 plan: organization.plan, tokensAfter: tokensAfter, policy: batch.policy, month: month)
@@ -334,6 +367,34 @@ public struct MeteringRun<Source: MeteringSource> {
             writes.alerts.append(draft)
             return true
         }
+    }
+
+    /// The budgets covering the event, with what they have spent in its period and what
+    /// their active holds set aside. Nothing is read for an organization without budgets
+    /// beyond their (empty) list, once per run.
+    private mutating func budgetStandings(_ event: UsageEventInput, at time: Timestamp) throws -> [BudgetStanding] {
+        if budgets == nil { budgets = try source.budgets() }
+        guard let budgets, !budgets.isEmpty else { return [] }
+        let subject = BudgetSubject(
+            workspaceID: try attributedWorkspace(event.workspace)?.id, apiKeyID: batch.apiKeyID, taskType: event.taskType,
+            runID: event.runID)
+        return try budgets.filter { $0.covers(subject) }.map { budget in
+            let key = MeteringWrites.BudgetSpendKey(budgetID: budget.id, periodStart: budget.period.start(at: time))
+            let spent = try source.storedBudgetSpend(key).rawValue + (writes.budgetSpend[key] ?? 0)
+            if budgetHolds[budget.id] == nil { budgetHolds[budget.id] = try source.budgetHeld(budget, at: batch.receivedAt) }
+            return BudgetStanding(
+                budget: budget, spent: MicroDollars(rawValue: spent), held: budgetHolds[budget.id]!,
+                periodStart: key.periodStart, resetsAt: budget.period.resetsAt(time))
+        }
+    }
+
+    /// The workspace an event would be attributed to, without creating one.
+    private mutating func attributedWorkspace(_ reference: String?) throws -> Workspace? {
+        var source = self.source
+        defer { self.source = source }
+        return try WorkspaceAttribution.resolve(
+            reference, plan: organization.plan, find: { try source.workspace($0) }, count: { try source.workspaceCount() },
+            earliest: { try source.earliestWorkspace() })
     }
 
     /// Finds the named workspace, or folds into the earliest at the plan's cap, or creates it.
@@ -359,13 +420,6 @@ public struct MeteringRun<Source: MeteringSource> {
             ]
             .add(tokens: tokens, cost: cost.rawValue)
         }
-    }
-
-    /// The workspace's month spend: as stored before this batch, plus this batch's events.
-    private mutating func workspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
-        let key = MeteringWrites.CounterKey(workspace: workspace.rawValue, month: month)
-        if storedSpend[key] == nil { storedSpend[key] = try source.storedWorkspaceSpend(workspace, month: month).rawValue }
-        return MicroDollars(rawValue: storedSpend[key]! + (writes.counters[key]?.cost ?? 0))
     }
 }
 

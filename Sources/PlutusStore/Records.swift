@@ -303,10 +303,12 @@ public struct UsageBatch: Sendable {
     public var policy: MeteringPolicy
     public var receivedAt: Timestamp
     public var upgradeURL: String
+    /// The API key that sent it, for budgets of scope `key` (nil from the CLI).
+    public var apiKeyID: APIKeyID?
 
     public init(
         organizationID: OrganizationID, events: [UsageEventInput], idempotency: IdempotencyClaim? = nil,
-        policy: MeteringPolicy = .standard, receivedAt: Timestamp, upgradeURL: String = "/pricing"
+        policy: MeteringPolicy = .standard, receivedAt: Timestamp, upgradeURL: String = "/pricing", apiKeyID: APIKeyID? = nil
     ) {
         precondition(!events.isEmpty && events.count <= Limits.batchEventsMax, "batch size is validated by the caller")
         self.organizationID = organizationID
@@ -315,6 +317,7 @@ public struct UsageBatch: Sendable {
         self.policy = policy
         self.receivedAt = receivedAt
         self.upgradeURL = upgradeURL
+        self.apiKeyID = apiKeyID
     }
 }
 

@@ -19,6 +19,8 @@ public enum StoreError: Error, Equatable, Sendable {
     case unknownStoredValue(column: String, value: String)
     /// No hold of this organization has this id.
     case reservationNotFound(String)
+    /// No budget of this organization has this id.
+    case budgetNotFound(String)
     /// The hold was settled, released or expired already, and the request cannot apply.
     case reservationClosed(id: String, status: String)
     case backend(String)
@@ -51,6 +53,7 @@ extension StoreError: CustomStringConvertible {
         case .unknownStoredValue(let column, let value):
             "the database holds '\(value)' in \(column), which this Plutus does not know; was it written by a newer Plutus?"
         case .reservationNotFound(let id): "no reservation '\(id)' in this organization"
+        case .budgetNotFound(let id): "no budget '\(id)' in this organization"
         case .reservationClosed(let id, let status): "reservation \(id) is \(status)"
         case .backend: "internal storage error"
         }

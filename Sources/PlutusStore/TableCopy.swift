@@ -26,7 +26,8 @@ public enum TableCopy {
     /// Tables a backend has that are not listed here are copied after these.
     public static let order = [
         "organizations", "users", "memberships", "workspaces", "api_keys", "accounts", "entries", "usage_events",
-        "usage_months", "idempotency_records", "alerts", "stripe_events", "price_catalogs",
+        "usage_months", "idempotency_records", "alerts", "stripe_events", "price_catalogs", "holds", "budgets",
+        "budget_spend",
     ]
 
     /// Rows per page read and written.

@@ -71,6 +71,9 @@ struct HoldCommand: AsyncParsableCommand {
         case .refused(let refusal):
             if format.json { print(refusal.response.body) }
             throw CLIFailure(message: "refused: \(refusal.sentence)", exitCode: 3)
+        case .refusedByBudget(let refusal):
+            if format.json { print(Holds.budgetResponse(refusal).body) }
+            throw CLIFailure(message: "refused: \(refusal.sentence)", exitCode: 3)
         case .replayed:
             preconditionFailure("the CLI sends no idempotency key, so nothing can be replayed")
         }

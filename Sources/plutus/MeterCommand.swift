@@ -50,6 +50,8 @@ struct MeterCommand: AsyncParsableCommand {
             print("✗ refused: \(Metering.refusalSentence(cost: event.cost, balance: event.balanceAfter, held: event.held))")
         case .rejected(.overFreeLimit):
             print("✗ refused: the free tier's monthly token quota is used up · balance \(event.balanceAfter.formatted)")
+        case .rejected(.overBudget):
+            print("✗ refused: \(event.budgetRefusal?.sentence ?? "a hard budget has no room for it")")
         }
         if event.costKind == .unpriced, event.status != .rejected(.overFreeLimit) {
             print(
@@ -66,6 +68,9 @@ struct MeterCommand: AsyncParsableCommand {
 
     private func refusal(_ outcome: UsageBatchOutcome) -> String {
         let event = outcome.events[0]
+        if let budget = event.budgetRefusal {
+            return "refused: \(budget.sentence) — raise or disable the budget (`plutus budget list`)"
+        }
         return outcome.freeLimitBlockedCount > 0
             ? "refused: free-tier token quota reached — upgrade the plan or raise the quota"
             : "refused: \(Metering.refusalSentence(cost: event.cost, balance: event.balanceAfter, held: event.held))"

@@ -121,20 +121,6 @@ struct AlertTests {
         #expect(Alerting.balanceAlert(balanceAfter: .zero, everCredited: false, policy: policy, at: noon) == nil)
     }
 
-    @Test(
-        arguments: [
-            (49, nil), (50, "budget_warn"), (79, "budget_warn"), (80, "budget_warn"), (99, "budget_warn"), (100, "budget_cap"),
-            (250, "budget_cap"),
-        ] as [(Int64, String?)])
-    func budgetAlertsAtThresholds(percent: Int64, kind: String?) {
-        let draft = Alerting.budgetAlert(
-            workspaceID: WorkspaceID(rawValue: "ws_0000000000000001"), workspaceName: "ci", budget: MicroDollars.dollars(100)!,
-            spent: MicroDollars.dollars(percent)!, policy: policy, month: CivilMonth(year: 2026, month: 11))
-        #expect(draft?.kind.rawValue == kind)
-        if percent >= 100 { #expect(draft?.message == "Workspace 'ci' over budget: $\(percent).00 / $100.00 (\(percent)%)") }
-        if let draft { #expect(draft.subject.hasPrefix("ws_0000000000000001:")) }
-    }
-
     @Test func quotaAlertsNearAndOver() {
         let month = CivilMonth(year: 2026, month: 11)
         #expect(Alerting.quotaAlert(plan: .free, tokensAfter: 7_499, policy: policy, month: month) == nil)

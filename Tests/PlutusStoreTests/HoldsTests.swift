@@ -38,7 +38,8 @@ struct HoldsTests {
         let policy = MeteringPolicy(blockOverBalance: blocking)
         let totals = HoldTotals(held: Self.dollars(held), nextExpiry: held == "0" ? nil : Self.time.adding(seconds: 30))
         let result = Holds.place(
-            Self.request(amount, policy: policy), organization: Self.org(everCredited: credited, exempt: exempt),
+            Self.request(amount, policy: policy), workspaceID: nil,
+            organization: Self.org(everCredited: credited, exempt: exempt),
             balance: Self.dollars(balance), totals: totals)
         switch result {
         case .success(let (reservation, after)):
@@ -48,8 +49,12 @@ struct HoldsTests {
             #expect(after.held == Self.dollars(held).adding(Self.dollars(amount)))
             // The earliest expiry stays the earliest.
             #expect(after.nextExpiry == totals.nextExpiry ?? reservation.expiresAt)
-        case .failure(let refusal):
+        case .failure(let denial):
             #expect(!placed)
+            guard case .credit(let refusal) = denial else {
+                Issue.record("refused by a budget: \(denial)")
+                return
+            }
             #expect(refusal.available == Self.dollars(balance).subtracting(Self.dollars(held)))
             #expect(refusal.response.status == 402)
             #expect(refusal.response.body.contains(#""code":"insufficient_credit""#))

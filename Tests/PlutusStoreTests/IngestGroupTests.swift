@@ -8,8 +8,10 @@ struct MemorySource: MeteringSource {
     var workspaces: [Workspace] = []
     var recorded: [String: RecordedEvent] = [:]
     var monthTokens: [CivilMonth: Int64] = [:]
-    var spend: [WorkspaceID: MicroDollars] = [:]
     var organizationID: OrganizationID
+    var budgetList: [Budget] = []
+    var budgetSpend: [MeteringWrites.BudgetSpendKey: Int64] = [:]
+    var held = HeldBySubject(rows: [])
 
     mutating func recordedEvent(clientEventID: String) throws -> RecordedEvent? { recorded[clientEventID] }
     mutating func workspace(_ reference: String) throws -> Workspace? {
@@ -25,10 +27,13 @@ struct MemorySource: MeteringSource {
         return created
     }
     mutating func storedMonthTokens(_ month: CivilMonth) throws -> Int64 { monthTokens[month] ?? 0 }
-    mutating func storedWorkspaceSpend(_ workspace: WorkspaceID, month: CivilMonth) throws -> MicroDollars {
-        spend[workspace] ?? .zero
+    mutating func budgets() throws -> [Budget] { budgetList }
+    mutating func storedBudgetSpend(_ key: MeteringWrites.BudgetSpendKey) throws -> MicroDollars {
+        MicroDollars(rawValue: budgetSpend[key] ?? 0)
     }
+    mutating func budgetHeld(_ budget: Budget, at time: Timestamp) throws -> MicroDollars { held.held(for: budget) }
     mutating func absorb(_ writes: MeteringWrites) {
+        budgetSpend.merge(writes.budgetSpend, uniquingKeysWith: +)
         for (key, counter) in writes.counters where key.workspace.isEmpty { monthTokens[key.month, default: 0] += counter.tokens }
         for event in writes.events {
             if let id = event.input.clientEventID {

@@ -160,6 +160,13 @@ public struct JSONObjectWriter {
         filled.append(false)
     }
 
+    /// Opens an object member; close it with `end("}")`.
+    public mutating func beginObject(_ name: StaticString) {
+        key(name)
+        out.append(UInt8(ascii: "{"))
+        filled.append(false)
+    }
+
     /// Opens an object as the next element of the open array; close it with `end("}")`.
     public mutating func beginObject() {
         separate()

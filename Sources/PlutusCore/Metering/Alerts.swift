@@ -62,26 +62,6 @@ public enum Alerting {
         return nil
     }
 
-    /// The highest budget threshold a workspace's month-to-date spend has reached, once per
-    /// threshold per UTC month.
-    public static func budgetAlert(
-        workspaceID: WorkspaceID, workspaceName: String, budget: MicroDollars, spent: MicroDollars,
-        policy: MeteringPolicy, month: CivilMonth
-    ) -> AlertDraft? {
-        guard budget.isPositive else { return nil }
-        let percent = Int((Int128(spent.rawValue) * 100) / Int128(budget.rawValue))
-        guard let threshold = policy.budgetAlertPercents.last(where: { percent >= $0 }) else { return nil }
-        let amounts = "\(spent.formatted) / \(budget.formatted)"
-        if threshold >= 100 {
-            return AlertDraft(
-                kind: .budgetCap, subject: "\(workspaceID.rawValue):\(threshold)", period: month.text,
-                workspaceID: workspaceID, message: "Workspace '\(workspaceName)' over budget: \(amounts) (\(percent)%)")
-        }
-        return AlertDraft(
-            kind: .budgetWarn, subject: "\(workspaceID.rawValue):\(threshold)", period: month.text,
-            workspaceID: workspaceID, message: "Workspace '\(workspaceName)' at \(percent)% of budget: \(amounts)")
-    }
-
     /// Quota alerts for limited plans: near the limit, and at or over it; once per month each.
     public static func quotaAlert(
         plan: Plan, tokensAfter: Int64, policy: MeteringPolicy, month: CivilMonth

@@ -8,6 +8,17 @@ public enum BudgetScope: String, Sendable, CaseIterable, Comparable {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 
+    /// How an alert starts: "Workspace 'research'", "API key key_…".
+    public func subject(_ label: String) -> String {
+        switch self {
+        case .org: "Organization '\(label)'"
+        case .workspace: "Workspace '\(label)'"
+        case .key: "API key \(label)"
+        case .task: "Task '\(label)'"
+        case .run: "Run '\(label)'"
+        }
+    }
+
     /// How a refusal names the layer ("workspace research", "API key key_…").
     public func describe(_ label: String) -> String {
         switch self {
@@ -213,26 +224,25 @@ public enum Budgets {
             .map { BudgetRefusal(standing: $0, amount: amount) }
     }
 
-    /// The alerts a spend raises on soft and hard budgets alike: the highest threshold its
-    /// spend reached that the spend before it had not (each once per budget and period, by
-    /// the alert log's de-duplication).
-    public static func alerts(_ standing: BudgetStanding, spentBefore: MicroDollars, at time: Timestamp) -> AlertDraft? {
+    /// The alert for the highest threshold a budget's spend has reached in its period, on
+    /// soft and hard budgets alike; the alert log keeps one per budget, threshold and period,
+    /// so asking again after every spend raises each once.
+    public static func alert(_ standing: BudgetStanding, at time: Timestamp) -> AlertDraft? {
         let budget = standing.budget
         guard budget.limit.isPositive else { return nil }
-        func reached(_ spent: MicroDollars) -> Int? {
-            let permille = Int((Int128(spent.rawValue) * 1_000) / Int128(budget.limit.rawValue))
-            return budget.alertAt.last { permille >= $0 }
-        }
-        guard let threshold = reached(standing.spent), threshold != reached(spentBefore) else { return nil }
-        let percent = Int((Int128(standing.spent.rawValue) * 100) / Int128(budget.limit.rawValue))
-        let amounts = "\(standing.spent.formatted) of \(budget.limit.formatted) \(budget.period.adjective)"
+        let permille = Int((Int128(standing.spent.rawValue) * 1_000) / Int128(budget.limit.rawValue))
+        guard let threshold = budget.alertAt.last(where: { permille >= $0 }) else { return nil }
+        let percent = permille / 10
+        let amounts =
+            "\(standing.spent.formatted) / \(budget.limit.formatted)"
+            + (budget.period == .month ? "" : budget.period == .day ? " today" : " in total")
         let over = threshold >= 1_000
         return AlertDraft(
             kind: over ? .budgetCap : .budgetWarn, subject: "\(budget.id.rawValue):\(threshold)",
             period: budget.period.key(at: time),
             workspaceID: budget.scope == .workspace ? WorkspaceID(rawValue: budget.scopeID) : nil,
             message: over
-                ? "Budget for \(budget.scope.describe(budget.label)) reached: \(amounts) (\(percent)%)"
-                : "Budget for \(budget.scope.describe(budget.label)) at \(percent)%: \(amounts)")
+                ? "\(budget.scope.subject(budget.label)) over budget: \(amounts) (\(percent)%)"
+                : "\(budget.scope.subject(budget.label)) at \(percent)% of budget: \(amounts)")
     }
 }

@@ -4,6 +4,8 @@ public struct MeteringPolicy: Sendable, Equatable {
     public var blockOverBalance: Bool
     /// Refuse events once a limited plan's monthly token quota is used up.
     public var blockOverFreeLimit: Bool
+    /// Refuse what a hard budget has no room for (off only for a settle: the call happened).
+    public var enforceBudgets: Bool = true
     /// A balance at or below this (and above zero) raises a low-balance alert.
     public var lowBalanceThreshold: MicroDollars
     /// Percentages of a workspace's monthly budget that raise an alert (100 = over budget).
@@ -70,6 +72,8 @@ public enum Rejection: String, Sendable, Equatable {
     case overFreeLimit = "free_limit"
     /// The prepaid balance cannot cover the cost.
     case overBalance = "over_balance"
+    /// A hard budget covering the call has no room for it.
+    case overBudget = "over_budget"
 }
 
 public enum MeteringDecision: Sendable, Equatable {

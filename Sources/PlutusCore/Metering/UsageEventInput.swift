@@ -13,11 +13,13 @@ public struct UsageEventInput: Sendable, Hashable {
     public var timestamp: Timestamp?
     /// A client-chosen id, deduplicated per organization forever.
     public var clientEventID: String?
+    /// The agent run it belongs to, for budgets of scope `run`.
+    public var runID: String?
 
     public init(
         provider: String, model: String? = nil, taskType: String = "general", workspace: String? = nil,
         source: String = "api", tokens: TokenCounts = .zero, exactCost: MicroDollars? = nil,
-        timestamp: Timestamp? = nil, clientEventID: String? = nil
+        timestamp: Timestamp? = nil, clientEventID: String? = nil, runID: String? = nil
     ) {
         self.provider = provider
         self.model = model
@@ -28,6 +30,7 @@ public struct UsageEventInput: Sendable, Hashable {
         self.exactCost = exactCost
         self.timestamp = timestamp
         self.clientEventID = clientEventID
+        self.runID = runID
     }
 }
 
@@ -184,6 +187,7 @@ public enum UsageValidation {
             case "cost_usd": fields.cost = member
             case "ts": fields.timestamp = member
             case "event_id": fields.eventID = member
+            case "run_id": fields.runID = member
             case "source": fields.source = member
             case "cache_read_tokens": fields.cacheReadTokens = member
             case "cache_write_tokens": fields.cacheWriteTokens = member
@@ -213,6 +217,7 @@ public enum UsageValidation {
         let workspace = try optionalLabel(fields.workspace, "workspace", bytesMax: Limits.labelBytesMax, index: index)
         let source = try optionalLabel(fields.source, "source", bytesMax: Limits.labelBytesMax, index: index)
         let clientEventID = try optionalLabel(fields.eventID, "event_id", bytesMax: Limits.clientEventIDBytesMax, index: index)
+        let runID = try optionalLabel(fields.runID, "run_id", bytesMax: Limits.runIDBytesMax, index: index)
 
         var tokens = TokenCounts(
             input: try tokenCount(fields.inputTokens, field: "input_tokens", index: index),
@@ -235,12 +240,13 @@ public enum UsageValidation {
             workspace: workspace.flatMap { $0.isEmpty ? nil : $0 },
             source: source.flatMap { $0.isEmpty ? nil : $0 } ?? defaultSource,
             tokens: tokens,
-            exactCost: cost, timestamp: timestamp, clientEventID: clientEventID)
+            exactCost: cost, timestamp: timestamp, clientEventID: clientEventID,
+            runID: runID.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     /// The members of an event object that `validate` reads; `nil` = absent or null.
     private struct EventFields {
-        var provider, model, taskType, workspace, source, eventID: JSONValue?
+        var provider, model, taskType, workspace, source, eventID, runID: JSONValue?
         var inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens: JSONValue?
         var cost, timestamp: JSONValue?
         /// A provider's own usage (a `usage` object, or its field names at the top level).

@@ -18,10 +18,13 @@ public struct EventOutcome: Sendable, Equatable {
     public var alerts: [AlertDraft]
     /// Credit active holds set aside when the event was decided (a refusal says so).
     public var held: MicroDollars
+    /// For an event a hard budget refused: which, and its figures.
+    public var budgetRefusal: BudgetRefusal?
 
     public init(
         status: Status, eventID: UsageEventID?, cost: MicroDollars, costKind: CostKind, balanceAfter: MicroDollars,
-        overFreeLimit: Bool, workspaceID: WorkspaceID?, alerts: [AlertDraft], held: MicroDollars = .zero
+        overFreeLimit: Bool, workspaceID: WorkspaceID?, alerts: [AlertDraft], held: MicroDollars = .zero,
+        budgetRefusal: BudgetRefusal? = nil
     ) {
         self.status = status
         self.eventID = eventID
@@ -32,6 +35,7 @@ public struct EventOutcome: Sendable, Equatable {
         self.workspaceID = workspaceID
         self.alerts = alerts
         self.held = held
+        self.budgetRefusal = budgetRefusal
     }
 
     public var isRecorded: Bool { status == .recorded }
@@ -55,6 +59,7 @@ public struct UsageBatchOutcome: Sendable, Equatable {
     public var recordedCount: Int { events.count { $0.isRecorded } }
     public var freeLimitBlockedCount: Int { events.count { $0.status == .rejected(.overFreeLimit) } }
     public var overBalanceBlockedCount: Int { events.count { $0.status == .rejected(.overBalance) } }
+    public var overBudgetBlockedCount: Int { events.count { $0.status == .rejected(.overBudget) } }
     public var duplicateCount: Int { events.count { $0.status == .duplicate } }
 }
 
@@ -78,15 +83,24 @@ public enum UsageResponse {
     public static func render(_ outcome: UsageBatchOutcome, upgradeURL: String) -> StoredResponse {
         let nothingLanded = outcome.recordedCount == 0 && outcome.duplicateCount == 0
         var out = JSONObjectWriter(capacity: 192 + outcome.events.count * 256)
-        if nothingLanded {
+        if nothingLanded, outcome.freeLimitBlockedCount + outcome.overBalanceBlockedCount == 0,
+            let budgetRefusal = outcome.events.lazy.compactMap(\.budgetRefusal).first
+        {
+            // Only budgets refused: the error names the budget, its limit, spend and reset.
+            out.string("error", budgetRefusal.sentence)
+            out.string("code", "budget_exceeded")
+            out.beginObject("budget")
+            budgetRefusal.write(into: &out)
+            out.end("}")
+        } else if nothingLanded {
             out.string("error", refusal(outcome))
             if let detail = refusalDetail(outcome) {
                 out.string("detail", detail.sentence)
                 out.money("required_usd", detail.cost)
                 out.money("balance_usd", detail.balance)
             }
-            out.string("upgrade_url", upgradeURL)
         }
+        if nothingLanded { out.string("upgrade_url", upgradeURL) }
         out.string("org_id", outcome.organizationID.rawValue)
         out.integer("tracked_tokens_mtd", outcome.trackedTokensThisMonth)
         out.integer("tracked_limit", outcome.plan.trackedTokensPerMonth)
@@ -103,9 +117,12 @@ public enum UsageResponse {
             }
             out.end("]")
             out.integer("recorded", Int64(outcome.recordedCount))
-            out.integer("blocked", Int64(outcome.freeLimitBlockedCount + outcome.overBalanceBlockedCount))
+            out.integer(
+                "blocked",
+                Int64(outcome.freeLimitBlockedCount + outcome.overBalanceBlockedCount + outcome.overBudgetBlockedCount))
             out.integer("free_limit_blocked", Int64(outcome.freeLimitBlockedCount))
             out.integer("over_balance_blocked", Int64(outcome.overBalanceBlockedCount))
+            if outcome.overBudgetBlockedCount > 0 { out.integer("over_budget_blocked", Int64(outcome.overBudgetBlockedCount)) }
             if outcome.duplicateCount > 0 { out.integer("duplicates", Int64(outcome.duplicateCount)) }
         }
         return StoredResponse(status: nothingLanded ? 402 : 200, body: out.finish())
@@ -152,6 +169,10 @@ public enum UsageResponse {
         out.bool("unpriced", event.costKind == .unpriced)
         out.string("workspace_id", event.workspaceID?.rawValue)
         if event.status == .duplicate { out.bool("duplicate", true) }
+        if let refusal = event.budgetRefusal {
+            out.bool("over_budget", true)
+            out.string("budget_id", refusal.standing.budget.id.rawValue)
+        }
         if !event.alerts.isEmpty {
             out.beginArray("alerts")
             for alert in event.alerts {
