@@ -65,6 +65,8 @@ public enum Limits {
     public static let smtpReplyLinesMax = 64
     /// Bytes of a channel's answer kept in the delivery log.
     public static let alertReplyBytesMax = 512
+    /// Largest budget limit.
+    public static let budgetLimitMax = MicroDollars(rawValue: 10_000_000 * MicroDollars.perDollar)
     /// Largest hold.
     public static let holdAmountMax = MicroDollars(rawValue: 1_000_000 * MicroDollars.perDollar)
     /// How long a hold may live, in seconds, and how long it lives when the caller does not say.

@@ -47,6 +47,18 @@ extension PostgresStore {
             }
             let budget = request.budget(scopeID: scopeID, label: label, at: time)
             try await Self.insertBudget(connection, budget, logger: logger)
+            if let filter = budget.rollupFilter {
+                let start = budget.period.start(at: time)
+                try await connection.query(
+                    """
+                    INSERT INTO budget_spend(budget_id, period_start, spent_micros)
+                    SELECT \(budget.id.rawValue), \(start.millis), SUM(cost_micros) FROM usage_days
+                    WHERE org_id = \(budget.organizationID.rawValue) AND day >= \(start.epochDay)
+                      AND (\(filter.workspace) = '' OR workspace_id = \(filter.workspace))
+                      AND (\(filter.task) = '' OR task_type = \(filter.task))
+                    HAVING SUM(cost_micros) > 0
+                    """, logger: logger)
+            }
             return budget
         }
     }

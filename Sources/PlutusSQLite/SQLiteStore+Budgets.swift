@@ -11,6 +11,21 @@ extension SQLiteStore {
             let (scopeID, label) = try Self.resolveScope(db, request, organization: organization, at: time)
             let budget = request.budget(scopeID: scopeID, label: label, at: time)
             try Self.insertBudget(db, budget)
+            if let filter = budget.rollupFilter {
+                let start = budget.period.start(at: time)
+                let spent =
+                    try Int64.fetchOne(
+                        db,
+                        sql: """
+                            SELECT COALESCE(SUM(cost_micros), 0) FROM usage_days
+                            WHERE org_id = ?1 AND day >= ?2 AND (?3 = '' OR workspace_id = ?3) AND (?4 = '' OR task_type = ?4)
+                            """, arguments: [budget.organizationID.rawValue, start.epochDay, filter.workspace, filter.task]) ?? 0
+                if spent > 0 {
+                    try db.execute(
+                        sql: "INSERT INTO budget_spend(budget_id, period_start, spent_micros) VALUES (?, ?, ?)",
+                        arguments: [budget.id.rawValue, start.millis, spent])
+                }
+            }
             return budget
         }
     }

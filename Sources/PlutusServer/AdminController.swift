@@ -17,6 +17,9 @@ struct AdminController<Store: BillingStore>: Sendable {
         admin.get("keys", use: listKeys)
         admin.post("keys", use: createKey)
         admin.post("keys/revoke", use: revokeKey)
+        admin.post("budgets", use: createBudget)
+        admin.get("budgets", use: listBudgets)
+        admin.post("budgets/{id}/disable", use: disableBudget)
         admin.get("**") { request, _ -> Response in throw Self.noRoute(request) }
         admin.post("**") { request, _ -> Response in throw Self.noRoute(request) }
     }
@@ -60,6 +63,70 @@ struct AdminController<Store: BillingStore>: Sendable {
     }
 
     // MARK: handlers
+
+    @Sendable func createBudget(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let body = try await HTTPInput.object(request)
+        let input: BudgetInput
+        do {
+            input = try BudgetValidation.validate(body)
+        } catch {
+            throw APIError.badRequest(error.message, code: "invalid_budget", field: error.field.isEmpty ? nil : error.field)
+        }
+        let org = try await organization(body)
+        let now = Timestamp.now()
+        let budget = try await store.createBudget(
+            BudgetRequest(
+                organizationID: org.id, scope: input.scope, scopeReference: input.scopeReference, limit: input.limit,
+                period: input.period, mode: input.mode, alertAt: input.alertAt), at: now)
+        let standing = try await store.budgets(org.id, at: now, includingDisabled: false).first { $0.budget.id == budget.id }
+        var out = JSONObjectWriter(capacity: 512)
+        BudgetJSON.write(
+            standing ?? BudgetStanding(budget: budget, spent: .zero, held: .zero, periodStart: now, resetsAt: nil), into: &out)
+        return JSONResponse.make(.created, text: out.finish())
+    }
+
+    /// `?org_id=`: the organization's budgets with spend, holds and reset time;
+    /// `include_disabled=true` lists the disabled ones too.
+    @Sendable func listBudgets(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard let reference = query.get("org_id") ?? query.get("org"), !reference.isEmpty else {
+            throw APIError.badRequest("org_id is required (the organization's id, slug or name)", field: "org_id")
+        }
+        guard let org = try await store.findOrganization(reference) else { throw APIError.unknownOrg }
+        let disabled: Bool
+        switch query.get("include_disabled") {
+        case nil, "false", "0": disabled = false
+        case "true", "1": disabled = true
+        case let other?:
+            throw APIError.badRequest("'include_disabled' must be true or false, got '\(other)'", field: "include_disabled")
+        }
+        let standings = try await store.budgets(org.id, at: Timestamp.now(), includingDisabled: disabled)
+        var out = JSONObjectWriter(capacity: 128 + standings.count * 512)
+        out.string("org_id", org.id.rawValue)
+        out.beginArray("budgets")
+        for standing in standings {
+            out.beginObject()
+            BudgetJSON.write(standing, into: &out)
+            out.end("}")
+        }
+        out.end("]")
+        return JSONResponse.make(.ok, text: out.finish())
+    }
+
+    /// `{"org_id"}`: the budget stops counting and refusing; it stays listed as disabled.
+    @Sendable func disableBudget(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let text = context.parameters.get("id") ?? ""
+        guard BudgetID.isWellFormed(text) else { throw APIError.from(StoreError.budgetNotFound(text))! }
+        let body = try await HTTPInput.object(request)
+        let org = try await organization(body)
+        let now = Timestamp.now()
+        let budget = try await store.disableBudget(org.id, BudgetID(rawValue: text), at: now)
+        var out = JSONObjectWriter(capacity: 512)
+        BudgetJSON.write(
+            BudgetStanding(budget: budget, spent: .zero, held: .zero, periodStart: budget.period.start(at: now), resetsAt: nil),
+            into: &out, figures: false)
+        return JSONResponse.make(.ok, text: out.finish())
+    }
 
     @Sendable func listOrganizations(_ request: Request, context: PlutusRequestContext) async throws -> Response {
         let limit = try HTTPInput.integer(request, "limit", in: 1...1_000) ?? 100

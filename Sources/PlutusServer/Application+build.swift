@@ -29,6 +29,7 @@ let allowedMethods: [String: [String]] = [
     "/keys/create": ["POST"], "/keys/revoke": ["POST"], "/api/orgs": ["GET"], "/api/summary": ["GET"],
     "/api/events": ["GET"], "/api/ledger": ["GET"], "/v1/reservations": ["GET", "POST"],
     "/v1/reservations/*": ["GET"], "/v1/reservations/*/settle": ["POST"], "/v1/reservations/*/release": ["POST"],
+    "/v1/admin/budgets": ["GET", "POST"], "/v1/admin/budgets/*/disable": ["POST"],
 ]
 
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {

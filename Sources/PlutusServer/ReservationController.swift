@@ -44,7 +44,7 @@ struct ReservationController<Store: BillingStore>: Sendable {
         do {
             input = try HoldValidation.validate(body)
             amount = try HoldValidation.amount(input, catalog: try await store.priceCatalog())
-        } catch let error as HoldFieldError {
+        } catch let error as InputFieldError {
             throw APIError.badRequest(error.message, code: "invalid_hold", field: error.field.isEmpty ? nil : error.field)
         }
         let key = try HTTPInput.idempotencyKey(request)

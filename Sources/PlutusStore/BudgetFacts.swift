@@ -90,3 +90,18 @@ extension BudgetRequest {
             period: period, mode: mode, alertAt: alertAt, createdAt: time)
     }
 }
+
+extension Budget {
+    /// What a new budget's current period has already spent can be read from the daily
+    /// rollup for budgets on the organization, a workspace or a task type (by the events'
+    /// own time); events do not keep their API key or run, so budgets on those count from
+    /// their creation. The rollup filters: the workspace and the task type to match, "" for any.
+    public var rollupFilter: (workspace: String, task: String)? {
+        switch scope {
+        case .org: ("", "")
+        case .workspace: (scopeID, "")
+        case .task: ("", scopeID)
+        case .key, .run: nil
+        }
+    }
+}

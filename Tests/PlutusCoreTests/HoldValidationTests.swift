@@ -3,11 +3,11 @@ import Testing
 
 @Suite("Validation of hold requests: an amount or a worst case to price, and a named error for every field")
 struct HoldValidationTests {
-    private func validate(_ json: String) throws(HoldFieldError) -> HoldInput {
+    private func validate(_ json: String) throws(InputFieldError) -> HoldInput {
         try HoldValidation.validate(try! JSONValue.parse(json))
     }
 
-    private func failure(_ json: String) -> HoldFieldError? {
+    private func failure(_ json: String) -> InputFieldError? {
         do {
             _ = try validate(json)
             return nil
@@ -48,7 +48,7 @@ struct HoldValidationTests {
         let input = try validate(
             #"{"provider": "anthropic", "model": "claude-opus-4-8", "input_tokens": 1000000000000, "max_output_tokens": 1000000000000}"#
         )
-        #expect(throws: HoldFieldError.self) { try HoldValidation.amount(input, catalog: .builtin) }
+        #expect(throws: InputFieldError.self) { try HoldValidation.amount(input, catalog: .builtin) }
     }
 
     /// Each bad body, and the field its error names.

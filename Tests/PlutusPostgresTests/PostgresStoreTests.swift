@@ -109,6 +109,24 @@ struct PostgresConformanceTests {
     @Test func concurrentHoldsNeverOverspend() async throws {
         try await withFreshStore(StoreConformance.concurrentHoldsNeverOverspend)
     }
+    @Test func hardBudgetsRefuseSpendAndHoldsPastTheirLimit() async throws {
+        try await withFreshStore(StoreConformance.hardBudgetsRefuseSpendAndHoldsPastTheirLimit)
+    }
+    @Test func budgetsCoverTheirOwnScopeOnly() async throws {
+        try await withFreshStore(StoreConformance.budgetsCoverTheirOwnScopeOnly)
+    }
+    @Test func softBudgetsAlertOncePerPeriod() async throws {
+        try await withFreshStore(StoreConformance.softBudgetsAlertOncePerPeriod)
+    }
+    @Test func aBudgetThatResetsMidHoldStillCountsTheHold() async throws {
+        try await withFreshStore(StoreConformance.aBudgetThatResetsMidHoldStillCountsTheHold)
+    }
+    @Test func concurrentHoldsNeverOverspendABudget() async throws {
+        try await withFreshStore(StoreConformance.concurrentHoldsNeverOverspendABudget)
+    }
+    @Test func workspaceMonthlyBudgetsAreSoftBudgets() async throws {
+        try await withFreshStore(StoreConformance.workspaceMonthlyBudgetsAreSoftBudgets)
+    }
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await withFreshStore(StoreConformance.creditHistoryFollowsTheLedger)
     }

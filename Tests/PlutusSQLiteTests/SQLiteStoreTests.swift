@@ -95,6 +95,24 @@ struct SQLiteConformanceTests {
     @Test func concurrentHoldsNeverOverspend() async throws {
         try await StoreConformance.concurrentHoldsNeverOverspend(makeStore())
     }
+    @Test func hardBudgetsRefuseSpendAndHoldsPastTheirLimit() async throws {
+        try await StoreConformance.hardBudgetsRefuseSpendAndHoldsPastTheirLimit(makeStore())
+    }
+    @Test func budgetsCoverTheirOwnScopeOnly() async throws {
+        try await StoreConformance.budgetsCoverTheirOwnScopeOnly(makeStore())
+    }
+    @Test func softBudgetsAlertOncePerPeriod() async throws {
+        try await StoreConformance.softBudgetsAlertOncePerPeriod(makeStore())
+    }
+    @Test func aBudgetThatResetsMidHoldStillCountsTheHold() async throws {
+        try await StoreConformance.aBudgetThatResetsMidHoldStillCountsTheHold(makeStore())
+    }
+    @Test func concurrentHoldsNeverOverspendABudget() async throws {
+        try await StoreConformance.concurrentHoldsNeverOverspendABudget(makeStore())
+    }
+    @Test func workspaceMonthlyBudgetsAreSoftBudgets() async throws {
+        try await StoreConformance.workspaceMonthlyBudgetsAreSoftBudgets(makeStore())
+    }
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await StoreConformance.creditHistoryFollowsTheLedger(makeStore())
     }

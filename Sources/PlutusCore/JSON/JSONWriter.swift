@@ -160,6 +160,12 @@ public struct JSONObjectWriter {
         filled.append(false)
     }
 
+    /// A number as the next element of the open array (exact dollars).
+    public mutating func element(_ value: MicroDollars) {
+        separate()
+        DecimalText.write(value.rawValue, scale: 6, into: &out)
+    }
+
     /// Opens an object member; close it with `end("}")`.
     public mutating func beginObject(_ name: StaticString) {
         key(name)

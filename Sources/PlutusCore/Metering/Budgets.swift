@@ -246,3 +246,125 @@ public enum Budgets {
                 : "\(budget.scope.subject(budget.label)) at \(percent)% of budget: \(amounts)")
     }
 }
+
+/// A budget as accepted from a caller (`POST /v1/admin/budgets`, `plutus budget create`),
+/// after validation; the organization is the caller's to find.
+public struct BudgetInput: Sendable, Equatable {
+    public var scope: BudgetScope
+    /// What the scope names as given (a workspace's id, slug or name, a key id, a task, a
+    /// run); "" for the organization.
+    public var scopeReference: String
+    public var limit: MicroDollars
+    public var period: BudgetPeriod
+    public var mode: BudgetMode
+    public var alertAt: [Int]
+
+    public init(
+        scope: BudgetScope, scopeReference: String, limit: MicroDollars, period: BudgetPeriod = .month,
+        mode: BudgetMode = .hard, alertAt: [Int] = Budgets.defaultAlertAt
+    ) {
+        self.scope = scope
+        self.scopeReference = scopeReference
+        self.limit = limit
+        self.period = period
+        self.mode = mode
+        self.alertAt = alertAt
+    }
+}
+
+public enum BudgetValidation {
+    /// The fields a budget request may carry besides `org_id`.
+    public static let fields: Set<String> = ["org_id", "scope", "scope_id", "limit_usd", "period", "mode", "alert_at"]
+
+    /// Validates everything but `org_id`. Defaults: `period` month, `mode` hard,
+    /// `alert_at` [0.8, 0.9, 1.0].
+    public static func validate(_ body: JSONValue) throws(InputFieldError) -> BudgetInput {
+        guard case .object(let members) = body else {
+            throw InputFieldError(field: "", message: "the body must be a JSON object")
+        }
+        var values: [String: JSONValue] = [:]
+        for (name, value) in members {
+            guard fields.contains(name) else {
+                throw InputFieldError(field: name, message: "'\(name)' is not a field of a budget")
+            }
+            if case .null = value { continue }
+            values[name] = value
+        }
+        func choice<Value: RawRepresentable & CaseIterable>(_ field: String, default fallback: Value?) throws(InputFieldError)
+            -> Value where Value.RawValue == String
+        {
+            let names = Value.allCases.map(\.rawValue).joined(separator: "|")
+            guard let value = values[field] else {
+                guard let fallback else { throw InputFieldError(field: field, message: "'\(field)' is required: \(names)") }
+                return fallback
+            }
+            guard case .string(let text) = value, let chosen = Value(rawValue: text) else {
+                throw InputFieldError(field: field, message: "'\(field)' must be one of \(names)")
+            }
+            return chosen
+        }
+        let scope: BudgetScope = try choice("scope", default: nil)
+        var reference = ""
+        if scope != .org {
+            guard case .string(let text)? = values["scope_id"], !UsageValidation.isBlank(text) else {
+                throw InputFieldError(
+                    field: "scope_id",
+                    message: "a \(scope.rawValue) budget needs 'scope_id' (\(scope.referenceHint)) as a string")
+            }
+            do {
+                try UsageValidation.checkLabel(text, field: "scope_id", bytesMax: Limits.labelBytesMax, index: 0)
+            } catch {
+                throw InputFieldError(field: "scope_id", message: error.rule + " (found \(error.found))")
+            }
+            reference = text
+        }
+        let limitText: String
+        switch values["limit_usd"] {
+        case .number(let literal)?: limitText = literal
+        case .string(let literal)?: limitText = literal
+        default: throw InputFieldError(field: "limit_usd", message: "'limit_usd' is required, a number above 0")
+        }
+        guard case .success(let limit) = MicroDollars.parse(limitText), limit.isPositive, limit <= Limits.budgetLimitMax else {
+            throw InputFieldError(
+                field: "limit_usd", message: "'limit_usd' must be above 0 and at most \(Limits.budgetLimitMax.decimalString)")
+        }
+        var alertAt = Budgets.defaultAlertAt
+        if let value = values["alert_at"] {
+            guard case .array(let items) = value, items.count <= Budgets.thresholdsMax else {
+                throw InputFieldError(
+                    field: "alert_at",
+                    message:
+                        "'alert_at' must be a list of at most \(Budgets.thresholdsMax) fractions of the limit, e.g. [0.8, 0.9, 1.0]"
+                )
+            }
+            alertAt = []
+            for item in items {
+                guard case .number(let text) = item, case .success(let micros) = MicroDollars.parse(text),
+                    micros.rawValue % 1_000 == 0, micros.rawValue > 0, micros.rawValue <= 10_000_000
+                else {
+                    throw InputFieldError(
+                        field: "alert_at",
+                        message: "each of 'alert_at' must be above 0 and at most 10, in thousandths (0.8, 0.95, 1.0)")
+                }
+                alertAt.append(Int(micros.rawValue / 1_000))
+            }
+            alertAt = Array(Set(alertAt)).sorted()
+        }
+        return BudgetInput(
+            scope: scope, scopeReference: reference, limit: limit, period: try choice("period", default: .month),
+            mode: try choice("mode", default: .hard), alertAt: alertAt)
+    }
+}
+
+extension BudgetScope {
+    /// What `scope_id` names for this scope.
+    public var referenceHint: String {
+        switch self {
+        case .org: "nothing"
+        case .workspace: "a workspace's id, slug or name"
+        case .key: "an API key's id"
+        case .task: "a task type"
+        case .run: "a run id"
+        }
+    }
+}

@@ -38,8 +38,8 @@ public struct HoldInput: Sendable, Equatable {
     }
 }
 
-/// A field of a hold request that failed validation.
-public struct HoldFieldError: Error, Equatable, Sendable, CustomStringConvertible {
+/// A field of a request body (a hold, a budget) that failed validation.
+public struct InputFieldError: Error, Equatable, Sendable, CustomStringConvertible {
     public var field: String
     public var message: String
 
@@ -59,14 +59,14 @@ public enum HoldValidation {
         "ttl_seconds", "metadata",
     ]
 
-    public static func validate(_ body: JSONValue) throws(HoldFieldError) -> HoldInput {
+    public static func validate(_ body: JSONValue) throws(InputFieldError) -> HoldInput {
         guard case .object(let members) = body else {
-            throw HoldFieldError(field: "", message: "the body must be a JSON object")
+            throw InputFieldError(field: "", message: "the body must be a JSON object")
         }
         var values: [String: JSONValue] = [:]
         for (name, value) in members {
             guard fields.contains(name) else {
-                throw HoldFieldError(
+                throw InputFieldError(
                     field: name,
                     message:
                         "'\(name)' is not a field of a hold; send amount_usd, or provider, model, input_tokens and max_output_tokens"
@@ -79,36 +79,36 @@ public enum HoldValidation {
         switch (values["amount_usd"], values["provider"]) {
         case (let value?, nil):
             for field in ["model", "input_tokens", "max_output_tokens"] where values[field] != nil {
-                throw HoldFieldError(
+                throw InputFieldError(
                     field: field, message: "'\(field)' prices a hold from the catalog; with amount_usd, leave it out")
             }
             amount = .fixed(try fixedAmount(value))
         case (nil, let value?):
             guard case .string(let provider) = value, !UsageValidation.isBlank(provider) else {
-                throw HoldFieldError(field: "provider", message: "'provider' must be a non-empty string")
+                throw InputFieldError(field: "provider", message: "'provider' must be a non-empty string")
             }
             try label(provider, "provider", bytesMax: Limits.providerBytesMax)
             let model = try optionalLabel(values["model"], "model", bytesMax: Limits.labelBytesMax)
             let input = try tokens(values["input_tokens"], "input_tokens")
             let output = try tokens(values["max_output_tokens"], "max_output_tokens")
             guard input + output > 0 else {
-                throw HoldFieldError(
+                throw InputFieldError(
                     field: "max_output_tokens",
                     message: "a priced hold needs input_tokens or max_output_tokens above zero (or send amount_usd)")
             }
             amount = .worstCase(provider: provider, model: model, inputTokens: input, maxOutputTokens: output)
         case (_?, _?):
-            throw HoldFieldError(
+            throw InputFieldError(
                 field: "amount_usd", message: "send either amount_usd or provider and tokens to price from, not both")
         case (nil, nil):
-            throw HoldFieldError(
+            throw InputFieldError(
                 field: "amount_usd",
                 message: "a hold needs amount_usd, or provider, model, input_tokens and max_output_tokens to price it from")
         }
         var ttl = Limits.holdTTLSecondsDefault
         if let value = values["ttl_seconds"] {
             guard case .number(let text) = value, let seconds = Int64(text), Limits.holdTTLSeconds.contains(seconds) else {
-                throw HoldFieldError(
+                throw InputFieldError(
                     field: "ttl_seconds",
                     message:
                         "'ttl_seconds' must be a whole number of seconds from \(Limits.holdTTLSeconds.lowerBound) to \(Limits.holdTTLSeconds.upperBound)"
@@ -119,11 +119,11 @@ public enum HoldValidation {
         var metadata: String?
         if let value = values["metadata"] {
             guard case .object = value else {
-                throw HoldFieldError(field: "metadata", message: "'metadata' must be a JSON object")
+                throw InputFieldError(field: "metadata", message: "'metadata' must be a JSON object")
             }
             let text = value.serialized()
             guard text.utf8.count <= Limits.holdMetadataBytesMax else {
-                throw HoldFieldError(
+                throw InputFieldError(
                     field: "metadata", message: "'metadata' must be at most \(Limits.holdMetadataBytesMax) bytes as JSON")
             }
             metadata = text
@@ -137,7 +137,7 @@ public enum HoldValidation {
 
     /// The amount to hold for `input`: the fixed amount, or the worst case priced from the
     /// catalog (all input at the input rate, every allowed output token at the output rate).
-    public static func amount(_ input: HoldInput, catalog: PriceCatalog) throws(HoldFieldError) -> MicroDollars {
+    public static func amount(_ input: HoldInput, catalog: PriceCatalog) throws(InputFieldError) -> MicroDollars {
         switch input.amount {
         case .fixed(let amount):
             return amount
@@ -146,55 +146,55 @@ public enum HoldValidation {
             guard let priced = catalog.price(provider: provider, model: model, tokens: tokens, exactCost: nil),
                 priced.cost <= Limits.holdAmountMax
             else {
-                throw HoldFieldError(
+                throw InputFieldError(
                     field: "max_output_tokens",
                     message: "the worst case of this call is more than the largest hold, \(Limits.holdAmountMax.formatted)")
             }
             guard priced.cost.isPositive else {
-                throw HoldFieldError(
+                throw InputFieldError(
                     field: "model", message: "the catalog prices this call at $0; send amount_usd to hold a known amount")
             }
             return priced.cost
         }
     }
 
-    private static func fixedAmount(_ value: JSONValue) throws(HoldFieldError) -> MicroDollars {
+    private static func fixedAmount(_ value: JSONValue) throws(InputFieldError) -> MicroDollars {
         let text: String
         switch value {
         case .number(let literal): text = literal
         case .string(let literal): text = literal.trimmingASCIISpaces()
-        default: throw HoldFieldError(field: "amount_usd", message: "'amount_usd' must be a number")
+        default: throw InputFieldError(field: "amount_usd", message: "'amount_usd' must be a number")
         }
         guard case .success(let amount) = MicroDollars.parse(text), amount.isPositive, amount <= Limits.holdAmountMax else {
-            throw HoldFieldError(
+            throw InputFieldError(
                 field: "amount_usd",
                 message: "'amount_usd' must be a number above 0 and at most \(Limits.holdAmountMax.decimalString)")
         }
         return amount
     }
 
-    private static func tokens(_ value: JSONValue?, _ field: String) throws(HoldFieldError) -> Int64 {
+    private static func tokens(_ value: JSONValue?, _ field: String) throws(InputFieldError) -> Int64 {
         do {
             return try UsageValidation.tokenCount(value, field: field, index: 0)
         } catch {
-            throw HoldFieldError(field: field, message: error.rule + " (found \(error.found))")
+            throw InputFieldError(field: field, message: error.rule + " (found \(error.found))")
         }
     }
 
-    private static func label(_ text: String, _ field: String, bytesMax: Int) throws(HoldFieldError) {
+    private static func label(_ text: String, _ field: String, bytesMax: Int) throws(InputFieldError) {
         do {
             try UsageValidation.checkLabel(text, field: field, bytesMax: bytesMax, index: 0)
         } catch {
-            throw HoldFieldError(field: field, message: error.rule + " (found \(error.found))")
+            throw InputFieldError(field: field, message: error.rule + " (found \(error.found))")
         }
     }
 
-    private static func optionalLabel(_ value: JSONValue?, _ field: String, bytesMax: Int) throws(HoldFieldError)
+    private static func optionalLabel(_ value: JSONValue?, _ field: String, bytesMax: Int) throws(InputFieldError)
         -> String?
     {
         guard let value else { return nil }
         guard case .string(let text) = value else {
-            throw HoldFieldError(field: field, message: "'\(field)' must be a string")
+            throw InputFieldError(field: field, message: "'\(field)' must be a string")
         }
         try label(text, field, bytesMax: bytesMax)
         return text.isEmpty ? nil : text
