@@ -207,6 +207,21 @@ def run_contract(c, base):
             token=secret, template="/v1/reservations/{id}/release")
     c.check("hold: unknown id", base, "GET", "/v1/reservations/rsv_0000000000000000", 404, token=secret,
             template="/v1/reservations/{id}")
+    _, made = c.check("admin: budget", base, "POST", "/v1/admin/budgets", 201,
+                      {"org_id": org_id, "scope": "workspace", "scope_id": "capped", "limit_usd": 0.3, "period": "day",
+                       "mode": "hard", "alert_at": [0.5, 1.0]}, ADMIN)
+    budget_id = json.loads(made)["budget_id"]
+    c.check("admin: bad budget", base, "POST", "/v1/admin/budgets", 400,
+            {"org_id": org_id, "scope": "everything", "limit_usd": 1}, ADMIN)
+    c.check("usage: within the budget", base, "POST", "/v1/usage", 200,
+            {"provider": "p", "cost_usd": 0.2, "workspace": "capped", "run_id": "run-1"}, secret)
+    c.check("usage: over the budget", base, "POST", "/v1/usage", 402,
+            {"provider": "p", "cost_usd": 0.2, "workspace": "capped"}, secret)
+    c.check("hold: over the budget", base, "POST", "/v1/reservations", 402, {"amount_usd": 0.2, "workspace": "capped"},
+            secret)
+    c.check("admin: list budgets", base, "GET", f"/v1/admin/budgets?org_id={org_id}", 200, token=ADMIN)
+    c.check("admin: disable budget", base, "POST", f"/v1/admin/budgets/{budget_id}/disable", 200, {"org_id": org_id},
+            ADMIN, template="/v1/admin/budgets/{id}/disable")
     c.secret = secret
 
 

@@ -179,6 +179,39 @@ struct ScaleOutTests {
         try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
     }
 
+    /// The same against a $1.00 workspace budget, with plenty of credit: exactly ten holds.
+    @Test func budgetsNeverOverspendAcrossProcesses() async throws {
+        let cli = CLI()
+        let setup = try await Self.setUp(cli, grant: "100")
+        let created = try cli.run(
+            "budget", "create", "--scope", "workspace", "--scope-id", "research", "--limit", "1", "--database-url", setup.url)
+        #expect(created.status == 0, "\(created.stderr)")
+        let servers = try await Self.startThree(setup.url)
+        defer { servers.forEach { $0.stop() } }
+        let answers = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+            for call in 0..<64 {
+                let server = servers[call % 3]
+                group.addTask {
+                    try await LoopbackClient.json(
+                        port: server.port, "POST", "/v1/reservations", bearer: setup.secret,
+                        #"{"amount_usd": 0.1, "workspace": "research"}"#)
+                }
+            }
+            return try await group.reduce(into: [HTTPResult]()) { $0.append($1) }
+        }
+        #expect(answers.filter { $0.status == 201 }.count == 10)
+        #expect(answers.filter { $0.status == 402 && $0.json["code"] == .string("budget_exceeded") }.count == 54)
+        let listed = try cli.json("budget", "list", "--database-url", setup.url)
+        guard case .array(let budgets)? = listed["budgets"] else {
+            Issue.record("no budgets listed: \(listed)")
+            return
+        }
+        #expect(budgets.count == 1 && budgets[0]["held_usd"] == .money(MicroDollars(rawValue: 1_000_000)))
+        #expect(try cli.run("verify", "--database-url", setup.url).status == 0)
+        servers.forEach { $0.stop() }
+        try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
+    }
+
     @Test func serveRefusesAnUnmigratedDatabaseUntilAsked() async throws {
         let cli = CLI()
         let name = "plutus_scale_\(UUID().uuidString.prefix(8).lowercased())"

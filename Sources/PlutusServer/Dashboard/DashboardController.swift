@@ -108,6 +108,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
                 workspace: workspace?.id),
             monthByWorkspace: workspace == nil ? month : try await store.usageSummary(org.id, days: month.days, workspace: nil),
             balance: snapshot.balance, held: snapshot.held,
+            budgets: try await store.budgets(org.id, at: now, includingDisabled: false),
             history: try await store.creditHistory(org.id, days: days),
             feed: try await store.usageEvents(org.id, page: PageRequest(limit: DashboardView.feedRows, workspace: workspace?.id))
                 .items,

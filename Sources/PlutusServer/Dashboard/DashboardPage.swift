@@ -22,13 +22,17 @@ struct DashboardPage {
     }
 
     struct BudgetRow {
-        let name: String
-        let url: String
+        /// "workspace research", with a link to the workspace's view when it is one.
+        let layer: String
+        let url: String?
+        let limit: String
+        let mode: String
         let spent: String
-        let cap: String
-        let capped: Bool
+        let held: String
+        /// Spent and held, in percent of the limit (the meter).
         let percent: Int64
         let state: String
+        let resets: String
     }
 
     struct FeedRow {
@@ -134,6 +138,8 @@ struct DashboardPage {
         var balance: MicroDollars
         /// Credit set aside by active holds (still in the balance).
         var held: MicroDollars
+        /// Every budget in force, with its spend and holds now.
+        var budgets: [BudgetStanding]
         var history: CreditHistory
         var feed: [UsageEventRecord]
         var ledger: Page<LedgerEntryRecord>
@@ -206,16 +212,17 @@ struct DashboardPage {
             },
             DashboardView.Breakdown("task", facts.range.byTask),
         ]
-        let monthSpendByWorkspace = Dictionary(
-            facts.monthByWorkspace.byWorkspace.map { ($0.key, $0.totals.cost) }, uniquingKeysWith: { a, _ in a })
-        budgets = facts.workspaces.map { item in
-            let spent = monthSpendByWorkspace[item.id.rawValue] ?? .zero
-            let percent = item.monthlyBudget.map { spent.rawValue * 100 / $0.rawValue } ?? 0
+        budgets = facts.budgets.map { standing in
+            let budget = standing.budget
+            let used = standing.spent.rawValue + standing.held.rawValue
+            let percent = budget.limit.isPositive ? used * 100 / budget.limit.rawValue : 0
             return BudgetRow(
-                name: item.name, url: link(["workspace": item.id.rawValue, "ledger_before": nil]),
-                spent: DashboardView.money(spent), cap: item.monthlyBudget.map(DashboardView.money) ?? "—",
-                capped: item.monthlyBudget != nil, percent: percent,
-                state: percent >= DashboardView.budgetWarnPercent ? "warn" : "ok")
+                layer: budget.scope.describe(budget.label),
+                url: budget.scope == .workspace ? link(["workspace": budget.scopeID, "ledger_before": nil]) : nil,
+                limit: "\(DashboardView.money(budget.limit)) \(budget.period.adjective)", mode: budget.mode.rawValue,
+                spent: DashboardView.money(standing.spent), held: DashboardView.money(standing.held), percent: percent,
+                state: percent >= DashboardView.budgetWarnPercent ? "warn" : "ok",
+                resets: standing.resetsAt.map { DashboardView.time($0) } ?? "never")
         }
         feed = facts.feed.map { event in
             FeedRow(

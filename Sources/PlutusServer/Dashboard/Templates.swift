@@ -130,9 +130,9 @@ enum Templates {
         {{^rows}}<tr><td colspan="5" class="muted">No usage in this range.</td></tr>{{/rows}}
         </tbody></table></section>{{/breakdowns}}
         </div>
-        <section><h2>Workspace budgets · {{month}}</h2><table><thead><tr><th>Workspace</th><th class="opt">Budget</th><th class="r">Spent</th><th class="r">Cap</th></tr></thead><tbody>
-        {{#budgets}}<tr><td><a href="{{url}}">{{name}}</a></td><td class="opt">{{#capped}}<meter min="0" max="100" low="70" high="90" optimum="0" value="{{percent}}">{{percent}}%</meter> <span class="{{state}} num">{{percent}}%</span>{{/capped}}{{^capped}}<span class="muted">no cap</span>{{/capped}}</td><td class="r num">{{spent}}</td><td class="r num">{{cap}}</td></tr>{{/budgets}}
-        {{^budgets}}<tr><td colspan="4" class="muted">No workspaces yet.</td></tr>{{/budgets}}
+        <section><h2>Budgets</h2><table><thead><tr><th>Layer</th><th class="opt">Used</th><th class="r">Spent</th><th class="r">Held</th><th class="r">Limit</th><th class="opt">Resets (UTC)</th></tr></thead><tbody>
+        {{#budgets}}<tr><td>{{#url}}<a href="{{url}}">{{layer}}</a>{{/url}}{{^url}}{{layer}}{{/url}} <span class="muted">{{mode}}</span></td><td class="opt"><meter min="0" max="100" low="70" high="90" optimum="0" value="{{percent}}">{{percent}}%</meter> <span class="{{state}} num">{{percent}}%</span></td><td class="r num">{{spent}}</td><td class="r num">{{held}}</td><td class="r num">{{limit}}</td><td class="opt num">{{resets}}</td></tr>{{/budgets}}
+        {{^budgets}}<tr><td colspan="6" class="muted">No budgets: set one with <code>plutus budget create</code> or <code>POST /v1/admin/budgets</code>.</td></tr>{{/budgets}}
         </tbody></table></section>
         <section><h2>Live feed{{#workspace}} · {{name}}{{/workspace}}</h2><table><thead><tr><th class="opt">Time (UTC)</th><th>Provider · model</th><th class="opt">Task</th><th class="opt">Workspace</th><th class="r">Cost</th></tr></thead>
         <tbody id="feed" data-org="{{orgID}}" data-workspace="{{feedWorkspace}}">{{#feed}}<tr><td class="num opt">{{time}}</td><td>{{provider}} · {{model}}</td><td class="opt">{{task}}</td><td class="opt">{{workspace}}</td><td class="r num">{{cost}}{{#estimated}} <span class="muted">est</span>{{/estimated}}{{#unpriced}} <span class="warn" title="model not in the price catalog: charged at the provider's fallback rate">unpriced</span>{{/unpriced}}</td></tr>{{/feed}}
