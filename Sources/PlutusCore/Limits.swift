@@ -65,6 +65,10 @@ public enum Limits {
     public static let smtpReplyLinesMax = 64
     /// Bytes of a channel's answer kept in the delivery log.
     public static let alertReplyBytesMax = 512
+    /// How far ahead a grant may expire.
+    public static let grantLifetimeSecondsMax: Int64 = 3_650 * 86_400
+    /// The priorities a credit may be given (lower is consumed first).
+    public static let creditPriority: ClosedRange<Int> = 0...1_000_000
     /// Largest budget limit.
     public static let budgetLimitMax = MicroDollars(rawValue: 10_000_000 * MicroDollars.perDollar)
     /// Largest hold.

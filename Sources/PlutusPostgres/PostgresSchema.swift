@@ -18,6 +18,7 @@ enum PostgresSchema {
         Migration(name: "v5-usage-entry-per-request", sql: v5),
         Migration(name: "v6-holds", sql: v6),
         Migration(name: "v7-budgets", sql: v7),
+        Migration(name: "v8-credit-lots", sql: v8),
     ]
 
     static var version: Int { migrations.count }
@@ -357,6 +358,34 @@ enum PostgresSchema {
         SELECT b.id, (extract(epoch FROM (m.month || '-01')::date) * 1000)::bigint, m.cost_micros
         FROM budgets b JOIN usage_months m ON m.org_id = b.org_id AND m.workspace_id = b.scope_id
         WHERE b.scope = 'workspace' AND m.cost_micros > 0;
+        """
+
+    /// Credit lots, as in SQLite's v10.
+    private static let v8 = """
+        ALTER TABLE entries DROP CONSTRAINT entries_kind_check;
+        ALTER TABLE entries ADD CONSTRAINT entries_kind_check
+            CHECK (kind IN ('usage', 'topup', 'grant', 'adjustment', 'refund', 'dispute', 'expiry'));
+        ALTER TABLE accounts ADD COLUMN lot_expiry_next BIGINT;
+        CREATE TABLE credit_lots (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            kind TEXT NOT NULL CHECK (kind IN ('topup', 'grant', 'adjustment', 'dispute', 'opening')),
+            entry_id TEXT,
+            amount_micros BIGINT NOT NULL CHECK (amount_micros > 0),
+            remaining_micros BIGINT NOT NULL CHECK (remaining_micros >= 0 AND remaining_micros <= amount_micros),
+            priority INTEGER,
+            expires_at BIGINT,
+            payment TEXT,
+            created_at BIGINT NOT NULL,
+            expired_at BIGINT
+        );
+        CREATE INDEX credit_lots_active ON credit_lots(org_id) WHERE remaining_micros > 0;
+        CREATE INDEX credit_lots_expiring ON credit_lots(org_id, expires_at) WHERE expired_at IS NULL AND expires_at IS NOT NULL;
+        CREATE INDEX credit_lots_payment ON credit_lots(org_id, payment) WHERE payment IS NOT NULL;
+        INSERT INTO credit_lots(id, org_id, kind, amount_micros, remaining_micros, created_at)
+        SELECT 'grt_' || substr(md5(random()::text || a.org_id), 1, 16), a.org_id, 'opening', a.balance_micros,
+               a.balance_micros, o.created_at
+        FROM accounts a JOIN organizations o ON o.id = a.org_id WHERE a.code = 'credit' AND a.balance_micros > 0;
         """
 
     private static let v2 = """

@@ -8,7 +8,7 @@ extension PostgresStore {
     public func createBudget(_ request: BudgetRequest, at time: Timestamp) async throws -> Budget {
         try await transaction { connection in
             let logger = self.logger
-            let (organization, _, _) = try await Self.lockOrganization(connection, request.organizationID, logger: logger)
+            let (organization, _, _, _) = try await Self.lockOrganization(connection, request.organizationID, logger: logger)
             let scopeID: String
             let label: String
             let reference = request.scopeReference

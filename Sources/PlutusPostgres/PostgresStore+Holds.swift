@@ -9,8 +9,8 @@ extension PostgresStore {
     public func placeHold(_ request: HoldRequest) async throws -> HoldResult {
         try await transaction { connection in
             let logger = self.logger
-            let (organization, accounts, locked) = try await Self.lockOrganization(
-                connection, request.organizationID, logger: logger)
+            let (organization, accounts, totals) = try await Self.lockForMoney(
+                connection, request.organizationID, now: request.receivedAt, logger: logger)
             if let claim = request.idempotency,
                 let stored = try await Self.storedResponses(connection, organization.id, keys: [claim.key], logger: logger)[
                     claim.key]
@@ -18,8 +18,6 @@ extension PostgresStore {
                 guard stored.hash == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
                 return .replayed(stored.response)
             }
-            let totals = try await Self.expireDueHolds(
-                connection, organization.id, locked, now: request.receivedAt, logger: logger)
             let balance = MicroDollars(rawValue: accounts[.credit]!.balance)
             let budgets = try await Self.budgets(connection, organization.id, includingDisabled: false, logger: logger)
             var workspace: Workspace?
@@ -64,10 +62,8 @@ extension PostgresStore {
         let catalog = try await currentCatalog()
         return try await transaction { connection in
             let logger = self.logger
-            let (organization, accounts, locked) = try await Self.lockOrganization(
-                connection, batch.organizationID, logger: logger)
-            let totals = try await Self.expireDueHolds(
-                connection, organization.id, locked, now: batch.receivedAt, logger: logger)
+            let (organization, accounts, totals) = try await Self.lockForMoney(
+                connection, batch.organizationID, now: batch.receivedAt, logger: logger)
             guard let (hold, stored) = try await Self.hold(connection, organization.id, id, logger: logger) else {
                 throw StoreError.reservationNotFound(id.rawValue)
             }
@@ -102,8 +98,7 @@ extension PostgresStore {
     {
         try await transaction { connection in
             let logger = self.logger
-            let (organization, _, locked) = try await Self.lockOrganization(connection, organizationID, logger: logger)
-            let totals = try await Self.expireDueHolds(connection, organization.id, locked, now: time, logger: logger)
+            let (organization, _, totals) = try await Self.lockForMoney(connection, organizationID, now: time, logger: logger)
             guard let (hold, _) = try await Self.hold(connection, organization.id, id, logger: logger) else {
                 throw StoreError.reservationNotFound(id.rawValue)
             }
@@ -174,7 +169,7 @@ extension PostgresStore {
         var expired = 0
         for organization in due.map(OrganizationID.init(rawValue:)) {
             expired += try await transaction { connection in
-                let (_, _, locked) = try await Self.lockOrganization(connection, organization, logger: self.logger)
+                let (_, _, locked, _) = try await Self.lockOrganization(connection, organization, logger: self.logger)
                 return try await Self.expireDue(connection, organization, locked, now: time, logger: self.logger).expired
             }
         }

@@ -8,15 +8,16 @@ extension PostgresStore {
     /// of an organization's money takes this lock first, always in id order, so writers of
     /// one organization queue here in every process.
     static func lockOrganization(_ connection: PostgresConnection, _ organizationID: OrganizationID, logger: Logger) async throws
-        -> (Organization, [AccountCode: (id: Int64, balance: Int64)], HoldTotals)
+        -> (Organization, [AccountCode: (id: Int64, balance: Int64)], HoldTotals, Timestamp?)
     {
         var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
         var organization: Organization?
         var holds = HoldTotals.none
+        var lotExpiry: Timestamp?
         for row in try await connection.query(
             """
             SELECT a.id AS account_id, a.code, a.balance_micros, a.held_micros AS account_held_micros,
-                   a.hold_expiry_next AS account_hold_expiry_next, o.*
+                   a.hold_expiry_next AS account_hold_expiry_next, a.lot_expiry_next AS account_lot_expiry_next, o.*
             FROM accounts a JOIN organizations o ON o.id = a.org_id
             WHERE a.org_id = \(organizationID.rawValue) ORDER BY a.id FOR UPDATE OF a
             """, logger: logger
@@ -27,20 +28,22 @@ extension PostgresStore {
                 holds = HoldTotals(
                     held: MicroDollars(rawValue: try row.int64("account_held_micros")),
                     nextExpiry: try row.optionalInt64("account_hold_expiry_next").map { Timestamp(rawValue: $0) })
+                lotExpiry = try row.optionalInt64("account_lot_expiry_next").map { Timestamp(rawValue: $0) }
             }
             accounts[code] = (try row.int64("account_id"), try row.int64("balance_micros"))
         }
         guard let organization, accounts.count == AccountCode.allCases.count else {
             throw StoreError.organizationNotFound(organizationID.rawValue)
         }
-        return (organization, accounts, holds)
+        return (organization, accounts, holds, lotExpiry)
     }
 
-    /// Appends one entry and moves both account balances; the accounts must be locked.
+    /// Appends one entry and moves both account balances, and keeps the credit lots with
+    /// them (as SQLite's `postEntry` does); the accounts must be locked.
     static func postEntry(
         _ connection: PostgresConnection, organizationID: OrganizationID, accounts: [AccountCode: Int64], kind: EntryKind,
         signedAmount: MicroDollars, reference: String, externalReference: String? = nil, memo: String?, at time: Timestamp,
-        logger: Logger
+        lot: LotTerms = LotTerms(), logger: Logger
     ) async throws -> LedgerEntryRecord {
         let (debitCode, creditCode) = kind.accounts(signedAmount: signedAmount)
         let amount = signedAmount.isNegative ? signedAmount.negated! : signedAmount
@@ -58,10 +61,23 @@ extension PostgresStore {
             RETURNING seq
             """, logger: logger
         ).collect().first!.decode(Int64.self)
+        let balanceAfter = MicroDollars(rawValue: creditCode == .credit ? creditAfter : debitAfter)
+        if kind != .expiry {
+            if signedAmount.isPositive, let lotKind = CreditLots.lotKind(kind) {
+                try await insertLot(
+                    connection,
+                    CreditLots.newLot(
+                        lotKind, organizationID: organizationID, entryID: id, amount: amount, balanceAfter: balanceAfter,
+                        priority: lot.priority, expiresAt: lot.expiresAt, payment: kind == .topUp ? externalReference : nil,
+                        at: time), logger: logger)
+            } else if signedAmount.isNegative {
+                try await consumeLots(connection, organizationID, amount, preferringPayment: lot.payment, logger: logger)
+            }
+        }
         return LedgerEntryRecord(
             sequence: sequence, id: id, organizationID: organizationID, kind: kind, amount: signedAmount,
             debitAccount: debitCode, creditAccount: creditCode, reference: reference, externalReference: externalReference,
-            memo: memo, balanceAfter: MicroDollars(rawValue: creditCode == .credit ? creditAfter : debitAfter), timestamp: time)
+            memo: memo, balanceAfter: balanceAfter, timestamp: time)
     }
 
     private static func move(_ connection: PostgresConnection, account: Int64, by delta: Int64, logger: Logger) async throws
@@ -80,7 +96,8 @@ extension PostgresStore {
         async throws -> CreditResult
     {
         try await transaction { connection in
-            let (organization, accounts, _) = try await Self.lockOrganization(connection, organizationID, logger: self.logger)
+            let (organization, accounts, _) = try await Self.lockForMoney(
+                connection, organizationID, now: time, logger: self.logger)
             let existing = try await connection.query(
                 "\(unescaped: Self.entrySelect) WHERE e.kind = \(movement.kind.rawValue) AND e.reference = \(movement.reference)",
                 logger: self.logger
@@ -92,7 +109,7 @@ extension PostgresStore {
                 let entry = try await Self.postEntry(
                     connection, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: movement.kind,
                     signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time,
-                    logger: self.logger)
+                    lot: LotTerms(priority: movement.priority, expiresAt: movement.expiresAt), logger: self.logger)
                 if marksCredited {
                     try await connection.query(
                         "UPDATE organizations SET ever_credited = TRUE WHERE id = \(organizationID.rawValue)", logger: self.logger
@@ -153,14 +170,16 @@ extension PostgresStore {
                     """, logger: self.logger
                 ).rows().first
             else { throw StoreError.organizationNotFound(organizationID.rawValue) }
+            let (lots, expired) = try await Self.lotsAt(connection, organizationID, time, logger: self.logger)
             return BalanceSnapshot(
                 organizationID: organizationID, plan: organization.plan,
-                balance: MicroDollars(rawValue: try row.int64("balance_micros")), everCredited: organization.everCredited,
+                balance: MicroDollars(rawValue: try row.int64("balance_micros") - expired.rawValue),
+                everCredited: organization.everCredited,
                 hardStopExempt: organization.hardStopExempt, month: month,
                 monthTrackedTokens: try row.optionalInt64("tokens") ?? 0,
                 monthSpend: MicroDollars(rawValue: try row.optionalInt64("cost_micros") ?? 0),
                 monthEvents: try row.optionalInt64("events") ?? 0, workspaceCount: Int(try row.int64("workspaces")),
-                held: MicroDollars(rawValue: try row.int64("held")))
+                held: MicroDollars(rawValue: try row.int64("held")), lots: lots)
         }
     }
 

@@ -90,7 +90,7 @@ private struct PostgresStripeApplication {
         var locked: [OrganizationID: [AccountCode: (id: Int64, balance: Int64)]] = [:]
         func lock(_ org: OrganizationID) async throws {
             guard locked[org] == nil else { return }
-            locked[org] = try await PostgresStore.lockOrganization(connection, org, logger: logger).1
+            locked[org] = try await PostgresStore.lockForMoney(connection, org, now: time, logger: logger).accounts
         }
         if let hint = questions.organization {
             facts.organization = try await organization(hint)
@@ -121,7 +121,8 @@ private struct PostgresStripeApplication {
                 let entry = try await PostgresStore.postEntry(
                     connection, organizationID: org, accounts: locked[org]!.mapValues(\.id), kind: kind,
                     signedAmount: signedAmount,
-                    reference: event.id, externalReference: externalReference, memo: memo, at: time, logger: logger)
+                    reference: event.id, externalReference: externalReference, memo: memo, at: time,
+                    lot: LotTerms(payment: questions.topUpOfPayment), logger: logger)
                 if marksCredited {
                     try await connection.query(
                         "UPDATE organizations SET ever_credited = TRUE WHERE id = \(org.rawValue)", logger: logger)

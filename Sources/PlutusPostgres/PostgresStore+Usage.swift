@@ -20,10 +20,9 @@ extension PostgresStore {
     func commitGroup(_ jobs: [IngestJob]) async throws -> [Result<UsageBatchResult, StoreError>] {
         precondition(!jobs.isEmpty && Set(jobs.map(\.batch.organizationID)).count == 1, "one organization per group")
         return try await transaction { connection in
-            let (organization, accounts, locked) = try await Self.lockOrganization(
-                connection, jobs[0].batch.organizationID, logger: self.logger)
             let now = jobs.map(\.batch.receivedAt).max()!
-            let totals = try await Self.expireDueHolds(connection, organization.id, locked, now: now, logger: self.logger)
+            let (organization, accounts, totals) = try await Self.lockForMoney(
+                connection, jobs[0].batch.organizationID, now: now, logger: self.logger)
             return try await Self.recordUsage(
                 connection, jobs, organization: organization, accounts: accounts, held: totals.held, logger: self.logger)
         }
@@ -48,6 +47,8 @@ extension PostgresStore {
         try await Self.write(
             connection, group.writes, created: group.source.created, organization: organizationID,
             accounts: accounts.mapValues(\.id), logger: logger)
+        let spent = group.writes.entries.reduce(Int64(0)) { $0 + $1.amount.rawValue }
+        if spent > 0 { try await consumeLots(connection, organizationID, MicroDollars(rawValue: spent), logger: logger) }
         var newAlerts: [Int: Set<String>] = [:]
         for (index, draft, time) in group.alertsToLog(requests)
         where try await Self.logAlert(connection, organizationID, draft, at: time, logger: logger) {

@@ -105,6 +105,19 @@ extension PostgresStore {
         ).rows() {
             problems.append("hold \(try row.string("id")): settled, but its event is not recorded")
         }
+        progress(.creditLots)
+        for row in try await connection.query(PostgresQuery(unsafeSQL: StoreVerification.mismatchedCreditLots), logger: logger)
+            .rows()
+        {
+            problems.append(
+                StoreVerification.mismatchedCreditLotsProblem(
+                    id: try row.string("id"), balance: try row.int64("balance_micros"), lots: try row["lots"].decode(Int64.self)))
+        }
+        for row in try await connection.query(PostgresQuery(unsafeSQL: StoreVerification.badlyExpiredLots), logger: logger)
+            .rows()
+        {
+            problems.append("credit \(try row.string("id")): expired, yet it kept something or expired more than once")
+        }
         func count(_ table: String) async throws -> Int {
             Int(
                 try await connection.query(PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(table)"), logger: logger)

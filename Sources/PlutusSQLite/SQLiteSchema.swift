@@ -6,7 +6,7 @@ import GRDB
 /// new migration appended to the list.
 package enum SQLiteSchema {
     /// Bumped with every migration; a file stamped with a larger number is refused.
-    static let version = 9
+    static let version = 11
 
     package static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -36,6 +36,12 @@ package enum SQLiteSchema {
         }
         migrator.registerMigration("v9-budgets") { db in
             try db.execute(sql: v9)
+        }
+        migrator.registerMigration("v10-expiry-entries") { db in
+            try rewriteChecks(db, v10Checks)
+        }
+        migrator.registerMigration("v11-credit-lots") { db in
+            try db.execute(sql: v11)
         }
         return migrator
     }
@@ -115,6 +121,47 @@ package enum SQLiteSchema {
         FROM budgets b JOIN usage_months m ON m.org_id = b.org_id AND m.workspace_id = b.scope_id
         WHERE b.scope = 'workspace' AND m.cost_micros > 0;
         """
+
+    /// Credit lots: each credit and what is left of it, consumed in order of priority, expiry
+    /// and age; an `expiry` entry takes a grant's remainder out at its expiry. The credit
+    /// account keeps a time at or before the earliest expiry among lots with something left.
+    /// Each organization's balance so far becomes one opening lot.
+    static let v11 = """
+        ALTER TABLE accounts ADD COLUMN lot_expiry_next INTEGER;
+        CREATE TABLE credit_lots (
+            id TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            kind TEXT NOT NULL CHECK (kind IN ('topup', 'grant', 'adjustment', 'dispute', 'opening')),
+            entry_id TEXT,
+            amount_micros INTEGER NOT NULL CHECK (amount_micros > 0),
+            remaining_micros INTEGER NOT NULL CHECK (remaining_micros >= 0 AND remaining_micros <= amount_micros),
+            priority INTEGER,
+            expires_at INTEGER,
+            payment TEXT,
+            created_at INTEGER NOT NULL,
+            expired_at INTEGER
+        ) STRICT;
+        CREATE INDEX credit_lots_active ON credit_lots(org_id) WHERE remaining_micros > 0;
+        CREATE INDEX credit_lots_expiring ON credit_lots(org_id, expires_at) WHERE expired_at IS NULL AND expires_at IS NOT NULL;
+        CREATE INDEX credit_lots_payment ON credit_lots(org_id, payment) WHERE payment IS NOT NULL;
+        INSERT INTO credit_lots(id, org_id, kind, amount_micros, remaining_micros, created_at)
+        SELECT 'grt_' || lower(hex(randomblob(8))), a.org_id, 'opening', a.balance_micros, a.balance_micros, o.created_at
+        FROM accounts a JOIN organizations o ON o.id = a.org_id WHERE a.code = 'credit' AND a.balance_micros > 0;
+        """
+
+    /// Entries may be of kind `expiry`.
+    static let v10Checks = [
+        CheckRewrite(
+            table: "entries",
+            old: """
+                CHECK (kind = 'usage' OR kind = 'topup' OR kind = 'grant' OR kind = 'adjustment' OR kind = 'refund' \
+                OR kind = 'dispute')
+                """,
+            new: """
+                CHECK (kind = 'usage' OR kind = 'topup' OR kind = 'grant' OR kind = 'adjustment' OR kind = 'refund' \
+                OR kind = 'dispute' OR kind = 'expiry')
+                """)
+    ]
 
     /// The `IN (…)` lists of the two tables every ingest request writes, spelled out as `OR`s.
     /// SQLite 3.40 evaluates a CHECK's `x IN ('a', 'b', 'c')` by building a temporary b-tree

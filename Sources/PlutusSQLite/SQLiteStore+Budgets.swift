@@ -7,7 +7,7 @@ import PlutusStore
 extension SQLiteStore {
     public func createBudget(_ request: BudgetRequest, at time: Timestamp) async throws -> Budget {
         try await groupWrite { db in
-            let (organization, _, _) = try Self.lockedOrganization(db, request.organizationID)
+            let (organization, _, _, _) = try Self.lockedOrganization(db, request.organizationID)
             let (scopeID, label) = try Self.resolveScope(db, request, organization: organization, at: time)
             let budget = request.budget(scopeID: scopeID, label: label, at: time)
             try Self.insertBudget(db, budget)

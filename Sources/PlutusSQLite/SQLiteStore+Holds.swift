@@ -7,12 +7,13 @@ import PlutusStore
 extension SQLiteStore {
     public func placeHold(_ request: HoldRequest) async throws -> HoldResult {
         try await groupWrite { db in
-            let (organization, accounts, locked) = try Self.lockedOrganization(db, request.organizationID)
-            if let claim = request.idempotency, let stored = try Self.storedResponse(db, organization.id, key: claim.key) {
+            if let claim = request.idempotency,
+                let stored = try Self.storedResponse(db, request.organizationID, key: claim.key)
+            {
                 guard stored.hash == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
                 return .replayed(stored.response)
             }
-            let totals = try Self.expireDueHolds(db, organization.id, locked, now: request.receivedAt)
+            let (organization, accounts, totals) = try Self.lockForMoney(db, request.organizationID, now: request.receivedAt)
             let balance = MicroDollars(rawValue: accounts[.credit]!.balance)
             let workspace = try WorkspaceAttribution.resolve(
                 request.workspace, plan: organization.plan, find: { try Self.findWorkspace(db, organization.id, $0) },
@@ -44,8 +45,7 @@ extension SQLiteStore {
         // Priced before the transaction, as ingest is; the event's workspace may come from the hold.
         let prices = catalog.withLock { $0 }
         return try await groupWrite { db in
-            let (organization, accounts, locked) = try Self.lockedOrganization(db, batch.organizationID)
-            let totals = try Self.expireDueHolds(db, organization.id, locked, now: batch.receivedAt)
+            let (organization, accounts, totals) = try Self.lockForMoney(db, batch.organizationID, now: batch.receivedAt)
             guard let (hold, stored) = try Self.hold(db, organization.id, id) else {
                 throw StoreError.reservationNotFound(id.rawValue)
             }
@@ -80,8 +80,7 @@ extension SQLiteStore {
         -> (reservation: Reservation, response: StoredResponse)
     {
         try await groupWrite { db in
-            let (organization, _, locked) = try Self.lockedOrganization(db, organizationID)
-            let totals = try Self.expireDueHolds(db, organization.id, locked, now: time)
+            let (organization, _, totals) = try Self.lockForMoney(db, organizationID, now: time)
             guard let (hold, _) = try Self.hold(db, organization.id, id) else {
                 throw StoreError.reservationNotFound(id.rawValue)
             }
@@ -150,7 +149,7 @@ extension SQLiteStore {
         var expired = 0
         for organization in due {
             expired += try await groupWrite { db in
-                let (_, _, locked) = try Self.lockedOrganization(db, OrganizationID(rawValue: organization))
+                let (_, _, locked, _) = try Self.lockedOrganization(db, OrganizationID(rawValue: organization))
                 return try Self.expireDue(db, OrganizationID(rawValue: organization), locked, now: time).expired
             }
         }

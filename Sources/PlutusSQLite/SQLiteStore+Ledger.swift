@@ -16,12 +16,14 @@ extension SQLiteStore {
         return MicroDollars(rawValue: balance)
     }
 
-    /// Appends one entry and moves both account balances in step. Must run inside the
-    /// caller's write transaction.
+    /// Appends one entry and moves both account balances in step, and keeps the credit lots
+    /// with them: a credit brings in a lot (`lot` says its priority and expiry), a debit
+    /// takes from the lots in order (from `lot.payment`'s first). Must run inside the
+    /// caller's write transaction. An `expiry` entry leaves the lots to its caller.
     static func postEntry(
         _ db: Database, organizationID: OrganizationID, accounts: [AccountCode: Int64], kind: EntryKind,
         signedAmount: MicroDollars, reference: String, externalReference: String? = nil, memo: String?,
-        at time: Timestamp
+        at time: Timestamp, lot: LotTerms = LotTerms()
     ) throws -> LedgerEntryRecord {
         let (debitCode, creditCode) = kind.accounts(signedAmount: signedAmount)
         let amount = signedAmount.isNegative ? signedAmount.negated! : signedAmount
@@ -37,6 +39,19 @@ extension SQLiteStore {
             creditAccountID: accounts[creditCode]!, amount: amount, reference: reference,
             externalReference: externalReference, memo: memo, debitBalanceAfter: debitAfter, creditBalanceAfter: creditAfter,
             at: time)
+        let balanceAfter = MicroDollars(rawValue: creditCode == .credit ? creditAfter : debitAfter)
+        if kind != .expiry {
+            if signedAmount.isPositive, let lotKind = CreditLots.lotKind(kind) {
+                try insertLot(
+                    db,
+                    CreditLots.newLot(
+                        lotKind, organizationID: organizationID, entryID: id, amount: amount, balanceAfter: balanceAfter,
+                        priority: lot.priority, expiresAt: lot.expiresAt, payment: kind == .topUp ? externalReference : nil,
+                        at: time))
+            } else if signedAmount.isNegative {
+                try consumeLots(db, organizationID, amount, preferringPayment: lot.payment)
+            }
+        }
         return LedgerEntryRecord(
             sequence: db.lastInsertedRowID, id: id, organizationID: organizationID, kind: kind, amount: signedAmount,
             debitAccount: debitCode, creditAccount: creditCode, reference: reference,
@@ -110,7 +125,7 @@ extension SQLiteStore {
         async throws -> CreditResult
     {
         try await groupWrite { db in
-            let (organization, accounts, _) = try Self.lockedOrganization(db, organizationID)
+            let (organization, accounts, _) = try Self.lockForMoney(db, organizationID, now: time)
             let existing = try Row.fetchOne(
                 db, sql: "\(Self.entrySelect) WHERE e.kind = ? AND e.reference = ?",
                 arguments: [movement.kind.rawValue, movement.reference]
@@ -121,7 +136,8 @@ extension SQLiteStore {
             case .post(let marksCredited):
                 let entry = try Self.postEntry(
                     db, organizationID: organizationID, accounts: accounts.mapValues(\.id), kind: movement.kind,
-                    signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time)
+                    signedAmount: movement.amount, reference: movement.reference, memo: movement.memo, at: time,
+                    lot: .init(priority: movement.priority, expiresAt: movement.expiresAt))
                 if marksCredited {
                     try db.execute(
                         sql: "UPDATE organizations SET ever_credited = 1 WHERE id = ?", arguments: [organizationID.rawValue])
@@ -176,11 +192,14 @@ extension SQLiteStore {
                     sql:
                         "SELECT COALESCE(SUM(amount_micros), 0) FROM holds WHERE org_id = ? AND status = 'held' AND expires_at > ?",
                     arguments: [organizationID.rawValue, time.millis]) ?? 0
+            let (lots, expired) = try Self.lotsAt(db, organizationID, time)
+            let ledger = try Self.creditBalance(db, organizationID)
             return BalanceSnapshot(
-                organizationID: organizationID, plan: organization.plan, balance: try Self.creditBalance(db, organizationID),
+                organizationID: organizationID, plan: organization.plan,
+                balance: MicroDollars(rawValue: ledger.rawValue - expired.rawValue),
                 everCredited: organization.everCredited, hardStopExempt: organization.hardStopExempt, month: month,
                 monthTrackedTokens: row?["tokens"] ?? 0, monthSpend: MicroDollars(rawValue: row?["cost_micros"] ?? 0),
-                monthEvents: row?["events"] ?? 0, workspaceCount: workspaces, held: MicroDollars(rawValue: held))
+                monthEvents: row?["events"] ?? 0, workspaceCount: workspaces, held: MicroDollars(rawValue: held), lots: lots)
         }
     }
 

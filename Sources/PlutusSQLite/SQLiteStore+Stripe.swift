@@ -96,10 +96,12 @@ private struct StripeApplication {
                         AND NOT EXISTS (SELECT 1 FROM organizations WHERE stripe_customer_id = ?)
                         """, arguments: [customer, org.rawValue, customer])
             case .post(let org, let kind, let signedAmount, let externalReference, let memo, let marksCredited):
+                let (_, accounts, _) = try SQLiteStore.lockForMoney(db, org, now: time)
                 let entry = try SQLiteStore.postEntry(
-                    db, organizationID: org, accounts: try SQLiteStore.accountIDs(db, org), kind: kind,
+                    db, organizationID: org, accounts: accounts.mapValues(\.id), kind: kind,
                     signedAmount: signedAmount,
-                    reference: event.id, externalReference: externalReference, memo: memo, at: time)
+                    reference: event.id, externalReference: externalReference, memo: memo, at: time,
+                    lot: .init(payment: questions.topUpOfPayment))
                 if marksCredited {
                     try db.execute(sql: "UPDATE organizations SET ever_credited = 1 WHERE id = ?", arguments: [org.rawValue])
                 }

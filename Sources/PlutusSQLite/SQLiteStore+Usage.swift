@@ -43,9 +43,8 @@ extension SQLiteStore {
     /// are released first, so the requests spend against the holds of this moment.
     static func recordUsage(_ db: Database, _ requests: [GroupCommitter.Ingest]) throws -> [Result<BatchWrite, StoreError>] {
         precondition(!requests.isEmpty && Set(requests.map(\.batch.organizationID)).count == 1, "one organization")
-        let (organization, accounts, totals) = try lockedOrganization(db, requests[0].batch.organizationID)
         let now = requests.map(\.batch.receivedAt).max()!
-        let holds = try expireDueHolds(db, organization.id, totals, now: now)
+        let (organization, accounts, holds) = try lockForMoney(db, requests[0].batch.organizationID, now: now)
         return try recordUsage(db, requests, organization: organization, accounts: accounts, held: holds.held)
     }
 
@@ -62,6 +61,8 @@ extension SQLiteStore {
         let groupRequests = requests.map { IngestGroup<SQLiteMeteringSource>.Request(batch: $0.batch, priced: $0.priced) }
         try group.decide(groupRequests) { key in try storedResponse(db, organization.id, key: key) }
         try write(db, group.writes, organization: organization.id, accounts: accounts.mapValues(\.id))
+        let spent = group.writes.entries.reduce(Int64(0)) { $0 + $1.amount.rawValue }
+        if spent > 0 { try consumeLots(db, organization.id, MicroDollars(rawValue: spent)) }
         var newAlerts: [Int: Set<String>] = [:]
         for (index, draft, time) in group.alertsToLog(groupRequests) where try logAlert(db, organization.id, draft, at: time) {
             newAlerts[index, default: []].insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))
@@ -108,23 +109,29 @@ extension SQLiteStore {
     /// through the C API. Writers call it under the write lock: nothing changes them until
     /// the transaction ends.
     static func lockedOrganization(_ db: Database, _ id: OrganizationID) throws
-        -> (organization: Organization, accounts: [AccountCode: (id: Int64, balance: Int64)], holds: HoldTotals)
+        -> (
+            organization: Organization, accounts: [AccountCode: (id: Int64, balance: Int64)], holds: HoldTotals,
+            lotExpiry: Timestamp?
+        )
     {
         var query = RawStatement(
             try db.cachedStatement(
                 sql: """
                     SELECT o.id, o.name, o.slug, o.plan, o.hard_stop_exempt, o.ever_credited, o.stripe_customer_id,
-                           o.created_at, a.id, a.code, a.balance_micros, a.held_micros, a.hold_expiry_next
+                           o.created_at, a.id, a.code, a.balance_micros, a.held_micros, a.hold_expiry_next,
+                           a.lot_expiry_next
                     FROM organizations o JOIN accounts a ON a.org_id = o.id WHERE o.id = ?
                     """))
         var organization: Organization?
         var accounts: [AccountCode: (id: Int64, balance: Int64)] = [:]
         var holds = HoldTotals.none
+        var lotExpiry: Timestamp?
         try query.query({ $0.text(id.rawValue) }) { row in
             if row.text(9) == AccountCode.credit.rawValue {
                 holds = HoldTotals(
                     held: MicroDollars(rawValue: row.integer(11)),
                     nextExpiry: row.optionalInteger(12).map { Timestamp(rawValue: $0) })
+                lotExpiry = row.optionalInteger(13).map { Timestamp(rawValue: $0) }
             }
             if organization == nil {
                 organization = Organization(
@@ -139,7 +146,7 @@ extension SQLiteStore {
         guard let organization, accounts.count == AccountCode.allCases.count else {
             throw StoreError.organizationNotFound(id.rawValue)
         }
-        return (organization, accounts, holds)
+        return (organization, accounts, holds, lotExpiry)
     }
 
     /// Writes the rows metering runs gathered (alerts are logged by the caller, request by request).

@@ -78,6 +78,15 @@ extension SQLiteStore {
             for id in try String.fetchAll(db, sql: StoreVerification.settledHoldsWithoutEvent) {
                 problems.append("hold \(id): settled, but its event is not recorded")
             }
+            progress(.creditLots)
+            for row in try Row.fetchAll(db, sql: StoreVerification.mismatchedCreditLots) {
+                problems.append(
+                    StoreVerification.mismatchedCreditLotsProblem(
+                        id: row["id"], balance: row["balance_micros"], lots: row["lots"]))
+            }
+            for id in try String.fetchAll(db, sql: StoreVerification.badlyExpiredLots) {
+                problems.append("credit \(id): expired, yet it kept something or expired more than once")
+            }
             return VerificationReport(
                 accountsChecked: accounts.count,
                 entriesChecked: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries") ?? 0,

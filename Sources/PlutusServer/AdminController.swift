@@ -204,16 +204,36 @@ struct AdminController<Store: BillingStore>: Sendable {
         let memo = try Self.string(body, "reason", required: false) ?? "admin \(kindText)"
         let key = try HTTPInput.idempotencyKey(request)
         let reference = "admin:" + (key ?? UsageEventID.random().rawValue.replacingOccurrences(of: "evt_", with: ""))
+        let now = Timestamp.now()
+        var expiresAt: Timestamp?
+        if let text = try Self.string(body, "expires_at", required: false) {
+            guard let parsed = Timestamp.parseISO8601(text) else {
+                throw APIError.badRequest(
+                    "expires_at must be an ISO 8601 time with a zone, e.g. 2027-01-01T00:00:00Z", field: "expires_at")
+            }
+            expiresAt = parsed
+        }
+        var priority: Int?
+        if let value = body["priority"], value != .null {
+            guard case .number(let text) = value, let parsed = Int(text) else {
+                throw APIError.badRequest("priority must be a whole number", field: "priority")
+            }
+            priority = parsed
+        }
         let movement: CreditMovement
         do {
-            movement = try CreditMovement(kind: kind, amount: amount, reference: reference, memo: memo)
+            movement = try CreditMovement(
+                kind: kind, amount: amount, reference: reference, memo: memo, expiresAt: expiresAt, priority: priority, now: now)
         } catch {
-            throw APIError.badRequest("\(error.field == "memo" ? "reason" : "amount_usd") \(error.problem)", field: error.field)
+            let field = error.field == "memo" ? "reason" : error.field == "amount" ? "amount_usd" : error.field
+            throw APIError.badRequest("\(field) \(error.problem)", field: field)
         }
-        let result = try await store.postCredit(org.id, movement, at: Timestamp.now())
+        let result = try await store.postCredit(org.id, movement, at: now)
         var members: [(String, JSONValue)] = [
             ("org_id", .string(org.id.rawValue)), ("kind", .string(kindText)), ("amount_usd", .money(amount)),
             ("balance_after", .money(result.entry.balanceAfter)), ("entry_id", .string(result.entry.id.rawValue)),
+            ("expires_at", .optionalString(movement.expiresAt?.iso8601Seconds)),
+            ("priority", movement.priority.map(JSONValue.int) ?? .null),
         ]
         if case .alreadyPosted = result {
             members.append(("idempotent_replay", .bool(true)))

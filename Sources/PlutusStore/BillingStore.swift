@@ -53,6 +53,9 @@ public protocol BillingStore: Sendable {
     /// Credit set aside by the holds that were active at `time`: placed by then, and neither
     /// closed nor expired yet (for statements; a hold is not an entry).
     func heldAmount(_ organizationID: OrganizationID, at time: Timestamp) async throws -> MicroDollars
+    /// Takes what is left of every credit past its expiry at `time` out of its organization's
+    /// balance (an `expiry` entry each, exactly once); returns how many credits expired.
+    func expireCredits(at time: Timestamp) async throws -> Int
     /// Expires every organization's holds past their expiry at `time`; returns how many.
     func expireHolds(at time: Timestamp) async throws -> Int
 
@@ -153,7 +156,7 @@ extension BillingStore {
 /// where it is.
 public enum VerificationStage: Int, Sendable, CaseIterable, CustomStringConvertible {
     case balances = 1
-    case creditFlags, usageEntries, monthCounters, dailyRollup, holds
+    case creditFlags, usageEntries, monthCounters, dailyRollup, holds, creditLots
 
     public var description: String {
         switch self {
@@ -163,6 +166,7 @@ public enum VerificationStage: Int, Sendable, CaseIterable, CustomStringConverti
         case .monthCounters: "month counters against the events"
         case .dailyRollup: "the daily rollup against the events"
         case .holds: "held amounts against the active holds"
+        case .creditLots: "what is left of each credit against the balance"
         }
     }
 }

@@ -65,6 +65,18 @@ public enum RecordJSON {
         members += [
             ("tier", .string(snapshot.plan.rawValue)), ("balance", .money(snapshot.balance)),
             ("held_usd", .money(snapshot.held)), ("available_usd", .money(snapshot.available)),
+            (
+                "grants",
+                .array(
+                    snapshot.lots.map { lot in
+                        .object([
+                            ("grant_id", .string(lot.id.rawValue)), ("kind", .string(lot.kind.rawValue)),
+                            ("remaining_usd", .money(lot.remaining)), ("amount_usd", .money(lot.amount)),
+                            ("expires_at", .optionalString(lot.expiresAt?.iso8601Seconds)),
+                            ("priority", lot.priority.map(JSONValue.int) ?? .null),
+                        ])
+                    })
+            ),
             ("ever_credited", .bool(snapshot.everCredited)), ("allow_negative_balance", .bool(snapshot.hardStopExempt)),
             ("month", .string(snapshot.month.text)), ("mtd_spend", .money(snapshot.monthSpend)),
             ("mtd_events", .int(snapshot.monthEvents)), ("tracked_tokens_mtd", .int(snapshot.monthTrackedTokens)),

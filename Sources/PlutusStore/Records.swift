@@ -223,13 +223,16 @@ public struct BalanceSnapshot: Sendable, Equatable {
     public var workspaceCount: Int
     /// Credit set aside by holds active at the time of the snapshot.
     public var held: MicroDollars
+    /// The credits with something left, in the order they are consumed (expired ones never
+    /// show, and never count in `balance`, even before their expiry entry is posted).
+    public var lots: [CreditLot]
     /// What spends may use: the balance less what is held.
     public var available: MicroDollars { MicroDollars(rawValue: balance.rawValue - held.rawValue) }
 
     public init(
         organizationID: OrganizationID, plan: Plan, balance: MicroDollars, everCredited: Bool, hardStopExempt: Bool,
         month: CivilMonth, monthTrackedTokens: Int64, monthSpend: MicroDollars, monthEvents: Int64, workspaceCount: Int,
-        held: MicroDollars = .zero
+        held: MicroDollars = .zero, lots: [CreditLot] = []
     ) {
         self.organizationID = organizationID
         self.plan = plan
@@ -242,6 +245,7 @@ public struct BalanceSnapshot: Sendable, Equatable {
         self.monthEvents = monthEvents
         self.workspaceCount = workspaceCount
         self.held = held
+        self.lots = lots
     }
 }
 

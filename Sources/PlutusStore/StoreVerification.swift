@@ -59,4 +59,30 @@ public enum StoreVerification {
         WHERE h.status = 'settled' AND e.id IS NULL
         LIMIT 20
         """
+
+    /// Organizations whose credit lots do not add up to their balance: what is left of the
+    /// lots not expired must be the credit balance when it is positive, zero when it is
+    /// not (at most 20; columns `id`, `balance_micros`, `lots`).
+    public static let mismatchedCreditLots = """
+        SELECT a.org_id AS id, a.balance_micros, CAST(COALESCE(l.total, 0) AS BIGINT) AS lots FROM accounts a
+        LEFT JOIN (SELECT org_id, SUM(remaining_micros) AS total FROM credit_lots WHERE expired_at IS NULL
+                   GROUP BY org_id) l ON l.org_id = a.org_id
+        WHERE a.code = 'credit'
+          AND COALESCE(l.total, 0) <> (CASE WHEN a.balance_micros > 0 THEN a.balance_micros ELSE 0 END)
+        LIMIT 20
+        """
+
+    public static func mismatchedCreditLotsProblem(id: String, balance: Int64, lots: Int64) -> String {
+        "organization \(id): its credits have \(MicroDollars(rawValue: lots).decimalString) left but its balance is "
+            + MicroDollars(rawValue: balance).decimalString
+    }
+
+    /// Expired lots that kept something, or whose remainder left without an expiry entry of
+    /// that amount (at most 20; column `id`).
+    public static let badlyExpiredLots = """
+        SELECT l.id FROM credit_lots l
+        WHERE l.expired_at IS NOT NULL AND (l.remaining_micros <> 0 OR (
+            SELECT COUNT(*) FROM entries e WHERE e.kind = 'expiry' AND e.reference = l.id) > 1)
+        LIMIT 20
+        """
 }

@@ -27,7 +27,7 @@ public enum TableCopy {
     public static let order = [
         "organizations", "users", "memberships", "workspaces", "api_keys", "accounts", "entries", "usage_events",
         "usage_months", "idempotency_records", "alerts", "stripe_events", "price_catalogs", "holds", "budgets",
-        "budget_spend",
+        "budget_spend", "credit_lots",
     ]
 
     /// Rows per page read and written.

@@ -11,20 +11,34 @@ struct CreditOptions: ParsableArguments {
     @Option(help: "Your reference for this movement; a retry with the same reference posts nothing new.")
     var reference: String?
     @Option(help: "A note kept on the ledger entry.") var memo: String?
+    @Option(
+        name: .customLong("expires-at"),
+        help: "Grants only: when what is left of it expires (ISO 8601, e.g. 2027-01-01T00:00:00Z).")
+    var expiresAt: String?
+    @Option(help: "Its place in the order credit is used: lower first (credits without one come last).")
+    var priority: Int?
 
     /// Validates everything, then posts one entry.
     func post(kind: EntryKind) async throws {
         let value = try money(amount, option: "--amount")
+        let now = Timestamp.now()
+        var expiry: Timestamp?
+        if let expiresAt {
+            guard let parsed = Timestamp.parseISO8601(expiresAt) else {
+                throw CLIFailure.usage("--expires-at must be an ISO 8601 time with a zone, e.g. 2027-01-01T00:00:00Z")
+            }
+            expiry = parsed
+        }
         let movement: CreditMovement
         do {
             movement = try CreditMovement(
                 kind: kind, amount: value, reference: reference ?? "cli-\(UsageEventID.random().rawValue.dropFirst(4))",
-                memo: memo ?? "\(kind.rawValue) (cli)")
+                memo: memo ?? "\(kind.rawValue) (cli)", expiresAt: expiry, priority: priority, now: now)
         } catch {
-            throw CLIFailure.usage("--\(error.field) \(error.problem)")
+            throw CLIFailure.usage("--\(error.field.replacingOccurrences(of: "_", with: "-")) \(error.problem)")
         }
         let (store, organization) = try await scope.open()
-        let result = try await store.postCredit(organization.id, movement, at: Timestamp.now())
+        let result = try await store.postCredit(organization.id, movement, at: now)
         let entry = result.entry
         if output.json {
             var rendered = RecordJSON.entry(entry)

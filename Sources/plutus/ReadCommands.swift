@@ -66,6 +66,16 @@ struct BalanceCommand: AsyncParsableCommand {
         if snapshot.held.isPositive {
             print("  held         \(snapshot.held.formatted) by active holds · available \(snapshot.available.formatted)")
         }
+        if snapshot.lots.count > 1 || snapshot.lots.contains(where: { $0.expiresAt != nil || $0.priority != nil }) {
+            for lot in snapshot.lots {
+                let terms = [
+                    lot.expiresAt.map { "expires \($0.iso8601Seconds)" }, lot.priority.map { "priority \($0)" },
+                ].compactMap { $0 }
+                print(
+                    "  credit       \(lot.remaining.formatted) left of a \(lot.amount.formatted) \(lot.kind.rawValue)"
+                        + (terms.isEmpty ? "" : " · " + terms.joined(separator: " · ")))
+            }
+        }
         print(
             "  spend        \(snapshot.monthSpend.formatted) over \(counted(snapshot.monthEvents, "call")) in \(snapshot.month.text) (UTC)"
         )

@@ -110,7 +110,7 @@ struct ServeCommand: AsyncParsableCommand {
         let channels: [any AlertChannel] = alertChannels.isEmpty ? [LogAlertChannel(logger: logger)] : alertChannels
         var services: [any Service] = [
             app, AlertDeliveryService(store: store, channels: channels, logger: logger, now: { Timestamp.now() }),
-            HoldSweeper(store: store, logger: logger),
+            ExpirySweeper(store: store, logger: logger),
         ]
         // PostgreSQL's pool runs first in the group, so it stops last: after the server has
         // answered the requests in flight and the alert deliveries have finished.

@@ -127,6 +127,17 @@ struct PostgresConformanceTests {
     @Test func workspaceMonthlyBudgetsAreSoftBudgets() async throws {
         try await withFreshStore(StoreConformance.workspaceMonthlyBudgetsAreSoftBudgets)
     }
+    @Test func grantsAreSpentInOrder() async throws { try await withFreshStore(StoreConformance.grantsAreSpentInOrder) }
+    @Test func expiredGrantsLeaveTheBalanceOnce() async throws {
+        try await withFreshStore(StoreConformance.expiredGrantsLeaveTheBalanceOnce)
+    }
+    @Test func theSweepExpiresGrantsOnce() async throws { try await withFreshStore(StoreConformance.theSweepExpiresGrantsOnce) }
+    @Test func refundsReverseTheirOwnPayment() async throws {
+        try await withFreshStore(StoreConformance.refundsReverseTheirOwnPayment)
+    }
+    @Test func creditAfterADeficitPaysItFirst() async throws {
+        try await withFreshStore(StoreConformance.creditAfterADeficitPaysItFirst)
+    }
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await withFreshStore(StoreConformance.creditHistoryFollowsTheLedger)
     }

@@ -113,6 +113,17 @@ struct SQLiteConformanceTests {
     @Test func workspaceMonthlyBudgetsAreSoftBudgets() async throws {
         try await StoreConformance.workspaceMonthlyBudgetsAreSoftBudgets(makeStore())
     }
+    @Test func grantsAreSpentInOrder() async throws { try await StoreConformance.grantsAreSpentInOrder(makeStore()) }
+    @Test func expiredGrantsLeaveTheBalanceOnce() async throws {
+        try await StoreConformance.expiredGrantsLeaveTheBalanceOnce(makeStore())
+    }
+    @Test func theSweepExpiresGrantsOnce() async throws { try await StoreConformance.theSweepExpiresGrantsOnce(makeStore()) }
+    @Test func refundsReverseTheirOwnPayment() async throws {
+        try await StoreConformance.refundsReverseTheirOwnPayment(makeStore())
+    }
+    @Test func creditAfterADeficitPaysItFirst() async throws {
+        try await StoreConformance.creditAfterADeficitPaysItFirst(makeStore())
+    }
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await StoreConformance.creditHistoryFollowsTheLedger(makeStore())
     }
@@ -376,8 +387,11 @@ struct SQLiteFileTests {
         FROM accounts d, accounts c WHERE d.org_id = ?1 AND d.code = 'credit' AND c.org_id = ?1 AND c.code = 'usage'
         """
 
-    /// v7's rewrites the other way round: back to the `IN` lists a v6 file has.
-    static let v7Undone = SQLiteSchema.v7.map { SQLiteSchema.CheckRewrite(table: $0.table, old: $0.new, new: $0.old) }
+    /// v10's and v7's rewrites the other way round, in that order: back to the `IN` lists a
+    /// v6 file has.
+    static let v7Undone = (SQLiteSchema.v10Checks + SQLiteSchema.v7).map {
+        SQLiteSchema.CheckRewrite(table: $0.table, old: $0.new, new: $0.old)
+    }
 
     /// Schema v7: the CHECKs on `usage_events.cost_kind` and `entries.kind` compare in place
     /// (no temporary b-tree per inserted row) and still refuse what they refused.
@@ -421,7 +435,10 @@ struct SQLiteFileTests {
         try await rawConnection(path).writeWithoutTransaction { db in
             try db.inTransaction {
                 try SQLiteSchema.rewriteChecks(db, Self.v7Undone)
-                try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v7-checks-without-in-lists'")
+                try db.execute(
+                    sql: """
+                        DELETE FROM grdb_migrations WHERE identifier IN ('v7-checks-without-in-lists', 'v10-expiry-entries')
+                        """)
                 try db.execute(sql: "UPDATE plutus_meta SET value = '6' WHERE key = 'schema_version'")
                 return .commit
             }

@@ -26,6 +26,8 @@ public enum EntryKind: String, Sendable, CaseIterable {
     case refund
     /// Money taken back by a chargeback, or returned when one is won.
     case dispute
+    /// What was left of a grant when it expired left the balance. Reference: the grant's id.
+    case expiry
 
     /// Kinds that make an organization "have held credit" (turning the hard stop on).
     public var grantsCredit: Bool { self == .topUp || self == .grant }
@@ -38,7 +40,7 @@ public enum EntryKind: String, Sendable, CaseIterable {
         switch self {
         case .usage: counter = .usage
         case .topUp, .refund, .dispute: counter = .stripe
-        case .grant: counter = .grants
+        case .grant, .expiry: counter = .grants
         case .adjustment: counter = .adjustments
         }
         return signedAmount.isPositive ? (debit: counter, credit: .credit) : (debit: .credit, credit: counter)
@@ -53,6 +55,11 @@ public struct CreditMovement: Sendable, Equatable {
     /// Why it exists: unique per kind, so a retry with the same reference is a no-op.
     public var reference: String
     public var memo: String?
+    /// When the credit expires (grants only); nil for never.
+    public var expiresAt: Timestamp?
+    /// Its place in the order credit is consumed in: lower first; nil (top-ups by default)
+    /// after every prioritised credit.
+    public var priority: Int?
 
     public struct Invalid: Error, Equatable, Sendable, CustomStringConvertible {
         public var field: String
@@ -60,8 +67,29 @@ public struct CreditMovement: Sendable, Equatable {
         public var description: String { "\(field) \(problem)" }
     }
 
-    public init(kind: EntryKind, amount: MicroDollars, reference: String, memo: String?) throws(Invalid) {
-        guard kind != .usage else { throw Invalid(field: "kind", problem: "must not be usage") }
+    public init(
+        kind: EntryKind, amount: MicroDollars, reference: String, memo: String?, expiresAt: Timestamp? = nil,
+        priority: Int? = nil, now: Timestamp? = nil
+    ) throws(Invalid) {
+        guard kind != .usage, kind != .expiry else { throw Invalid(field: "kind", problem: "must not be \(kind.rawValue)") }
+        if let expiresAt {
+            guard kind == .grant else {
+                throw Invalid(field: "expires_at", problem: "is for grants only; paid credit never expires")
+            }
+            if let now, expiresAt <= now { throw Invalid(field: "expires_at", problem: "must be in the future") }
+            if let now, expiresAt.millis - now.millis > Limits.grantLifetimeSecondsMax * 1000 {
+                throw Invalid(field: "expires_at", problem: "must be within \(Limits.grantLifetimeSecondsMax / 86_400) days")
+            }
+        }
+        if let priority {
+            guard amount.isPositive else { throw Invalid(field: "priority", problem: "is for credits, not debits") }
+            guard Limits.creditPriority.contains(priority) else {
+                throw Invalid(
+                    field: "priority",
+                    problem:
+                        "must be a whole number from \(Limits.creditPriority.lowerBound) to \(Limits.creditPriority.upperBound)")
+            }
+        }
         guard amount != .zero else { throw Invalid(field: "amount", problem: "must not be zero") }
         if kind.grantsCredit, amount.isNegative {
             throw Invalid(field: "amount", problem: "must be positive for a \(kind.rawValue); use an adjustment to debit")
@@ -84,5 +112,7 @@ public struct CreditMovement: Sendable, Equatable {
         self.amount = amount
         self.reference = trimmed
         self.memo = memo
+        self.expiresAt = expiresAt
+        self.priority = priority
     }
 }

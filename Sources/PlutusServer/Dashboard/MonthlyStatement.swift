@@ -21,6 +21,8 @@ public struct MonthlyStatement: Sendable {
     public static func load(_ store: some BillingStore, _ organization: Organization, month: CivilMonth, now: Timestamp)
         async throws -> MonthlyStatement
     {
+        // Credit past its expiry leaves the ledger before the statement reads it.
+        _ = try await store.expireCredits(at: now)
         let catalog = try await store.priceCatalog()
         let heldAt = min(month.end, now)
         return MonthlyStatement(
@@ -45,6 +47,7 @@ public struct MonthlyStatement: Sendable {
         case .adjustment: "Adjustments"
         case .refund: "Refunds"
         case .dispute: "Disputes"
+        case .expiry: "Expired grants"
         }
     }
 

@@ -1,0 +1,122 @@
+import PlutusCore
+import PlutusStore
+import Testing
+
+/// Credit grants with expiry and priority: what every store must do with them.
+extension StoreConformance {
+    static func credit(
+        _ store: some BillingStore, _ org: OrganizationID, _ kind: EntryKind, _ amount: String, reference: String,
+        expiresAt: Timestamp? = nil, priority: Int? = nil, at time: Timestamp = now
+    ) async throws {
+        _ = try await store.postCredit(
+            org,
+            try CreditMovement(
+                kind: kind, amount: dollars(amount), reference: reference, memo: nil, expiresAt: expiresAt, priority: priority,
+                now: time), at: time)
+    }
+
+    static func remaining(_ store: some BillingStore, _ org: OrganizationID, at time: Timestamp = now) async throws
+        -> [String]
+    {
+        try await store.balance(org, at: time).lots.map { "\($0.kind.rawValue) \($0.remaining.decimalString)" }
+    }
+
+    /// Credit is spent grant by grant: lower priority first, then the earliest expiry, then
+    /// the oldest; paid top-ups (no priority) last.
+    public static func grantsAreSpentInOrder(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await credit(store, org, .topUp, "10", reference: "paid")
+        try await credit(store, org, .grant, "5", reference: "late", expiresAt: now.adding(seconds: 10 * 86_400), priority: 10)
+        try await credit(store, org, .grant, "5", reference: "soon", expiresAt: now.adding(seconds: 5 * 86_400), priority: 10)
+        try await credit(store, org, .grant, "3", reference: "first", priority: 1)
+        #expect(try await remaining(store, org) == ["grant 3", "grant 5", "grant 5", "topup 10"])
+        #expect(try await spend(store, org, "4").status == .recorded)
+        // The priority-1 grant is gone; of the two priority-10 ones the sooner-expiring gave 1.
+        let lots = try await store.balance(org, at: now).lots
+        #expect(lots.map(\.remaining) == ["4", "5", "10"].map(dollars))
+        #expect(lots.first?.expiresAt == now.adding(seconds: 5 * 86_400))
+        #expect(try await spend(store, org, "12").status == .recorded)
+        #expect(try await remaining(store, org) == ["topup 7"])
+        #expect(try await store.balance(org, at: now).balance == dollars("7"))
+        #expect(try await store.verify().isClean)
+    }
+
+    /// At its expiry what is left of a grant leaves the balance: no read counts it from that
+    /// instant and no spend can use it, and one `expiry` entry posts it, once.
+    public static func expiredGrantsLeaveTheBalanceOnce(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let expiry = now.adding(seconds: 3_600)
+        try await credit(store, org, .grant, "5", reference: "promo", expiresAt: expiry)
+        try await credit(store, org, .topUp, "10", reference: "paid")
+        #expect(try await spend(store, org, "2").status == .recorded)  // from the grant: it expires first
+        let before = Timestamp(rawValue: expiry.millis - 1)
+        #expect(try await store.balance(org, at: before).balance == dollars("13"))
+        // From the instant of expiry, before anything is posted: the balance reads 10.
+        let at = try await store.balance(org, at: expiry)
+        #expect(at.balance == dollars("10") && at.lots.map(\.kind) == [.topUp])
+        // A spend then cannot use the expired $3.
+        #expect(try await spend(store, org, "10.5", at: expiry).status == .rejected(.overBalance))
+        #expect(try await store.expireCredits(at: expiry) == 0, "the spend's transaction expired it already")
+        let entries = try await store.ledgerEntries(org, page: PageRequest()).items.filter { $0.kind == .expiry }
+        #expect(entries.count == 1 && entries.first?.amount == dollars("-3") && entries.first?.timestamp == expiry)
+        let statement = try await store.creditStatement(org, from: now.month.start, to: now.month.end)
+        #expect(statement.movements.first { $0.kind == .expiry }?.net == dollars("-3"))
+        #expect(statement.closing == dollars("10"))
+        #expect(try await store.verify().isClean)
+    }
+
+    /// The sweep posts the expiry of quiet organizations' grants, exactly once.
+    public static func theSweepExpiresGrantsOnce(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let expiry = now.adding(seconds: 60)
+        try await credit(store, org, .grant, "4", reference: "trial", expiresAt: expiry)
+        try await credit(store, org, .grant, "1", reference: "later", expiresAt: now.adding(seconds: 120))
+        #expect(try await store.expireCredits(at: Timestamp(rawValue: expiry.millis - 1)) == 0)
+        #expect(try await store.expireCredits(at: expiry) == 1)
+        #expect(try await store.expireCredits(at: expiry) == 0)
+        #expect(try await store.balance(org, at: expiry).balance == dollars("1"))
+        #expect(try await store.expireCredits(at: now.adding(seconds: 120)) == 1)
+        #expect(try await store.balance(org, at: now.adding(seconds: 120)).balance == .zero)
+        #expect(try await store.ledgerEntries(org, page: PageRequest()).items.filter { $0.kind == .expiry }.count == 2)
+        #expect(try await store.verify().isClean)
+    }
+
+    /// A refund takes back what its payment bought first, whatever the order of spend.
+    public static func refundsReverseTheirOwnPayment(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await credit(store, org, .grant, "5", reference: "welcome", priority: 0)
+        _ = try await deliver(
+            store,
+            StripeFixtures.event(
+                id: "evt_buy", type: "checkout.session.completed", object: StripeFixtures.checkoutSession(org: org.rawValue)))
+        #expect(try await spend(store, org, "3").status == .recorded)  // from the welcome grant
+        #expect(try await remaining(store, org) == ["grant 2", "topup 50"])
+        let refund = try await deliver(
+            store,
+            StripeFixtures.event(id: "evt_back", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 5000)))
+        #expect(refund.amount == dollars("-50"))
+        #expect(try await remaining(store, org) == ["grant 2"])
+        #expect(try await store.balance(org, at: now).balance == dollars("2"))
+        #expect(try await store.verify().isClean)
+    }
+
+    /// A negative balance is paid back first by the next credit; expiry is refused for paid
+    /// credit, priorities are bounded.
+    public static func creditAfterADeficitPaysItFirst(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await spend(store, org, "4")  // track-only: the balance goes to -4
+        try await credit(store, org, .grant, "10", reference: "g1")
+        #expect(try await remaining(store, org) == ["grant 6"])
+        #expect(throws: CreditMovement.Invalid.self) {
+            _ = try CreditMovement(
+                kind: .topUp, amount: dollars("1"), reference: "x", memo: nil, expiresAt: now.adding(seconds: 60), now: now)
+        }
+        #expect(throws: CreditMovement.Invalid.self) {
+            _ = try CreditMovement(kind: .grant, amount: dollars("1"), reference: "x", memo: nil, expiresAt: now, now: now)
+        }
+        #expect(throws: CreditMovement.Invalid.self) {
+            _ = try CreditMovement(kind: .grant, amount: dollars("1"), reference: "x", memo: nil, priority: -1)
+        }
+        #expect(try await store.verify().isClean)
+    }
+}
