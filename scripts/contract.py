@@ -158,6 +158,11 @@ def run_contract(c, base):
     c.check("admin: grant replay", base, "POST", "/v1/admin/credits", 200, {"org_id": org_id, "amount_usd": 5}, ADMIN,
             {"Idempotency-Key": "contract-grant"})
     c.check("admin: bad amount", base, "POST", "/v1/admin/credits", 400, {"org_id": org_id, "amount_usd": "x"}, ADMIN)
+    c.check("admin: expiring grant", base, "POST", "/v1/admin/credits", 201,
+            {"org_id": org_id, "amount_usd": 1, "kind": "grant", "priority": 10,
+             "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30 * 86400))}, ADMIN)
+    c.check("admin: expired grant refused", base, "POST", "/v1/admin/credits", 400,
+            {"org_id": org_id, "amount_usd": 1, "kind": "grant", "expires_at": "2001-01-01T00:00:00Z"}, ADMIN)
     c.check("admin: unknown org", base, "POST", "/v1/admin/credits", 404, {"org_id": "nope", "amount_usd": 1}, ADMIN)
     c.check("admin: wrong token", base, "GET", "/v1/admin/orgs", 401, token="wrong")
     c.check("admin: list orgs", base, "GET", "/v1/admin/orgs", 200, token=ADMIN)

@@ -64,32 +64,23 @@ extension PostgresStore {
             let logger = self.logger
             let (organization, accounts, totals) = try await Self.lockForMoney(
                 connection, batch.organizationID, now: batch.receivedAt, logger: logger)
-            guard let (hold, stored) = try await Self.hold(connection, organization.id, id, logger: logger) else {
-                throw StoreError.reservationNotFound(id.rawValue)
-            }
-            switch Holds.settling(hold, now: batch.receivedAt) {
-            case .replay:
-                guard let stored else { throw StoreError.backend("settled hold \(id) has no stored answer") }
+            let found = try await Self.hold(connection, organization.id, id, logger: logger)
+            switch try Holds.startSettle(id, found: found, batch: batch, totals: totals) {
+            case .replay(let stored):
                 return .replayed(stored)
-            case .conflict(let status):
-                throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
-            case .proceed:
-                break
+            case .settle(let hold, let settling, let held):
+                let result = try await Self.recordUsage(
+                    connection, [IngestJob(batch: settling, priced: try catalog.priceBatch(settling.events))],
+                    organization: organization, accounts: accounts, held: held, logger: logger)[0].get()
+                guard case .committed(let outcome, let usage) = result else {
+                    throw StoreError.backend("a settle without an Idempotency-Key replayed")
+                }
+                let (settled, after, response) = Holds.finishSettle(
+                    hold, outcome: outcome, usage: usage, batch: settling, totals: totals)
+                try await Self.closeHold(connection, settled, response: response, logger: logger)
+                try await Self.writeHoldTotals(connection, organization.id, after, logger: logger)
+                return .settled(settled, response: response)
             }
-            let settling = Holds.settleBatch(batch, for: hold)
-            let priced = try catalog.priceBatch(settling.events)
-            let held = MicroDollars(rawValue: totals.held.rawValue - hold.amount.rawValue)
-            let result = try await Self.recordUsage(
-                connection, [IngestJob(batch: settling, priced: priced)], organization: organization, accounts: accounts,
-                held: held, logger: logger)[0].get()
-            guard case .committed(let outcome, let usage) = result else {
-                throw StoreError.backend("a settle without an Idempotency-Key replayed")
-            }
-            let (settled, after) = Holds.settled(hold, event: outcome.events[0], totals: totals, at: batch.receivedAt)
-            let response = Holds.settleResponse(usage, reservation: settled)
-            try await Self.closeHold(connection, settled, response: response, logger: logger)
-            try await Self.writeHoldTotals(connection, organization.id, after, logger: logger)
-            return .settled(settled, response: response)
         }
     }
 
@@ -99,18 +90,13 @@ extension PostgresStore {
         try await transaction { connection in
             let logger = self.logger
             let (organization, _, totals) = try await Self.lockForMoney(connection, organizationID, now: time, logger: logger)
-            guard let (hold, _) = try await Self.hold(connection, organization.id, id, logger: logger) else {
-                throw StoreError.reservationNotFound(id.rawValue)
+            let found = try await Self.hold(connection, organization.id, id, logger: logger)?.reservation
+            let (hold, after, response) = try Holds.release(id, found: found, totals: totals, at: time)
+            if let after {
+                try await Self.closeHold(connection, hold, response: nil, logger: logger)
+                try await Self.writeHoldTotals(connection, organization.id, after, logger: logger)
             }
-            switch Holds.releasing(hold, now: time) {
-            case .replay: return (hold, Holds.releaseResponse(hold))
-            case .conflict(let status): throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
-            case .proceed: break
-            }
-            let (released, after) = Holds.released(hold, totals: totals, at: time)
-            try await Self.closeHold(connection, released, response: nil, logger: logger)
-            try await Self.writeHoldTotals(connection, organization.id, after, logger: logger)
-            return (released, Holds.releaseResponse(released))
+            return (hold, response)
         }
     }
 

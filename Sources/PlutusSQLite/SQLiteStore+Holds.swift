@@ -46,33 +46,22 @@ extension SQLiteStore {
         let prices = catalog.withLock { $0 }
         return try await groupWrite { db in
             let (organization, accounts, totals) = try Self.lockForMoney(db, batch.organizationID, now: batch.receivedAt)
-            guard let (hold, stored) = try Self.hold(db, organization.id, id) else {
-                throw StoreError.reservationNotFound(id.rawValue)
-            }
-            switch Holds.settling(hold, now: batch.receivedAt) {
-            case .replay:
-                guard let stored else { throw StoreError.backend("settled hold \(id) has no stored answer") }
+            switch try Holds.startSettle(id, found: try Self.hold(db, organization.id, id), batch: batch, totals: totals) {
+            case .replay(let stored):
                 return .replayed(stored)
-            case .conflict(let status):
-                throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
-            case .proceed:
-                break
+            case .settle(let hold, let settling, let held):
+                let write = try Self.recordUsage(
+                    db, [GroupCommitter.Ingest(batch: settling, priced: try prices.priceBatch(settling.events))],
+                    organization: organization, accounts: accounts, held: held)[0].get()
+                guard case .committed(let outcome, let kept) = write else {
+                    throw StoreError.backend("a settle without an Idempotency-Key replayed")
+                }
+                let (settled, after, response) = Holds.finishSettle(
+                    hold, outcome: outcome, usage: kept, batch: settling, totals: totals)
+                try Self.closeHold(db, settled, response: response)
+                try Self.writeHoldTotals(db, organization.id, after)
+                return .settled(settled, response: response)
             }
-            let settling = Holds.settleBatch(batch, for: hold)
-            let priced = try prices.priceBatch(settling.events)
-            let held = MicroDollars(rawValue: totals.held.rawValue - hold.amount.rawValue)
-            let write = try Self.recordUsage(
-                db, [GroupCommitter.Ingest(batch: settling, priced: priced)], organization: organization,
-                accounts: accounts, held: held)[0].get()
-            guard case .committed(let outcome, let kept) = write else {
-                throw StoreError.backend("a settle without an Idempotency-Key replayed")
-            }
-            let (settled, after) = Holds.settled(hold, event: outcome.events[0], totals: totals, at: batch.receivedAt)
-            let usage = kept ?? UsageResponse.render(outcome, upgradeURL: settling.upgradeURL)
-            let response = Holds.settleResponse(usage, reservation: settled)
-            try Self.closeHold(db, settled, response: response)
-            try Self.writeHoldTotals(db, organization.id, after)
-            return .settled(settled, response: response)
         }
     }
 
@@ -81,19 +70,13 @@ extension SQLiteStore {
     {
         try await groupWrite { db in
             let (organization, _, totals) = try Self.lockForMoney(db, organizationID, now: time)
-            guard let (hold, _) = try Self.hold(db, organization.id, id) else {
-                throw StoreError.reservationNotFound(id.rawValue)
+            let (hold, after, response) = try Holds.release(
+                id, found: try Self.hold(db, organization.id, id)?.reservation, totals: totals, at: time)
+            if let after {
+                try Self.closeHold(db, hold, response: nil)
+                try Self.writeHoldTotals(db, organization.id, after)
             }
-            switch Holds.releasing(hold, now: time) {
-            case .replay: return (hold, Holds.releaseResponse(hold))
-            case .conflict(let status): throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
-            case .proceed: break
-            }
-            let (released, after) = Holds.released(hold, totals: totals, at: time)
-            let response = Holds.releaseResponse(released)
-            try Self.closeHold(db, released, response: nil)
-            try Self.writeHoldTotals(db, organization.id, after)
-            return (released, response)
+            return (hold, response)
         }
     }
 

@@ -118,16 +118,7 @@ struct ReservationController<Store: BillingStore>: Sendable {
         let limit = try HTTPInput.integer(request, "limit", in: 1...Int64(Limits.holdListMax)) ?? Int64(Limits.pageRowsDefault)
         let now = Timestamp.now()
         let holds = try await store.reservations(identity.organizationID, activeAt: activeOnly ? now : nil, limit: Int(limit))
-        var out = JSONObjectWriter(capacity: 128 + holds.count * 384)
-        out.string("org_id", identity.organizationID.rawValue)
-        out.beginArray("reservations")
-        for hold in holds {
-            out.beginObject()
-            Holds.describe(hold, now: now, into: &out)
-            out.end("}")
-        }
-        out.end("]")
-        return JSONResponse.make(.ok, text: out.finish())
+        return JSONResponse.make(.ok, text: Holds.listing(holds, organizationID: identity.organizationID, now: now))
     }
 
     private static func make(_ response: StoredResponse, text: String? = nil) -> Response {

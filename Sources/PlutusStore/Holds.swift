@@ -337,6 +337,74 @@ public enum Holds {
         return policy
     }
 
+    /// The first step of a settle, given the hold as read (with its stored answer): the
+    /// answer to replay, or the hold to settle with the event `settleBatch` makes and the
+    /// credit its spend may use (`held` without this hold). Throws for a hold that is not
+    /// there or is closed otherwise.
+    public enum SettleStart: Sendable {
+        case replay(StoredResponse)
+        case settle(Reservation, batch: UsageBatch, held: MicroDollars)
+    }
+
+    public static func startSettle(
+        _ id: ReservationID, found: (reservation: Reservation, response: StoredResponse?)?, batch: UsageBatch,
+        totals: HoldTotals
+    ) throws -> SettleStart {
+        guard let (hold, stored) = found else { throw StoreError.reservationNotFound(id.rawValue) }
+        switch settling(hold, now: batch.receivedAt) {
+        case .replay:
+            guard let stored else { throw StoreError.backend("settled hold \(id) has no stored answer") }
+            return .replay(stored)
+        case .conflict(let status):
+            throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
+        case .proceed:
+            return .settle(
+                hold, batch: settleBatch(batch, for: hold),
+                held: MicroDollars(rawValue: totals.held.rawValue - hold.amount.rawValue))
+        }
+    }
+
+    /// The last step of a settle: the hold as it closes, the totals without it, and the
+    /// answer to keep on its row, from the recorded event's outcome (and the usage answer
+    /// when one was rendered).
+    public static func finishSettle(
+        _ hold: Reservation, outcome: UsageBatchOutcome, usage: StoredResponse?, batch: UsageBatch, totals: HoldTotals
+    ) -> (reservation: Reservation, totals: HoldTotals, response: StoredResponse) {
+        let (closed, after) = settled(hold, event: outcome.events[0], totals: totals, at: batch.receivedAt)
+        let rendered = usage ?? UsageResponse.render(outcome, upgradeURL: batch.upgradeURL)
+        return (closed, after, settleResponse(rendered, reservation: closed))
+    }
+
+    /// A release, given the hold as read: the answer when it was released before, else the
+    /// hold as it closes and the totals without it. Throws for a hold that is not there or
+    /// is closed otherwise.
+    public static func release(
+        _ id: ReservationID, found: Reservation?, totals: HoldTotals, at time: Timestamp
+    ) throws -> (reservation: Reservation, totals: HoldTotals?, response: StoredResponse) {
+        guard let hold = found else { throw StoreError.reservationNotFound(id.rawValue) }
+        switch releasing(hold, now: time) {
+        case .replay: return (hold, nil, releaseResponse(hold))
+        case .conflict(let status): throw StoreError.reservationClosed(id: id.rawValue, status: status.rawValue)
+        case .proceed:
+            let (closed, after) = released(hold, totals: totals, at: time)
+            return (closed, after, releaseResponse(closed))
+        }
+    }
+
+    /// Holds as a listing shows them (`GET /v1/reservations`, `plutus holds --json`).
+    public static func listing(_ holds: [Reservation], organizationID: OrganizationID, now: Timestamp) -> String {
+        var out = JSONObjectWriter(capacity: 128 + holds.count * 384)
+        out.string("org_id", organizationID.rawValue)
+        out.beginArray("reservations")
+        for hold in holds {
+            out.beginObject()
+            describe(hold, now: now, into: &out)
+            out.end("}")
+        }
+        out.end("]")
+        return out.finish()
+    }
+
     /// The request a settle records: its one event, attributed to the hold's workspace when
     /// it names none, under `settlePolicy`, without an Idempotency-Key (the hold's own row
     /// keeps the answer).

@@ -153,18 +153,7 @@ struct HoldsCommand: AsyncParsableCommand {
         let (store, organization) = try await scope.open()
         let now = Timestamp.now()
         let holds = try await store.reservations(organization.id, activeAt: all ? nil : now, limit: limit)
-        if format.json {
-            var out = JSONObjectWriter(capacity: 128 + holds.count * 384)
-            out.string("org_id", organization.id.rawValue)
-            out.beginArray("reservations")
-            for hold in holds {
-                out.beginObject()
-                Holds.describe(hold, now: now, into: &out)
-                out.end("}")
-            }
-            out.end("]")
-            return print(out.finish())
-        }
+        if format.json { return print(Holds.listing(holds, organizationID: organization.id, now: now)) }
         let balance = try await store.balance(organization.id, at: now)
         print(
             "\(organization.name): balance \(balance.balance.formatted) · held \(balance.held.formatted) · available \(balance.available.formatted)"

@@ -101,3 +101,39 @@ struct BudgetRouteTests {
         }
     }
 }
+
+@Suite("Expiring, prioritised grants over real loopback HTTP")
+struct GrantRouteTests {
+    @Test func anExpiringGrantIsListedAndSpentFirst() async throws {
+        try await TestServer.with { server in
+            let (org, key) = try await server.organization(credit: "10")
+            let expires = Timestamp.now().adding(seconds: 86_400)
+            let granted = try await server.admin(
+                "POST", "/v1/admin/credits",
+                #"{"org_id": "\#(org.rawValue)", "amount_usd": 5, "kind": "grant", "expires_at": "\#(expires.iso8601)", "priority": 1}"#
+            )
+            #expect(granted.status == 201, "\(granted.text)")
+            #expect(granted.json["priority"] == .number("1"))
+            #expect(try await server.ingest(key, #"{"provider": "p", "cost_usd": 2}"#).status == 200)
+            let balance = try await LoopbackClient.json(port: server.port, "GET", "/v1/balance", bearer: key)
+            guard case .array(let grants)? = balance.json["grants"] else {
+                Issue.record("no grants: \(balance.text)")
+                return
+            }
+            #expect(grants.count == 2)
+            #expect(grants.first?["remaining_usd"] == .number("3") && grants.first?["priority"] == .number("1"))
+            #expect(grants.first?["expires_at"] == .string(expires.iso8601Seconds))
+            #expect(grants.last?["remaining_usd"] == .number("10"))
+            for (body, field) in [
+                (#"{"org_id": "\#(org.rawValue)", "amount_usd": 1, "expires_at": "yesterday"}"#, "expires_at"),
+                (#"{"org_id": "\#(org.rawValue)", "amount_usd": 1, "expires_at": "2001-01-01T00:00:00Z"}"#, "expires_at"),
+                (#"{"org_id": "\#(org.rawValue)", "amount_usd": 1, "priority": -3}"#, "priority"),
+                (#"{"org_id": "\#(org.rawValue)", "amount_usd": 1, "priority": 1.5}"#, "priority"),
+                (#"{"org_id": "\#(org.rawValue)", "amount_usd": -1, "kind": "adjust", "priority": 2}"#, "priority"),
+            ] {
+                let refused = try await server.admin("POST", "/v1/admin/credits", body)
+                #expect(refused.status == 400 && refused.json["field"] == .string(field), "\(body): \(refused.text)")
+            }
+        }
+    }
+}
