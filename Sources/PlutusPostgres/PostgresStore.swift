@@ -53,6 +53,9 @@ public final class PostgresStore: BillingStore, Service, Sendable {
         case apply
         /// Refuse to open: a server never changes the schema unless asked.
         case refuse
+        /// Open as the database is, for a caller that migrates it itself, step by step (prices
+        /// are the built-in catalog until it is reopened).
+        case leave
     }
 
     /// Who runs the connection pool.
@@ -98,7 +101,8 @@ public final class PostgresStore: BillingStore, Service, Sendable {
         let store = PostgresStore(client: client, runner: runner, logger: logger, location: target.redacted)
         do {
             try await store.prepare(migrations: migrations)
-            try await store.refreshCatalog(force: true)
+            // A database left unmigrated may have no catalog table yet: the built-in one serves.
+            if migrations != .leave { try await store.refreshCatalog(force: true) }
             return store
         } catch {
             await store.close()
@@ -110,7 +114,7 @@ public final class PostgresStore: BillingStore, Service, Sendable {
     private func prepare(migrations: MigrationPolicy) async throws {
         do {
             let pending = try await firstContact { try await self.pendingMigrations() }
-            guard !pending.isEmpty else { return }
+            guard !pending.isEmpty, migrations != .leave else { return }
             guard migrations == .apply else {
                 throw StoreError.invalid(
                     field: "database",
@@ -179,7 +183,10 @@ public final class PostgresStore: BillingStore, Service, Sendable {
 
     /// Applies pending migrations, each in its own transaction, under an advisory lock so
     /// two processes never migrate at once. Returns the names applied.
-    public func migrate() async throws -> [String] {
+    public func migrate() async throws -> [String] { try await migrate(upTo: nil) }
+
+    /// `migrate()`, stopping after the migration named `last` (for tests of migrations).
+    package func migrate(upTo last: String?) async throws -> [String] {
         try await withConnection { connection in
             // Read, so a failed wait throws here (see `applyStripeEvent`), not at the next statement.
             _ = try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLockKey))", logger: self.logger).collect()
@@ -189,7 +196,9 @@ public final class PostgresStore: BillingStore, Service, Sendable {
                     logger: self.logger)
                 let applied = try await Self.appliedMigrations(connection, logger: self.logger)
                 var done: [String] = []
-                for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
+                let upTo = last.flatMap { name in PostgresSchema.migrations.firstIndex { $0.name == name } }
+                for migration in PostgresSchema.migrations.prefix((upTo ?? PostgresSchema.migrations.count - 1) + 1)
+                where !applied.contains(migration.name) {
                     try await Self.within(connection, logger: self.logger) {
                         for statement in PostgresSchema.statements(migration.sql) {
                             try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)

@@ -120,3 +120,45 @@ extension StoreConformance {
         #expect(try await store.verify().isClean)
     }
 }
+
+/// Rows an install had before budgets and credit lots: an organization with $7 of credit and
+/// a workspace with a $150 monthly budget that spent $42 this month and $5 in January 2026.
+public enum PreBudgetRows {
+    public static let organization = OrganizationID(rawValue: "org_00000000000000aa")
+    public static let workspace = WorkspaceID(rawValue: "ws_00000000000000aa")
+
+    /// The statements, in SQL both backends run (`month` is this month's `YYYY-MM`).
+    public static func statements(month: String) -> [String] {
+        let org = organization.rawValue
+        let ws = workspace.rawValue
+        return [
+            "INSERT INTO organizations(id, name, slug, plan, created_at) VALUES ('\(org)', 'Acme', 'acme', 'pro', 1700000000000)",
+            """
+            INSERT INTO accounts(org_id, code, balance_micros) VALUES ('\(org)', 'credit', 7000000), ('\(org)', 'usage', 0),
+                ('\(org)', 'stripe', -7000000), ('\(org)', 'grants', 0), ('\(org)', 'adjustments', 0)
+            """,
+            """
+            INSERT INTO workspaces(id, org_id, name, slug, monthly_budget_micros, created_at)
+            VALUES ('\(ws)', '\(org)', 'ci', 'ci', 150000000, 1700000000000)
+            """,
+            """
+            INSERT INTO usage_months(org_id, workspace_id, month, tokens, cost_micros, events)
+            VALUES ('\(org)', '\(ws)', '\(month)', 100, 42000000, 3), ('\(org)', '\(ws)', '2026-01', 10, 5000000, 1)
+            """,
+        ]
+    }
+
+    /// After the migrations: the workspace's monthly budget is a soft monthly budget of it
+    /// with this month's spend, and the balance is one opening credit.
+    public static func expectMigrated(_ store: some BillingStore, now: Timestamp) async throws {
+        let standings = try await store.budgets(organization, at: now, includingDisabled: false)
+        #expect(standings.count == 1)
+        #expect(standings.first?.budget.scope == .workspace && standings.first?.budget.scopeID == workspace.rawValue)
+        #expect(standings.first?.budget.mode == .soft && standings.first?.budget.alertAt == [500, 800, 1_000])
+        #expect(standings.first?.budget.limit == MicroDollars(rawValue: 150_000_000))
+        #expect(standings.first?.spent == MicroDollars(rawValue: 42_000_000))
+        let balance = try await store.balance(organization, at: now)
+        #expect(balance.balance == MicroDollars(rawValue: 7_000_000))
+        #expect(balance.lots.map(\.kind) == [.opening] && balance.lots.first?.remaining == MicroDollars(rawValue: 7_000_000))
+    }
+}

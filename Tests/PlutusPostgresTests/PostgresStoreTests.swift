@@ -248,3 +248,30 @@ struct PostgresLockWaitTests {
         }
     }
 }
+
+@Suite("PostgreSQL migrations carry data over", .enabled(if: testServerURL != nil, "set PLUTUS_TEST_DATABASE_URL"))
+struct PostgresMigrationDataTests {
+    /// A database from before budgets and credit lots: its workspace budgets and balances carry over.
+    @Test func aDatabaseFromBeforeBudgetsKeepsItsBudgetsAndCredit() async throws {
+        let server = try #require(testServerURL)
+        let name = "plutus_test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
+        let url = try await PostgresAdmin.createDatabase(url: server, name: name)
+        let store = try await PostgresStore.open(url: url, migrations: .leave)
+        do {
+            _ = try await store.migrate(upTo: "v6-holds")
+            try await store.withConnection { connection in
+                for statement in PreBudgetRows.statements(month: Timestamp.now().month.text) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: store.logger)
+                }
+            }
+            _ = try await store.migrate()
+            try await PreBudgetRows.expectMigrated(store, now: Timestamp.now())
+        } catch {
+            await store.close()
+            try await PostgresAdmin.dropDatabase(url: server, name: name)
+            throw error
+        }
+        await store.close()
+        try await PostgresAdmin.dropDatabase(url: server, name: name)
+    }
+}

@@ -504,6 +504,20 @@ struct SQLiteFileTests {
         }
     }
 
+    /// A file from before budgets and credit lots: its workspace budgets and balances carry over.
+    @Test func aFileFromBeforeBudgetsKeepsItsBudgetsAndCredit() async throws {
+        let path = temporaryDatabasePath()
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteSchema.migrator.migrate(queue, upTo: "v8-holds")
+        try await queue.write { db in
+            for statement in PreBudgetRows.statements(month: Timestamp.now().month.text) { try db.execute(sql: statement) }
+        }
+        try queue.close()
+        try await PreBudgetRows.expectMigrated(try SQLiteStore(path: path), now: Timestamp.now())
+    }
+
     /// Nothing in SQLite enforces unique event ids since v6; `verify` names any duplicate.
     @Test func verifyNamesADuplicateEventID() async throws {
         let path = temporaryDatabasePath()
