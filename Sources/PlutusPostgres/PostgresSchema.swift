@@ -297,9 +297,9 @@ enum PostgresSchema {
         """
 
     /// Holds (reservations), as in SQLite's v8: the organization's credit account keeps the
-    /// sum of its active holds and a time at or before the earliest of their expiries. On the
-    /// locked row, not the organization's: a transaction that waited for the lock re-reads
-    /// the rows it locked, but not the other rows of the same query.
+    /// sum of its active holds and a time at or before the earliest of their expiries, on the
+    /// locked row: a transaction that waited for a lock re-reads only the rows it locked
+    /// (which is why the organization's row is locked with its accounts).
     private static let v6 = """
         ALTER TABLE accounts ADD COLUMN held_micros BIGINT NOT NULL DEFAULT 0 CHECK (held_micros >= 0);
         ALTER TABLE accounts ADD COLUMN hold_expiry_next BIGINT;

@@ -19,7 +19,7 @@ extension PostgresStore {
             SELECT a.id AS account_id, a.code, a.balance_micros, a.held_micros AS account_held_micros,
                    a.hold_expiry_next AS account_hold_expiry_next, a.lot_expiry_next AS account_lot_expiry_next, o.*
             FROM accounts a JOIN organizations o ON o.id = a.org_id
-            WHERE a.org_id = \(organizationID.rawValue) ORDER BY a.id FOR UPDATE OF a
+            WHERE a.org_id = \(organizationID.rawValue) ORDER BY a.id FOR UPDATE OF a, o
             """, logger: logger
         ).rows() {
             organization = try organization ?? Self.organization(row)

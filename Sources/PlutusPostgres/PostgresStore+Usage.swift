@@ -361,7 +361,8 @@ struct PrefetchedSource: MeteringSource {
         source.activeBudgets = try await PostgresStore.budgets(
             connection, organization.id, includingDisabled: false, logger: logger)
         if !source.activeBudgets.isEmpty {
-            let times = batches.flatMap { batch in batch.events.map { $0.timestamp ?? batch.receivedAt } }
+            // Budgets count a call in the period it is received in.
+            let times = batches.map(\.receivedAt)
             let starts = Array(Set(source.activeBudgets.flatMap { budget in times.map { budget.period.start(at: $0).millis } }))
             for row in try await connection.query(
                 """

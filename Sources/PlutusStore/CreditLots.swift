@@ -107,14 +107,15 @@ public enum CreditLots {
             createdAt: time)
     }
 
-    /// The kind of lot a credit entry of this kind brings in.
+    /// The kind of lot a credit entry of this kind brings in (a refund that puts money back,
+    /// when refunds converge downwards, returns paid credit).
     public static func lotKind(_ kind: EntryKind) -> CreditLot.Kind? {
         switch kind {
-        case .topUp: .topUp
+        case .topUp, .refund: .topUp
         case .grant: .grant
         case .adjustment: .adjustment
         case .dispute: .dispute
-        case .refund, .usage, .expiry: nil
+        case .usage, .expiry: nil
         }
     }
 

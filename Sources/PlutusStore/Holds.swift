@@ -405,15 +405,18 @@ public enum Holds {
         return out.finish()
     }
 
-    /// The request a settle records: its one event, attributed to the hold's workspace when
-    /// it names none, under `settlePolicy`, without an Idempotency-Key (the hold's own row
-    /// keeps the answer).
+    /// The request a settle records: its one event, attributed to the hold's workspace and
+    /// run when it names none and to the key that placed the hold, under `settlePolicy`,
+    /// without an Idempotency-Key (the hold's own row keeps the answer).
     public static func settleBatch(_ batch: UsageBatch, for hold: Reservation) -> UsageBatch {
         precondition(batch.events.count == 1, "a settle carries one event")
         var batch = batch
         batch.idempotency = nil
         batch.policy = settlePolicy(batch.policy)
         if batch.events[0].workspace == nil { batch.events[0].workspace = hold.workspace }
+        if batch.events[0].runID == nil { batch.events[0].runID = hold.runID }
+        // The spend is the hold's: the budgets of the key that placed it count it.
+        if let key = hold.apiKeyID { batch.apiKeyID = key }
         return batch
     }
 

@@ -292,7 +292,9 @@ public struct MeteringRun<Source: MeteringSource> {
                 costKind: priced.kind, balanceAfter: balance, overFreeLimit: rejection == .overFreeLimit,
                 workspaceID: nil, alerts: alerts, held: held)
         case .record(let balanceAfter, let overFreeLimit):
-            let standings = try budgetStandings(event, at: time)
+            // Budgets count a call when it is received: a call reported late cannot spend a
+            // past period's room.
+            let standings = try budgetStandings(event, at: batch.receivedAt)
             if batch.policy.enforceBudgets, let refusal = Budgets.refusal(standings, amount: priced.cost) {
                 return EventOutcome(
                     status: .rejected(.overBudget), eventID: nil, cost: priced.cost, costKind: priced.kind,
@@ -347,7 +349,7 @@ public struct MeteringRun<Source: MeteringSource> {
                 writes.budgetSpend[key, default: 0] += priced.cost.rawValue
                 var after = standing
                 after.spent = MicroDollars(rawValue: standing.spent.rawValue + priced.cost.rawValue)
-                if let draft = Budgets.alert(after, at: time) { drafts.append(draft) }
+                if let draft = Budgets.alert(after, at: batch.receivedAt) { drafts.append(draft) }
             }
             if let draft = Alerting.quotaAlert(
                 plan: organization.plan, tokensAfter: tokensAfter, policy: batch.policy, month: month)

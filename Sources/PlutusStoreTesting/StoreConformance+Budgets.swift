@@ -127,6 +127,20 @@ extension StoreConformance {
         #expect(standing.periodStart == Timestamp.parseISO8601("2026-11-21T00:00:00Z"))
     }
 
+    /// A budget counts a call when it is received: a call reported late, dated yesterday,
+    /// cannot spend yesterday's unused room once today's is used up.
+    public static func lateCallsCountInThePeriodTheyArrive(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "100")
+        _ = try await budget(store, org, .org, limit: "1", period: .day)
+        #expect(try await spend(store, org, "1").status == .recorded)
+        let yesterday = UsageEventInput(
+            provider: "p", exactCost: dollars("0.5"), timestamp: Timestamp(rawValue: now.millis - 86_400_000))
+        let late = outcome(try await store.recordUsage(UsageBatch(organizationID: org, events: [yesterday], receivedAt: now)))
+        #expect(late?.events[0].status == .rejected(.overBudget))
+        #expect(try await store.verify().isClean)
+    }
+
     /// 64 concurrent holds of $0.10 in a workspace with a $1.00 hard budget and plenty of
     /// credit: exactly 10 are placed.
     public static func concurrentHoldsNeverOverspendABudget(_ store: some BillingStore) async throws {

@@ -100,6 +100,27 @@ extension StoreConformance {
         #expect(try await store.verify().isClean)
     }
 
+    /// Refunds delivered out of order converge downwards: the later, smaller total puts
+    /// money back, as paid credit the lots keep in step with.
+    public static func refundsThatPutMoneyBackKeepTheLotsInStep(_ store: some BillingStore) async throws {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        _ = try await deliver(
+            store,
+            StripeFixtures.event(
+                id: "evt_buy", type: "checkout.session.completed", object: StripeFixtures.checkoutSession(org: org.rawValue)))
+        let all = try await deliver(
+            store,
+            StripeFixtures.event(id: "evt_r50", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 5000)))
+        #expect(all.amount == dollars("-50"))
+        let less = try await deliver(
+            store,
+            StripeFixtures.event(id: "evt_r20", type: "charge.refunded", object: StripeFixtures.charge(refundedCents: 2000)))
+        #expect(less.amount == dollars("30"))
+        #expect(try await store.balance(org, at: now).balance == dollars("30"))
+        #expect(try await remaining(store, org) == ["topup 30"])
+        #expect(try await store.verify().isClean)
+    }
+
     /// A negative balance is paid back first by the next credit; expiry is refused for paid
     /// credit, priorities are bounded.
     public static func creditAfterADeficitPaysItFirst(_ store: some BillingStore) async throws {

@@ -138,6 +138,12 @@ struct PostgresConformanceTests {
     @Test func creditAfterADeficitPaysItFirst() async throws {
         try await withFreshStore(StoreConformance.creditAfterADeficitPaysItFirst)
     }
+    @Test func refundsThatPutMoneyBackKeepTheLotsInStep() async throws {
+        try await withFreshStore(StoreConformance.refundsThatPutMoneyBackKeepTheLotsInStep)
+    }
+    @Test func lateCallsCountInThePeriodTheyArrive() async throws {
+        try await withFreshStore(StoreConformance.lateCallsCountInThePeriodTheyArrive)
+    }
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await withFreshStore(StoreConformance.creditHistoryFollowsTheLedger)
     }

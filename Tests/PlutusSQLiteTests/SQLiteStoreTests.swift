@@ -124,6 +124,12 @@ struct SQLiteConformanceTests {
     @Test func creditAfterADeficitPaysItFirst() async throws {
         try await StoreConformance.creditAfterADeficitPaysItFirst(makeStore())
     }
+    @Test func refundsThatPutMoneyBackKeepTheLotsInStep() async throws {
+        try await StoreConformance.refundsThatPutMoneyBackKeepTheLotsInStep(makeStore())
+    }
+    @Test func lateCallsCountInThePeriodTheyArrive() async throws {
+        try await StoreConformance.lateCallsCountInThePeriodTheyArrive(makeStore())
+    }
     @Test func creditHistoryFollowsTheLedger() async throws {
         try await StoreConformance.creditHistoryFollowsTheLedger(makeStore())
     }

@@ -61,6 +61,8 @@ struct CreditLotsTests {
         #expect(Self.lot("x", "3", expiresIn: 1).isExpired(at: Self.time.adding(seconds: 86_400)))
         #expect(!Self.lot("x", "3", expiresIn: 1).isExpired(at: Self.time.adding(seconds: 86_399)))
         #expect(CreditLots.expiryDue(Self.time, now: Self.time) && !CreditLots.expiryDue(nil, now: Self.time))
-        #expect(CreditLots.lotKind(.topUp) == .topUp && CreditLots.lotKind(.refund) == nil)
+        #expect(CreditLots.lotKind(.topUp) == .topUp && CreditLots.lotKind(.usage) == nil)
+        // A refund that puts money back (refunds converging downwards) returns paid credit.
+        #expect(CreditLots.lotKind(.refund) == .topUp && CreditLots.lotKind(.expiry) == nil)
     }
 }

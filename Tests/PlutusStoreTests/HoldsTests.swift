@@ -142,6 +142,11 @@ struct HoldsTests {
         #expect(settling.events[0].workspace == "research")
         #expect(settling.idempotency == nil)
         #expect(!settling.policy.blockOverBalance && !settling.policy.blockOverFreeLimit)
+        var keyed = Self.hold("1")
+        keyed.runID = "run-9"
+        keyed.apiKeyID = APIKeyID(rawValue: "key_00000000000000aa")
+        let attributed = Holds.settleBatch(batch, for: keyed)
+        #expect(attributed.events[0].runID == "run-9" && attributed.apiKeyID == keyed.apiKeyID)
         var named = batch
         named.events[0].workspace = "ops"
         #expect(Holds.settleBatch(named, for: Self.hold("1")).events[0].workspace == "ops")
