@@ -221,9 +221,18 @@ enum ProcessCPU {
 /// Memory of this process.
 enum ProcessMemory {
     /// The most this process has had resident so far, in bytes (Linux reports KiB).
+    /// The peak resident memory of this process's own image (`VmHWM`). Not `ru_maxrss`:
+    /// Linux carries that over an `execve` from the image before it, so a bench started by
+    /// a large parent (the test runner, through `posix_spawn`) would report the parent's peak.
     static func peakResidentBytes() -> Int64 {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Int64(usage.ru_maxrss) * 1024
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int64(line.split(separator: " ").dropFirst().first ?? "")
+        else {
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            return Int64(usage.ru_maxrss) * 1024
+        }
+        return kilobytes * 1024
     }
 }
