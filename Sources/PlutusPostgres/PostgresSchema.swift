@@ -366,6 +366,7 @@ enum PostgresSchema {
         ALTER TABLE entries ADD CONSTRAINT entries_kind_check
             CHECK (kind IN ('usage', 'topup', 'grant', 'adjustment', 'refund', 'dispute', 'expiry'));
         ALTER TABLE accounts ADD COLUMN lot_expiry_next BIGINT;
+        CREATE INDEX accounts_lot_expiry ON accounts(lot_expiry_next) WHERE lot_expiry_next IS NOT NULL;
         CREATE TABLE credit_lots (
             id TEXT PRIMARY KEY,
             org_id TEXT NOT NULL REFERENCES organizations(id),

@@ -128,6 +128,7 @@ package enum SQLiteSchema {
     /// Each organization's balance so far becomes one opening lot.
     static let v11 = """
         ALTER TABLE accounts ADD COLUMN lot_expiry_next INTEGER;
+        CREATE INDEX accounts_lot_expiry ON accounts(lot_expiry_next) WHERE lot_expiry_next IS NOT NULL;
         CREATE TABLE credit_lots (
             id TEXT PRIMARY KEY,
             org_id TEXT NOT NULL REFERENCES organizations(id),

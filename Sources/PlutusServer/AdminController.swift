@@ -74,10 +74,7 @@ struct AdminController<Store: BillingStore>: Sendable {
         }
         let org = try await organization(body)
         let now = Timestamp.now()
-        let budget = try await store.createBudget(
-            BudgetRequest(
-                organizationID: org.id, scope: input.scope, scopeReference: input.scopeReference, limit: input.limit,
-                period: input.period, mode: input.mode, alertAt: input.alertAt), at: now)
+        let budget = try await store.createBudget(BudgetRequest(organizationID: org.id, input), at: now)
         let standing = try await store.budgets(org.id, at: now, includingDisabled: false).first { $0.budget.id == budget.id }
         var out = JSONObjectWriter(capacity: 512)
         BudgetJSON.write(

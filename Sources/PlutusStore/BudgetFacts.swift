@@ -83,6 +83,13 @@ extension Budget {
 }
 
 extension BudgetRequest {
+    /// A validated request body, for this organization.
+    public init(organizationID: OrganizationID, _ input: BudgetInput) {
+        self.init(
+            organizationID: organizationID, scope: input.scope, scopeReference: input.scopeReference, limit: input.limit,
+            period: input.period, mode: input.mode, alertAt: input.alertAt)
+    }
+
     /// The budget this request makes, once its scope is resolved to `scopeID` and `label`.
     public func budget(scopeID: String, label: String, at time: Timestamp) -> Budget {
         Budget(

@@ -47,10 +47,7 @@ struct BudgetCommand: AsyncParsableCommand {
             let now = Timestamp.now()
             let budget: Budget
             do {
-                budget = try await store.createBudget(
-                    BudgetRequest(
-                        organizationID: organization.id, scope: input.scope, scopeReference: input.scopeReference,
-                        limit: input.limit, period: input.period, mode: input.mode, alertAt: input.alertAt), at: now)
+                budget = try await store.createBudget(BudgetRequest(organizationID: organization.id, input), at: now)
             } catch let error as StoreError {
                 if case .invalid(_, let problem) = error { throw CLIFailure.usage("--scope-id \(problem)") }
                 throw error
