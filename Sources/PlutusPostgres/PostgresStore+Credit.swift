@@ -148,8 +148,6 @@ extension PostgresStore {
     static func lotsAt(_ connection: PostgresConnection, _ organizationID: OrganizationID, _ time: Timestamp, logger: Logger)
         async throws -> (lots: [CreditLot], expiredUnswept: MicroDollars)
     {
-        let lots = try await activeLots(connection, organizationID, logger: logger)
-        let expired = lots.filter { $0.isExpired(at: time) }.reduce(Int64(0)) { $0 + $1.remaining.rawValue }
-        return (CreditLots.order(lots.filter { !$0.isExpired(at: time) }), MicroDollars(rawValue: expired))
+        CreditLots.asOf(try await activeLots(connection, organizationID, logger: logger), time)
     }
 }

@@ -19,24 +19,16 @@ extension PostgresStore {
                 return .replayed(stored.response)
             }
             let balance = MicroDollars(rawValue: accounts[.credit]!.balance)
-            let budgets = try await Self.budgets(connection, organization.id, includingDisabled: false, logger: logger)
-            var workspace: Workspace?
-            var standings: [BudgetStanding] = []
-            if !budgets.isEmpty {
-                let existing =
-                    request.workspace == nil ? [] : try await Self.workspaces(connection, organization.id, logger: logger)
-                workspace = WorkspaceAttribution.resolve(
-                    request.workspace, plan: organization.plan, find: { WorkspaceMatch.find($0, in: existing) },
-                    count: { existing.count }, earliest: { existing.first })
-                let subject = Holds.subject(request, workspaceID: workspace?.id)
-                standings = try await Self.standings(
-                    connection, organization.id, budgets.filter { $0.covers(subject) }, at: request.receivedAt, logger: logger)
-            } else if let reference = request.workspace {
-                let existing = try await Self.workspaces(connection, organization.id, logger: logger)
-                workspace = WorkspaceAttribution.resolve(
-                    reference, plan: organization.plan, find: { WorkspaceMatch.find($0, in: existing) },
-                    count: { existing.count }, earliest: { existing.first })
-            }
+            let existing =
+                request.workspace == nil ? [] : try await Self.workspaces(connection, organization.id, logger: logger)
+            let workspace = WorkspaceAttribution.resolve(
+                request.workspace, plan: organization.plan, find: { WorkspaceMatch.find($0, in: existing) },
+                count: { existing.count }, earliest: { existing.first })
+            let subject = Holds.subject(request, workspaceID: workspace?.id)
+            let standings = try await Self.standings(
+                connection, organization.id,
+                try await Self.budgets(connection, organization.id, includingDisabled: false, logger: logger)
+                    .filter { $0.covers(subject) }, at: request.receivedAt, logger: logger)
             switch Holds.place(
                 request, workspaceID: workspace?.id, organization: organization, balance: balance, totals: totals,
                 budgets: standings)

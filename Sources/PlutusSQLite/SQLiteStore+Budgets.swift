@@ -35,13 +35,8 @@ extension SQLiteStore {
     {
         try await read { db in
             _ = try Self.requireOrganization(db, organizationID)
-            let held = try Self.heldBySubject(db, organizationID, at: time)
-            return try Self.budgets(db, organizationID, includingDisabled: includingDisabled).map { budget in
-                let key = MeteringWrites.BudgetSpendKey(budgetID: budget.id, periodStart: budget.period.start(at: time))
-                return BudgetStanding(
-                    budget: budget, spent: MicroDollars(rawValue: try Self.budgetSpend(db, key)),
-                    held: held.held(for: budget), periodStart: key.periodStart, resetsAt: budget.period.resetsAt(time))
-            }
+            return try Self.standings(
+                db, organizationID, try Self.budgets(db, organizationID, includingDisabled: includingDisabled), at: time)
         }
     }
 

@@ -135,8 +135,6 @@ extension SQLiteStore {
     static func lotsAt(_ db: Database, _ organizationID: OrganizationID, _ time: Timestamp) throws
         -> (lots: [CreditLot], expiredUnswept: MicroDollars)
     {
-        let lots = try activeLots(db, organizationID)
-        let expired = lots.filter { $0.isExpired(at: time) }.reduce(Int64(0)) { $0 + $1.remaining.rawValue }
-        return (CreditLots.order(lots.filter { !$0.isExpired(at: time) }), MicroDollars(rawValue: expired))
+        CreditLots.asOf(try activeLots(db, organizationID), time)
     }
 }

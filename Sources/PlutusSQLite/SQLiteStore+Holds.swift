@@ -146,10 +146,18 @@ extension SQLiteStore {
     static func standings(_ db: Database, _ organizationID: OrganizationID, covering subject: BudgetSubject, at time: Timestamp)
         throws -> [BudgetStanding]
     {
-        let covering = try budgets(db, organizationID, includingDisabled: false).filter { $0.covers(subject) }
-        guard !covering.isEmpty else { return [] }
+        try standings(
+            db, organizationID, try budgets(db, organizationID, includingDisabled: false).filter { $0.covers(subject) }, at: time)
+    }
+
+    /// These budgets with their spend in the period holding `time` and what their active
+    /// holds set aside.
+    static func standings(_ db: Database, _ organizationID: OrganizationID, _ budgets: [Budget], at time: Timestamp)
+        throws -> [BudgetStanding]
+    {
+        guard !budgets.isEmpty else { return [] }
         let held = try heldBySubject(db, organizationID, at: time)
-        return try covering.map { budget in
+        return try budgets.map { budget in
             let key = MeteringWrites.BudgetSpendKey(budgetID: budget.id, periodStart: budget.period.start(at: time))
             return BudgetStanding(
                 budget: budget, spent: MicroDollars(rawValue: try budgetSpend(db, key)), held: held.held(for: budget),

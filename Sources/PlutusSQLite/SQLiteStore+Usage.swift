@@ -436,18 +436,11 @@ struct SQLiteMeteringSource: MeteringSource {
         return found
     }
 
-    func workspaceCount() throws -> Int {
-        try Int.fetchOne(
-            try db.cachedStatement(sql: "SELECT COUNT(*) FROM workspaces WHERE org_id = ?"),
-            arguments: [organizationID.rawValue]) ?? 0
-    }
+    func workspaceCount() throws -> Int { try SQLiteStore.workspaceCount(db, organizationID) }
 
     mutating func earliestWorkspace() throws -> Workspace? {
         if let earliest { return earliest }
-        let found = try Row.fetchOne(
-            try db.cachedStatement(sql: "SELECT * FROM workspaces WHERE org_id = ? ORDER BY created_at, rowid LIMIT 1"),
-            arguments: [organizationID.rawValue]
-        ).map(SQLiteStore.workspace)
+        let found = try SQLiteStore.earliestWorkspace(db, organizationID)
         if found != nil { earliest = .some(found) }
         return found
     }

@@ -138,6 +138,13 @@ public enum CreditLots {
         }
     }
 
+    /// What a read at `time` shows of lots with something left: those not expired, in the
+    /// order they are spent, and what the ones past their expiry (entry posted or not) hold.
+    public static func asOf(_ lots: [CreditLot], _ time: Timestamp) -> (lots: [CreditLot], expiredUnswept: MicroDollars) {
+        let expired = lots.filter { $0.isExpired(at: time) }.reduce(Int64(0)) { $0 + $1.remaining.rawValue }
+        return (order(lots.filter { !$0.isExpired(at: time) }), MicroDollars(rawValue: expired))
+    }
+
     /// The sentence of an expiry entry.
     public static func expiryMemo(_ lot: CreditLot) -> String {
         "\(lot.kind.rawValue) \(lot.id) expired (\(lot.amount.formatted) granted)"
