@@ -10,32 +10,49 @@ import Synchronization
 /// savepoint is rolled back on error), and learns its result only after the commit is on
 /// disk. The queue is bounded; past the bound a request is refused as busy at once.
 ///
-/// Ingest requests that sit next to each other in a group are applied together per
-/// organization (`applyIngest`, one savepoint for all of them): one read of the
-/// organization, one bulk write of their rows, one update of its balances and counters.
-/// If that shared write fails, its savepoint is rolled back and each of those requests runs
-/// again in a savepoint of its own, so one bad request still fails alone.
+/// Money requests that sit next to each other in a group (ingest, holds, settles) are
+/// applied together per organization (`applyTogether`, one savepoint for all of them): one
+/// read of the organization under the lock, one bulk write of their rows, one update of its
+/// balances, holds and counters. If that shared write fails, its savepoint is rolled back
+/// and each of those requests runs again in a savepoint of its own, so one bad request
+/// still fails alone.
 public final class GroupCommitter: Sendable {
     /// Requests waiting at most by default; beyond the bound the caller gets `StoreError.busy`.
     public static let queueDepthMaxDefault = 4_096
     /// Requests in one transaction at most, so one group's latency stays bounded.
     static let groupRequestsMax = 512
 
-    /// One ingest request, which the writer may apply together with others of its organization.
+    /// A batch of usage events and their prices, priced before the transaction.
     package struct Ingest: Sendable {
         let batch: UsageBatch
         let priced: [PricedCost]
     }
 
-    /// Applies ingest requests of one organization together, in order: one result per
-    /// request. Throws when the shared write fails; nothing of it then stays.
-    package typealias ApplyIngest = @Sendable (Database, [Ingest]) throws -> [Result<any Sendable, any Error>]
+    /// A request that may be applied together with others of its organization.
+    package enum Mergeable: Sendable {
+        case usage(Ingest)
+        case hold(HoldRequest)
+        /// Settles the hold with the request's one event.
+        case settle(ReservationID, Ingest)
+
+        var organizationID: OrganizationID {
+            switch self {
+            case .usage(let ingest), .settle(_, let ingest): ingest.batch.organizationID
+            case .hold(let request): request.organizationID
+            }
+        }
+    }
+
+    /// Applies requests of one organization together: one result per request, in their
+    /// order, each what the request's own body would have returned. Throws when the shared
+    /// write fails; nothing of it then stays.
+    package typealias ApplyTogether = @Sendable (Database, [Mergeable]) throws -> [Result<any Sendable, any Error>]
 
     private struct Job: @unchecked Sendable {
         // The body runs on the writer thread; the continuation is resumed once, after commit.
         let body: (Database) throws -> any Sendable
-        /// Set for ingest requests, which may be applied together.
-        let ingest: Ingest?
+        /// Set for requests that may be applied together.
+        let merge: Mergeable?
         let continuation: CheckedContinuation<any Sendable, any Error>
     }
 
@@ -49,32 +66,33 @@ public final class GroupCommitter: Sendable {
 
     private let pool: DatabasePool
     private let queueDepthMax: Int
-    private let applyIngest: ApplyIngest
+    private let applyTogether: ApplyTogether
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "plutus.group-commit")
 
-    package init(pool: DatabasePool, queueDepthMax: Int = queueDepthMaxDefault, applyIngest: @escaping ApplyIngest) {
+    package init(pool: DatabasePool, queueDepthMax: Int = queueDepthMaxDefault, applyTogether: @escaping ApplyTogether) {
         precondition(queueDepthMax > 0, "the queue needs room")
         self.pool = pool
         self.queueDepthMax = queueDepthMax
-        self.applyIngest = applyIngest
+        self.applyTogether = applyTogether
     }
 
     package var counts: Counts { state.withLock { $0.counts } }
 
     /// Runs `body` inside the next group transaction and returns its result once durable.
-    /// An ingest request (`ingest`) may be applied together with the other requests of its
+    /// A money request (`merge`) may be applied together with the other requests of its
     /// organization instead; `body` is how it runs in a savepoint of its own.
-    package func submit<T: Sendable>(ingest: Ingest? = nil, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T
+    package func submit<T: Sendable>(merge: Mergeable? = nil, _ body: @escaping @Sendable (Database) throws -> T) async throws
+        -> T
     {
-        try await enqueue(ingest: ingest) { try body($0) } as! T  // both paths answer with what `body` returns
+        try await enqueue(merge: merge) { try body($0) } as! T  // both paths answer with what `body` returns
     }
 
-    private func enqueue(ingest: Ingest?, body: @escaping @Sendable (Database) throws -> any Sendable) async throws
+    private func enqueue(merge: Mergeable?, body: @escaping @Sendable (Database) throws -> any Sendable) async throws
         -> any Sendable
     {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
-            let job = Job(body: body, ingest: ingest, continuation: continuation)
+            let job = Job(body: body, merge: merge, continuation: continuation)
             let startDraining: Bool? = state.withLock { state in
                 guard state.pending.count < queueDepthMax else { return nil }
                 state.pending.append(job)
@@ -139,14 +157,14 @@ public final class GroupCommitter: Sendable {
                     let savepoint = try Savepoint(db)
                     var index = 0
                     while index < group.count {
-                        guard group[index].ingest != nil else {
+                        guard group[index].merge != nil else {
                             results[index] = try savepoint.run { try group[index].body(db) }
                             index += 1
                             continue
                         }
                         var end = index + 1
-                        while end < group.count, group[end].ingest != nil { end += 1 }
-                        try applyIngestRun(db, group, index..<end, savepoint: savepoint, into: &results, tally: &tally)
+                        while end < group.count, group[end].merge != nil { end += 1 }
+                        try applyTogetherRun(db, group, index..<end, savepoint: savepoint, into: &results, tally: &tally)
                         index = end
                     }
                     return .commit
@@ -167,23 +185,23 @@ public final class GroupCommitter: Sendable {
         }
     }
 
-    /// Consecutive ingest requests: those of one organization are applied together (in
+    /// Consecutive money requests: those of one organization are applied together (in
     /// their queue order); different organizations touch different rows.
-    private func applyIngestRun(
+    private func applyTogetherRun(
         _ db: Database, _ group: [Job], _ run: Range<Int>, savepoint: Savepoint,
         into results: inout [Result<any Sendable, any Error>?], tally: inout Counts
     ) throws {
         var byOrganization: [OrganizationID: [Int]] = [:]
         var order: [OrganizationID] = []
         for index in run {
-            let organization = group[index].ingest!.batch.organizationID
+            let organization = group[index].merge!.organizationID
             if byOrganization[organization] == nil { order.append(organization) }
             byOrganization[organization, default: []].append(index)
         }
         for organization in order {
             let indices = byOrganization[organization]!
             if indices.count > 1 {
-                let together = try savepoint.run { try applyIngest(db, indices.map { group[$0].ingest! }) }
+                let together = try savepoint.run { try applyTogether(db, indices.map { group[$0].merge! }) }
                 if case .success(let each) = together {
                     precondition(each.count == indices.count, "one result per request")
                     for (index, result) in zip(indices, each) { results[index] = result }
@@ -202,9 +220,9 @@ public struct GroupCommitCounts: Sendable, Equatable {
     /// Transactions committed, and the write requests they carried.
     public var transactions = 0
     public var requests = 0
-    /// Ingest requests applied together with others of their organization.
+    /// Money requests applied together with others of their organization.
     public var merged = 0
-    /// Shared ingest writes that failed and were retried request by request.
+    /// Shared writes that failed and were retried request by request.
     public var fallbacks = 0
 
     mutating func add(_ other: GroupCommitCounts) {

@@ -2,67 +2,88 @@ import GRDB
 import PlutusCore
 import PlutusStore
 
-/// Holds on SQLite: each request is one request of the group commit (its own savepoint),
-/// reading the organization under the write lock, deciding by `Holds`, writing the plan.
+/// Holds on SQLite: each request is one request of the group commit, reading the
+/// organization under the write lock, deciding by `Holds`, writing the plan. Holds and
+/// settles queued beside other money requests of their organization are applied together
+/// with them (`applyTogether`); alone, each runs in its own savepoint.
 extension SQLiteStore {
     public func placeHold(_ request: HoldRequest) async throws -> HoldResult {
-        try await groupWrite { db in
-            if let claim = request.idempotency,
-                let stored = try Self.storedResponse(db, request.organizationID, key: claim.key)
-            {
-                guard stored.hash == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
-                return .replayed(stored.response)
-            }
+        try await groupWrite(merge: .hold(request)) { db in
             let (organization, accounts, totals) = try Self.lockForMoney(db, request.organizationID, now: request.receivedAt)
-            let balance = MicroDollars(rawValue: accounts[.credit]!.balance)
-            let workspace = try WorkspaceAttribution.resolve(
-                request.workspace, plan: organization.plan, find: { try Self.findWorkspace(db, organization.id, $0) },
-                count: { try Self.workspaceCount(db, organization.id) },
-                earliest: { try Self.earliestWorkspace(db, organization.id) })
-            let budgets = try Self.standings(
-                db, organization.id, covering: Holds.subject(request, workspaceID: workspace?.id), at: request.receivedAt)
-            switch Holds.place(
-                request, workspaceID: workspace?.id, organization: organization, balance: balance, totals: totals,
-                budgets: budgets)
-            {
-            case .failure(let denial):
-                return denial.result
-            case .success(let (reservation, after)):
-                try Self.insertHold(db, reservation)
-                try Self.writeHoldTotals(db, organization.id, after)
-                let available = MicroDollars(rawValue: balance.rawValue - after.held.rawValue)
-                let response = Holds.placedResponse(reservation, available: available)
-                if let claim = request.idempotency {
-                    try Self.keepResponse(db, organization.id, claim, response, at: request.receivedAt)
-                }
-                return .placed(reservation, available: available, response: response)
+            let (result, after) = try Self.placeHold(
+                db, request, organization: organization, balance: MicroDollars(rawValue: accounts[.credit]!.balance),
+                totals: totals)
+            if after != totals { try Self.writeHoldTotals(db, organization.id, after) }
+            return result
+        }
+    }
+
+    /// A hold decided for an organization locked and read already, against `balance` and
+    /// `totals`: the answer and the totals after it (the caller writes them). Throws only
+    /// before anything is written (an Idempotency-Key used with another body, a workspace
+    /// the plan has no room for), or for a failed write.
+    static func placeHold(
+        _ db: Database, _ request: HoldRequest, organization: Organization, balance: MicroDollars, totals: HoldTotals
+    ) throws -> (result: HoldResult, totals: HoldTotals) {
+        if let claim = request.idempotency, let stored = try storedResponse(db, organization.id, key: claim.key) {
+            guard stored.hash == claim.requestHash else { throw StoreError.idempotencyConflict(key: claim.key) }
+            return (.replayed(stored.response), totals)
+        }
+        let workspace = try WorkspaceAttribution.resolve(
+            request.workspace, plan: organization.plan, find: { try findWorkspace(db, organization.id, $0) },
+            count: { try workspaceCount(db, organization.id) }, earliest: { try earliestWorkspace(db, organization.id) })
+        let budgets = try standings(
+            db, organization.id, covering: Holds.subject(request, workspaceID: workspace?.id), at: request.receivedAt)
+        switch Holds.place(
+            request, workspaceID: workspace?.id, organization: organization, balance: balance, totals: totals,
+            budgets: budgets)
+        {
+        case .failure(let denial):
+            return (denial.result, totals)
+        case .success(let (reservation, after)):
+            try insertHold(db, reservation)
+            let available = MicroDollars(rawValue: balance.rawValue - after.held.rawValue)
+            let response = Holds.placedResponse(reservation, available: available)
+            if let claim = request.idempotency {
+                try keepResponse(db, organization.id, claim, response, at: request.receivedAt)
             }
+            return (.placed(reservation, available: available, response: response), after)
         }
     }
 
     public func settleHold(_ id: ReservationID, _ batch: UsageBatch) async throws -> SettleResult {
         precondition(batch.events.count == 1, "a settle carries one event")
-        // Priced before the transaction, as ingest is; the event's workspace may come from the hold.
-        let prices = catalog.withLock { $0 }
-        return try await groupWrite { db in
+        // Priced before the transaction, as ingest is (the price does not depend on the
+        // workspace or run the event may take from the hold).
+        let ingest = GroupCommitter.Ingest(batch: batch, priced: try catalog.withLock { $0 }.priceBatch(batch.events))
+        return try await groupWrite(merge: .settle(id, ingest)) { db in
             let (organization, accounts, totals) = try Self.lockForMoney(db, batch.organizationID, now: batch.receivedAt)
             switch try Holds.startSettle(id, found: try Self.hold(db, organization.id, id), batch: batch, totals: totals) {
             case .replay(let stored):
                 return .replayed(stored)
-            case .settle(let hold, let settling, let held):
+            case .settle(let hold, let settling, _):
                 let write = try Self.recordUsage(
-                    db, [GroupCommitter.Ingest(batch: settling, priced: try prices.priceBatch(settling.events))],
-                    organization: organization, accounts: accounts, held: held)[0].get()
-                guard case .committed(let outcome, let kept) = write else {
-                    throw StoreError.backend("a settle without an Idempotency-Key replayed")
-                }
-                let (settled, after, response) = Holds.finishSettle(
-                    hold, outcome: outcome, usage: kept, batch: settling, totals: totals)
-                try Self.closeHold(db, settled, response: response)
+                    db, [IngestRequest(batch: settling, priced: ingest.priced, releasing: hold.amount)],
+                    organization: organization, accounts: accounts, held: totals.held
+                ).answers[0].get()
+                let (settled, after) = try Self.finishSettle(db, hold, write, batch: settling, totals: totals)
                 try Self.writeHoldTotals(db, organization.id, after)
-                return .settled(settled, response: response)
+                return settled
             }
         }
+    }
+
+    /// The last step of a settle once its event is recorded (`write`): the hold closed with
+    /// its answer; returns that answer and the totals without the hold.
+    static func finishSettle(
+        _ db: Database, _ hold: Reservation, _ write: BatchWrite, batch: UsageBatch, totals: HoldTotals
+    ) throws -> (result: SettleResult, totals: HoldTotals) {
+        guard case .committed(let outcome, let kept) = write else {
+            throw StoreError.backend("a settle without an Idempotency-Key replayed")
+        }
+        let (settled, after, response) = Holds.finishSettle(hold, outcome: outcome, usage: kept, batch: batch, totals: totals)
+        try closeHold(db, settled, response: response)
+        return (.settled(settled, response: response), after)
     }
 
     public func releaseHold(_ organizationID: OrganizationID, _ id: ReservationID, at time: Timestamp) async throws

@@ -6,7 +6,7 @@ extension SQLiteStore {
     public func recordUsage(_ batch: UsageBatch) async throws -> UsageBatchResult {
         let priced = try catalog.withLock { $0 }.priceBatch(batch.events)
         let ingest = GroupCommitter.Ingest(batch: batch, priced: priced)
-        switch try await groupWrite(ingest: ingest, { db in try Self.recordUsage(db, batch, priced: priced) }) {
+        switch try await groupWrite(merge: .usage(ingest), { db in try Self.recordUsage(db, batch, priced: priced) }) {
         case .replayed(let stored): return .replayed(stored)
         case .committed(let outcome, let stored?): return .committed(outcome, stored)
         case .committed(let outcome, nil):
@@ -23,60 +23,51 @@ extension SQLiteStore {
         case replayed(StoredResponse)
     }
 
-    /// One ingest request on its own (in its own savepoint).
+    typealias IngestRequest = IngestGroup<SQLiteMeteringSource>.Request
+
+    /// One ingest request on its own (in its own savepoint). Holds past their expiry are
+    /// released first, so the request spends against the holds of this moment.
     static func recordUsage(_ db: Database, _ batch: UsageBatch, priced: [PricedCost]) throws -> BatchWrite {
-        try recordUsage(db, [GroupCommitter.Ingest(batch: batch, priced: priced)])[0].get()
+        let (organization, accounts, holds) = try lockForMoney(db, batch.organizationID, now: batch.receivedAt)
+        return try recordUsage(
+            db, [IngestRequest(batch: batch, priced: priced)], organization: organization, accounts: accounts, held: holds.held
+        ).answers[0].get()
     }
 
-    /// `GroupCommitter.ApplyIngest`: requests of one organization applied together.
-    static func recordUsageTogether(_ db: Database, _ requests: [GroupCommitter.Ingest]) throws -> [Result<
-        any Sendable, any Error
-    >] {
-        try recordUsage(db, requests).map { result in result.map { $0 as any Sendable }.mapError { $0 as any Error } }
-    }
-
-    /// Ingest requests of one organization inside one write transaction, decided by
-    /// `IngestGroup` from what is read here under the write lock; the rows are written
-    /// together (events, usage entries, balances, counters, rollups), then each request's
-    /// alerts and kept response. A key used before with another body fails its request
-    /// alone; any other failure throws, for the caller to roll back. Holds past their expiry
-    /// are released first, so the requests spend against the holds of this moment.
-    static func recordUsage(_ db: Database, _ requests: [GroupCommitter.Ingest]) throws -> [Result<BatchWrite, StoreError>] {
-        precondition(!requests.isEmpty && Set(requests.map(\.batch.organizationID)).count == 1, "one organization")
-        let now = requests.map(\.batch.receivedAt).max()!
-        let (organization, accounts, holds) = try lockForMoney(db, requests[0].batch.organizationID, now: now)
-        return try recordUsage(db, requests, organization: organization, accounts: accounts, held: holds.held)
-    }
-
-    /// The requests decided and written, for an organization locked and read already, with
-    /// `held` set aside by its holds.
+    /// Ingest requests of one organization inside one write transaction, for an
+    /// organization locked and read already, with `held` set aside by its holds: decided by
+    /// `IngestGroup` from what is read here under the write lock, the rows written together
+    /// (events, usage entries, balances, counters, rollups), then each request's alerts and
+    /// kept response. A key used before with another body fails its request alone; any
+    /// other failure throws, for the caller to roll back. Also returns the credit balance
+    /// the requests leave.
     static func recordUsage(
-        _ db: Database, _ requests: [GroupCommitter.Ingest], organization: Organization,
+        _ db: Database, _ requests: [IngestRequest], organization: Organization,
         accounts: [AccountCode: (id: Int64, balance: Int64)], held: MicroDollars
-    ) throws -> [Result<BatchWrite, StoreError>] {
+    ) throws -> (answers: [Result<BatchWrite, StoreError>], creditBalance: MicroDollars) {
         var group = IngestGroup(
             organization: organization, source: SQLiteMeteringSource(db: db, organizationID: organization.id),
             creditBalance: MicroDollars(rawValue: accounts[.credit]!.balance), usageBalance: accounts[.usage]!.balance,
             held: held)
-        let groupRequests = requests.map { IngestGroup<SQLiteMeteringSource>.Request(batch: $0.batch, priced: $0.priced) }
-        try group.decide(groupRequests) { key in try storedResponse(db, organization.id, key: key) }
+        try group.decide(requests) { key in try storedResponse(db, organization.id, key: key) }
         try write(db, group.writes, organization: organization.id, accounts: accounts.mapValues(\.id))
         let spent = group.writes.entries.reduce(Int64(0)) { $0 + $1.amount.rawValue }
         if spent > 0 { try consumeLots(db, organization.id, MicroDollars(rawValue: spent)) }
         var newAlerts: [Int: Set<String>] = [:]
-        for (index, draft, time) in group.alertsToLog(groupRequests) where try logAlert(db, organization.id, draft, at: time) {
+        for (index, draft, time) in group.alertsToLog(requests) where try logAlert(db, organization.id, draft, at: time) {
             newAlerts[index, default: []].insert(MeteringRun<SQLiteMeteringSource>.alertKey(draft))
         }
-        let (answers, kept) = group.finish(groupRequests, newAlerts: newAlerts)
+        let (answers, kept) = group.finish(requests, newAlerts: newAlerts)
         for keep in kept { try keepResponse(db, organization.id, keep.claim, keep.response, at: keep.at) }
-        return answers.map { answer in
-            answer.map { answer in
+        let writes = answers.map { answer in
+            answer.map { answer -> BatchWrite in
                 switch answer {
                 case .committed(let outcome, let response): .committed(outcome, response)
                 case .replayed(let stored): .replayed(stored)
                 }
             }
         }
+        return (writes, group.writes.creditBalance)
     }
 
     /// Keeps a response under its Idempotency-Key, in the transaction that produced it.

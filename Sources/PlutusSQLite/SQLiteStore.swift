@@ -46,7 +46,7 @@ public final class SQLiteStore: BillingStore, Sendable {
             pool = try Self.durablePool(path: path, configuration: configuration)
             try Self.migrate(pool)
             let overlay = try pool.read { db in try Self.loadOverlay(db) }
-            committer = GroupCommitter(pool: pool, queueDepthMax: writeQueueDepthMax, applyIngest: Self.recordUsageTogether)
+            committer = GroupCommitter(pool: pool, queueDepthMax: writeQueueDepthMax, applyTogether: Self.applyTogether)
             catalog = Mutex(overlay.map { StoredCatalog.catalog($0.overlay, number: $0.number) } ?? .builtin)
         } catch {
             throw Self.translate(error)
@@ -141,20 +141,20 @@ public final class SQLiteStore: BillingStore, Sendable {
     }
 
     /// Runs `body` as one request of the next group commit: its own savepoint, shared
-    /// transaction and fsync. For the hot write paths (ingest, credits, Stripe events). An
-    /// ingest request (`ingest`) may instead be applied together with the other queued
-    /// requests of its organization; `body` is then how it runs alone.
+    /// transaction and fsync. For the hot write paths (ingest, holds, credits, Stripe
+    /// events). A money request (`merge`) may instead be applied together with the other
+    /// queued requests of its organization (`applyTogether`); `body` is then how it runs alone.
     func groupWrite<T: Sendable>(
-        ingest: GroupCommitter.Ingest? = nil, _ body: @escaping @Sendable (Database) throws -> T
+        merge: GroupCommitter.Mergeable? = nil, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         do {
-            return try await committer.submit(ingest: ingest, body)
+            return try await committer.submit(merge: merge, body)
         } catch {
             throw Self.translate(error)
         }
     }
 
-    /// Group commits so far: transactions, the requests they carried, and how ingest
+    /// Group commits so far: transactions, the requests they carried, and how money
     /// requests were applied.
     public var groupCommitCounts: GroupCommitCounts { committer.counts }
 

@@ -14,10 +14,14 @@ public struct IngestGroup<Source: MeteringSource> {
     public struct Request: Sendable {
         public var batch: UsageBatch
         public var priced: [PricedCost]
+        /// For a settle's event: the amount of the hold it settles, which is no longer set
+        /// aside from this request on.
+        public var releasing: MicroDollars
 
-        public init(batch: UsageBatch, priced: [PricedCost]) {
+        public init(batch: UsageBatch, priced: [PricedCost], releasing: MicroDollars = .zero) {
             self.batch = batch
             self.priced = priced
+            self.releasing = releasing
         }
     }
 
@@ -46,8 +50,9 @@ public struct IngestGroup<Source: MeteringSource> {
     }
 
     public let organization: Organization
-    /// Credit set aside by the organization's active holds (after those due have expired).
-    public let held: MicroDollars
+    /// Credit set aside by the organization's active holds (after those due have expired),
+    /// less the holds the requests decided so far settle.
+    public private(set) var held: MicroDollars
     public private(set) var source: Source
     /// Everything the group writes, for the store to write in bulk.
     public private(set) var writes: MeteringWrites
@@ -64,7 +69,8 @@ public struct IngestGroup<Source: MeteringSource> {
     }
 
     /// Decides the requests in order. `storedResponse` answers a key with the fingerprint of
-    /// the body it was first used with and the response stored for it.
+    /// the body it was first used with and the response stored for it. A settle's request
+    /// (`releasing`) spends with its hold no longer set aside, as do the requests after it.
     public mutating func decide(
         _ requests: [Request], storedResponse: (String) throws -> (hash: String, response: StoredResponse)?
     ) throws {
@@ -72,6 +78,10 @@ public struct IngestGroup<Source: MeteringSource> {
         var claimedInGroup: [String: (hash: String, index: Int)] = [:]
         for request in requests {
             let batch = request.batch
+            if request.releasing.isPositive {
+                precondition(request.releasing <= held, "a settled hold is among the active holds")
+                held = MicroDollars(rawValue: held.rawValue - request.releasing.rawValue)
+            }
             if let claim = batch.idempotency {
                 if let earlier = claimedInGroup[claim.key] {
                     decisions.append(

@@ -187,6 +187,87 @@ extension StoreConformance {
     }
 }
 
+extension StoreConformance {
+    /// Settles, spends and new holds of one organization sent at once (a store may decide
+    /// them together): every settle records its call and gives back the rest once, settles
+    /// of a hold that is not there or was released fail alone, every spend fits, and the new
+    /// holds never take a $5 workspace budget or the credit past its limit, whatever order
+    /// they were decided in. Returns how many new holds were placed. `holdWrites` may hold
+    /// the store's writes back while the requests are sent and returns how to let them go.
+    @discardableResult
+    public static func holdsSettlesAndSpendsDecidedTogether(
+        _ store: some BillingStore, holdWrites: () throws -> (() -> Void) = { {} }
+    ) async throws -> Int {
+        let org = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        try await grant(store, org, "10")
+        let ci = try await budget(store, org, .workspace, "ci", limit: "5")
+        var open: [ReservationID] = []
+        for _ in 0..<10 { open.append(try #require(placed(try await hold(store, org, "0.5", workspace: "ci"))).id) }
+        let released = try #require(placed(try await hold(store, org, "0.5")))
+        _ = try await store.releaseHold(org, released.id, at: now)
+
+        let release = try holdWrites()
+        let outcomes = await withTaskGroup(of: (String, MoneyOutcome).self) { group in
+            for id in open {
+                group.addTask { await ("settle", capture { .settle(try await settle(store, org, id, event(cost: "0.3"))) }) }
+            }
+            group.addTask {
+                await (
+                    "unknown",
+                    capture { .settle(try await settle(store, org, ReservationID(rawValue: "rsv_none"), event(cost: "1"))) }
+                )
+            }
+            group.addTask { await ("released", capture { .settle(try await settle(store, org, released.id, event(cost: "1"))) }) }
+            for _ in 0..<10 { group.addTask { await ("spend", capture { .spend(try await spend(store, org, "0.1")) }) } }
+            for _ in 0..<20 {
+                group.addTask { await ("hold", capture { .hold(try await hold(store, org, "0.4", workspace: "ci")) }) }
+            }
+            return await group.reduce(into: [(String, MoneyOutcome)]()) { $0.append($1) }
+        }
+        release()
+
+        var placedCount = 0
+        for (label, outcome) in outcomes {
+            switch (label, outcome) {
+            case ("settle", .settle(.settled(let hold, _))):
+                #expect(hold.cost == dollars("0.3") && hold.released == dollars("0.2"))
+            case ("unknown", .failed(let error)): #expect(error == .reservationNotFound("rsv_none"))
+            case ("released", .failed(let error)):
+                #expect(error == .reservationClosed(id: released.id.rawValue, status: "released"))
+            case ("spend", .spend(let event)): #expect(event.status == .recorded)
+            case ("hold", .hold(.placed)): placedCount += 1
+            case ("hold", .hold(.refusedByBudget)): break
+            default: Issue.record("\(label): \(outcome)")
+            }
+        }
+        // All settles ($3.00) and spends ($1.00) happened; the new holds fit in what the
+        // budget had left ($5 − $3 spent), whatever came first.
+        #expect(placedCount <= 5)
+        let balance = try await store.balance(org, at: now)
+        #expect(balance.balance == dollars("6"))
+        #expect(balance.held.rawValue == Int64(placedCount) * dollars("0.4").rawValue)
+        let standing = try #require(
+            try await store.budgets(org, at: now, includingDisabled: false).first { $0.budget.id == ci.id })
+        #expect(standing.spent == dollars("3") && standing.held == balance.held)
+        #expect(try await store.reservations(org, activeAt: now, limit: 100).count == placedCount)
+        #expect(try await allEvents(store, org).count == 20)
+        #expect(try await store.verify().isClean)
+        return placedCount
+
+        @Sendable func capture(_ body: () async throws -> MoneyOutcome) async -> MoneyOutcome {
+            do { return try await body() } catch { return .failed(error as? StoreError) }
+        }
+    }
+
+    /// What one of several money requests sent at once came to.
+    enum MoneyOutcome: Sendable {
+        case settle(SettleResult)
+        case spend(EventOutcome)
+        case hold(HoldResult)
+        case failed(StoreError?)
+    }
+}
+
 extension HoldResult {
     var isRefusal: Bool {
         if case .refused = self { return true }

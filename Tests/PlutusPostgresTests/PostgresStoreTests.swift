@@ -106,6 +106,9 @@ struct PostgresConformanceTests {
     }
     @Test func holdsExpireAtTheirInstant() async throws { try await withFreshStore(StoreConformance.holdsExpireAtTheirInstant) }
     @Test func holdsAreIdempotentByKey() async throws { try await withFreshStore(StoreConformance.holdsAreIdempotentByKey) }
+    @Test func holdsSettlesAndSpendsDecidedTogether() async throws {
+        try await withFreshStore { try await StoreConformance.holdsSettlesAndSpendsDecidedTogether($0) }
+    }
     @Test func concurrentHoldsNeverOverspend() async throws {
         try await withFreshStore(StoreConformance.concurrentHoldsNeverOverspend)
     }

@@ -49,6 +49,18 @@ struct SQLiteConformanceTests {
         }
         #expect(store.groupCommitCounts.merged - before.merged >= 30)
     }
+    @Test func holdsSettlesAndSpendsDecidedTogether() async throws {
+        let store = try makeStore()
+        let before = store.groupCommitCounts
+        let placed = try await StoreConformance.holdsSettlesAndSpendsDecidedTogether(store) {
+            let holder = try ForeignWriteLock.hold(store.path, seconds: 0.5)
+            return { holder.waitUntilExit() }
+        }
+        #expect(store.groupCommitCounts.merged - before.merged >= 30)
+        // Decided together, the settles and spends come before the new holds: the budget's
+        // $2 of room takes exactly five $0.40 holds.
+        #expect(placed == 5)
+    }
     @Test func refusedEventsCreateNoWorkspace() async throws {
         try await StoreConformance.refusedEventsCreateNoWorkspace(makeStore())
     }
