@@ -7,6 +7,10 @@
 #
 #   Benchmarks/interleave.sh OLD/plutus NEW/plutus [seconds per load] [rounds]
 #
+# PLUTUS_INTERLEAVE_LOADS picks the loads ("load connections events-per-request", separated
+# by ";"), e.g. "pairs 64 1; bare 64 1". For "pairs" (a hold, then its settle, on each
+# connection) the events are the settles: events/s is pairs/s.
+#
 # Needs wrk and a release plutus-bench (for the Lua scripts). Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +30,7 @@ ticks_per_second=$(getconf CLK_TCK)
 
 # load connections events-per-request
 loads=("bare 64 1" "realistic 64 1" "bare-batch 8 100" "workspace-batch 8 100" "realistic-batch 8 100" "realistic-batch 32 100")
+if [ -n "${PLUTUS_INTERLEAVE_LOADS:-}" ]; then IFS=';' read -r -a loads <<<"$PLUTUS_INTERLEAVE_LOADS"; fi
 printf '%-6s %-6s %-18s %5s %9s %10s %8s %8s %12s %9s\n' round build load conns req/s events/s p50-ms p99-ms cpu-us/req non-2xx
 run_number=0
 for round in $(seq "$rounds"); do
@@ -50,18 +55,20 @@ for round in $(seq "$rounds"); do
         "http://127.0.0.1:$port/v1/usage")
       after=$(cpu_ticks "$pid")
       ok=$(echo "$out" | awk '$1 == "status" && $2 >= 200 && $2 < 300 {n += $3} END {print n + 0}')
+      settled=$(echo "$out" | awk '$1 == "status" && $2 == 200 {n += $3} END {print n + 0}')
       bad=$(echo "$out" | awk '$1 == "status" && ($2 < 200 || $2 >= 300) {n += $3} END {print n + 0}')
       seconds=$(echo "$out" | awk '$1 == "seconds" {print $2}')
       p50=$(echo "$out" | awk '$1 == "p50" {printf "%.2f", $2}')
       p99=$(echo "$out" | awk '$1 == "p99" {printf "%.2f", $2}')
-      acked=$((acked + ok * events))
-      python3 - "$round" "$label" "$load" "$connections" "$ok" "$events" "$seconds" "$p50" "$p99" \
+      recorded=$([ "$load" = pairs ] && echo "$((settled * events))" || echo "$((ok * events))")
+      acked=$((acked + recorded))
+      python3 - "$round" "$label" "$load" "$connections" "$ok" "$recorded" "$seconds" "$p50" "$p99" \
         "$((after - before))" "$ticks_per_second" "$bad" <<'PY'
 import sys
-r, b, load, c, ok, events, seconds, p50, p99, ticks, hz, bad = sys.argv[1:]
-ok, events, seconds = int(ok), int(events), float(seconds)
+r, b, load, c, ok, recorded, seconds, p50, p99, ticks, hz, bad = sys.argv[1:]
+ok, recorded, seconds = int(ok), int(recorded), float(seconds)
 cpu_us = int(ticks) / int(hz) * 1e6 / max(ok, 1)
-print(f"{r:<6} {b:<6} {load:<18} {c:>5} {ok / seconds:>9.0f} {ok * events / seconds:>10.0f} {p50:>8} {p99:>8} {cpu_us:>12.0f} {bad:>9}")
+print(f"{r:<6} {b:<6} {load:<18} {c:>5} {ok / seconds:>9.0f} {recorded / seconds:>10.0f} {p50:>8} {p99:>8} {cpu_us:>12.0f} {bad:>9}")
 PY
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""

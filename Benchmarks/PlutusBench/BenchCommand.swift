@@ -44,6 +44,11 @@ struct BenchCommand: AsyncParsableCommand {
         return LoadGenerator.request(port: port, path: "/webhook/stripe", headers: [("Stripe-Signature", signature)], body: body)
     }
 
+    /// A pair's hold: the call's worst case, priced from the catalog; its settle sends the
+    /// bench's single event.
+    static let holdBody = #"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"max_output_tokens":1000}"#
+    static let settleBody = #"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#
+
     /// The next request of a hold + settle pair: a settle when the previous answer on this
     /// connection placed a hold, else a new hold.
     static func holdOrSettle(port: Int, key: String, previous: [UInt8]) -> [UInt8] {
@@ -52,14 +57,9 @@ struct BenchCommand: AsyncParsableCommand {
         if previous.count > marker.count + 20, Array(previous.prefix(marker.count + 1)) == [UInt8(ascii: "{")] + marker {
             let id = String(decoding: previous[(marker.count + 1)..<(marker.count + 21)], as: UTF8.self)
             return LoadGenerator.request(
-                port: port, path: "/v1/reservations/\(id)/settle", headers: auth,
-                body: Array(#"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300}"#.utf8)
-            )
+                port: port, path: "/v1/reservations/\(id)/settle", headers: auth, body: Array(settleBody.utf8))
         }
-        return LoadGenerator.request(
-            port: port, path: "/v1/reservations", headers: auth,
-            body: Array(
-                #"{"provider":"anthropic","model":"claude-sonnet-4-5","input_tokens":1200,"max_output_tokens":1000}"#.utf8))
+        return LoadGenerator.request(port: port, path: "/v1/reservations", headers: auth, body: Array(holdBody.utf8))
     }
 
     func run() async throws {

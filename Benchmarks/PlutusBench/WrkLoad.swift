@@ -24,6 +24,9 @@ struct WrkLoad {
     /// the bench process (the run's number `run`, wrk's thread, a counter).
     let bodies: [[UInt8]]
     var run = 0
+    /// Holds and their settles instead: `bodies[0]` is sent to `POST /v1/reservations`, and
+    /// `bodies[1]` settles each hold the answers name, on the thread that placed it.
+    var holdsAndSettles = false
 
     init(executable: String, port: Int, path: String, headers: [(String, String)], body: [UInt8]) {
         self.init(executable: executable, port: port, path: path, headers: headers, bodies: [body])
@@ -73,6 +76,7 @@ struct WrkLoad {
               return wrk.format(nil, nil, nil, body)
             end
             function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+            \(holdsAndSettles ? Self.holdsAndSettlesLua : "")
             function done(summary, latency, requests)
               local merged = {}
               local sent = 0
@@ -90,6 +94,24 @@ struct WrkLoad {
             """)
         return lines.joined(separator: "\n")
     }
+
+    /// Replaces `request` and `response`: a queued hold's id is settled before a new hold is placed.
+    private static let holdsAndSettlesLua = """
+        local unsettled = {}
+        function request()
+          sent = sent + 1
+          local id = table.remove(unsettled)
+          if id then return wrk.format("POST", "/v1/reservations/" .. id .. "/settle", nil, bodies[2]) end
+          return wrk.format("POST", "/v1/reservations", nil, bodies[1])
+        end
+        function response(status, headers, body)
+          statuses[status] = (statuses[status] or 0) + 1
+          if status == 201 then
+            local id = string.match(body, '"reservation_id":"(rsv_[%w]+)"')
+            if id then table.insert(unsettled, id) end
+          end
+        end
+        """
 
     /// Runs wrk for `seconds` and returns what it measured, with the CPU seconds wrk used.
     func run(connections: Int, seconds: Double) throws -> (result: LoadGenerator.Result, clientCPUSeconds: Double) {

@@ -14,6 +14,8 @@ struct WrkScriptCommand: ParsableCommand {
         case realistic
         case realisticBatch = "realistic-batch"
         case workspaceBatch = "workspace-batch"
+        /// Holds and their settles, one after the other on each connection.
+        case pairs
     }
 
     @Option(help: "The load: \(Load.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -36,10 +38,12 @@ struct WrkScriptCommand: ParsableCommand {
         case .realistic: bodies = RealisticEvents.bodies(count: 64, events: 1, seed: 1)
         case .realisticBatch: bodies = RealisticEvents.bodies(count: 8, events: 100, seed: 2)
         case .workspaceBatch: bodies = RealisticEvents.bodies(count: 8, events: 100, seed: 3, workspaceOnly: true)
+        case .pairs: bodies = [Array(BenchCommand.holdBody.utf8), Array(BenchCommand.settleBody.utf8)]
         }
-        let load = WrkLoad(
+        var load = WrkLoad(
             executable: "wrk", port: 0, path: "/v1/usage", headers: [("Authorization", "Bearer \(key)")], bodies: bodies,
             run: runNumber)
+        load.holdsAndSettles = self.load == .pairs
         print(load.script)
     }
 }
