@@ -53,6 +53,18 @@ let package = Package(
             dependencies: ["PlutusStore", "PlutusCore"],
             swiftSettings: strict
         ),
+        // A stand-in for the OpenAI and Anthropic APIs, for the gateway's tests and benchmark.
+        .target(
+            name: "PlutusGatewayTesting",
+            dependencies: [
+                "PlutusCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "PlutusSQLite",
@@ -110,7 +122,9 @@ let package = Package(
                 "PlutusStripe",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -145,6 +159,7 @@ let package = Package(
                 "PlutusSQLite",
                 "PlutusPostgres",
                 "PlutusServer",
+                "PlutusGatewayTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -179,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "PlutusServerTests",
             dependencies: [
-                "PlutusServer", "PlutusSQLite", "PlutusStore", "PlutusStoreTesting", "PlutusCore",
+                "PlutusServer", "PlutusSQLite", "PlutusStore", "PlutusStoreTesting", "PlutusCore", "PlutusGatewayTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -76,6 +76,28 @@ extension ConfigKey {
                 "ingest.strict_events", .boolean, default: "false", env: "PLUTUS_STRICT_EVENTS",
                 "refuse unknown event fields and events with nothing to bill (else warn)"),
             ConfigKey(
+                "gateway.openai_url", .string, default: "https://api.openai.com", env: "PLUTUS_GATEWAY_OPENAI_URL",
+                "the OpenAI-compatible upstream the gateway forwards to"),
+            ConfigKey(
+                "gateway.openai_key", .string, env: "PLUTUS_GATEWAY_OPENAI_KEY", secret: true,
+                "the operator's key for that upstream; turns `/gateway/openai` on"),
+            ConfigKey(
+                "gateway.anthropic_url", .string, default: "https://api.anthropic.com", env: "PLUTUS_GATEWAY_ANTHROPIC_URL",
+                "the Anthropic upstream the gateway forwards to"),
+            ConfigKey(
+                "gateway.anthropic_key", .string, env: "PLUTUS_GATEWAY_ANTHROPIC_KEY", secret: true,
+                "the operator's key for that upstream; turns `/gateway/anthropic` on"),
+            ConfigKey(
+                "gateway.allow_unpriced", .boolean, default: "false", env: "PLUTUS_GATEWAY_ALLOW_UNPRICED",
+                "forward calls to models the catalog does not price (held and billed at the fallback rate)"),
+            ConfigKey(
+                "gateway.max_output_tokens", .integer(1...1_000_000_000), default: "16384",
+                env: "PLUTUS_GATEWAY_MAX_OUTPUT_TOKENS",
+                "output tokens a call that names no cap is held for"),
+            ConfigKey(
+                "gateway.timeout_seconds", .integer(1...86_000), default: "600", env: "PLUTUS_GATEWAY_TIMEOUT_SECONDS",
+                "time one upstream call may take, to the end of its answer"),
+            ConfigKey(
                 "pricing.block_over_balance", .boolean, default: "true", env: "PLUTUS_BLOCK_OVER_BALANCE",
                 "the prepaid hard stop"),
             ConfigKey(

@@ -86,4 +86,20 @@ public enum Limits {
     public static let holdListMax = 500
     /// Days one usage summary may span (a dashboard range or a statement month fits easily).
     public static let summaryDaysMax = 400
+
+    // MARK: the gateway
+
+    /// Bytes in one request body the gateway forwards (Anthropic's own limit is 32 MB).
+    public static let gatewayRequestBytesMax = 32 * 1_048_576
+    /// Bytes of one answer the gateway reads whole (an answer not streamed).
+    public static let gatewayResponseBytesMax = 64 * 1_048_576
+    /// Input tokens one image is counted as in a call's worst case (the providers bill a
+    /// large image at well under this).
+    public static let gatewayImageTokensBound: Int64 = 6_400
+    /// Output tokens a call that names no cap of its own is held for, unless configured.
+    public static let gatewayOutputTokensDefault: Int64 = 16_384
+    /// Time one upstream call may take, from sending to the end of its answer, by default.
+    public static let gatewayUpstreamSecondsDefault: Int64 = 600
+    /// Bytes the gateway still reads from a stream after its agent has gone, for the usage.
+    public static let gatewayDrainBytesMax = 16 * 1_048_576
 }

@@ -30,6 +30,9 @@ let allowedMethods: [String: [String]] = [
     "/api/events": ["GET"], "/api/ledger": ["GET"], "/v1/reservations": ["GET", "POST"],
     "/v1/reservations/*": ["GET"], "/v1/reservations/*/settle": ["POST"], "/v1/reservations/*/release": ["POST"],
     "/v1/admin/budgets": ["GET", "POST"], "/v1/admin/budgets/*/disable": ["POST"],
+    "/gateway/openai/v1/chat/completions": ["POST"], "/gateway/openai/v1/responses": ["POST"],
+    "/gateway/openai/v1/embeddings": ["POST"], "/gateway/openai/v1/models": ["GET"],
+    "/gateway/anthropic/v1/messages": ["POST"], "/gateway/anthropic/v1/messages/count_tokens": ["POST"],
 ]
 
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {
@@ -55,6 +58,7 @@ func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -
         metrics: metrics)
     usage.register(on: router)
     ReservationController(usage: usage).register(on: router)
+    GatewayController(usage: usage, logger: Logger(label: "plutus.gateway")).register(on: router)
     AdminController(store: store, adminToken: configuration.adminToken).register(on: router)
     StripeWebhookController(store: store, configuration: configuration, metrics: metrics).register(on: router)
     BillingController(store: store, configuration: configuration).register(on: router)

@@ -29,6 +29,8 @@ public struct ServerConfiguration: Sendable {
     /// Refuse (400) an ingest request with anything Plutus would only warn about: a field it
     /// does not know, or an event with no tokens and no cost.
     public var strictEvents: Bool
+    /// The LLM gateway (`/gateway/*`); off for a provider without an upstream key.
+    public var gateway: GatewayConfiguration
 
     public static let topUpRangeDefault = MicroDollars.dollars(1)!...MicroDollars.dollars(10_000)!
 
@@ -40,9 +42,11 @@ public struct ServerConfiguration: Sendable {
         version: String = "0.1.0", stripeWebhookSecrets: [String] = [],
         stripeWebhookToleranceSeconds: Int64 = StripeSignature.toleranceSecondsDefault, stripe: StripeSettings = StripeSettings(),
         stripeAPI: StripeAPIConfiguration? = nil, csrfSecret: [UInt8]? = nil,
-        topUpRange: ClosedRange<MicroDollars> = topUpRangeDefault, strictEvents: Bool = false
+        topUpRange: ClosedRange<MicroDollars> = topUpRangeDefault, strictEvents: Bool = false,
+        gateway: GatewayConfiguration = GatewayConfiguration()
     ) {
         self.strictEvents = strictEvents
+        self.gateway = gateway
         precondition(topUpRange.lowerBound.isPositive && topUpRange.upperBound <= Limits.creditAmountMax, "top-up bounds")
         self.topUpRange = topUpRange
         self.stripeAPI = stripeAPI

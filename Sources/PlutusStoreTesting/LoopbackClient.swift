@@ -57,7 +57,25 @@ public enum LoopbackClient {
         }
     }
 
+    /// Sends `bytes`, reads until `marker` has arrived, then closes the connection without
+    /// reading further: a client that goes away mid-answer. Returns what it read.
+    public static func hangUp(port: Int, _ bytes: [UInt8], after marker: String) async throws -> [UInt8] {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(
+                    with: Result {
+                        try exchange(port: port, bytes, until: Array(marker.utf8))
+                    })
+            }
+            thread.start()
+        }
+    }
+
     private static func exchange(port: Int, _ bytes: [UInt8]) throws -> HTTPResult {
+        try parse(try exchange(port: port, bytes, until: nil))
+    }
+
+    private static func exchange(port: Int, _ bytes: [UInt8], until marker: [UInt8]?) throws -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
         defer { close(fd) }
@@ -84,8 +102,9 @@ public enum LoopbackClient {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count <= 0 { break }
             received += chunk[0..<count]
+            if let marker, find(marker, in: received) != nil { break }
         }
-        return try parse(received)
+        return received
     }
 
     public static func parse(_ bytes: [UInt8]) throws -> HTTPResult {

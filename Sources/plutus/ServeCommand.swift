@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PlutusAlerts
+import PlutusConfig
 import PlutusCore
 import PlutusPostgres
 import PlutusSQLite
@@ -68,7 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
                 max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
             stripe: StripeEnvironment.settings,
             stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax,
-            strictEvents: config.bool("ingest.strict_events") ?? false)
+            strictEvents: config.bool("ingest.strict_events") ?? false, gateway: Self.gateway(config))
         if demo && database.postgresURL != nil {
             throw CLIFailure.usage("--demo serves the embedded SQLite store; drop --database-url")
         }
@@ -102,6 +103,7 @@ struct ServeCommand: AsyncParsableCommand {
         say(
             "  ingest     \(rate == 0 ? "no rate limit" : "\(rate)/min per key")\(configuration.strictEvents ? ", strict events (unknown fields are refused)" : "")"
         )
+        say("  gateway    \(Self.gatewayLine(configuration.gateway))")
         say(
             "  alerts     \(alertChannels.isEmpty ? "logged only (no channel configured)" : alertChannels.map(\.name).joined(separator: ", "))"
         )
@@ -121,6 +123,27 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Why the server could not listen on `host:port`, found by binding a socket there and
     /// closing it again before any banner is printed; `nil` when it can.
+    /// The gateway's settings: an upstream for each provider whose key is set.
+    static func gateway(_ config: PlutusConfig) -> GatewayConfiguration {
+        func upstream(_ name: String, _ fallback: String) -> GatewayConfiguration.Upstream? {
+            guard let key = config.string("gateway.\(name)_key"), !key.isEmpty else { return nil }
+            return GatewayConfiguration.Upstream(baseURL: config.string("gateway.\(name)_url") ?? fallback, key: key)
+        }
+        return GatewayConfiguration(
+            openAI: upstream("openai", GatewayConfiguration.openAIURLDefault),
+            anthropic: upstream("anthropic", GatewayConfiguration.anthropicURLDefault),
+            allowUnpricedModels: config.bool("gateway.allow_unpriced") ?? false,
+            outputTokensDefault: config.integer("gateway.max_output_tokens") ?? Limits.gatewayOutputTokensDefault,
+            upstreamSeconds: config.integer("gateway.timeout_seconds") ?? Limits.gatewayUpstreamSecondsDefault)
+    }
+
+    static func gatewayLine(_ gateway: GatewayConfiguration) -> String {
+        let on = [("openai", gateway.openAI), ("anthropic", gateway.anthropic)].compactMap { name, upstream in
+            upstream.map { "/gateway/\(name) → \($0.baseURL)" }
+        }
+        return on.isEmpty ? "off (set PLUTUS_GATEWAY_OPENAI_KEY or PLUTUS_GATEWAY_ANTHROPIC_KEY)" : on.joined(separator: ", ")
+    }
+
     static func bindProblem(host: String, port: Int) -> String? {
         var hints = addrinfo()
         hints.ai_flags = AI_PASSIVE

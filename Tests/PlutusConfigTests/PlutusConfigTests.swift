@@ -135,7 +135,7 @@ struct PlutusConfigTests {
         #expect(Set(names).count == names.count)
         #expect(Set(ConfigKey.all.map(\.environment)).count == names.count)
         let sections: Set<Substring> = [
-            "server", "database", "admin", "ingest", "pricing", "auth", "alerts", "billing", "monitor",
+            "server", "database", "admin", "ingest", "gateway", "pricing", "auth", "alerts", "billing", "monitor",
         ]
         #expect(ConfigKey.all.allSatisfy { sections.contains($0.name.split(separator: ".")[0]) })
     }

@@ -68,7 +68,8 @@ struct PricingTests {
     }
 
     @Test func everyReferencePriceRowIsPresent() {
-        #expect(catalog.rows.count == 34)
+        #expect(catalog.rows.count == 36)
+        #expect(catalog.resolve(provider: "openai", model: "text-embedding-3-small").price.input == micros("0.02"))
         #expect(catalog.resolve(provider: "xai", model: "grok-4-fast").price.input == micros("0.20"))
         #expect(catalog.resolve(provider: "openai", model: "gpt-5").price.cacheRead == micros("0.125"))
         #expect(catalog.resolve(provider: "meta", model: "llama-4-scout").price.output == micros("0.34"))

@@ -17,7 +17,8 @@ struct TestServer: Sendable {
         rate: Int = 0, adminToken: String? = "test-admin-token",
         busyTimeoutSeconds: Double = SQLiteStore.busyTimeoutSecondsDefault,
         policy: MeteringPolicy = .standard, webhookSecrets: [String] = ["whsec_test_current", "whsec_test_previous"],
-        strictEvents: Bool = false, _ body: @Sendable (TestServer) async throws -> Void
+        strictEvents: Bool = false, gateway: GatewayConfiguration = GatewayConfiguration(),
+        _ body: @Sendable (TestServer) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-server-\(UUID().uuidString)")
         let store = try SQLiteStore(
@@ -25,7 +26,7 @@ struct TestServer: Sendable {
         let configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: rate == 0 ? nil : 2,
             policy: policy, stripeWebhookSecrets: webhookSecrets, stripe: StripeSettings(proPriceID: "price_pro"),
-            strictEvents: strictEvents)
+            strictEvents: strictEvents, gateway: gateway)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         // The handler `plutus serve` uses; each test stops its server by cancellation, which logs noisily.
         let logger = ServerLogHandler.logger(label: "plutus-test", level: .critical)

@@ -22,6 +22,8 @@ extension PriceCatalog {
             ("openai", "gpt-5-nano", "0.05", "0.40", "0.005", nil),
             ("openai", "o4", "2.50", "10.00", "0.625", nil),
             ("openai", "o4-mini", "1.10", "4.40", "0.275", nil),
+            ("openai", "text-embedding-3-small", "0.02", "0.00", "0.00", nil),
+            ("openai", "text-embedding-3-large", "0.13", "0.00", "0.00", nil),
             ("google", "_default", "1.25", "5.00", "0.31", nil),
             ("google", "gemini-3.1-pro-preview", "1.25", "10.00", "0.31", nil),
             ("google", "gemini-3.1-pro", "1.25", "10.00", "0.31", nil),
