@@ -1,7 +1,9 @@
 import Foundation
 import PlutusCore
+import PlutusGatewayTesting
 import PlutusPostgres
 import PlutusStoreTesting
+import Synchronization
 import Testing
 
 let testServerURL = ProcessInfo.processInfo.environment["PLUTUS_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
@@ -25,11 +27,11 @@ struct ScaleOutTests {
         return (url, name, secret, org)
     }
 
-    static func startThree(_ url: String) async throws -> [ServeProcess] {
+    static func startThree(_ url: String, environment: [String: String] = [:]) async throws -> [ServeProcess] {
         let servers = try (0..<3).map { _ in
             try ServeProcess(
                 port: try ServeTests.freePort(), arguments: ["--database-url", url],
-                environment: ["STRIPE_WEBHOOK_SECRET": webhookSecret])
+                environment: environment.merging(["STRIPE_WEBHOOK_SECRET": webhookSecret]) { $1 })
         }
         for server in servers { try await CrashSafetyTests.waitUntilUp(server.port) }
         return servers
@@ -179,6 +181,54 @@ struct ScaleOutTests {
         try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
     }
 
+    /// 64 streamed calls through the gateways of three servers, with credit for ten of their
+    /// worst cases: exactly ten reach the provider. The fake provider holds every answer back
+    /// until all 64 are decided, so no settle gives credit back early.
+    @Test func gatewayCallsNeverOverspendAcrossProcesses() async throws {
+        let cli = CLI()
+        let fake = FakeUpstream(key: "sk-upstream-scale")
+        try await fake.run { upstreamPort in
+            let body =
+                #"{"model":"gpt-5-mini","stream":true,"max_completion_tokens":100,"messages":[{"role":"user","content":"[gate] hello"}]}"#
+            let call = try GatewayCalls.read(
+                try JSONValue.parse(body), bytes: body.utf8.count, route: .chatCompletions,
+                defaultOutputTokens: Limits.gatewayOutputTokensDefault)
+            let worst = try GatewayCalls.worstCase(call, catalog: .builtin, allowUnpriced: false)
+            let setup = try await Self.setUp(cli, grant: MicroDollars(rawValue: worst.rawValue * 10).decimalString)
+            let servers = try await Self.startThree(
+                setup.url,
+                environment: [
+                    "PLUTUS_GATEWAY_OPENAI_URL": "http://127.0.0.1:\(upstreamPort)",
+                    "PLUTUS_GATEWAY_OPENAI_KEY": "sk-upstream-scale",
+                ])
+            defer { servers.forEach { $0.stop() } }
+            let refused = Tally()
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for call in 0..<64 {
+                    let server = servers[call % 3]
+                    group.addTask {
+                        let status = try await LoopbackClient.json(
+                            port: server.port, "POST", "/gateway/openai/v1/chat/completions", bearer: setup.secret, body
+                        ).status
+                        if status == 402 { refused.add() }
+                        return status
+                    }
+                }
+                for _ in 0..<1_000 where refused.count + fake.seen.calls < 64 { try await Task.sleep(nanoseconds: 10_000_000) }
+                fake.openGate()
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 200 }.count == 10, "\(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
+            #expect(statuses.filter { $0 == 402 }.count == 54)
+            #expect(fake.seen.calls == 10)
+            let balance = try cli.json("balance", "--database-url", setup.url)
+            #expect(balance["held_usd"] == .money(.zero) && balance["mtd_events"] == .number("10"), "\(balance)")
+            #expect(try cli.run("verify", "--database-url", setup.url).status == 0)
+            servers.forEach { $0.stop() }
+            try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
+        }
+    }
+
     /// The same against a $1.00 workspace budget, with plenty of credit: exactly ten holds.
     @Test func budgetsNeverOverspendAcrossProcesses() async throws {
         let cli = CLI()
@@ -242,4 +292,11 @@ struct ScaleOutTests {
         #expect(try cli.json("balance", "--database-url", url)["balance"] == after["balance"])
         try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: name)
     }
+}
+
+/// A count shared by concurrent tasks.
+final class Tally: Sendable {
+    private let value = Mutex(0)
+    func add() { value.withLock { $0 += 1 } }
+    var count: Int { value.withLock { $0 } }
 }
