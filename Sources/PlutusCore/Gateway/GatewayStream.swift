@@ -122,6 +122,11 @@ public struct GatewayUsageReader: Sendable {
         public var forward: Bool
         /// It ends the answer: the hold is settled before it is passed on.
         public var terminal: Bool
+
+        public init(forward: Bool, terminal: Bool) {
+            self.forward = forward
+            self.terminal = terminal
+        }
     }
 
     /// Reads one streamed event. `dropUsageChunk`: the agent did not ask for Chat's usage
