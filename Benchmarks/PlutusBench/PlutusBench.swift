@@ -12,7 +12,10 @@ struct PlutusBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plutus-bench",
         abstract: "Plutus's benchmarks: figures to read, not assertions.",
-        subcommands: [BenchCommand.self, BenchDashboardCommand.self, ScaleBenchCommand.self, WrkScriptCommand.self],
+        subcommands: [
+            BenchCommand.self, BenchDashboardCommand.self, ScaleBenchCommand.self, GatewayBenchCommand.self,
+            WrkScriptCommand.self,
+        ],
         defaultSubcommand: BenchCommand.self)
 
     /// The `plutus` binary built beside this one, which `scale` starts as servers.

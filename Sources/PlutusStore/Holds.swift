@@ -421,6 +421,7 @@ public enum Holds {
     }
 
     /// The settled hold, given its event's outcome, and the totals once it is no longer held.
+    /// Its cost is what the event charged.
     public static func settled(_ reservation: Reservation, event: EventOutcome, totals: HoldTotals, at time: Timestamp)
         -> (reservation: Reservation, totals: HoldTotals)
     {
@@ -428,7 +429,8 @@ public enum Holds {
         settled.storedStatus = .settled
         settled.closedAt = time
         settled.eventID = event.eventID
-        settled.cost = event.cost
+        // A duplicate event (its `event_id` was recorded before) charges nothing now.
+        settled.cost = event.status == .duplicate ? .zero : event.cost
         return (settled, releasing(reservation.amount, from: totals))
     }
 

@@ -161,6 +161,27 @@ struct GatewayTests {
         }
     }
 
+    @Test func anEventIdSentTwiceIsBilledOnce() async throws {
+        try await GatewayHarness.with { gateway in
+            let first = try await gateway.post(
+                "/gateway/openai/v1/chat/completions", Self.chat, headers: [("X-Plutus-Event-Id", "call-42")])
+            let retry = try await gateway.post(
+                "/gateway/openai/v1/chat/completions", Self.chat, headers: [("X-Plutus-Event-Id", "call-42")])
+            #expect(first.status == 200 && retry.status == 200)
+            let events = try await gateway.events()
+            try #require(events.count == 1)
+            #expect(events[0].clientEventID == "call-42")
+            #expect(try await gateway.server.balance(gateway.org) == MicroDollars.dollars(10)!.subtracting(events[0].cost)!)
+            #expect(retry.headers["x-plutus-cost-usd"] == "0")
+            let holds = try await gateway.server.store.reservations(gateway.org, activeAt: nil, limit: 10)
+            #expect(holds.count == 2 && holds.allSatisfy { $0.storedStatus == .settled })
+            let bad = try await gateway.post(
+                "/gateway/openai/v1/chat/completions", Self.chat,
+                headers: [("X-Plutus-Workspace", String(repeating: "w", count: 200))])
+            #expect(bad.status == 400 && bad.json["error"]?["param"] == .string("X-Plutus-Workspace"))
+        }
+    }
+
     @Test func callsACustomerCannotPayForNeverReachTheProvider() async throws {
         try await GatewayHarness.with(credit: "0.000001") { gateway in
             // A first credit makes the hard stop apply; a millionth of a dollar covers no call.

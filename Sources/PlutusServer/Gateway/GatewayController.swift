@@ -103,6 +103,7 @@ struct GatewayController<Store: BillingStore>: Sendable {
         } else {
             outgoing.body = .bytes(bytes)
         }
+        let deadline = ContinuousClock.now + .seconds(gateway.upstreamSeconds)
         let answer: HTTPClientResponse
         do {
             answer = try await GatewayHTTP.client.execute(
@@ -125,7 +126,7 @@ struct GatewayController<Store: BillingStore>: Sendable {
         }
         let streamed = answer.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") ?? false
         if streamed {
-            let relay = GatewayRelay(answer: answer, call: call, settler: settler, logger: logger)
+            let relay = GatewayRelay(answer: answer, call: call, settler: settler, deadline: deadline, logger: logger)
             relay.start()
             return Response(
                 status: HTTPResponse.Status(code: Int(answer.status.code)), headers: headers,

@@ -11,7 +11,8 @@ import Synchronization
 /// arrive, whole (the usage chunk the gateway asked for on the agent's behalf is taken out),
 /// and the event that ends the answer is passed on only once the hold is settled, so the
 /// call is on the ledger when the agent's SDK returns. If the agent disconnects, the rest
-/// of the answer is still read, up to `Limits.gatewayDrainBytesMax`, for the usage.
+/// of the answer is still read for the usage, up to `Limits.gatewayDrainBytesMax` and within
+/// the call's time (`GatewayConfiguration.upstreamSeconds` from its start).
 final class GatewayRelay<Store: BillingStore>: Sendable {
     private let answer: HTTPClientResponse
     private let call: GatewayCall
@@ -21,8 +22,14 @@ final class GatewayRelay<Store: BillingStore>: Sendable {
     private let stream: AsyncStream<ByteBuffer>
     private let continuation: AsyncStream<ByteBuffer>.Continuation
 
-    init(answer: HTTPClientResponse, call: GatewayCall, settler: GatewaySettler<Store>, logger: Logger) {
+    private let deadline: ContinuousClock.Instant
+
+    init(
+        answer: HTTPClientResponse, call: GatewayCall, settler: GatewaySettler<Store>, deadline: ContinuousClock.Instant,
+        logger: Logger
+    ) {
         self.answer = answer
+        self.deadline = deadline
         self.call = call
         self.settler = settler
         self.logger = logger
@@ -60,7 +67,7 @@ final class GatewayRelay<Store: BillingStore>: Sendable {
             for try await buffer in answer.body {
                 if agentGone.load(ordering: .relaxed) {
                     drained += buffer.readableBytes
-                    if drained > Limits.gatewayDrainBytesMax { break }
+                    if drained > Limits.gatewayDrainBytesMax || ContinuousClock.now > deadline { break }
                 }
                 for event in splitter.append(buffer.readableBytesView) {
                     let handling = reader.read(event, dropUsageChunk: call.forcesStreamUsage)
@@ -73,7 +80,7 @@ final class GatewayRelay<Store: BillingStore>: Sendable {
                     }
                 }
             }
-            ended = drained <= Limits.gatewayDrainBytesMax
+            ended = drained <= Limits.gatewayDrainBytesMax && ContinuousClock.now <= deadline
         } catch {
             logger.warning("gateway stream broke off", metadata: ["error": "\(error)"])
         }
