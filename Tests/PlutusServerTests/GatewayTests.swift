@@ -161,6 +161,45 @@ struct GatewayTests {
         }
     }
 
+    @Test func aHardBudgetRefusesACallItCannotCoverInTheProvidersShape() async throws {
+        try await GatewayHarness.with { gateway in
+            _ = try await gateway.server.store.createBudget(
+                BudgetRequest(
+                    organizationID: gateway.org, scope: .workspace, scopeReference: "research",
+                    limit: MicroDollars(rawValue: 100),
+                    period: .month, mode: .hard),
+                at: Timestamp.now())
+            let refused = try await gateway.post(
+                "/gateway/anthropic/v1/messages",
+                #"{"model":"claude-sonnet-4-6","max_tokens":200,"messages":[{"role":"user","content":"hi"}]}"#,
+                headers: [("X-Plutus-Workspace", "research")], anthropic: true)
+            #expect(refused.status == 402 && refused.json["error"]?["type"] == .string("billing_error"))
+            #expect(refused.json["error"]?["message"]?.stringValue?.hasPrefix("budget exceeded: workspace research") == true)
+            // Elsewhere the same call goes through.
+            let elsewhere = try await gateway.post(
+                "/gateway/anthropic/v1/messages",
+                #"{"model":"claude-sonnet-4-6","max_tokens":200,"messages":[{"role":"user","content":"hi"}]}"#, anthropic: true)
+            #expect(elsewhere.status == 200)
+            #expect(gateway.fake.seen.calls == 1)
+        }
+    }
+
+    @Test func modelsAndTokenCountsPassThroughUnbilled() async throws {
+        try await GatewayHarness.with { gateway in
+            let models = try await LoopbackClient.json(
+                port: gateway.server.port, "GET", "/gateway/openai/v1/models", bearer: gateway.key)
+            #expect(models.status == 200 && models.json["object"] == .string("list"))
+            let body = #"{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"count me"}]}"#
+            let counted = try await gateway.post("/gateway/anthropic/v1/messages/count_tokens", body, anthropic: true)
+            #expect(counted.status == 200 && counted.json["input_tokens"] == .number(String(body.utf8.count / 4)))
+            let anonymous = try await LoopbackClient.json(port: gateway.server.port, "GET", "/gateway/openai/v1/models")
+            #expect(anonymous.status == 401)
+            #expect(try await gateway.events().isEmpty)
+            #expect(try await gateway.server.store.reservations(gateway.org, activeAt: nil, limit: 10).isEmpty)
+            #expect(gateway.fake.seen.unauthorized == 0)
+        }
+    }
+
     @Test func anEventIdSentTwiceIsBilledOnce() async throws {
         try await GatewayHarness.with { gateway in
             let first = try await gateway.post(
