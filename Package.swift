@@ -221,7 +221,9 @@ let package = Package(
         ),
         .testTarget(
             name: "PlutusCLITests",
-            dependencies: ["plutus", "plutus-bench", "PlutusCore", "PlutusStoreTesting", "PlutusPostgres", "PlutusGatewayTesting"],
+            dependencies: [
+                "plutus", "plutus-bench", "PlutusCore", "PlutusStoreTesting", "PlutusPostgres", "PlutusGatewayTesting",
+            ],
             exclude: ["narrow_viewport.py"],
             swiftSettings: strict
         ),
