@@ -110,6 +110,42 @@ extension ConfigKey {
             ConfigKey(
                 "auth.base_url", .string, env: "PLUTUS_BASE_URL", "public origin (upgrade links, checkout returns, CSRF origin)"),
             ConfigKey(
+                "auth.oidc_issuer", .string, env: "PLUTUS_OIDC_ISSUER",
+                "the OpenID provider customers sign in with (its issuer URL); turns sign-in on"),
+            ConfigKey("auth.oidc_client_id", .string, env: "PLUTUS_OIDC_CLIENT_ID", "this Plutus's client id at the provider"),
+            ConfigKey(
+                "auth.oidc_client_secret", .string, env: "PLUTUS_OIDC_CLIENT_SECRET", secret: true, "its client secret"),
+            ConfigKey(
+                "auth.google_client_id", .string, env: "PLUTUS_GOOGLE_CLIENT_ID",
+                "the original's Google sign-in: the same as the issuer https://accounts.google.com with this client id"),
+            ConfigKey("auth.google_client_secret", .string, env: "PLUTUS_GOOGLE_CLIENT_SECRET", secret: true, "its secret"),
+            ConfigKey(
+                "auth.allowed_emails", .list, env: "PLUTUS_AUTH_ALLOWED_EMAILS",
+                "emails that may sign in without an invitation, provisioned as members"),
+            ConfigKey(
+                "auth.allowed_domain", .string, env: "PLUTUS_AUTH_ALLOWED_DOMAIN", "an email domain allowed the same way"),
+            ConfigKey(
+                "auth.provision_org_id", .string, env: "PLUTUS_AUTH_PROVISION_ORG_ID",
+                "the organization allowed people join (default: the only one, if there is one)"),
+            ConfigKey(
+                "auth.allow_signup", .boolean, default: "false", env: "PLUTUS_AUTH_ALLOW_SIGNUP",
+                "anyone else who signs in gets a Free organization of their own"),
+            ConfigKey(
+                "auth.max_new_orgs_per_day", .integer(count), default: "50", env: "PLUTUS_AUTH_MAX_NEW_ORGS_PER_DAY",
+                "signups stop after this many organizations in 24 h (0: no cap)"),
+            ConfigKey(
+                "auth.max_signups_per_ip_per_day", .integer(count), default: "3", env: "PLUTUS_AUTH_MAX_SIGNUPS_PER_IP_PER_DAY",
+                "signups from one address in 24 h (0: no cap)"),
+            ConfigKey(
+                "auth.trust_forwarded_for", .boolean, default: "false", env: "PLUTUS_AUTH_TRUST_FORWARDED_FOR",
+                "take the client's address from X-Forwarded-For (behind a proxy)"),
+            ConfigKey(
+                "auth.session_ttl_hours", .integer(1...8_760), default: "168", env: "PLUTUS_AUTH_SESSION_TTL_HOURS",
+                "a sign-in ends this long after it began"),
+            ConfigKey(
+                "auth.session_idle_hours", .integer(1...8_760), default: "12", env: "PLUTUS_AUTH_SESSION_IDLE_HOURS",
+                "and this long after its last request"),
+            ConfigKey(
                 "alerts.low_balance_usd", .money, default: "10", env: "PLUTUS_LOW_BALANCE_USD", "low-balance alert threshold"),
             ConfigKey(
                 "alerts.enabled", .boolean, env: "PLUTUS_ALERTS_ENABLED",
@@ -171,18 +207,14 @@ extension ConfigKey {
                 "the original's; Plutus returns to `<auth.base_url>/billing/cancel`"),
         ] + originalOnly
 
-    /// Keys of the original's sign-in and legacy monitor, accepted so its `config.yaml` loads;
-    /// this Plutus does not act on them yet.
+    /// Keys of the original's that this Plutus does not act on, accepted so its `config.yaml`
+    /// loads: the legacy monitor, `auth.enabled` (sign-in is on when a provider is configured)
+    /// and `auth.allow_unsigned_tokens` (an unsigned ID token is never accepted).
     static let originalOnly: [ConfigKey] = [
-        ("auth.enabled", Kind.boolean, false), ("auth.google_client_id", .string, false),
-        ("auth.google_client_secret", .string, true), ("auth.allowed_emails", .list, false),
-        ("auth.allowed_domain", .string, false), ("auth.provision_org_id", .string, false),
-        ("auth.allow_signup", .boolean, false), ("auth.max_new_orgs_per_day", .integer(count), false),
-        ("auth.max_signups_per_ip_per_day", .integer(count), false), ("auth.trust_forwarded_for", .boolean, false),
-        ("auth.session_ttl_hours", .integer(count), false), ("auth.allow_unsigned_tokens", .boolean, false),
+        ("auth.enabled", Kind.boolean, false), ("auth.allow_unsigned_tokens", .boolean, false),
         ("monitor.enabled", .boolean, false), ("monitor.command", .string, false), ("monitor.allowed_binaries", .list, false),
     ].map { name, kind, secret in
-        ConfigKey(name, kind, secret: secret, used: false, "the original's; accepted, not used by this Plutus yet")
+        ConfigKey(name, kind, secret: secret, used: false, "the original's; accepted, not used by this Plutus")
     }
 
     public static func named(_ name: String) -> ConfigKey? { all.first { $0.name == name } }

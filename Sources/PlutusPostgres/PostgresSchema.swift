@@ -19,6 +19,7 @@ enum PostgresSchema {
         Migration(name: "v6-holds", sql: v6),
         Migration(name: "v7-budgets", sql: v7),
         Migration(name: "v8-credit-lots", sql: v8),
+        Migration(name: "v9-sign-in", sql: v9),
     ]
 
     static var version: Int { migrations.count }
@@ -393,5 +394,31 @@ enum PostgresSchema {
         ALTER TABLE organizations ADD COLUMN stripe_subscription_id TEXT;
         ALTER TABLE organizations ADD COLUMN plan_event_created BIGINT;
         CREATE INDEX entries_kind_external ON entries(kind, external_ref) WHERE external_ref IS NOT NULL;
+        """
+
+    /// Sign-in: four roles, sessions kept as hashes of their tokens, and the one-time states
+    /// of sign-ins under way (kept here, so a sign-in may start and end on different servers).
+    static let v9 = """
+        ALTER TABLE memberships DROP CONSTRAINT memberships_role_check;
+        ALTER TABLE memberships ADD CONSTRAINT memberships_role_check CHECK (role IN ('owner', 'admin', 'member', 'viewer'));
+
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            created_at BIGINT NOT NULL,
+            last_seen_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            revoked_at BIGINT
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE INDEX sessions_expiry ON sessions(expires_at);
+
+        CREATE TABLE sign_in_states (
+            state_hash TEXT PRIMARY KEY,
+            nonce TEXT NOT NULL,
+            verifier TEXT NOT NULL,
+            return_to TEXT,
+            expires_at BIGINT NOT NULL
+        );
         """
 }

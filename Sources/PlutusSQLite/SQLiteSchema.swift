@@ -43,8 +43,41 @@ package enum SQLiteSchema {
         migrator.registerMigration("v11-credit-lots") { db in
             try db.execute(sql: v11)
         }
+        migrator.registerMigration("v12-sign-in") { db in
+            try rewriteChecks(db, v12Checks)
+            try db.execute(sql: v12)
+        }
         return migrator
     }
+
+    /// Sign-in: four roles, sessions kept as hashes of their tokens, and the one-time states
+    /// of sign-ins under way (kept here, so a sign-in may start and end on different servers).
+    static let v12Checks = [
+        CheckRewrite(
+            table: "memberships", old: "CHECK (role IN ('owner', 'member'))",
+            new: "CHECK (role IN ('owner', 'admin', 'member', 'viewer'))")
+    ]
+
+    static let v12 = """
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            created_at INTEGER NOT NULL,
+            last_seen_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        ) STRICT;
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE INDEX sessions_expiry ON sessions(expires_at);
+
+        CREATE TABLE sign_in_states (
+            state_hash TEXT PRIMARY KEY,
+            nonce TEXT NOT NULL,
+            verifier TEXT NOT NULL,
+            return_to TEXT,
+            expires_at INTEGER NOT NULL
+        ) STRICT;
+        """
 
     /// One CHECK constraint's text in a table's `CREATE TABLE`, and the equivalent text it
     /// becomes.

@@ -81,6 +81,8 @@ public struct APIError: HTTPResponseError, Sendable {
         case .reservationNotFound: APIError(.notFound, error.description, code: "reservation_not_found")
         case .budgetNotFound: APIError(.notFound, error.description, code: "budget_not_found")
         case .reservationClosed(_, let status): APIError(.conflict, error.description, code: "reservation_\(status)")
+        case .memberNotFound: APIError(.notFound, error.description, code: "member_not_found")
+        case .lastOwner: APIError(.conflict, error.description, code: "last_owner")
         case .schemaTooNew, .unknownStoredValue, .backend: nil
         }
     }

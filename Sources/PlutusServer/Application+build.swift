@@ -33,6 +33,7 @@ let allowedMethods: [String: [String]] = [
     "/gateway/openai/v1/chat/completions": ["POST"], "/gateway/openai/v1/responses": ["POST"],
     "/gateway/openai/v1/embeddings": ["POST"], "/gateway/openai/v1/models": ["GET"],
     "/gateway/anthropic/v1/messages": ["POST"], "/gateway/anthropic/v1/messages/count_tokens": ["POST"],
+    "/auth/login": ["GET"], "/auth/callback": ["GET"], "/auth/logout": ["POST"],
 ]
 
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {
@@ -63,5 +64,6 @@ func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -
     StripeWebhookController(store: store, configuration: configuration, metrics: metrics).register(on: router)
     BillingController(store: store, configuration: configuration).register(on: router)
     DashboardController(store: store, configuration: configuration).register(on: router)
+    AuthController(store: store, configuration: configuration).register(on: router)
     return router
 }

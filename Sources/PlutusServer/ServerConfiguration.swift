@@ -31,6 +31,8 @@ public struct ServerConfiguration: Sendable {
     public var strictEvents: Bool
     /// The LLM gateway (`/gateway/*`); off for a provider without an upstream key.
     public var gateway: GatewayConfiguration
+    /// Customer sign-in with an OpenID provider; `nil` keeps the dashboard to the operator.
+    public var signIn: SignInConfiguration?
 
     public static let topUpRangeDefault = MicroDollars.dollars(1)!...MicroDollars.dollars(10_000)!
 
@@ -43,10 +45,11 @@ public struct ServerConfiguration: Sendable {
         stripeWebhookToleranceSeconds: Int64 = StripeSignature.toleranceSecondsDefault, stripe: StripeSettings = StripeSettings(),
         stripeAPI: StripeAPIConfiguration? = nil, csrfSecret: [UInt8]? = nil,
         topUpRange: ClosedRange<MicroDollars> = topUpRangeDefault, strictEvents: Bool = false,
-        gateway: GatewayConfiguration = GatewayConfiguration()
+        gateway: GatewayConfiguration = GatewayConfiguration(), signIn: SignInConfiguration? = nil
     ) {
         self.strictEvents = strictEvents
         self.gateway = gateway
+        self.signIn = signIn
         precondition(topUpRange.lowerBound.isPositive && topUpRange.upperBound <= Limits.creditAmountMax, "top-up bounds")
         self.topUpRange = topUpRange
         self.stripeAPI = stripeAPI

@@ -70,6 +70,39 @@ public protocol BillingStore: Sendable {
     /// Stops a budget from counting or refusing anything (it stays listed as disabled).
     func disableBudget(_ organizationID: OrganizationID, _ id: BudgetID, at time: Timestamp) async throws -> Budget
 
+    // MARK: members and sign-in
+
+    /// The organization's members, owners first, then by email.
+    func members(_ organizationID: OrganizationID) async throws -> [Member]
+    /// Every organization `email` belongs to (case-insensitively), oldest organization first.
+    func memberships(email: String) async throws -> [Membership]
+    /// Adds `email` to the organization with `role` (creating the person if new), or changes
+    /// their role; an organization keeps at least one owner (`MemberRules`).
+    func setMember(_ organizationID: OrganizationID, email: String, name: String?, role: MemberRole, at time: Timestamp)
+        async throws -> Member
+    /// Removes `email` from the organization, and ends their sessions if they belong to no
+    /// organization any more; the last owner stays.
+    func removeMember(_ organizationID: OrganizationID, email: String, at time: Timestamp) async throws
+    /// Starts a session for a person who belongs to at least one organization (or is being
+    /// added to one in the same breath), kept under the hash of its token.
+    func createSession(email: String, tokenHash: String, policy: SessionPolicy, at time: Timestamp) async throws
+        -> SessionRecord
+    /// The session under this token hash, live or not (`SessionRecord.isLive`).
+    func session(tokenHash: String) async throws -> SessionRecord?
+    /// Records a use of the session at `time`, moving its idle expiry (never past its absolute one).
+    func touchSession(tokenHash: String, policy: SessionPolicy, at time: Timestamp) async throws
+    /// Ends one session.
+    func revokeSession(tokenHash: String, at time: Timestamp) async throws
+    /// Ends every session of `email` (sign out everywhere); returns how many were live.
+    func revokeSessions(email: String, at time: Timestamp) async throws -> Int
+    /// Deletes sessions and sign-in states that ended before `time`; returns how many rows went.
+    func purgeSignIns(before time: Timestamp) async throws -> Int
+    /// Keeps a sign-in under way until its callback.
+    func saveSignInState(_ state: SignInState) async throws
+    /// The sign-in under this state hash, removed as it is read, so it is used once; `nil`
+    /// when unknown, used or expired at `time`.
+    func takeSignInState(stateHash: String, at time: Timestamp) async throws -> SignInState?
+
     /// The balance, with what holds active at `time` set aside (expired ones never count,
     /// swept or not).
     func balance(_ organizationID: OrganizationID, at time: Timestamp) async throws -> BalanceSnapshot

@@ -23,6 +23,10 @@ public enum StoreError: Error, Equatable, Sendable {
     case budgetNotFound(String)
     /// The hold was settled, released or expired already, and the request cannot apply.
     case reservationClosed(id: String, status: String)
+    /// No member of this organization has this email.
+    case memberNotFound(String)
+    /// The change would leave the organization without an owner.
+    case lastOwner(String)
     case backend(String)
 }
 
@@ -55,6 +59,8 @@ extension StoreError: CustomStringConvertible {
         case .reservationNotFound(let id): "no reservation '\(id)' in this organization"
         case .budgetNotFound(let id): "no budget '\(id)' in this organization"
         case .reservationClosed(let id, let status): "reservation \(id) is \(status)"
+        case .memberNotFound(let email): "\(email) is not a member of this organization"
+        case .lastOwner(let email): "\(email) is the organization's only owner; make someone else an owner first"
         case .backend: "internal storage error"
         }
     }

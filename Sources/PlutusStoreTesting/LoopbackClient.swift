@@ -13,6 +13,8 @@ public struct HTTPResult: Sendable {
     public var status: Int
     public var headers: [String: String]
     public var body: [UInt8]
+    /// Every `Set-Cookie` value, in order (`headers` keeps only the last).
+    public var setCookies: [String] = []
 
     public var text: String { String(decoding: body, as: UTF8.self) }
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
@@ -47,6 +49,26 @@ public enum LoopbackClient {
         if let bearer { all.append(("Authorization", "Bearer \(bearer)")) }
         if body != nil { all.append(("Content-Type", "application/json")) }
         return try await send(port: port, method, path, headers: all, body: body.map { Array($0.utf8) })
+    }
+
+    /// A loopback port free at the moment of asking (bound to port 0, read back, closed), for a
+    /// server whose address must be known before it starts.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else { throw Failure(description: "bind() failed: \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Sends `bytes` as they are and reads until the server closes the connection.
@@ -115,13 +137,19 @@ public enum LoopbackClient {
         let statusParts = head[0].split(separator: " ")
         guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw Failure(description: "bad status line") }
         var headers: [String: String] = [:]
+        var cookies: [String] = []
         for line in head.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[name] = value
+            if name == "set-cookie" { cookies.append(value) }
         }
         var body = Array(bytes[(end + 4)...])
         if headers["transfer-encoding"]?.lowercased() == "chunked" { body = try dechunk(body) }
-        return HTTPResult(status: status, headers: headers, body: body)
+        var result = HTTPResult(status: status, headers: headers, body: body)
+        result.setCookies = cookies
+        return result
     }
 
     private static func dechunk(_ bytes: [UInt8]) throws -> [UInt8] {

@@ -61,7 +61,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let configuration = ServerConfiguration(
             host: host, port: resolvedPort, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: burst,
-            policy: try Settings.policy(), baseURL: environment["PLUTUS_BASE_URL"], demo: demo, version: Plutus.version,
+            policy: try Settings.policy(), baseURL: environment["PLUTUS_BASE_URL"] ?? config.string("auth.base_url"), demo: demo,
+            version: Plutus.version,
             stripeWebhookSecrets: (environment["STRIPE_WEBHOOK_SECRET"] ?? "").split(separator: ",").map {
                 $0.trimmingCharacters(in: .whitespaces)
             },
@@ -69,7 +70,8 @@ struct ServeCommand: AsyncParsableCommand {
                 max(1, try Self.integer(environment, "PLUTUS_WEBHOOK_TOLERANCE_SECONDS", default: 300))),
             stripe: StripeEnvironment.settings,
             stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax,
-            strictEvents: config.bool("ingest.strict_events") ?? false, gateway: Self.gateway(config))
+            strictEvents: config.bool("ingest.strict_events") ?? false, gateway: Self.gateway(config),
+            signIn: try Self.signIn(config, baseURL: environment["PLUTUS_BASE_URL"] ?? config.string("auth.base_url")))
         if demo && database.postgresURL != nil {
             throw CLIFailure.usage("--demo serves the embedded SQLite store; drop --database-url")
         }
@@ -105,6 +107,9 @@ struct ServeCommand: AsyncParsableCommand {
         )
         say("  gateway    \(Self.gatewayLine(configuration.gateway))")
         say(
+            "  sign-in    \(configuration.signIn.map { "\($0.issuer) (customers at /auth/login)" } ?? "operator only (set PLUTUS_OIDC_ISSUER for customers)")"
+        )
+        say(
             "  alerts     \(alertChannels.isEmpty ? "logged only (no channel configured)" : alertChannels.map(\.name).joined(separator: ", "))"
         )
         let app = buildApplication(configuration: configuration, store: store, logger: logger)
@@ -135,6 +140,48 @@ struct ServeCommand: AsyncParsableCommand {
             allowUnpricedModels: config.bool("gateway.allow_unpriced") ?? false,
             outputTokensDefault: config.integer("gateway.max_output_tokens") ?? Limits.gatewayOutputTokensDefault,
             upstreamSeconds: config.integer("gateway.timeout_seconds") ?? Limits.gatewayUpstreamSecondsDefault)
+    }
+
+    /// Customer sign-in, on when an OpenID provider (or the original's Google client) is configured.
+    static func signIn(_ config: PlutusConfig, baseURL: String?) throws -> SignInConfiguration? {
+        let issuer: String
+        let clientID: String
+        let secret: String
+        if let configured = config.string("auth.oidc_issuer"), !configured.isEmpty {
+            guard let id = config.string("auth.oidc_client_id"), !id.isEmpty else {
+                throw CLIFailure.usage(
+                    "PLUTUS_OIDC_ISSUER is set but PLUTUS_OIDC_CLIENT_ID is not: set the client id the provider gave this Plutus")
+            }
+            (issuer, clientID, secret) = (configured, id, config.string("auth.oidc_client_secret") ?? "")
+        } else if let id = config.string("auth.google_client_id"), !id.isEmpty {
+            (issuer, clientID, secret) = (SignInConfiguration.googleIssuer, id, config.string("auth.google_client_secret") ?? "")
+        } else {
+            return nil
+        }
+        guard let scheme = URL(string: issuer)?.scheme, ["http", "https"].contains(scheme) else {
+            throw CLIFailure.usage("PLUTUS_OIDC_ISSUER must be the provider's http(s) issuer URL, got '\(issuer)'")
+        }
+        guard let baseURL, let base = URL(string: baseURL), ["http", "https"].contains(base.scheme ?? "") else {
+            throw CLIFailure.usage(
+                "sign-in needs PLUTUS_BASE_URL, the address browsers reach this Plutus at: the provider returns them to <PLUTUS_BASE_URL>/auth/callback"
+            )
+        }
+        let ttl = config.integer("auth.session_ttl_hours") ?? 168
+        let idle = config.integer("auth.session_idle_hours") ?? 12
+        guard idle <= ttl else {
+            throw CLIFailure.usage(
+                "PLUTUS_AUTH_SESSION_IDLE_HOURS (\(idle)) must not exceed PLUTUS_AUTH_SESSION_TTL_HOURS (\(ttl))")
+        }
+        return SignInConfiguration(
+            issuer: issuer, clientID: clientID, clientSecret: secret,
+            rules: SignInRules(
+                allowedEmails: config.list("auth.allowed_emails"), allowedDomain: config.string("auth.allowed_domain"),
+                allowSignup: config.bool("auth.allow_signup") ?? false),
+            provisionOrganization: config.string("auth.provision_org_id").flatMap { $0.isEmpty ? nil : $0 },
+            sessions: SessionPolicy(idleSeconds: idle * 3_600, absoluteSeconds: ttl * 3_600),
+            newOrganizationsPerDayMax: Int(config.integer("auth.max_new_orgs_per_day") ?? 50),
+            signupsPerAddressPerDayMax: Int(config.integer("auth.max_signups_per_ip_per_day") ?? 3),
+            trustForwardedFor: config.bool("auth.trust_forwarded_for") ?? false)
     }
 
     static func gatewayLine(_ gateway: GatewayConfiguration) -> String {

@@ -112,6 +112,13 @@ struct PostgresConformanceTests {
     @Test func concurrentHoldsNeverOverspend() async throws {
         try await withFreshStore(StoreConformance.concurrentHoldsNeverOverspend)
     }
+    @Test func membersHaveRolesAndAnOrganizationKeepsAnOwner() async throws {
+        try await withFreshStore(StoreConformance.membersHaveRolesAndAnOrganizationKeepsAnOwner)
+    }
+    @Test func sessionsExpireAndAreRevoked() async throws {
+        try await withFreshStore(StoreConformance.sessionsExpireAndAreRevoked)
+    }
+    @Test func signInStatesAreUsedOnce() async throws { try await withFreshStore(StoreConformance.signInStatesAreUsedOnce) }
     @Test func hardBudgetsRefuseSpendAndHoldsPastTheirLimit() async throws {
         try await withFreshStore(StoreConformance.hardBudgetsRefuseSpendAndHoldsPastTheirLimit)
     }

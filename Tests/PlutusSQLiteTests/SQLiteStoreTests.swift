@@ -61,6 +61,13 @@ struct SQLiteConformanceTests {
         // $2 of room takes exactly five $0.40 holds.
         #expect(placed == 5)
     }
+    @Test func membersHaveRolesAndAnOrganizationKeepsAnOwner() async throws {
+        try await StoreConformance.membersHaveRolesAndAnOrganizationKeepsAnOwner(makeStore())
+    }
+    @Test func sessionsExpireAndAreRevoked() async throws {
+        try await StoreConformance.sessionsExpireAndAreRevoked(makeStore())
+    }
+    @Test func signInStatesAreUsedOnce() async throws { try await StoreConformance.signInStatesAreUsedOnce(makeStore()) }
     @Test func refusedEventsCreateNoWorkspace() async throws {
         try await StoreConformance.refusedEventsCreateNoWorkspace(makeStore())
     }

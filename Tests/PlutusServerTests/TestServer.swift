@@ -17,16 +17,17 @@ struct TestServer: Sendable {
         rate: Int = 0, adminToken: String? = "test-admin-token",
         busyTimeoutSeconds: Double = SQLiteStore.busyTimeoutSecondsDefault,
         policy: MeteringPolicy = .standard, webhookSecrets: [String] = ["whsec_test_current", "whsec_test_previous"],
-        strictEvents: Bool = false, gateway: GatewayConfiguration = GatewayConfiguration(),
+        strictEvents: Bool = false, gateway: GatewayConfiguration = GatewayConfiguration(), port: Int = 0,
+        baseURL: String? = nil, signIn: SignInConfiguration? = nil, databasePath: String? = nil,
         _ body: @Sendable (TestServer) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-server-\(UUID().uuidString)")
         let store = try SQLiteStore(
-            path: directory.appendingPathComponent("plutus.db").path, busyTimeoutSeconds: busyTimeoutSeconds)
+            path: databasePath ?? directory.appendingPathComponent("plutus.db").path, busyTimeoutSeconds: busyTimeoutSeconds)
         let configuration = ServerConfiguration(
-            host: "127.0.0.1", port: 0, adminToken: adminToken, ingestRatePerMinute: rate, ingestBurst: rate == 0 ? nil : 2,
-            policy: policy, stripeWebhookSecrets: webhookSecrets, stripe: StripeSettings(proPriceID: "price_pro"),
-            strictEvents: strictEvents, gateway: gateway)
+            host: "127.0.0.1", port: port, adminToken: adminToken, ingestRatePerMinute: rate,
+            ingestBurst: rate == 0 ? nil : 2, policy: policy, baseURL: baseURL, stripeWebhookSecrets: webhookSecrets,
+            stripe: StripeSettings(proPriceID: "price_pro"), strictEvents: strictEvents, gateway: gateway, signIn: signIn)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         // The handler `plutus serve` uses; each test stops its server by cancellation, which logs noisily.
         let logger = ServerLogHandler.logger(label: "plutus-test", level: .critical)

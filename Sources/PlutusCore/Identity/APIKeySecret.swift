@@ -49,6 +49,10 @@ public enum APIKeySecret {
 
 /// Hashing helpers shared by keys, idempotency and webhooks.
 public enum Digest {
+    public static func sha256(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+        Array(SHA256.hash(data: Array(bytes)))
+    }
+
     public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
         hex(SHA256.hash(data: Array(bytes)))
     }

@@ -22,9 +22,11 @@ struct BillingController<Store: BillingStore>: Sendable {
 
     func register(on router: Router<PlutusRequestContext>) {
         router.get("/billing", use: page)
-        router.post("/billing/checkout/credit") { request, context in try await guarded(request, context, creditCheckout) }
-        router.post("/billing/checkout/pro") { request, context in try await guarded(request, context, proCheckout) }
-        router.post("/billing/portal") { request, context in try await guarded(request, context, portal) }
+        router.post("/billing/checkout/credit") { request, context in
+            try await guarded(request, context, .topUp, creditCheckout)
+        }
+        router.post("/billing/checkout/pro") { request, context in try await guarded(request, context, .changePlan, proCheckout) }
+        router.post("/billing/portal") { request, context in try await guarded(request, context, .topUp, portal) }
         router.get("/billing/success") { _, _ in
             HTMLPage.response(
                 .ok, title: "Payment complete ✓",
@@ -43,6 +45,7 @@ struct BillingController<Store: BillingStore>: Sendable {
     }
 
     var access: WebAccess { WebAccess(configuration: configuration) }
+    var gate: VisitorGate<Store> { VisitorGate(store: store, configuration: configuration) }
     var csrfToken: String { access.csrfToken }
 
     static func page(_ status: HTTPResponse.Status, _ title: String, _ message: String) -> Response {
@@ -50,21 +53,26 @@ struct BillingController<Store: BillingStore>: Sendable {
             status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/billing\">Back to billing</a></p>")
     }
 
+    /// Checks sign-in, CSRF and the visitor's role for `action` in the form's organization.
     private func guarded(
-        _ request: Request, _ context: PlutusRequestContext,
+        _ request: Request, _ context: PlutusRequestContext, _ action: MemberAction,
         _ handler: (Organization, [String: String], String) async throws -> Response
     ) async throws -> Response {
         let form = FormBody.parse(try await HTTPInput.body(request))
-        guard access.signedIn(request) else { return WebAccess.signInRedirect }
+        guard let visitor = try await gate.visitor(request) else { return WebAccess.signInRedirect }
         guard access.formAllowed(request, form), let origin = access.origin(request) else {
             return Self.page(.forbidden, "Request blocked", "cross-origin request blocked")
         }
+        guard let reference = form["org"], !reference.isEmpty, let org = try await store.findOrganization(reference) else {
+            return Self.page(.badRequest, "No such organization", "no organization matches '\(form["org"] ?? "")'")
+        }
+        guard let role = visitor.role(in: org.id) else {
+            return VisitorGate<Store>.forbidden("you are not a member of \(org.name)")
+        }
+        guard role.allows(action) else { return VisitorGate<Store>.forbidden(action.refusal(role)) }
         guard configuration.stripeAPI != nil else {
             return Self.page(
                 .badRequest, "Billing not available", "Stripe is not configured on this server (set STRIPE_SECRET_KEY).")
-        }
-        guard let reference = form["org"], !reference.isEmpty, let org = try await store.findOrganization(reference) else {
-            return Self.page(.badRequest, "No such organization", "no organization matches '\(form["org"] ?? "")'")
         }
         do {
             return try await handler(org, form, origin)
@@ -132,13 +140,17 @@ struct BillingController<Store: BillingStore>: Sendable {
     }
 
     @Sendable func page(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        guard access.signedIn(request) else { return WebAccess.signInRedirect }
+        guard let visitor = try await gate.visitor(request) else { return WebAccess.signInRedirect }
         let reference = request.uri.queryParameters.get("org")
         var org: Organization?
         if let reference {
             org = try await store.findOrganization(reference)
+            if let found = org, !visitor.may(.viewSpend, in: found.id) {
+                return VisitorGate<Store>.forbidden("you are not a member of \(found.name)")
+            }
         } else {
-            let all = try await store.listOrganizations()
+            let visible = visitor.organizations
+            let all = try await store.listOrganizations().filter { visible?.contains($0.organization.id) ?? true }
             org = all.count == 1 ? all[0].organization : nil
             if all.count > 1 {
                 // Several organizations: each one's billing, rather than a dead end.

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import PlutusCore
 import PlutusStore
@@ -10,6 +11,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
     let store: Store
     let configuration: ServerConfiguration
     var access: WebAccess { WebAccess(configuration: configuration) }
+    var gate: VisitorGate<Store> { VisitorGate(store: store, configuration: configuration) }
 
     func register(on router: Router<PlutusRequestContext>) {
         router.get("/", use: dashboard)
@@ -48,28 +50,49 @@ struct DashboardController<Store: BillingStore>: Sendable {
             status, title: title, bodyHTML: "<p>\(HTMLPage.escape(message))</p><p><a href=\"/\">Back to the dashboard</a></p>")
     }
 
-    /// Browsers without the admin session go to the sign-in page.
-    private func pageGate(_ request: Request) -> Response? {
-        access.signedIn(request) ? nil : WebAccess.signInRedirect
+    /// The visitor, or the response that sends a browser to sign in.
+    private enum Visit {
+        case admitted(Visitor)
+        case refused(Response)
     }
 
-    private func apiGate(_ request: Request) throws {
-        guard access.signedIn(request) else { throw APIError.invalidAdminToken }
+    private func visit(_ request: Request) async throws -> Visit {
+        guard let visitor = try await gate.visitor(request) else { return .refused(WebAccess.signInRedirect) }
+        return .admitted(visitor)
     }
 
-    /// The organization `?org=` names, or the only/first one when none is named.
-    private func organization(_ reference: String?) async throws -> (Organization?, [OrganizationListing]) {
-        let all = try await store.listOrganizations()
+    private func apiVisitor(_ request: Request) async throws -> Visitor {
+        guard let visitor = try await gate.visitor(request) else { throw APIError.invalidAdminToken }
+        return visitor
+    }
+
+    /// The organization `?org=` names, or the visitor's first one when none is named, among
+    /// those the visitor may see.
+    private func organization(_ reference: String?, visitor: Visitor) async throws -> (Organization?, [OrganizationListing]) {
+        let visible = visitor.organizations
+        let all = try await store.listOrganizations().filter { visible?.contains($0.organization.id) ?? true }
         if let reference, !reference.isEmpty { return (try await store.findOrganization(reference), all) }
         return (all.first?.organization, all)
     }
 
     @Sendable func dashboard(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        if let redirect = pageGate(request) { return redirect }
+        let visitor: Visitor
+        switch try await visit(request) {
+        case .refused(let redirect): return redirect
+        case .admitted(let found): visitor = found
+        }
         let query = request.uri.queryParameters
         let reference = query.get("org")
-        let (found, all) = try await organization(reference)
+        let (found, all) = try await organization(reference, visitor: visitor)
+        if let found, !visitor.may(.viewSpend, in: found.id) {
+            return VisitorGate<Store>.forbidden("you are not a member of \(found.name)")
+        }
         guard let org = found else {
+            if reference == nil, case .member = visitor {
+                return HTMLPage.response(
+                    .ok, title: "No organization yet",
+                    bodyHTML: "<p>You belong to no organization on this Plutus yet; ask an administrator to invite you.</p>")
+            }
             if reference == nil {
                 return HTMLPage.response(
                     .ok, title: "No organizations yet",
@@ -115,7 +138,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
             ledger: try await store.ledgerEntries(
                 org.id, page: PageRequest(limit: DashboardView.ledgerRows, before: ledgerBefore)),
             ledgerBefore: ledgerBefore, alerts: try await store.recentAlerts(org.id, limit: DashboardView.alertsShown),
-            keys: try await store.listAPIKeys(org.id), catalog: try await store.priceCatalog())
+            keys: try await store.listAPIKeys(org.id), catalog: try await store.priceCatalog(),
+            role: visitor.role(in: org.id) ?? .viewer, email: visitor.email)
         let nonce = HTMLPage.nonce()
         let page = DashboardPage(facts, configuration: configuration, csrf: access.csrfToken, nonce: nonce)
         return Self.html(.ok, "dashboard", page, nonce: nonce)
@@ -151,10 +175,17 @@ struct DashboardController<Store: BillingStore>: Sendable {
     }
 
     @Sendable func report(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        if let redirect = pageGate(request) { return redirect }
+        let visitor: Visitor
+        switch try await visit(request) {
+        case .refused(let redirect): return redirect
+        case .admitted(let found): visitor = found
+        }
         let query = request.uri.queryParameters
         guard let reference = query.get("org"), let org = try await store.findOrganization(reference) else {
             return Self.notice(.notFound, "No such organization", "no organization matches '\(query.get("org") ?? "")'")
+        }
+        guard visitor.may(.viewSpend, in: org.id) else {
+            return VisitorGate<Store>.forbidden("you are not a member of \(org.name)")
         }
         let now = Timestamp.now()
         guard let month = query.get("month").map(CivilMonth.init(text:)) ?? now.month, month.start <= now else {
@@ -194,10 +225,18 @@ struct DashboardController<Store: BillingStore>: Sendable {
     // MARK: sign-in
 
     @Sendable func loginPage(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        guard configuration.adminToken != nil else { return Response(status: .seeOther, headers: [.location: "/"]) }
+        guard configuration.adminToken != nil || configuration.signIn != nil else {
+            return Response(status: .seeOther, headers: [.location: "/"])
+        }
         let nonce = HTMLPage.nonce()
-        return Self.html(
-            .ok, "login", ["title": "Sign in", "nonce": nonce, "csrf": access.csrfToken, "failed": false], nonce: nonce)
+        return Self.html(.ok, "login", loginContext(nonce: nonce, failed: false), nonce: nonce)
+    }
+
+    private func loginContext(nonce: String, failed: Bool) -> [String: Any] {
+        [
+            "title": "Sign in", "nonce": nonce, "csrf": access.csrfToken, "failed": failed,
+            "oidc": configuration.signIn != nil, "token": configuration.adminToken != nil,
+        ]
     }
 
     @Sendable func login(_ request: Request, context: PlutusRequestContext) async throws -> Response {
@@ -208,9 +247,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
         }
         guard let presented = form["token"], Digest.constantTimeEqual(Array(presented.utf8), Array(token.utf8)) else {
             let nonce = HTMLPage.nonce()
-            return Self.html(
-                .unauthorized, "login", ["title": "Sign in", "nonce": nonce, "csrf": access.csrfToken, "failed": true],
-                nonce: nonce)
+            return Self.html(.unauthorized, "login", loginContext(nonce: nonce, failed: true), nonce: nonce)
         }
         return Response(status: .seeOther, headers: [.location: "/", .setCookie: access.sessionCookie(session)])
     }
@@ -218,7 +255,12 @@ struct DashboardController<Store: BillingStore>: Sendable {
     @Sendable func logout(_ request: Request, context: PlutusRequestContext) async throws -> Response {
         let form = FormBody.parse(try await HTTPInput.body(request))
         guard access.formAllowed(request, form) else { return Self.blocked }
-        return Response(status: .seeOther, headers: [.location: "/login", .setCookie: access.sessionCookie(nil)])
+        if let token = request.cookies[VisitorGate<Store>.sessionCookieName]?.value, !token.isEmpty {
+            try await store.revokeSession(tokenHash: Digest.sha256Hex(Array(token.utf8)), at: Timestamp.now())
+        }
+        var response = Response(status: .seeOther, headers: [.location: "/login", .setCookie: access.sessionCookie(nil)])
+        response.headers.append(HTTPField(name: .setCookie, value: gate.sessionCookie(nil)))
+        return response
     }
 
     static var blocked: Response { notice(.forbidden, "Request blocked", "cross-origin request blocked") }
@@ -231,20 +273,25 @@ struct DashboardController<Store: BillingStore>: Sendable {
         case refused(Response)
     }
 
-    /// Checks sign-in and CSRF, then finds the form's organization.
-    private func formOrganization(_ request: Request) async throws -> FormCheck {
+    /// Checks sign-in and CSRF, finds the form's organization, and checks the visitor's role
+    /// there allows `action`.
+    private func formOrganization(_ request: Request, _ action: MemberAction) async throws -> FormCheck {
         let form = FormBody.parse(try await HTTPInput.body(request))
-        guard access.signedIn(request) else { return .refused(WebAccess.signInRedirect) }
+        guard let visitor = try await gate.visitor(request) else { return .refused(WebAccess.signInRedirect) }
         guard access.formAllowed(request, form) else { return .refused(Self.blocked) }
         guard let reference = form["org"], !reference.isEmpty, let org = try await store.findOrganization(reference) else {
             return .refused(Self.notice(.badRequest, "No such organization", "no organization matches '\(form["org"] ?? "")'"))
         }
+        guard let role = visitor.role(in: org.id) else {
+            return .refused(VisitorGate<Store>.forbidden("you are not a member of \(org.name)"))
+        }
+        guard role.allows(action) else { return .refused(VisitorGate<Store>.forbidden(action.refusal(role))) }
         return .passed(org, form)
     }
 
     @Sendable func createKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {
         let (org, form): (Organization, [String: String])
-        switch try await formOrganization(request) {
+        switch try await formOrganization(request, .createKeys) {
         case .refused(let response): return response
         case .passed(let found, let fields): (org, form) = (found, fields)
         }
@@ -267,7 +314,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
 
     @Sendable func revokeKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {
         let (org, form): (Organization, [String: String])
-        switch try await formOrganization(request) {
+        switch try await formOrganization(request, .revokeKeys) {
         case .refused(let response): return response
         case .passed(let found, let fields): (org, form) = (found, fields)
         }
@@ -280,9 +327,12 @@ struct DashboardController<Store: BillingStore>: Sendable {
     // MARK: JSON
 
     private func apiOrganization(_ request: Request) async throws -> Organization {
-        try apiGate(request)
+        let visitor = try await apiVisitor(request)
         guard let reference = request.uri.queryParameters.get("org"), let org = try await store.findOrganization(reference)
         else { throw APIError.unknownOrg }
+        guard visitor.may(.viewSpend, in: org.id) else {
+            throw APIError(.forbidden, "you are not a member of this organization", code: "forbidden")
+        }
         return org
     }
 
@@ -295,8 +345,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
     }
 
     @Sendable func apiOrganizations(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        try apiGate(request)
-        let listings = try await store.listOrganizations()
+        let visible = try await apiVisitor(request).organizations
+        let listings = try await store.listOrganizations().filter { visible?.contains($0.organization.id) ?? true }
         return JSONResponse.make(.ok, .object([("orgs", .array(listings.map(RecordJSON.organization)))]))
     }
 

@@ -69,6 +69,7 @@ struct DashboardPage {
         let topUpMin: String
         let topUpMax: String
         let topUpDefault: String
+        let topUp: Bool
         let proPrice: Bool
         let portal: Bool
     }
@@ -114,6 +115,10 @@ struct DashboardPage {
     let ledgerOlderURL: String?
     let ledgerNewestURL: String?
     let keys: [KeyRow]
+    /// Whether the visitor's role shows the key forms.
+    let manageKeys: Bool
+    /// The signed-in person, for the header's sign-out forms; `nil` for the operator.
+    let person: Person?
     let nameBytesMax: Int
     let stripe: StripeBox?
     let statementURL: String
@@ -147,6 +152,15 @@ struct DashboardPage {
         var alerts: [AlertRecord]
         var keys: [APIKeyInfo]
         var catalog: PriceCatalog
+        /// The visitor's role in the organization (the operator's is owner).
+        var role: MemberRole = .owner
+        /// The signed-in person's email; `nil` for the operator.
+        var email: String? = nil
+    }
+
+    struct Person {
+        let email: String
+        let role: String
     }
 
     init(_ facts: Facts, configuration: ServerConfiguration, csrf: String, nonce: String) {
@@ -250,6 +264,8 @@ struct DashboardPage {
                 id: key.id.rawValue, name: key.name ?? "(unnamed)", prefix: key.prefix,
                 lastUsed: key.lastUsedAt.map(DashboardView.time) ?? "never", revoked: key.revokedAt != nil)
         }
+        manageKeys = facts.role.allows(.createKeys)
+        person = facts.email.map { Person(email: $0, role: facts.role.rawValue) }
         nameBytesMax = Limits.nameBytesMax
         stripe = configuration.stripeAPI.map { api in
             let range = configuration.topUpRange
@@ -257,7 +273,9 @@ struct DashboardPage {
                 stripeMode: api.isTestMode ? "test mode" : "live mode", topUpMin: range.lowerBound.decimalString,
                 topUpMax: range.upperBound.decimalString,
                 topUpDefault: min(max(MicroDollars.dollars(50)!, range.lowerBound), range.upperBound).decimalString,
-                proPrice: configuration.stripe.proPriceID != nil, portal: org.stripeCustomerID != nil)
+                topUp: facts.role.allows(.topUp),
+                proPrice: configuration.stripe.proPriceID != nil && facts.role.allows(.changePlan),
+                portal: org.stripeCustomerID != nil && facts.role.allows(.topUp))
         }
         statementURL = "/report?org=\(DashboardView.percentEncoded(org.id.rawValue))&month=\(facts.now.month.text)&format=html"
         allWorkspacesURL = link(["workspace": nil])

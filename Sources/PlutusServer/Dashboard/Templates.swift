@@ -95,6 +95,9 @@ enum Templates {
         <button type="submit">Show</button></form>
         <span class="badge">{{plan}} plan</span>{{#demo}}<span class="badge demo">DEMO DATA</span>{{/demo}}
         <a href="/pricing">Pricing</a> <a href="{{statementURL}}">Monthly statement</a>
+        {{#person}}<span class="label" id="person">{{email}} · {{role}}</span>
+        <form class="inline" method="post" action="/auth/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Sign out</button></form>
+        <form class="inline" method="post" action="/auth/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="everywhere" value="1"><button type="submit">Sign out everywhere</button></form>{{/person}}
         </header>
         <main>
         <h1>{{orgName}}{{#workspace}} › {{name}} <a class="label" href="{{allWorkspacesURL}}">all workspaces</a>{{/workspace}}</h1>
@@ -145,13 +148,13 @@ enum Templates {
         </tbody></table>{{#ledgerOlderURL}}<p><a href="{{ledgerOlderURL}}">Older entries →</a></p>{{/ledgerOlderURL}}{{#ledgerNewestURL}}<p><a href="{{ledgerNewestURL}}">← Newest entries</a></p>{{/ledgerNewestURL}}</section>
         <div class="grid2">
         <section><h2>API keys</h2><table><thead><tr><th>Name</th><th class="opt">Prefix</th><th class="opt">Last used</th><th></th></tr></thead><tbody>
-        {{#keys}}<tr><td>{{name}}</td><td class="num opt">{{prefix}}…</td><td class="num opt">{{lastUsed}}</td><td>{{#revoked}}<span class="muted">revoked</span>{{/revoked}}{{^revoked}}<form class="inline" method="post" action="/keys/revoke"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}"><input type="hidden" name="key" value="{{id}}"><button type="submit">Revoke</button></form>{{/revoked}}</td></tr>{{/keys}}
+        {{#keys}}<tr><td>{{name}}</td><td class="num opt">{{prefix}}…</td><td class="num opt">{{lastUsed}}</td><td>{{#revoked}}<span class="muted">revoked</span>{{/revoked}}{{^revoked}}{{#manageKeys}}<form class="inline" method="post" action="/keys/revoke"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}"><input type="hidden" name="key" value="{{id}}"><button type="submit">Revoke</button></form>{{/manageKeys}}{{/revoked}}</td></tr>{{/keys}}
         {{^keys}}<tr><td colspan="4" class="muted">No keys yet.</td></tr>{{/keys}}
         </tbody></table>
-        <form method="post" action="/keys/create"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}">
-        <label class="label">New key name <input name="name" maxlength="{{nameBytesMax}}" placeholder="ci-agent"></label> <button type="submit">Create key</button></form></section>
-        <section><h2>Billing</h2>{{#stripe}}<form method="post" action="/billing/checkout/credit"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}">
-        <label class="label">Buy prepaid credit, USD <input name="amount" type="number" step="0.01" min="{{topUpMin}}" max="{{topUpMax}}" value="{{topUpDefault}}"></label> <button type="submit">Top up →</button></form>
+        {{#manageKeys}}<form method="post" action="/keys/create"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}">
+        <label class="label">New key name <input name="name" maxlength="{{nameBytesMax}}" placeholder="ci-agent"></label> <button type="submit">Create key</button></form>{{/manageKeys}}</section>
+        <section><h2>Billing</h2>{{#stripe}}{{#topUp}}<form method="post" action="/billing/checkout/credit"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}">
+        <label class="label">Buy prepaid credit, USD <input name="amount" type="number" step="0.01" min="{{topUpMin}}" max="{{topUpMax}}" value="{{topUpDefault}}"></label> <button type="submit">Top up →</button></form>{{/topUp}}
         {{#proPrice}}<form method="post" action="/billing/checkout/pro"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}"><button type="submit">Upgrade to Pro</button></form>{{/proPrice}}
         {{#portal}}<form method="post" action="/billing/portal"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}"><button type="submit">Manage billing</button></form>{{/portal}}
         <p class="label">Stripe: {{stripeMode}} · <a href="/pricing">Compare plans</a></p>{{/stripe}}
@@ -247,11 +250,12 @@ enum Templates {
 
     static let login = """
         {{> head}}<body><header><a class="logo" href="/">◆ Plutus</a></header><main>
-        <section><h2>Sign in</h2>{{#failed}}<p class="warn">That token is not right.</p>{{/failed}}
+        <section><h2>Sign in</h2>{{#oidc}}<p><a class="button" href="/auth/login">Sign in with your organization's account →</a></p>{{/oidc}}
+        {{#token}}{{#failed}}<p class="warn">That token is not right.</p>{{/failed}}
         <form method="post" action="/login"><input type="hidden" name="_csrf" value="{{csrf}}">
         <label class="label">Admin token <input type="password" name="token" autocomplete="current-password" required></label>
         <button type="submit">Sign in</button></form>
-        <p class="muted">This server asks for its PLUTUS_ADMIN_TOKEN before it shows billing data.</p></section>
+        <p class="muted">The operator signs in with this server's PLUTUS_ADMIN_TOKEN.</p>{{/token}}</section>
         </main></body></html>
         """
 

@@ -50,9 +50,11 @@ struct WebAccess: Sendable {
     /// Where a browser without the admin sign-in is sent.
     static var signInRedirect: Response { Response(status: .seeOther, headers: [.location: "/login"]) }
 
-    /// True when no admin token is configured, or the request presents it.
-    func signedIn(_ request: Request) -> Bool {
-        guard let token = configuration.adminToken, let session = sessionValue else { return true }
+    /// True when the request presents the operator's admin token (as a bearer or the admin
+    /// cookie), or when the server has neither an admin token nor customer sign-in (an open
+    /// dashboard on a loopback address).
+    func operatorSignedIn(_ request: Request) -> Bool {
+        guard let token = configuration.adminToken, let session = sessionValue else { return configuration.signIn == nil }
         if let presented = HTTPInput.bearer(request) {
             return Digest.constantTimeEqual(Array(presented.utf8), Array(token.utf8))
         }
