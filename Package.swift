@@ -197,7 +197,7 @@ let package = Package(
             name: "PlutusServerTests",
             dependencies: [
                 "PlutusServer", "PlutusSQLite", "PlutusStore", "PlutusStoreTesting", "PlutusCore", "PlutusGatewayTesting",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "PlutusAlerts", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,7 +228,7 @@ let package = Package(
             dependencies: [
                 "plutus", "plutus-bench", "PlutusCore", "PlutusStoreTesting", "PlutusPostgres", "PlutusGatewayTesting",
             ],
-            exclude: ["narrow_viewport.py"],
+            exclude: ["narrow_viewport.py", "sign_in_browser.py"],
             swiftSettings: strict
         ),
     ]

@@ -227,6 +227,19 @@ def run_contract(c, base):
     c.check("admin: list budgets", base, "GET", f"/v1/admin/budgets?org_id={org_id}", 200, token=ADMIN)
     c.check("admin: disable budget", base, "POST", f"/v1/admin/budgets/{budget_id}/disable", 200, {"org_id": org_id},
             ADMIN, template="/v1/admin/budgets/{id}/disable")
+    c.check("admin: add member", base, "POST", "/v1/admin/members", 201,
+            {"org_id": org_id, "email": "owner@contract.example", "role": "owner"}, ADMIN)
+    c.check("admin: change role", base, "POST", "/v1/admin/members", 200,
+            {"org_id": org_id, "email": "owner@contract.example", "role": "owner"}, ADMIN)
+    c.check("admin: bad role", base, "POST", "/v1/admin/members", 400,
+            {"org_id": org_id, "email": "x@contract.example", "role": "king"}, ADMIN)
+    c.check("admin: list members", base, "GET", f"/v1/admin/members?org_id={org_id}", 200, token=ADMIN)
+    c.check("admin: remove the last owner", base, "POST", "/v1/admin/members/remove", 409,
+            {"org_id": org_id, "email": "owner@contract.example"}, ADMIN)
+    c.check("admin: remove a stranger", base, "POST", "/v1/admin/members/remove", 404,
+            {"org_id": org_id, "email": "nobody@contract.example"}, ADMIN)
+    c.check("admin: invite without sign-in", base, "POST", "/v1/admin/invitations", 409,
+            {"org_id": org_id, "email": "new@contract.example"}, ADMIN)
     c.secret = secret
 
 

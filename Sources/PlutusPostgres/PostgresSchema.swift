@@ -418,7 +418,31 @@ enum PostgresSchema {
             nonce TEXT NOT NULL,
             verifier TEXT NOT NULL,
             return_to TEXT,
-            expires_at BIGINT NOT NULL
+            expires_at BIGINT NOT NULL,
+            invitation_hash TEXT
         );
+
+        CREATE TABLE invitations (
+            token_hash TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            email TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
+            invited_by TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            accepted_at BIGINT
+        );
+        CREATE INDEX invitations_org ON invitations(org_id, created_at);
+
+        CREATE TABLE audit_log (
+            seq BIGSERIAL PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            at BIGINT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            request_id TEXT
+        );
+        CREATE INDEX audit_log_org ON audit_log(org_id, seq);
         """
 }

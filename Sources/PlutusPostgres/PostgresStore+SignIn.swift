@@ -50,19 +50,25 @@ extension PostgresStore {
     {
         let email = try StoreValidation.email(email).lowercased()
         return try await transaction { connection in
-            let logger = self.logger
-            try await Self.lockMembers(connection, organizationID, logger: logger)
-            try MemberRules.check(
-                try await Self.members(connection, organizationID, logger: logger), email: email, becoming: role)
-            let userID = try await Self.user(connection, email: email, name: name, at: time, logger: logger)
-            try await connection.query(
-                """
-                INSERT INTO memberships(org_id, user_id, role, created_at)
-                VALUES (\(organizationID.rawValue), \(userID.rawValue), \(role.rawValue), \(time.millis))
-                ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role
-                """, logger: logger)
-            return try await Self.members(connection, organizationID, logger: logger).first { $0.userID == userID }!
+            try await Self.setMember(
+                connection, organizationID, email: email, name: name, role: role, at: time, logger: self.logger)
         }
+    }
+
+    static func setMember(
+        _ connection: PostgresConnection, _ organizationID: OrganizationID, email: String, name: String?, role: MemberRole,
+        at time: Timestamp, logger: Logger
+    ) async throws -> Member {
+        try await Self.lockMembers(connection, organizationID, logger: logger)
+        try MemberRules.check(try await Self.members(connection, organizationID, logger: logger), email: email, becoming: role)
+        let userID = try await Self.user(connection, email: email, name: name, at: time, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO memberships(org_id, user_id, role, created_at)
+            VALUES (\(organizationID.rawValue), \(userID.rawValue), \(role.rawValue), \(time.millis))
+            ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role
+            """, logger: logger)
+        return try await Self.members(connection, organizationID, logger: logger).first { $0.userID == userID }!
     }
 
     public func removeMember(_ organizationID: OrganizationID, email: String, at time: Timestamp) async throws {
@@ -196,8 +202,9 @@ extension PostgresStore {
         _ = try await withConnection { connection in
             try await connection.query(
                 """
-                INSERT INTO sign_in_states(state_hash, nonce, verifier, return_to, expires_at)
-                VALUES (\(state.stateHash), \(state.nonce), \(state.verifier), \(state.returnTo), \(state.expiresAt.millis))
+                INSERT INTO sign_in_states(state_hash, nonce, verifier, return_to, expires_at, invitation_hash)
+                VALUES (\(state.stateHash), \(state.nonce), \(state.verifier), \(state.returnTo), \(state.expiresAt.millis),
+                        \(state.invitationHash))
                 """, logger: self.logger)
         }
     }
@@ -207,14 +214,118 @@ extension PostgresStore {
             // DELETE … RETURNING: of two callbacks with one state, only one gets it.
             guard
                 let row = try await connection.query(
-                    "DELETE FROM sign_in_states WHERE state_hash = \(stateHash) RETURNING nonce, verifier, return_to, expires_at",
+                    """
+                    DELETE FROM sign_in_states WHERE state_hash = \(stateHash)
+                    RETURNING nonce, verifier, return_to, expires_at, invitation_hash
+                    """,
                     logger: self.logger
                 ).rows().first
             else { return nil }
             let state = SignInState(
                 stateHash: stateHash, nonce: try row.string("nonce"), verifier: try row.string("verifier"),
-                returnTo: try row.optionalString("return_to"), expiresAt: Timestamp(rawValue: try row.int64("expires_at")))
+                returnTo: try row.optionalString("return_to"), expiresAt: Timestamp(rawValue: try row.int64("expires_at")),
+                invitationHash: try row.optionalString("invitation_hash"))
             return time < state.expiresAt ? state : nil
+        }
+    }
+
+    // MARK: invitations and the audit log
+
+    public func createInvitation(_ invitation: Invitation) async throws {
+        let email = try StoreValidation.email(invitation.email).lowercased()
+        try await transaction { connection in
+            let logger = self.logger
+            try await Self.lockMembers(connection, invitation.organizationID, logger: logger)
+            if try await Self.members(connection, invitation.organizationID, logger: logger).contains(where: {
+                $0.email.lowercased() == email
+            }) {
+                throw StoreError.alreadyMember(email)
+            }
+            try await connection.query(
+                """
+                INSERT INTO invitations(token_hash, org_id, email, role, invited_by, created_at, expires_at)
+                VALUES (\(invitation.tokenHash), \(invitation.organizationID.rawValue), \(email), \(invitation.role.rawValue),
+                        \(invitation.invitedBy), \(invitation.createdAt.millis), \(invitation.expiresAt.millis))
+                """, logger: logger)
+        }
+    }
+
+    static func invitation(_ row: PostgresRandomAccessRow) throws -> Invitation {
+        Invitation(
+            tokenHash: try row.string("token_hash"), organizationID: OrganizationID(rawValue: try row.string("org_id")),
+            email: try row.string("email"), role: try StoreError.decode(try row.string("role"), column: "invitations.role"),
+            invitedBy: try row.string("invited_by"), createdAt: Timestamp(rawValue: try row.int64("created_at")),
+            expiresAt: Timestamp(rawValue: try row.int64("expires_at")),
+            acceptedAt: try row.optionalInt64("accepted_at").map { Timestamp(rawValue: $0) })
+    }
+
+    public func invitation(tokenHash: String) async throws -> Invitation? {
+        try await withConnection { connection in
+            try await connection.query("SELECT * FROM invitations WHERE token_hash = \(tokenHash)", logger: self.logger)
+                .rows().first.map(Self.invitation)
+        }
+    }
+
+    public func pendingInvitations(_ organizationID: OrganizationID, at time: Timestamp) async throws -> [Invitation] {
+        try await withConnection { connection in
+            _ = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            return try await connection.query(
+                """
+                SELECT * FROM invitations
+                WHERE org_id = \(organizationID.rawValue) AND accepted_at IS NULL AND expires_at > \(time.millis)
+                ORDER BY created_at DESC, token_hash
+                """, logger: self.logger
+            ).rows().map(Self.invitation)
+        }
+    }
+
+    public func acceptInvitation(tokenHash: String, email: String, name: String?, at time: Timestamp) async throws -> Member {
+        try await transaction { connection in
+            let logger = self.logger
+            // FOR UPDATE: of two acceptances of one invitation, the second sees the first's.
+            let found = try await connection.query(
+                "SELECT * FROM invitations WHERE token_hash = \(tokenHash) FOR UPDATE", logger: logger
+            ).rows().first.map(Self.invitation)
+            if let refusal = InvitationRules.refusal(found, email: email, at: time) {
+                throw StoreError.invitationRefused(refusal)
+            }
+            let invitation = found!
+            try await connection.query(
+                "UPDATE invitations SET accepted_at = \(time.millis) WHERE token_hash = \(tokenHash)", logger: logger)
+            return try await Self.setMember(
+                connection, invitation.organizationID, email: invitation.email.lowercased(), name: name, role: invitation.role,
+                at: time, logger: logger)
+        }
+    }
+
+    public func recordAudit(_ entry: AuditEntry) async throws {
+        _ = try await withConnection { connection in
+            try await connection.query(
+                """
+                INSERT INTO audit_log(org_id, at, actor, action, detail, request_id)
+                VALUES (\(entry.organizationID.rawValue), \(entry.at.millis), \(entry.actor), \(entry.action.rawValue),
+                        \(entry.detail), \(entry.requestID))
+                """, logger: self.logger)
+        }
+    }
+
+    public func auditLog(_ organizationID: OrganizationID, before: Int64?, limit: Int) async throws -> [AuditRecord] {
+        try await withConnection { connection in
+            _ = try await Self.requireOrganization(connection, organizationID, logger: self.logger)
+            return try await connection.query(
+                """
+                SELECT seq, at, actor, action, detail, request_id FROM audit_log
+                WHERE org_id = \(organizationID.rawValue) AND seq < \(before ?? Int64.max) ORDER BY seq DESC LIMIT \(limit)
+                """, logger: self.logger
+            ).rows().map { row in
+                AuditRecord(
+                    sequence: try row.int64("seq"),
+                    entry: AuditEntry(
+                        organizationID: organizationID, at: Timestamp(rawValue: try row.int64("at")),
+                        actor: try row.string("actor"),
+                        action: try StoreError.decode(try row.string("action"), column: "audit_log.action"),
+                        detail: try row.string("detail"), requestID: try row.optionalString("request_id")))
+            }
         }
     }
 }

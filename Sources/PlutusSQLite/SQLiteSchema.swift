@@ -50,8 +50,9 @@ package enum SQLiteSchema {
         return migrator
     }
 
-    /// Sign-in: four roles, sessions kept as hashes of their tokens, and the one-time states
-    /// of sign-ins under way (kept here, so a sign-in may start and end on different servers).
+    /// Sign-in: four roles, sessions kept as hashes of their tokens, the one-time states of
+    /// sign-ins under way (kept here, so a sign-in may start and end on different servers),
+    /// invitations and the audit log.
     static let v12Checks = [
         CheckRewrite(
             table: "memberships", old: "CHECK (role IN ('owner', 'member'))",
@@ -75,8 +76,32 @@ package enum SQLiteSchema {
             nonce TEXT NOT NULL,
             verifier TEXT NOT NULL,
             return_to TEXT,
-            expires_at INTEGER NOT NULL
+            expires_at INTEGER NOT NULL,
+            invitation_hash TEXT
         ) STRICT;
+
+        CREATE TABLE invitations (
+            token_hash TEXT PRIMARY KEY,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            email TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
+            invited_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            accepted_at INTEGER
+        ) STRICT;
+        CREATE INDEX invitations_org ON invitations(org_id, created_at);
+
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            org_id TEXT NOT NULL REFERENCES organizations(id),
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            request_id TEXT
+        ) STRICT;
+        CREATE INDEX audit_log_org ON audit_log(org_id, seq);
         """
 
     /// One CHECK constraint's text in a table's `CREATE TABLE`, and the equivalent text it

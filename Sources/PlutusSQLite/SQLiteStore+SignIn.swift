@@ -46,16 +46,22 @@ extension SQLiteStore {
     {
         let email = try StoreValidation.email(email).lowercased()
         return try await writeTransaction { db in
-            _ = try Self.requireOrganization(db, organizationID)
-            try MemberRules.check(try Self.members(db, organizationID), email: email, becoming: role)
-            let userID = try Self.user(db, email: email, name: name, at: time)
-            try db.execute(
-                sql: """
-                    INSERT INTO memberships(org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(org_id, user_id) DO UPDATE SET role = excluded.role
-                    """, arguments: [organizationID.rawValue, userID.rawValue, role.rawValue, time.millis])
-            return try Self.members(db, organizationID).first { $0.userID == userID }!
+            try Self.setMember(db, organizationID, email: email, name: name, role: role, at: time)
         }
+    }
+
+    static func setMember(
+        _ db: Database, _ organizationID: OrganizationID, email: String, name: String?, role: MemberRole, at time: Timestamp
+    ) throws -> Member {
+        _ = try Self.requireOrganization(db, organizationID)
+        try MemberRules.check(try Self.members(db, organizationID), email: email, becoming: role)
+        let userID = try Self.user(db, email: email, name: name, at: time)
+        try db.execute(
+            sql: """
+                INSERT INTO memberships(org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(org_id, user_id) DO UPDATE SET role = excluded.role
+                """, arguments: [organizationID.rawValue, userID.rawValue, role.rawValue, time.millis])
+        return try Self.members(db, organizationID).first { $0.userID == userID }!
     }
 
     public func removeMember(_ organizationID: OrganizationID, email: String, at time: Timestamp) async throws {
@@ -166,8 +172,13 @@ extension SQLiteStore {
     public func saveSignInState(_ state: SignInState) async throws {
         try await writeTransaction { db in
             try db.execute(
-                sql: "INSERT INTO sign_in_states(state_hash, nonce, verifier, return_to, expires_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [state.stateHash, state.nonce, state.verifier, state.returnTo, state.expiresAt.millis])
+                sql: """
+                    INSERT INTO sign_in_states(state_hash, nonce, verifier, return_to, expires_at, invitation_hash)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    state.stateHash, state.nonce, state.verifier, state.returnTo, state.expiresAt.millis, state.invitationHash,
+                ])
         }
     }
 
@@ -175,13 +186,114 @@ extension SQLiteStore {
         try await writeTransaction { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT nonce, verifier, return_to, expires_at FROM sign_in_states WHERE state_hash = ?",
+                    db,
+                    sql:
+                        "SELECT nonce, verifier, return_to, expires_at, invitation_hash FROM sign_in_states WHERE state_hash = ?",
                     arguments: [stateHash])
             else { return nil }
             try db.execute(sql: "DELETE FROM sign_in_states WHERE state_hash = ?", arguments: [stateHash])
             let state = SignInState(
-                stateHash: stateHash, nonce: row[0], verifier: row[1], returnTo: row[2], expiresAt: Timestamp(rawValue: row[3]))
+                stateHash: stateHash, nonce: row[0], verifier: row[1], returnTo: row[2], expiresAt: Timestamp(rawValue: row[3]),
+                invitationHash: row[4])
             return time < state.expiresAt ? state : nil
+        }
+    }
+
+    // MARK: invitations and the audit log
+
+    public func createInvitation(_ invitation: Invitation) async throws {
+        let email = try StoreValidation.email(invitation.email).lowercased()
+        try await writeTransaction { db in
+            _ = try Self.requireOrganization(db, invitation.organizationID)
+            if try Self.members(db, invitation.organizationID).contains(where: { $0.email.lowercased() == email }) {
+                throw StoreError.alreadyMember(email)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO invitations(token_hash, org_id, email, role, invited_by, created_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    invitation.tokenHash, invitation.organizationID.rawValue, email, invitation.role.rawValue,
+                    invitation.invitedBy, invitation.createdAt.millis, invitation.expiresAt.millis,
+                ])
+        }
+    }
+
+    public func invitation(tokenHash: String) async throws -> Invitation? {
+        try await read { db in try Self.invitation(db, tokenHash) }
+    }
+
+    static let invitationColumns = "token_hash, org_id, email, role, invited_by, created_at, expires_at, accepted_at"
+
+    static func invitation(_ row: Row) throws -> Invitation {
+        Invitation(
+            tokenHash: row[0], organizationID: OrganizationID(rawValue: row[1]), email: row[2],
+            role: try StoreError.decode(row[3], column: "invitations.role"), invitedBy: row[4],
+            createdAt: Timestamp(rawValue: row[5]), expiresAt: Timestamp(rawValue: row[6]),
+            acceptedAt: (row[7] as Int64?).map { Timestamp(rawValue: $0) })
+    }
+
+    static func invitation(_ db: Database, _ tokenHash: String) throws -> Invitation? {
+        try Row.fetchOne(
+            db, sql: "SELECT \(invitationColumns) FROM invitations WHERE token_hash = ?", arguments: [tokenHash]
+        ).map(invitation)
+    }
+
+    public func pendingInvitations(_ organizationID: OrganizationID, at time: Timestamp) async throws -> [Invitation] {
+        try await read { db in
+            _ = try Self.requireOrganization(db, organizationID)
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.invitationColumns) FROM invitations
+                    WHERE org_id = ? AND accepted_at IS NULL AND expires_at > ? ORDER BY created_at DESC, token_hash
+                    """, arguments: [organizationID.rawValue, time.millis]
+            ).map(Self.invitation)
+        }
+    }
+
+    public func acceptInvitation(tokenHash: String, email: String, name: String?, at time: Timestamp) async throws -> Member {
+        try await writeTransaction { db in
+            let found = try Self.invitation(db, tokenHash)
+            if let refusal = InvitationRules.refusal(found, email: email, at: time) {
+                throw StoreError.invitationRefused(refusal)
+            }
+            let invitation = found!
+            try db.execute(
+                sql: "UPDATE invitations SET accepted_at = ? WHERE token_hash = ?", arguments: [time.millis, tokenHash])
+            return try Self.setMember(
+                db, invitation.organizationID, email: invitation.email.lowercased(), name: name, role: invitation.role, at: time)
+        }
+    }
+
+    public func recordAudit(_ entry: AuditEntry) async throws {
+        try await writeTransaction { db in
+            try db.execute(
+                sql: "INSERT INTO audit_log(org_id, at, actor, action, detail, request_id) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    entry.organizationID.rawValue, entry.at.millis, entry.actor, entry.action.rawValue, entry.detail,
+                    entry.requestID,
+                ])
+        }
+    }
+
+    public func auditLog(_ organizationID: OrganizationID, before: Int64?, limit: Int) async throws -> [AuditRecord] {
+        try await read { db in
+            _ = try Self.requireOrganization(db, organizationID)
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT seq, at, actor, action, detail, request_id FROM audit_log
+                    WHERE org_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+                    """, arguments: [organizationID.rawValue, before ?? Int64.max, limit]
+            ).map { row in
+                AuditRecord(
+                    sequence: row[0],
+                    entry: AuditEntry(
+                        organizationID: organizationID, at: Timestamp(rawValue: row[1]), actor: row[2],
+                        action: try StoreError.decode(row[3], column: "audit_log.action"), detail: row[4], requestID: row[5]))
+            }
         }
     }
 }

@@ -83,6 +83,8 @@ public struct APIError: HTTPResponseError, Sendable {
         case .reservationClosed(_, let status): APIError(.conflict, error.description, code: "reservation_\(status)")
         case .memberNotFound: APIError(.notFound, error.description, code: "member_not_found")
         case .lastOwner: APIError(.conflict, error.description, code: "last_owner")
+        case .alreadyMember: APIError(.conflict, error.description, code: "already_member")
+        case .invitationRefused: APIError(.gone, error.description, code: "invitation_refused")
         case .schemaTooNew, .unknownStoredValue, .backend: nil
         }
     }

@@ -7,7 +7,9 @@ import PlutusStore
 /// time. With no token configured every admin path answers 404.
 struct AdminController<Store: BillingStore>: Sendable {
     let store: Store
-    let adminToken: String?
+    let configuration: ServerConfiguration
+    var adminToken: String? { configuration.adminToken }
+    var audit: AuditTrail<Store> { AuditTrail(store: store) }
 
     func register(on router: Router<PlutusRequestContext>) {
         let admin = router.group("/v1/admin").add(middleware: AdminGate(token: adminToken))
@@ -20,6 +22,10 @@ struct AdminController<Store: BillingStore>: Sendable {
         admin.post("budgets", use: createBudget)
         admin.get("budgets", use: listBudgets)
         admin.post("budgets/{id}/disable", use: disableBudget)
+        admin.get("members", use: listMembers)
+        admin.post("members", use: addMember)
+        admin.post("members/remove", use: removeMember)
+        admin.post("invitations", use: invite)
         admin.get("**") { request, _ -> Response in throw Self.noRoute(request) }
         admin.post("**") { request, _ -> Response in throw Self.noRoute(request) }
     }
@@ -75,6 +81,8 @@ struct AdminController<Store: BillingStore>: Sendable {
         let org = try await organization(body)
         let now = Timestamp.now()
         let budget = try await store.createBudget(BudgetRequest(organizationID: org.id, input), at: now)
+        await audit.record(
+            org.id, actor: AuditTrail<Store>.operatorActor, .budgetChanged, "created \(budget.id.rawValue)", context: context)
         let standing = try await store.budgets(org.id, at: now, includingDisabled: false).first { $0.budget.id == budget.id }
         var out = JSONObjectWriter(capacity: 512)
         BudgetJSON.write(
@@ -118,6 +126,7 @@ struct AdminController<Store: BillingStore>: Sendable {
         let org = try await organization(body)
         let now = Timestamp.now()
         let budget = try await store.disableBudget(org.id, BudgetID(rawValue: text), at: now)
+        await audit.record(org.id, actor: AuditTrail<Store>.operatorActor, .budgetChanged, "disabled \(text)", context: context)
         var out = JSONObjectWriter(capacity: 512)
         BudgetJSON.write(
             BudgetStanding(budget: budget, spent: .zero, held: .zero, periodStart: budget.period.start(at: now), resetsAt: nil),
@@ -274,6 +283,10 @@ struct AdminController<Store: BillingStore>: Sendable {
         let org = try await organization(body)
         let name = try Self.string(body, "name", required: false)
         let created = try await store.createAPIKey(org.id, name: name)
+        await audit.record(
+            org.id, actor: AuditTrail<Store>.operatorActor, .keyCreated,
+            "\(created.info.name ?? "(unnamed)") \(created.info.prefix)…",
+            context: context)
         return JSONResponse.make(
             .created,
             .object([
@@ -291,6 +304,7 @@ struct AdminController<Store: BillingStore>: Sendable {
         guard try await store.revokeAPIKey(org.id, keyID: APIKeyID(rawValue: keyID)) else {
             throw APIError(.notFound, "unknown or already revoked key", code: "unknown_key")
         }
+        await audit.record(org.id, actor: AuditTrail<Store>.operatorActor, .keyRevoked, keyID, context: context)
         return JSONResponse.make(.ok, .object([("revoked", .bool(true)), ("key_id", .string(keyID))]))
     }
 }

@@ -33,7 +33,10 @@ let allowedMethods: [String: [String]] = [
     "/gateway/openai/v1/chat/completions": ["POST"], "/gateway/openai/v1/responses": ["POST"],
     "/gateway/openai/v1/embeddings": ["POST"], "/gateway/openai/v1/models": ["GET"],
     "/gateway/anthropic/v1/messages": ["POST"], "/gateway/anthropic/v1/messages/count_tokens": ["POST"],
-    "/auth/login": ["GET"], "/auth/callback": ["GET"], "/auth/logout": ["POST"],
+    "/auth/login": ["GET"], "/auth/callback": ["GET"], "/auth/logout": ["POST"], "/auth/invitation": ["GET"],
+    "/members": ["GET"], "/members/invite": ["POST"], "/members/role": ["POST"], "/members/remove": ["POST"],
+    "/audit": ["GET"], "/v1/admin/members": ["GET", "POST"], "/v1/admin/members/remove": ["POST"],
+    "/v1/admin/invitations": ["POST"],
 ]
 
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {
@@ -60,10 +63,11 @@ func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -
     usage.register(on: router)
     ReservationController(usage: usage).register(on: router)
     GatewayController(usage: usage, logger: Logger(label: "plutus.gateway")).register(on: router)
-    AdminController(store: store, adminToken: configuration.adminToken).register(on: router)
+    AdminController(store: store, configuration: configuration).register(on: router)
     StripeWebhookController(store: store, configuration: configuration, metrics: metrics).register(on: router)
     BillingController(store: store, configuration: configuration).register(on: router)
     DashboardController(store: store, configuration: configuration).register(on: router)
     AuthController(store: store, configuration: configuration).register(on: router)
+    TeamController(store: store, configuration: configuration).register(on: router)
     return router
 }

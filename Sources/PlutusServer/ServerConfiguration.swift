@@ -33,6 +33,8 @@ public struct ServerConfiguration: Sendable {
     public var gateway: GatewayConfiguration
     /// Customer sign-in with an OpenID provider; `nil` keeps the dashboard to the operator.
     public var signIn: SignInConfiguration?
+    /// Sends invitations; `nil` when no SMTP server is configured.
+    public var mailer: Mailer?
 
     public static let topUpRangeDefault = MicroDollars.dollars(1)!...MicroDollars.dollars(10_000)!
 
@@ -45,8 +47,9 @@ public struct ServerConfiguration: Sendable {
         stripeWebhookToleranceSeconds: Int64 = StripeSignature.toleranceSecondsDefault, stripe: StripeSettings = StripeSettings(),
         stripeAPI: StripeAPIConfiguration? = nil, csrfSecret: [UInt8]? = nil,
         topUpRange: ClosedRange<MicroDollars> = topUpRangeDefault, strictEvents: Bool = false,
-        gateway: GatewayConfiguration = GatewayConfiguration(), signIn: SignInConfiguration? = nil
+        gateway: GatewayConfiguration = GatewayConfiguration(), signIn: SignInConfiguration? = nil, mailer: Mailer? = nil
     ) {
+        self.mailer = mailer
         self.strictEvents = strictEvents
         self.gateway = gateway
         self.signIn = signIn

@@ -102,6 +102,20 @@ public protocol BillingStore: Sendable {
     /// The sign-in under this state hash, removed as it is read, so it is used once; `nil`
     /// when unknown, used or expired at `time`.
     func takeSignInState(stateHash: String, at time: Timestamp) async throws -> SignInState?
+    /// Keeps an invitation for `email` to join with `role`; refused (`alreadyMember`) when
+    /// they belong to the organization already.
+    func createInvitation(_ invitation: Invitation) async throws
+    /// The invitation under this token hash, used or not.
+    func invitation(tokenHash: String) async throws -> Invitation?
+    /// The organization's invitations not yet accepted, newest first.
+    func pendingInvitations(_ organizationID: OrganizationID, at time: Timestamp) async throws -> [Invitation]
+    /// Makes `email` a member by the invitation under this hash, once, in one transaction
+    /// (`InvitationRules`); the refusal is `StoreError.invitationRefused`.
+    func acceptInvitation(tokenHash: String, email: String, name: String?, at time: Timestamp) async throws -> Member
+    /// Appends a line to the organization's audit log.
+    func recordAudit(_ entry: AuditEntry) async throws
+    /// The organization's audit log, newest first, `limit` lines before `before` (a sequence).
+    func auditLog(_ organizationID: OrganizationID, before: Int64?, limit: Int) async throws -> [AuditRecord]
 
     /// The balance, with what holds active at `time` set aside (expired ones never count,
     /// swept or not).

@@ -103,3 +103,28 @@ public enum RecordJSON {
         ])
     }
 }
+
+extension RecordJSON {
+    public static func member(_ member: Member) -> JSONValue {
+        .object([
+            ("email", .string(member.email)), ("name", .optionalString(member.name)), ("role", .string(member.role.rawValue)),
+            ("since", .string(member.since.iso8601Seconds)),
+        ])
+    }
+
+    public static func invitation(_ invitation: Invitation) -> JSONValue {
+        .object([
+            ("email", .string(invitation.email)), ("role", .string(invitation.role.rawValue)),
+            ("invited_by", .string(invitation.invitedBy)), ("created_at", .string(invitation.createdAt.iso8601Seconds)),
+            ("expires_at", .string(invitation.expiresAt.iso8601Seconds)),
+        ])
+    }
+
+    public static func audit(_ record: AuditRecord) -> JSONValue {
+        .object([
+            ("seq", .number(String(record.sequence))), ("time", .string(record.entry.at.iso8601Seconds)),
+            ("actor", .string(record.entry.actor)), ("action", .string(record.entry.action.rawValue)),
+            ("detail", .string(record.entry.detail)), ("request_id", .optionalString(record.entry.requestID)),
+        ])
+    }
+}

@@ -66,13 +66,19 @@ public struct SignInState: Sendable, Equatable {
     /// A path on this server to go to afterwards.
     public var returnTo: String?
     public var expiresAt: Timestamp
+    /// The hash of the invitation this sign-in accepts, if it began at an invitation's link.
+    public var invitationHash: String?
 
-    public init(stateHash: String, nonce: String, verifier: String, returnTo: String?, expiresAt: Timestamp) {
+    public init(
+        stateHash: String, nonce: String, verifier: String, returnTo: String?, expiresAt: Timestamp,
+        invitationHash: String? = nil
+    ) {
         self.stateHash = stateHash
         self.nonce = nonce
         self.verifier = verifier
         self.returnTo = returnTo
         self.expiresAt = expiresAt
+        self.invitationHash = invitationHash
     }
 }
 
@@ -89,5 +95,101 @@ public enum MemberRules {
         if current.role == .owner, role != .owner, owners.count == 1 {
             throw StoreError.lastOwner(email)
         }
+    }
+}
+
+/// An invitation to join an organization, kept under the hash of the token its link carries.
+public struct Invitation: Sendable, Equatable {
+    public var tokenHash: String
+    public var organizationID: OrganizationID
+    public var email: String
+    public var role: MemberRole
+    public var invitedBy: String
+    public var createdAt: Timestamp
+    public var expiresAt: Timestamp
+    public var acceptedAt: Timestamp?
+
+    public init(
+        tokenHash: String, organizationID: OrganizationID, email: String, role: MemberRole, invitedBy: String,
+        createdAt: Timestamp, expiresAt: Timestamp, acceptedAt: Timestamp?
+    ) {
+        self.tokenHash = tokenHash
+        self.organizationID = organizationID
+        self.email = email
+        self.role = role
+        self.invitedBy = invitedBy
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.acceptedAt = acceptedAt
+    }
+}
+
+/// The rules of invitations, written once for both stores.
+public enum InvitationRules {
+    /// How long an invitation's link works.
+    public static let lifetimeSeconds: Int64 = 7 * 86_400
+
+    /// Why `invitation` cannot make `email` a member at `time`; `nil` when it can.
+    public static func refusal(_ invitation: Invitation?, email: String, at time: Timestamp) -> String? {
+        guard let invitation else { return "this invitation link is not known; ask for a new one" }
+        if invitation.acceptedAt != nil { return "this invitation was used already; sign in instead" }
+        if time >= invitation.expiresAt { return "this invitation has expired; ask for a new one" }
+        if invitation.email.lowercased() != email.lowercased() {
+            return "this invitation is for \(invitation.email), but you signed in as \(email); sign in with that address"
+        }
+        return nil
+    }
+}
+
+/// What the audit log records.
+public enum AuditAction: String, Sendable, CaseIterable {
+    case signIn = "sign_in"
+    case keyCreated = "key_created"
+    case keyRevoked = "key_revoked"
+    case topUpStarted = "top_up_started"
+    case planChangeStarted = "plan_change_started"
+    case budgetChanged = "budget_changed"
+    case memberAdded = "member_added"
+    case roleChanged = "role_changed"
+    case memberRemoved = "member_removed"
+    case invitationSent = "invitation_sent"
+    case invitationAccepted = "invitation_accepted"
+}
+
+/// One line of an organization's audit log: who did what, when, in which request.
+public struct AuditEntry: Sendable, Equatable {
+    public var organizationID: OrganizationID
+    public var at: Timestamp
+    /// The person's email, `operator` (the admin token) or `cli`.
+    public var actor: String
+    public var action: AuditAction
+    /// What it was done to, in a few words (`key ci-agent`, `ada@acme.example → admin`).
+    public var detail: String
+    public var requestID: String?
+
+    public init(
+        organizationID: OrganizationID, at: Timestamp, actor: String, action: AuditAction, detail: String,
+        requestID: String?
+    ) {
+        self.organizationID = organizationID
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.detail = String(detail.prefix(Self.detailCharactersMax))
+        self.requestID = requestID
+    }
+
+    /// A detail is cut to this many characters.
+    public static let detailCharactersMax = 300
+}
+
+/// An audit line as stored, with its place in the log.
+public struct AuditRecord: Sendable, Equatable {
+    public var sequence: Int64
+    public var entry: AuditEntry
+
+    public init(sequence: Int64, entry: AuditEntry) {
+        self.sequence = sequence
+        self.entry = entry
     }
 }

@@ -27,6 +27,10 @@ public enum StoreError: Error, Equatable, Sendable {
     case memberNotFound(String)
     /// The change would leave the organization without an owner.
     case lastOwner(String)
+    /// The person belongs to the organization already.
+    case alreadyMember(String)
+    /// An invitation cannot be used, and why (`InvitationRules`).
+    case invitationRefused(String)
     case backend(String)
 }
 
@@ -61,6 +65,8 @@ extension StoreError: CustomStringConvertible {
         case .reservationClosed(let id, let status): "reservation \(id) is \(status)"
         case .memberNotFound(let email): "\(email) is not a member of this organization"
         case .lastOwner(let email): "\(email) is the organization's only owner; make someone else an owner first"
+        case .alreadyMember(let email): "\(email) is already a member of this organization"
+        case .invitationRefused(let reason): reason
         case .backend: "internal storage error"
         }
     }

@@ -104,4 +104,85 @@ extension StoreConformance {
         }
         #expect(taken == 1)
     }
+
+    /// An invitation makes its person a member once, before it expires, and no one else.
+    public static func invitationsAreAcceptedOnceByTheirPerson(_ store: some BillingStore) async throws {
+        let acme = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: "owner@acme.example").id
+        func invitation(_ hash: String, _ email: String, expiresIn: Int64 = InvitationRules.lifetimeSeconds) -> Invitation {
+            Invitation(
+                tokenHash: hash, organizationID: acme, email: email, role: .admin, invitedBy: "owner@acme.example",
+                createdAt: now, expiresAt: now.adding(seconds: expiresIn), acceptedAt: nil)
+        }
+        try await store.createInvitation(invitation("inv-1", "Ada@acme.example"))
+        let pending = try await store.pendingInvitations(acme, at: now)
+        #expect(pending.map(\.email) == ["ada@acme.example"] && pending.map(\.role) == [.admin])
+        await #expect(throws: StoreError.alreadyMember("owner@acme.example")) {
+            try await store.createInvitation(invitation("inv-0", "OWNER@acme.example"))
+        }
+        await #expect(
+            throws: StoreError.invitationRefused(
+                "this invitation is for ada@acme.example, but you signed in as eve@acme.example; sign in with that address")
+        ) {
+            _ = try await store.acceptInvitation(tokenHash: "inv-1", email: "eve@acme.example", name: nil, at: now)
+        }
+        // Eight acceptances at once: one makes Ada a member, the others find it used.
+        let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    do {
+                        _ = try await store.acceptInvitation(tokenHash: "inv-1", email: "ada@ACME.example", name: "Ada", at: now)
+                        return 1
+                    } catch StoreError.invitationRefused {
+                        return 0
+                    }
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(accepted == 1)
+        #expect(try await store.members(acme).first { $0.email == "ada@acme.example" }?.role == .admin)
+        #expect(try await store.invitation(tokenHash: "inv-1")?.acceptedAt == now)
+        #expect(try await store.pendingInvitations(acme, at: now).isEmpty)
+        await #expect(throws: StoreError.invitationRefused("this invitation was used already; sign in instead")) {
+            _ = try await store.acceptInvitation(tokenHash: "inv-1", email: "ada@acme.example", name: nil, at: now)
+        }
+        try await store.createInvitation(invitation("inv-2", "late@acme.example", expiresIn: 60))
+        #expect(try await store.pendingInvitations(acme, at: now.adding(seconds: 60)).isEmpty)
+        await #expect(throws: StoreError.invitationRefused("this invitation has expired; ask for a new one")) {
+            _ = try await store.acceptInvitation(
+                tokenHash: "inv-2", email: "late@acme.example", name: nil, at: now.adding(seconds: 60))
+        }
+        await #expect(throws: StoreError.invitationRefused("this invitation link is not known; ask for a new one")) {
+            _ = try await store.acceptInvitation(tokenHash: "inv-unknown", email: "ada@acme.example", name: nil, at: now)
+        }
+        #expect(try await store.members(acme).count == 2)
+    }
+
+    /// The audit log keeps each organization's lines, newest first, a page at a time.
+    public static func theAuditLogKeepsWhoDidWhat(_ store: some BillingStore) async throws {
+        let acme = try await store.createOrganization(name: "Acme", plan: .pro, ownerEmail: nil).id
+        let other = try await store.createOrganization(name: "Other", plan: .pro, ownerEmail: nil).id
+        let actions: [AuditAction] = [.signIn, .keyCreated, .roleChanged, .keyRevoked]
+        for (index, action) in actions.enumerated() {
+            try await store.recordAudit(
+                AuditEntry(
+                    organizationID: acme, at: now.adding(seconds: Int64(index)), actor: "ada@acme.example", action: action,
+                    detail: "step \(index)", requestID: "req-\(index)"))
+        }
+        try await store.recordAudit(
+            AuditEntry(
+                organizationID: other, at: now, actor: "operator", action: .memberAdded,
+                detail: String(repeating: "x", count: 1_000), requestID: nil))
+        let newest = try await store.auditLog(acme, before: nil, limit: 3)
+        #expect(newest.map(\.entry.action) == [.keyRevoked, .roleChanged, .keyCreated])
+        #expect(
+            newest[0].entry.detail == "step 3" && newest[0].entry.requestID == "req-3"
+                && newest[0].entry.at == now.adding(seconds: 3))
+        let older = try await store.auditLog(acme, before: newest[2].sequence, limit: 3)
+        #expect(older.map(\.entry.action) == [.signIn] && older[0].entry.actor == "ada@acme.example")
+        let theirs = try await store.auditLog(other, before: nil, limit: 10)
+        #expect(
+            theirs.count == 1 && theirs[0].entry.detail.count == AuditEntry.detailCharactersMax
+                && theirs[0].entry.requestID == nil)
+    }
 }

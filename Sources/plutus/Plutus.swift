@@ -13,7 +13,8 @@ struct Plutus: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, OrgCommand.self, WorkspaceCommand.self, TopUpCommand.self, GrantCommand.self,
             AdjustCommand.self, MeterCommand.self, HoldCommand.self, SettleCommand.self, ReleaseCommand.self,
-            HoldsCommand.self, BudgetCommand.self, ConfigCommand.self, StatusCommand.self, BalanceCommand.self,
+            HoldsCommand.self, BudgetCommand.self, MembersCommand.self, ConfigCommand.self, StatusCommand.self,
+            BalanceCommand.self,
             EventsCommand.self,
             LedgerCommand.self, KeysCommand.self, PricingCommand.self, VerifyCommand.self, DemoCommand.self, ServeCommand.self,
             ReportCommand.self,

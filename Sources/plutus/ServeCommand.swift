@@ -71,7 +71,8 @@ struct ServeCommand: AsyncParsableCommand {
             stripe: StripeEnvironment.settings,
             stripeAPI: (try? StripeEnvironment.client())?.configuration, topUpRange: topUpMin...topUpMax,
             strictEvents: config.bool("ingest.strict_events") ?? false, gateway: Self.gateway(config),
-            signIn: try Self.signIn(config, baseURL: environment["PLUTUS_BASE_URL"] ?? config.string("auth.base_url")))
+            signIn: try Self.signIn(config, baseURL: environment["PLUTUS_BASE_URL"] ?? config.string("auth.base_url")),
+            mailer: try Mailers.fromSettings())
         if demo && database.postgresURL != nil {
             throw CLIFailure.usage("--demo serves the embedded SQLite store; drop --database-url")
         }

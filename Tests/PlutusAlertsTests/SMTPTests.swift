@@ -1,6 +1,7 @@
 import Foundation
 import PlutusAlerts
 import PlutusCore
+import PlutusStoreTesting
 import Testing
 
 /// Email through a real SMTP server (aiosmtpd) on 127.0.0.1: plaintext, STARTTLS and

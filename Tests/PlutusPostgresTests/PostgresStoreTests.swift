@@ -119,6 +119,10 @@ struct PostgresConformanceTests {
         try await withFreshStore(StoreConformance.sessionsExpireAndAreRevoked)
     }
     @Test func signInStatesAreUsedOnce() async throws { try await withFreshStore(StoreConformance.signInStatesAreUsedOnce) }
+    @Test func invitationsAreAcceptedOnceByTheirPerson() async throws {
+        try await withFreshStore(StoreConformance.invitationsAreAcceptedOnceByTheirPerson)
+    }
+    @Test func theAuditLogKeepsWhoDidWhat() async throws { try await withFreshStore(StoreConformance.theAuditLogKeepsWhoDidWhat) }
     @Test func hardBudgetsRefuseSpendAndHoldsPastTheirLimit() async throws {
         try await withFreshStore(StoreConformance.hardBudgetsRefuseSpendAndHoldsPastTheirLimit)
     }

@@ -68,6 +68,10 @@ struct SQLiteConformanceTests {
         try await StoreConformance.sessionsExpireAndAreRevoked(makeStore())
     }
     @Test func signInStatesAreUsedOnce() async throws { try await StoreConformance.signInStatesAreUsedOnce(makeStore()) }
+    @Test func invitationsAreAcceptedOnceByTheirPerson() async throws {
+        try await StoreConformance.invitationsAreAcceptedOnceByTheirPerson(makeStore())
+    }
+    @Test func theAuditLogKeepsWhoDidWhat() async throws { try await StoreConformance.theAuditLogKeepsWhoDidWhat(makeStore()) }
     @Test func refusedEventsCreateNoWorkspace() async throws {
         try await StoreConformance.refusedEventsCreateNoWorkspace(makeStore())
     }

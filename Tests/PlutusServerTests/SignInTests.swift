@@ -5,60 +5,6 @@ import PlutusStore
 import PlutusStoreTesting
 import Testing
 
-/// `oidc-provider-mock` (PyPI), a real OpenID provider, on a loopback port for one test.
-struct OpenIDProviderMock: Sendable {
-    let port: Int
-    var issuer: String { "http://127.0.0.1:\(port)" }
-
-    static var executable: String? {
-        SDKPython.path.map {
-            URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("oidc-provider-mock").path
-        }
-    }
-
-    static func with(_ body: @Sendable (OpenIDProviderMock) async throws -> Void) async throws {
-        let program = try #require(executable, "needs oidc-provider-mock in the test Python's environment")
-        let port = try LoopbackClient.freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = ["--port", String(port), "--require-nonce", "true"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // SIGKILL: a test process may ignore SIGTERM, and its children inherit that.
-        defer {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        let provider = OpenIDProviderMock(port: port)
-        var ready = false
-        for _ in 0..<150 where !ready {
-            ready = (try? await LoopbackClient.send(port: port, "GET", "/.well-known/openid-configuration"))?.status == 200
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        try #require(ready, "oidc-provider-mock did not start on port \(port)")
-        try await body(provider)
-    }
-
-    /// Declares the person `sub` with these ID token claims.
-    func person(_ sub: String, email: String, verified: Bool? = true, name: String? = nil) async throws {
-        var claims: [(String, JSONValue)] = [("email", .string(email))]
-        if let verified { claims.append(("email_verified", .bool(verified))) }
-        if let name { claims.append(("name", .string(name))) }
-        let answer = try await LoopbackClient.json(port: port, "PUT", "/users/\(sub)", JSONValue.object(claims).serialized())
-        try #require(answer.status == 204, "the provider did not take the user: \(answer.text)")
-    }
-
-    /// Submits the provider's authorization form at `location` as `sub`; returns its answer
-    /// (a redirect back to the application's callback).
-    func authorize(_ location: String, as sub: String) async throws -> HTTPResult {
-        try #require(location.hasPrefix(issuer + "/"), "sign-in went to \(location), not to the provider")
-        return try await LoopbackClient.send(
-            port: port, "POST", String(location.dropFirst(issuer.count)),
-            headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("sub=\(sub)".utf8))
-    }
-}
-
 /// A browser's cookie jar against one Plutus, enough for the sign-in flow.
 struct Browser: Sendable {
     let port: Int
@@ -99,8 +45,8 @@ struct Browser: Sendable {
     }
 
     /// Signs in as `sub` through the provider; returns the callback's answer.
-    mutating func signIn(_ provider: OpenIDProviderMock, as sub: String) async throws -> HTTPResult {
-        let start = try await get("/auth/login")
+    mutating func signIn(_ provider: OpenIDProviderMock, as sub: String, invitation: String? = nil) async throws -> HTTPResult {
+        let start = try await get("/auth/login" + (invitation.map { "?invitation=\($0)" } ?? ""))
         try #require(start.status == 303, "sign-in did not start: \(start.status) \(start.text)")
         let back = try await provider.authorize(try #require(start.header("location")), as: sub)
         try #require(back.status == 302, "the provider did not send the browser back: \(back.status) \(back.text)")
@@ -129,13 +75,13 @@ struct SignInTests {
 
     /// A Plutus whose base URL is its own loopback address, signing in with `provider`.
     static func withServer(
-        _ provider: OpenIDProviderMock, rules: SignInRules = SignInRules(), provision: String? = nil,
+        _ provider: OpenIDProviderMock, rules: SignInRules = SignInRules(), provision: String? = nil, mailer: Mailer? = nil,
         databasePath: String? = nil, _ body: @Sendable (TestServer) async throws -> Void
     ) async throws {
         let port = try LoopbackClient.freePort()
         try await TestServer.with(
             port: port, baseURL: "http://127.0.0.1:\(port)", signIn: signIn(provider.issuer, rules: rules, provision: provision),
-            databasePath: databasePath, body)
+            mailer: mailer, databasePath: databasePath, body)
     }
 
     @Test func aMemberSignsInSeesOnlyTheirOrganizationAndSignsOut() async throws {

@@ -18,7 +18,7 @@ struct TestServer: Sendable {
         busyTimeoutSeconds: Double = SQLiteStore.busyTimeoutSecondsDefault,
         policy: MeteringPolicy = .standard, webhookSecrets: [String] = ["whsec_test_current", "whsec_test_previous"],
         strictEvents: Bool = false, gateway: GatewayConfiguration = GatewayConfiguration(), port: Int = 0,
-        baseURL: String? = nil, signIn: SignInConfiguration? = nil, databasePath: String? = nil,
+        baseURL: String? = nil, signIn: SignInConfiguration? = nil, mailer: Mailer? = nil, databasePath: String? = nil,
         _ body: @Sendable (TestServer) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-server-\(UUID().uuidString)")
@@ -27,7 +27,8 @@ struct TestServer: Sendable {
         let configuration = ServerConfiguration(
             host: "127.0.0.1", port: port, adminToken: adminToken, ingestRatePerMinute: rate,
             ingestBurst: rate == 0 ? nil : 2, policy: policy, baseURL: baseURL, stripeWebhookSecrets: webhookSecrets,
-            stripe: StripeSettings(proPriceID: "price_pro"), strictEvents: strictEvents, gateway: gateway, signIn: signIn)
+            stripe: StripeSettings(proPriceID: "price_pro"), strictEvents: strictEvents, gateway: gateway, signIn: signIn,
+            mailer: mailer)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         // The handler `plutus serve` uses; each test stops its server by cancellation, which logs noisily.
         let logger = ServerLogHandler.logger(label: "plutus-test", level: .critical)

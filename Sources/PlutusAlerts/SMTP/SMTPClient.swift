@@ -62,6 +62,16 @@ public struct SMTPClient: Sendable {
     }
 
     /// Sends one message; returns the server's reply to the end of DATA (`250 …`).
+    /// Sends one message to `recipient` alone, not to the configured recipients (an
+    /// invitation, say), through the same server.
+    public func send(to recipient: String, subject: String, body: String, date: Timestamp) async throws(SMTPError) -> SMTPReply {
+        try SMTPMessage.checkAddress(recipient, field: "recipient")
+        var single = configuration
+        single.to = [recipient]
+        return try await SMTPClient(configuration: single).send(
+            subject: subject, body: body, messageID: "\(date.millis).\(UInt32.random(in: 0...UInt32.max))@plutus", date: date)
+    }
+
     public func send(subject: String, body: String, messageID: String, date: Timestamp) async throws(SMTPError) -> SMTPReply {
         let message = try SMTPMessage.render(
             from: configuration.from, to: configuration.to, subject: subject, body: body, date: date, messageID: messageID)

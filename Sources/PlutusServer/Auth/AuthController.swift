@@ -16,6 +16,7 @@ struct AuthController<Store: BillingStore>: Sendable {
     let throttle: SignupThrottle
     var gate: VisitorGate<Store> { VisitorGate(store: store, configuration: configuration) }
     var access: WebAccess { WebAccess(configuration: configuration) }
+    var audit: AuditTrail<Store> { AuditTrail(store: store) }
 
     static var stateCookieName: String { "plutus_sign_in" }
 
@@ -28,6 +29,7 @@ struct AuthController<Store: BillingStore>: Sendable {
 
     func register(on router: Router<PlutusRequestContext>) {
         router.get("/auth/login", use: login)
+        router.get("/auth/invitation", use: invitation)
         router.get("/auth/callback", use: callback)
         router.post("/auth/logout", use: logout)
     }
@@ -57,10 +59,13 @@ struct AuthController<Store: BillingStore>: Sendable {
         let returnTo = request.uri.queryParameters.get("return_to").flatMap {
             $0.hasPrefix("/") && !$0.hasPrefix("//") ? $0 : nil
         }
+        // Begun at an invitation's link: the callback accepts it for the person who signs in.
+        let invitation = request.uri.queryParameters.get("invitation").flatMap { $0.isEmpty ? nil : $0 }
         try await store.saveSignInState(
             SignInState(
                 stateHash: Digest.sha256Hex(Array(state.utf8)), nonce: nonce, verifier: verifier, returnTo: returnTo,
-                expiresAt: Timestamp.now().adding(seconds: SignInConfiguration.stateSeconds)))
+                expiresAt: Timestamp.now().adding(seconds: SignInConfiguration.stateSeconds),
+                invitationHash: invitation.map { Digest.sha256Hex(Array($0.utf8)) }))
         let query = [
             ("response_type", "code"), ("client_id", signIn.clientID), ("redirect_uri", redirectURI),
             ("scope", "openid email profile"), ("state", state), ("nonce", nonce), ("code_challenge", challenge),
@@ -106,9 +111,26 @@ struct AuthController<Store: BillingStore>: Sendable {
             return Self.failure(.forbidden, error.message)
         }
         let email = (claims.email ?? "").lowercased()
-        let address = Self.clientAddress(request, peer: context.peerAddress, trustForwardedFor: signIn.trustForwardedFor)
-        if let refusal = try await admit(email: email, name: claims.name, address: address, signIn: signIn, now: now) {
-            return Self.failure(.forbidden, refusal)
+        if let invitationHash = pending.invitationHash {
+            do {
+                let member = try await store.acceptInvitation(tokenHash: invitationHash, email: email, name: claims.name, at: now)
+                if let invitation = try await store.invitation(tokenHash: invitationHash) {
+                    await audit.record(
+                        invitation.organizationID, actor: email, .invitationAccepted,
+                        "\(email) joined as \(member.role.rawValue), invited by \(invitation.invitedBy)", context: context)
+                }
+            } catch StoreError.invitationRefused(let reason) {
+                return Self.failure(.forbidden, reason)
+            }
+        } else {
+            let address = Self.clientAddress(request, peer: context.peerAddress, trustForwardedFor: signIn.trustForwardedFor)
+            if let refusal = try await admit(email: email, name: claims.name, address: address, signIn: signIn, now: now) {
+                return Self.failure(.forbidden, refusal)
+            }
+        }
+        for membership in try await store.memberships(email: email) {
+            await audit.record(
+                membership.organization.id, actor: email, .signIn, "as \(membership.role.rawValue)", context: context)
         }
         // A new session at every sign-in; the browser's previous one ends.
         if let previous = request.cookies[VisitorGate<Store>.sessionCookieName]?.value, !previous.isEmpty {
@@ -122,6 +144,33 @@ struct AuthController<Store: BillingStore>: Sendable {
         response.headers.append(
             HTTPField(name: .setCookie, value: "\(Self.stateCookieName)=; Path=/auth; HttpOnly; SameSite=Lax; Max-Age=0"))
         return response
+    }
+
+    /// The page an invitation's link opens: who invites whom to what, and the way to sign in
+    /// and accept; a used, expired or unknown link says so.
+    @Sendable func invitation(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        guard configuration.signIn != nil else {
+            return Self.failure(.notFound, "sign-in is not configured on this server")
+        }
+        let token = request.uri.queryParameters.get("token") ?? ""
+        let found = token.isEmpty ? nil : try await store.invitation(tokenHash: Digest.sha256Hex(Array(token.utf8)))
+        let now = Timestamp.now()
+        if let refusal = InvitationRules.refusal(found, email: found?.email ?? "", at: now) {
+            return HTMLPage.response(
+                .gone, title: "Invitation",
+                bodyHTML: "<p>\(HTMLPage.escape(refusal))</p><p><a href=\"/auth/login\">Sign in</a></p>")
+        }
+        let invitation = found!
+        let org = try await store.findOrganization(invitation.organizationID.rawValue)
+        let link = "/auth/login?invitation=" + OpenIDProvider.formEncode(token)
+        return HTMLPage.response(
+            .ok, title: "You're invited",
+            bodyHTML: """
+                <p>\(HTMLPage.escape(invitation.invitedBy)) invites <b>\(HTMLPage.escape(invitation.email))</b> to \
+                <b>\(HTMLPage.escape(org?.name ?? "an organization"))</b> as \(invitation.role.rawValue).</p>
+                <p><a class="button" id="accept" href="\(HTMLPage.escape(link))">Sign in as \(HTMLPage.escape(invitation.email)) to accept →</a></p>
+                <p class="muted">The link works once, until \(invitation.expiresAt.iso8601Seconds).</p>
+                """)
     }
 
     /// Whether `email` may sign in (reference §7.4): a member; else allow-listed, joining the

@@ -23,9 +23,11 @@ struct BillingController<Store: BillingStore>: Sendable {
     func register(on router: Router<PlutusRequestContext>) {
         router.get("/billing", use: page)
         router.post("/billing/checkout/credit") { request, context in
-            try await guarded(request, context, .topUp, creditCheckout)
+            try await guarded(request, context, .topUp, audited: .topUpStarted, creditCheckout)
         }
-        router.post("/billing/checkout/pro") { request, context in try await guarded(request, context, .changePlan, proCheckout) }
+        router.post("/billing/checkout/pro") { request, context in
+            try await guarded(request, context, .changePlan, audited: .planChangeStarted, proCheckout)
+        }
         router.post("/billing/portal") { request, context in try await guarded(request, context, .topUp, portal) }
         router.get("/billing/success") { _, _ in
             HTMLPage.response(
@@ -55,7 +57,7 @@ struct BillingController<Store: BillingStore>: Sendable {
 
     /// Checks sign-in, CSRF and the visitor's role for `action` in the form's organization.
     private func guarded(
-        _ request: Request, _ context: PlutusRequestContext, _ action: MemberAction,
+        _ request: Request, _ context: PlutusRequestContext, _ action: MemberAction, audited: AuditAction? = nil,
         _ handler: (Organization, [String: String], String) async throws -> Response
     ) async throws -> Response {
         let form = FormBody.parse(try await HTTPInput.body(request))
@@ -75,7 +77,15 @@ struct BillingController<Store: BillingStore>: Sendable {
                 .badRequest, "Billing not available", "Stripe is not configured on this server (set STRIPE_SECRET_KEY).")
         }
         do {
-            return try await handler(org, form, origin)
+            let response = try await handler(org, form, origin)
+            if let audited, response.status == .seeOther {
+                let detail =
+                    audited == .topUpStarted
+                    ? "checkout for $\(form["amount"] ?? checkoutAmountDefault.decimalString)" : "Pro checkout"
+                await AuditTrail(store: store).record(
+                    org.id, actor: visitor.email ?? AuditTrail<Store>.operatorActor, audited, detail, context: context)
+            }
+            return response
         } catch let error as StripeAPIError {
             context.logger.error("stripe call failed: \(error)")
             return Self.page(

@@ -269,7 +269,7 @@ struct DashboardController<Store: BillingStore>: Sendable {
 
     /// A form that passed its checks, or the response that refuses it.
     enum FormCheck {
-        case passed(Organization, [String: String])
+        case passed(Organization, [String: String], actor: String)
         case refused(Response)
     }
 
@@ -286,14 +286,14 @@ struct DashboardController<Store: BillingStore>: Sendable {
             return .refused(VisitorGate<Store>.forbidden("you are not a member of \(org.name)"))
         }
         guard role.allows(action) else { return .refused(VisitorGate<Store>.forbidden(action.refusal(role))) }
-        return .passed(org, form)
+        return .passed(org, form, actor: visitor.email ?? AuditTrail<Store>.operatorActor)
     }
 
     @Sendable func createKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        let (org, form): (Organization, [String: String])
+        let (org, form, actor): (Organization, [String: String], String)
         switch try await formOrganization(request, .createKeys) {
         case .refused(let response): return response
-        case .passed(let found, let fields): (org, form) = (found, fields)
+        case .passed(let found, let fields, let who): (org, form, actor) = (found, fields, who)
         }
         let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
         guard name.utf8.count <= Limits.nameBytesMax, !UsageValidation.containsControlCharacter(name) else {
@@ -301,6 +301,8 @@ struct DashboardController<Store: BillingStore>: Sendable {
                 .badRequest, "API keys", "a key name is at most \(Limits.nameBytesMax) bytes without control characters")
         }
         let created = try await store.createAPIKey(org.id, name: name.isEmpty ? nil : name)
+        await AuditTrail(store: store).record(
+            org.id, actor: actor, .keyCreated, "\(created.info.name ?? "(unnamed)") \(created.info.prefix)…", context: context)
         let nonce = HTMLPage.nonce()
         return Self.html(
             .ok, "key-created",
@@ -313,14 +315,15 @@ struct DashboardController<Store: BillingStore>: Sendable {
     }
 
     @Sendable func revokeKey(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        let (org, form): (Organization, [String: String])
+        let (org, form, actor): (Organization, [String: String], String)
         switch try await formOrganization(request, .revokeKeys) {
         case .refused(let response): return response
-        case .passed(let found, let fields): (org, form) = (found, fields)
+        case .passed(let found, let fields, let who): (org, form, actor) = (found, fields, who)
         }
         guard let key = form["key"], try await store.revokeAPIKey(org.id, keyID: APIKeyID(rawValue: key)) else {
             return Self.notice(.notFound, "API keys", "no active key with that id in \(org.name)")
         }
+        await AuditTrail(store: store).record(org.id, actor: actor, .keyRevoked, key, context: context)
         return Response(status: .seeOther, headers: [.location: "/?org=\(Self.percentEncoded(org.id.rawValue))"])
     }
 

@@ -122,6 +122,9 @@ struct DashboardPage {
     let nameBytesMax: Int
     let stripe: StripeBox?
     let statementURL: String
+    let membersURL: String
+    /// For admins and owners.
+    let auditURL: String?
     let allWorkspacesURL: String
     let version: String
     let catalogVersion: String
@@ -279,6 +282,8 @@ struct DashboardPage {
         }
         statementURL = "/report?org=\(DashboardView.percentEncoded(org.id.rawValue))&month=\(facts.now.month.text)&format=html"
         allWorkspacesURL = link(["workspace": nil])
+        membersURL = "/members?org=\(DashboardView.percentEncoded(org.id.rawValue))"
+        auditURL = facts.role.allows(.viewAudit) ? "/audit?org=\(DashboardView.percentEncoded(org.id.rawValue))" : nil
         version = configuration.version
         catalogVersion = facts.catalog.version
         catalogAsOf = facts.catalog.asOf

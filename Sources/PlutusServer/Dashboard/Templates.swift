@@ -94,7 +94,7 @@ enum Templates {
         {{#workspace}}<input type="hidden" name="workspace" value="{{id}}">{{/workspace}}
         <button type="submit">Show</button></form>
         <span class="badge">{{plan}} plan</span>{{#demo}}<span class="badge demo">DEMO DATA</span>{{/demo}}
-        <a href="/pricing">Pricing</a> <a href="{{statementURL}}">Monthly statement</a>
+        <a href="/pricing">Pricing</a> <a href="{{statementURL}}">Monthly statement</a> <a href="{{membersURL}}">Members</a>{{#auditURL}} <a href="{{auditURL}}">Audit log</a>{{/auditURL}}
         {{#person}}<span class="label" id="person">{{email}} · {{role}}</span>
         <form class="inline" method="post" action="/auth/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit">Sign out</button></form>
         <form class="inline" method="post" action="/auth/logout"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="everywhere" value="1"><button type="submit">Sign out everywhere</button></form>{{/person}}
