@@ -57,7 +57,13 @@ public struct ServerConfiguration: Sendable {
         self.topUpRange = topUpRange
         self.stripeAPI = stripeAPI
         var generator = SystemRandomNumberGenerator()
-        self.csrfSecret = csrfSecret ?? (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        // Every server of one deployment must issue the same token, so a form rendered by one
+        // is accepted by another: the key comes from a secret they share (the admin token, else
+        // the OpenID client secret), and is random only for a lone server with neither.
+        let shared = adminToken ?? signIn.flatMap { $0.clientSecret.isEmpty ? nil : $0.clientID + ":" + $0.clientSecret }
+        self.csrfSecret =
+            csrfSecret ?? shared.map { HMACSHA256.code(key: Array($0.utf8), message: Array("plutus-csrf-key-v1".utf8)) }
+            ?? (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         precondition(stripeWebhookToleranceSeconds > 0, "tolerance must be positive")
         self.stripeWebhookSecrets = stripeWebhookSecrets.filter { !$0.isEmpty }
         self.stripeWebhookToleranceSeconds = stripeWebhookToleranceSeconds

@@ -262,6 +262,76 @@ struct ScaleOutTests {
         try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
     }
 
+    /// Behind one address: a sign-in begun on one server ends on another (its state is in the
+    /// database), the session works on all three, and signing out everywhere on one ends it on all.
+    @Test(.enabled(if: OpenIDProviderMock.executable != nil || BrowserTests.inCI, "needs oidc-provider-mock"))
+    func sessionsWorkOnEveryServer() async throws {
+        let cli = CLI()
+        let setup = try await Self.setUp(cli, grant: "10")
+        let added = try cli.run(
+            "members", "add", "--org", setup.org, "--email", "ada@scale.example", "--role", "admin", "--database-url", setup.url)
+        #expect(added.status == 0, "\(added.stderr)")
+        try await OpenIDProviderMock.with { provider in
+            try await provider.person("ada", email: "ada@scale.example")
+            let ports = try (0..<3).map { _ in try ServeTests.freePort() }
+            let base = "http://127.0.0.1:\(ports[0])"
+            let servers = try ports.map { port in
+                try ServeProcess(
+                    port: port, arguments: ["--database-url", setup.url],
+                    environment: [
+                        "PLUTUS_OIDC_ISSUER": provider.issuer, "PLUTUS_OIDC_CLIENT_ID": "plutus-scale",
+                        "PLUTUS_OIDC_CLIENT_SECRET": "scale-secret", "PLUTUS_BASE_URL": base,
+                    ])
+            }
+            defer { for server in servers { server.stop() } }
+            for server in servers { try await CrashSafetyTests.waitUntilUp(server.port) }
+
+            // Begun on the first server, ended on the second.
+            var first = Browser(port: ports[0])
+            let start = try await first.get("/auth/login")
+            let back = try await provider.authorize(try #require(start.header("location")), as: "ada")
+            let callback = String(try #require(back.header("location")).dropFirst(base.count))
+            var second = Browser(port: ports[1])
+            second.cookies = first.cookies
+            let signedIn = try await second.get(callback)
+            #expect(signedIn.status == 303 && second.cookies["plutus_session"] != nil, "\(signedIn.text)")
+
+            // The session, on every server.
+            for port in ports {
+                var browser = Browser(port: port)
+                browser.cookies = second.cookies
+                let page = try await browser.get("/?org=\(setup.org)")
+                #expect(page.status == 200 && page.text.contains("ada@scale.example · admin"), "server on \(port)")
+            }
+            // A second session elsewhere, then sign out everywhere from the third server.
+            var laptop = Browser(port: ports[2])
+            let again = try await laptop.get("/auth/login")
+            let answer = try await provider.authorize(try #require(again.header("location")), as: "ada")
+            let laptopSignedIn = try await laptop.get(String(try #require(answer.header("location")).dropFirst(base.count)))
+            #expect(laptopSignedIn.status == 303)
+            var third = Browser(port: ports[2])
+            third.cookies = second.cookies
+            third.origin = base
+            // The form comes from the first server and is posted to the third: both issue one token.
+            var formPage = Browser(port: ports[0])
+            formPage.cookies = second.cookies
+            let csrf =
+                try await formPage.get("/?org=\(setup.org)").text.components(separatedBy: "name=\"_csrf\" value=\"")
+                .dropFirst().first.map { String($0.prefix(64)) } ?? ""
+            let out = try await third.post("/auth/logout", [("everywhere", "1"), ("_csrf", csrf)])
+            #expect(out.status == 303)
+            for port in ports {
+                var stale = Browser(port: port)
+                stale.cookies = second.cookies
+                #expect(try await stale.get("/").status == 303)
+                var laptopHere = Browser(port: port)
+                laptopHere.cookies = laptop.cookies
+                #expect(try await laptopHere.get("/").status == 303)
+            }
+        }
+        try await PostgresAdmin.dropDatabase(url: try #require(testServerURL), name: setup.name)
+    }
+
     @Test func serveRefusesAnUnmigratedDatabaseUntilAsked() async throws {
         let cli = CLI()
         let name = "plutus_scale_\(UUID().uuidString.prefix(8).lowercased())"

@@ -81,6 +81,14 @@ import _CryptoExtras
         #expect(await Self.refusal(late, keys) == nil)
     }
 
+    @Test func theIssuerIsKeptExactlyAndItsDiscoveryFound() {
+        let auth0 = SignInConfiguration(issuer: "https://acme.auth0.com/", clientID: "c", clientSecret: "s")
+        #expect(auth0.issuer == "https://acme.auth0.com/")
+        #expect(auth0.discoveryURL == "https://acme.auth0.com/.well-known/openid-configuration")
+        let keycloak = SignInConfiguration(issuer: "https://id.example/realms/acme", clientID: "c", clientSecret: "s")
+        #expect(keycloak.discoveryURL == "https://id.example/realms/acme/.well-known/openid-configuration")
+    }
+
     @Test func aForeignSignatureIsRefused() async throws {
         let keys = try await Self.keys()
         let impostor = JWTKeyCollection()

@@ -36,7 +36,7 @@ actor OpenIDProvider {
     func discovered() async throws(SignInFailure) -> Endpoints {
         if let endpoints { return endpoints }
         let document = try await Self.getJSON(
-            configuration.issuer + "/.well-known/openid-configuration", what: "discovery document")
+            configuration.discoveryURL, what: "discovery document")
         guard let issuer = document["issuer"]?.stringValue, let authorization = document["authorization_endpoint"]?.stringValue,
             let token = document["token_endpoint"]?.stringValue, let keys = document["jwks_uri"]?.stringValue
         else { throw SignInFailure("the provider's discovery document lacks its endpoints") }

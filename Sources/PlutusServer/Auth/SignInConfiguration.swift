@@ -20,6 +20,11 @@ public struct SignInConfiguration: Sendable {
     public var trustForwardedFor: Bool
 
     public static let googleIssuer = "https://accounts.google.com"
+
+    /// `<issuer>/.well-known/openid-configuration`, without doubling a trailing slash.
+    public var discoveryURL: String {
+        (issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer) + "/.well-known/openid-configuration"
+    }
     /// How long a sign-in may take at the provider.
     public static let stateSeconds: Int64 = 600
 
@@ -28,7 +33,9 @@ public struct SignInConfiguration: Sendable {
         provisionOrganization: String? = nil, sessions: SessionPolicy = .standard, newOrganizationsPerDayMax: Int = 50,
         signupsPerAddressPerDayMax: Int = 3, signupsPerHourMax: Int = 5, trustForwardedFor: Bool = false
     ) {
-        self.issuer = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        // Kept exactly as given: it must equal the discovery document's and the tokens' `iss`
+        // (Auth0's and Authentik's end with a slash).
+        self.issuer = issuer
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.rules = rules
