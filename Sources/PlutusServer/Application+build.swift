@@ -36,7 +36,7 @@ let allowedMethods: [String: [String]] = [
     "/auth/login": ["GET"], "/auth/callback": ["GET"], "/auth/logout": ["POST"], "/auth/invitation": ["GET"],
     "/members": ["GET"], "/members/invite": ["POST"], "/members/role": ["POST"], "/members/remove": ["POST"],
     "/audit": ["GET"], "/v1/admin/members": ["GET", "POST"], "/v1/admin/members/remove": ["POST"],
-    "/v1/admin/invitations": ["POST"],
+    "/v1/admin/invitations": ["POST"], "/budgets/create": ["POST"], "/budgets/disable": ["POST"],
 ]
 
 func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -> Router<PlutusRequestContext> {

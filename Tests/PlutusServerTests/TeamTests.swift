@@ -228,4 +228,55 @@ struct TeamTests {
             }
         }
     }
+
+    @Test func adminsManageBudgetsFromTheDashboardAndMembersCannot() async throws {
+        try await OpenIDProviderMock.with { provider in
+            try await provider.person("adam", email: "adam@acme.example")
+            try await provider.person("mia", email: "mia@acme.example")
+            try await SignInTests.withServer(provider) { server in
+                let acme = try await server.store.createOrganization(name: "Acme", plan: .pro, ownerEmail: "olga@acme.example")
+                let id = acme.id.rawValue
+                _ = try await server.store.setMember(acme.id, email: "adam@acme.example", name: nil, role: .admin, at: .now())
+                _ = try await server.store.setMember(acme.id, email: "mia@acme.example", name: nil, role: .member, at: .now())
+                var adam = Browser(port: server.port)
+                try await adam.expectSignedIn(provider, as: "adam")
+                var mia = Browser(port: server.port)
+                try await mia.expectSignedIn(provider, as: "mia")
+                let adminsPage = try await adam.get("/?org=\(id)")
+                #expect(adminsPage.text.contains("action=\"/budgets/create\""))
+                let membersPage = try await mia.get("/?org=\(id)")
+                #expect(!membersPage.text.contains("action=\"/budgets/create\""))
+                let csrf = DashboardTests.csrf(adminsPage)
+                let fields = [
+                    ("org", id), ("scope", "workspace"), ("scope_id", "research"), ("limit_usd", "400"), ("period", "month"),
+                    ("mode", "hard"), ("_csrf", csrf),
+                ]
+                let refused = try await mia.post("/budgets/create", fields)
+                #expect(refused.status == 403 && refused.text.contains("may not manage budgets"))
+                let bad = try await adam.post(
+                    "/budgets/create", [("org", id), ("scope", "galaxy"), ("limit_usd", "5"), ("_csrf", csrf)])
+                #expect(bad.status == 400)
+                let noLimit = try await adam.post(
+                    "/budgets/create", [("org", id), ("scope", "org"), ("limit_usd", "lots"), ("_csrf", csrf)])
+                #expect(noLimit.status == 400 && noLimit.text.contains("the limit must be an amount in dollars"))
+                #expect(try await server.store.budgets(acme.id, at: .now(), includingDisabled: true).isEmpty)
+                let made = try await adam.post("/budgets/create", fields)
+                #expect(made.status == 303)
+                let budgets = try await server.store.budgets(acme.id, at: .now(), includingDisabled: false)
+                #expect(budgets.count == 1 && budgets[0].budget.limit == MicroDollars.dollars(400)!)
+                #expect(budgets[0].budget.scope == .workspace && budgets[0].budget.mode == .hard)
+                let budgetID = budgets[0].budget.id.rawValue
+                let miaDisables = try await mia.post("/budgets/disable", [("org", id), ("budget", budgetID), ("_csrf", csrf)])
+                #expect(miaDisables.status == 403)
+                #expect(
+                    try await adam.post("/budgets/disable", [("org", id), ("budget", budgetID), ("_csrf", csrf)]).status == 303)
+                #expect(try await server.store.budgets(acme.id, at: .now(), includingDisabled: false).isEmpty)
+                let log = try await server.store.auditLog(acme.id, before: nil, limit: 10).map(\.entry).filter {
+                    $0.action == .budgetChanged
+                }
+                #expect(log.count == 2 && log.allSatisfy { $0.actor == "adam@acme.example" })
+                #expect(log[0].detail == "disabled \(budgetID)" && log[1].detail.hasPrefix("created \(budgetID)"))
+            }
+        }
+    }
 }

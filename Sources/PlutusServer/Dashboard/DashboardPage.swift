@@ -22,6 +22,7 @@ struct DashboardPage {
     }
 
     struct BudgetRow {
+        let id: String
         /// "workspace research", with a link to the workspace's view when it is one.
         let layer: String
         let url: String?
@@ -115,8 +116,9 @@ struct DashboardPage {
     let ledgerOlderURL: String?
     let ledgerNewestURL: String?
     let keys: [KeyRow]
-    /// Whether the visitor's role shows the key forms.
+    /// Whether the visitor's role shows the key forms, and the budget forms.
     let manageKeys: Bool
+    let manageBudgets: Bool
     /// The signed-in person, for the header's sign-out forms; `nil` for the operator.
     let person: Person?
     let nameBytesMax: Int
@@ -234,7 +236,7 @@ struct DashboardPage {
             let used = standing.spent.rawValue + standing.held.rawValue
             let percent = budget.limit.isPositive ? used * 100 / budget.limit.rawValue : 0
             return BudgetRow(
-                layer: budget.scope.describe(budget.label),
+                id: budget.id.rawValue, layer: budget.scope.describe(budget.label),
                 url: budget.scope == .workspace ? link(["workspace": budget.scopeID, "ledger_before": nil]) : nil,
                 limit: "\(DashboardView.money(budget.limit)) \(budget.period.adjective)", mode: budget.mode.rawValue,
                 spent: DashboardView.money(standing.spent), held: DashboardView.money(standing.held), percent: percent,
@@ -268,6 +270,7 @@ struct DashboardPage {
                 lastUsed: key.lastUsedAt.map(DashboardView.time) ?? "never", revoked: key.revokedAt != nil)
         }
         manageKeys = facts.role.allows(.createKeys)
+        manageBudgets = facts.role.allows(.manageBudgets)
         person = facts.email.map { Person(email: $0, role: facts.role.rawValue) }
         nameBytesMax = Limits.nameBytesMax
         stripe = configuration.stripeAPI.map { api in

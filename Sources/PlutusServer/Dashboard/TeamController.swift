@@ -23,6 +23,8 @@ struct TeamController<Store: BillingStore>: Sendable {
         router.post("/members/role", use: changeRole)
         router.post("/members/remove", use: remove)
         router.get("/audit", use: auditLog)
+        router.post("/budgets/create", use: createBudget)
+        router.post("/budgets/disable", use: disableBudget)
     }
 
     /// The visitor and the organization `?org=` names, when the visitor may `action` there.
@@ -221,6 +223,65 @@ struct TeamController<Store: BillingStore>: Sendable {
         await audit.record(
             org.id, actor: visitor.email ?? AuditTrail<Store>.operatorActor, .memberRemoved, email.lowercased(), context: context)
         return backToMembers(org)
+    }
+
+    private func backToDashboard(_ org: Organization) -> Response {
+        Response(status: .seeOther, headers: [.location: "/?org=\(DashboardView.percentEncoded(org.id.rawValue))"])
+    }
+
+    /// The dashboard's budget form: the fields of `POST /v1/admin/budgets`, checked by the same rules.
+    @Sendable func createBudget(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let (visitor, org, _, fields): (Visitor, Organization, MemberRole, [String: String])
+        switch try await form(request, .manageBudgets) {
+        case .failure(let refusal): return refusal.response
+        case .success(let found): (visitor, org, _, fields) = found
+        }
+        let limit = (fields["limit_usd"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard case .success = MicroDollars.parse(limit) else {
+            return Self.page(.badRequest, "Budgets", "the limit must be an amount in dollars, like 250 or 19.99")
+        }
+        var members: [(String, JSONValue)] = [
+            ("scope", .string(fields["scope"] ?? "")), ("limit_usd", .number(limit)),
+            ("period", .string(fields["period"] ?? "month")), ("mode", .string(fields["mode"] ?? "hard")),
+        ]
+        if let scopeID = fields["scope_id"]?.trimmingCharacters(in: .whitespaces), !scopeID.isEmpty, fields["scope"] != "org" {
+            members.append(("scope_id", .string(scopeID)))
+        }
+        let input: BudgetInput
+        do {
+            input = try BudgetValidation.validate(.object(members))
+        } catch {
+            return Self.page(.badRequest, "Budgets", error.message)
+        }
+        let budget: Budget
+        do {
+            budget = try await store.createBudget(BudgetRequest(organizationID: org.id, input), at: Timestamp.now())
+        } catch let error as StoreError {
+            if case .invalid = error { return Self.page(.badRequest, "Budgets", error.description) }
+            throw error
+        }
+        await audit.record(
+            org.id, actor: visitor.email ?? AuditTrail<Store>.operatorActor, .budgetChanged,
+            "created \(budget.id.rawValue): \(budget.title)", context: context)
+        return backToDashboard(org)
+    }
+
+    @Sendable func disableBudget(_ request: Request, context: PlutusRequestContext) async throws -> Response {
+        let (visitor, org, _, fields): (Visitor, Organization, MemberRole, [String: String])
+        switch try await form(request, .manageBudgets) {
+        case .failure(let refusal): return refusal.response
+        case .success(let found): (visitor, org, _, fields) = found
+        }
+        let text = fields["budget"] ?? ""
+        guard BudgetID.isWellFormed(text) else { return Self.page(.notFound, "Budgets", "no budget '\(text)' in \(org.name)") }
+        do {
+            _ = try await store.disableBudget(org.id, BudgetID(rawValue: text), at: Timestamp.now())
+        } catch StoreError.budgetNotFound {
+            return Self.page(.notFound, "Budgets", "no budget '\(text)' in \(org.name)")
+        }
+        await audit.record(
+            org.id, actor: visitor.email ?? AuditTrail<Store>.operatorActor, .budgetChanged, "disabled \(text)", context: context)
+        return backToDashboard(org)
     }
 
     /// `?org=` (`&before=` a line's number for older ones; `&format=csv` for all of it).

@@ -133,10 +133,17 @@ enum Templates {
         {{^rows}}<tr><td colspan="5" class="muted">No usage in this range.</td></tr>{{/rows}}
         </tbody></table></section>{{/breakdowns}}
         </div>
-        <section><h2>Budgets</h2><table><thead><tr><th>Layer</th><th class="opt">Used</th><th class="r">Spent</th><th class="r">Held</th><th class="r">Limit</th><th class="opt">Resets (UTC)</th></tr></thead><tbody>
-        {{#budgets}}<tr><td>{{#url}}<a href="{{url}}">{{layer}}</a>{{/url}}{{^url}}{{layer}}{{/url}} <span class="muted">{{mode}}</span></td><td class="opt"><meter min="0" max="100" low="70" high="90" optimum="0" value="{{percent}}">{{percent}}%</meter> <span class="{{state}} num">{{percent}}%</span></td><td class="r num">{{spent}}</td><td class="r num">{{held}}</td><td class="r num">{{limit}}</td><td class="opt num">{{resets}}</td></tr>{{/budgets}}
-        {{^budgets}}<tr><td colspan="6" class="muted">No budgets: set one with <code>plutus budget create</code> or <code>POST /v1/admin/budgets</code>.</td></tr>{{/budgets}}
-        </tbody></table></section>
+        <section><h2>Budgets</h2><table><thead><tr><th>Layer</th><th class="opt">Used</th><th class="r">Spent</th><th class="r">Held</th><th class="r">Limit</th><th class="opt">Resets (UTC)</th><th></th></tr></thead><tbody>
+        {{#budgets}}<tr><td>{{#url}}<a href="{{url}}">{{layer}}</a>{{/url}}{{^url}}{{layer}}{{/url}} <span class="muted">{{mode}}</span></td><td class="opt"><meter min="0" max="100" low="70" high="90" optimum="0" value="{{percent}}">{{percent}}%</meter> <span class="{{state}} num">{{percent}}%</span></td><td class="r num">{{spent}}</td><td class="r num">{{held}}</td><td class="r num">{{limit}}</td><td class="opt num">{{resets}}</td><td>{{#manageBudgets}}<form class="inline" method="post" action="/budgets/disable"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}"><input type="hidden" name="budget" value="{{id}}"><button type="submit">Disable</button></form>{{/manageBudgets}}</td></tr>{{/budgets}}
+        {{^budgets}}<tr><td colspan="7" class="muted">No budgets: set one with <code>plutus budget create</code> or <code>POST /v1/admin/budgets</code>.</td></tr>{{/budgets}}
+        </tbody></table>
+        {{#manageBudgets}}<form method="post" action="/budgets/create"><input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="org" value="{{orgID}}">
+        <label class="label">New budget on <select name="scope"><option value="org">the organization</option><option value="workspace">a workspace</option><option value="key">an API key</option><option value="task">a task</option><option value="run">a run</option></select></label>
+        <label class="label">named <input name="scope_id" placeholder="workspace, key id, task or run"></label>
+        <label class="label">USD <input name="limit_usd" type="number" step="0.01" min="0.01" required></label>
+        <select name="period" aria-label="Period"><option value="month">a month</option><option value="day">a day</option><option value="total">in total</option></select>
+        <select name="mode" aria-label="Mode"><option value="hard">hard (refuses)</option><option value="soft">soft (alerts)</option></select>
+        <button type="submit">Add budget</button></form>{{/manageBudgets}}</section>
         <section><h2>Live feed{{#workspace}} · {{name}}{{/workspace}}</h2><table><thead><tr><th class="opt">Time (UTC)</th><th>Provider · model</th><th class="opt">Task</th><th class="opt">Workspace</th><th class="r">Cost</th></tr></thead>
         <tbody id="feed" data-org="{{orgID}}" data-workspace="{{feedWorkspace}}">{{#feed}}<tr><td class="num opt">{{time}}</td><td>{{provider}} · {{model}}</td><td class="opt">{{task}}</td><td class="opt">{{workspace}}</td><td class="r num">{{cost}}{{#estimated}} <span class="muted">est</span>{{/estimated}}{{#unpriced}} <span class="warn" title="model not in the price catalog: charged at the provider's fallback rate">unpriced</span>{{/unpriced}}</td></tr>{{/feed}}
         {{^feed}}<tr><td colspan="5" class="muted">No events yet.</td></tr>{{/feed}}</tbody></table>
