@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
@@ -67,6 +68,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // OTLP/HTTP traces and logs as usage events; PlutusOTLPProto is made by
+        // scripts/generate-protos from Protos/ and committed.
+        .target(name: "PlutusOTLPProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(
+            name: "PlutusOTLP",
+            dependencies: [
+                "PlutusCore", "CZlib", "PlutusOTLPProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "PlutusSQLite",
             dependencies: [
@@ -120,6 +132,7 @@ let package = Package(
             dependencies: [
                 "PlutusCore",
                 "PlutusStore",
+                "PlutusOTLP",
                 "PlutusStripe",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -197,11 +210,12 @@ let package = Package(
             name: "PlutusServerTests",
             dependencies: [
                 "PlutusServer", "PlutusSQLite", "PlutusStore", "PlutusStoreTesting", "PlutusCore", "PlutusGatewayTesting",
-                "PlutusAlerts", .product(name: "Hummingbird", package: "hummingbird"),
+                "PlutusAlerts", "PlutusOTLP", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["gateway_sdks.py", "otlp_export.py", "Fixtures"],
             swiftSettings: strict
         ),
         .testTarget(

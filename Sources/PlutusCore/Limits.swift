@@ -102,4 +102,11 @@ public enum Limits {
     public static let gatewayUpstreamSecondsDefault: Int64 = 600
     /// Bytes the gateway still reads from a stream after its agent has gone, for the usage.
     public static let gatewayDrainBytesMax = 16 * 1_048_576
+    /// An OTLP export's body as sent (gzip or not), and once inflated.
+    public static let otlpBodyBytesMax = 4 * 1_048_576
+    public static let otlpInflatedBytesMax = 16 * 1_048_576
+    /// Spans or log records in one export, and attributes read per span or record (and per
+    /// resource); past these the export is refused whole, naming the limit.
+    public static let otlpItemsPerExportMax = 10_000
+    public static let otlpAttributesPerItemMax = 256
 }

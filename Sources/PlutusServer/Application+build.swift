@@ -61,6 +61,7 @@ func buildRouter(configuration: ServerConfiguration, store: some BillingStore) -
         limiter: RateLimiter(ratePerMinute: configuration.ingestRatePerMinute, burst: configuration.ingestBurst),
         metrics: metrics)
     usage.register(on: router)
+    OTLPController(store: store, configuration: configuration, limiter: usage.limiter, metrics: metrics).register(on: router)
     ReservationController(usage: usage).register(on: router)
     GatewayController(usage: usage, logger: Logger(label: "plutus.gateway")).register(on: router)
     AdminController(store: store, configuration: configuration).register(on: router)

@@ -48,16 +48,16 @@ enum HTTPInput {
 
     /// The body, at most `Limits.bodyBytesMax` bytes whatever `Content-Length` claims; a
     /// declared length that is not a non-negative integer is refused.
-    static func body(_ request: Request) async throws -> [UInt8] {
+    static func body(_ request: Request, limit: Int = Limits.bodyBytesMax) async throws -> [UInt8] {
         if let declared = header(request, .contentLength) {
             guard let length = Int(trimmingBlanks(declared[...])), length >= 0 else {
                 throw APIError.badRequest("Content-Length must be a non-negative integer", code: "invalid_content_length")
             }
-            guard length <= Limits.bodyBytesMax else { throw APIError.bodyTooLarge }
+            guard length <= limit else { throw APIError.bodyTooLarge }
         }
         var request = request
         do {
-            let buffer = try await request.collectBody(upTo: Limits.bodyBytesMax)
+            let buffer = try await request.collectBody(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch is NIOTooManyBytesError {
             throw APIError.bodyTooLarge

@@ -22,4 +22,27 @@ public enum ForeignWriteLock {
         _ = pipe.fileHandleForReading.availableData  // returns once "locked" is printed
         return holder
     }
+
+    /// Like `hold`, but keeps the lock until `release` is called (its standard input closes),
+    /// however slow the machine: for a test that must see the lock held when its request lands.
+    public static func holdUntilReleased(_ path: String) throws -> (process: Process, release: @Sendable () -> Void) {
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = [
+            "python3", "-c",
+            """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); sys.stdin.read(); c.execute('COMMIT')
+            """, path,
+        ]
+        let output = Pipe()
+        let input = Pipe()
+        holder.standardOutput = output
+        holder.standardInput = input
+        try holder.run()
+        _ = output.fileHandleForReading.availableData  // returns once "locked" is printed
+        let writer = input.fileHandleForWriting
+        return (holder, { try? writer.close() })
+    }
 }

@@ -69,25 +69,17 @@ struct SignInCLITests {
                     "PLUTUS_OIDC_CLIENT_SECRET": "cli-test-secret", "PLUTUS_BASE_URL": base,
                 ], port: port)
             try await server.waitUntilUp()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("sign_in_browser.py")
                 .path
             let screenshot = URL(fileURLWithPath: BrowserTests.screenshotPath).deletingLastPathComponent()
                 .appendingPathComponent("signed-in-dashboard.png").path
             try? FileManager.default.removeItem(atPath: screenshot)
-            process.arguments = ["--kill-after=5", "90", python, script, chromium, base, "ada", screenshot]
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            let finished = try await ChildProcess.run(
+                "/usr/bin/timeout", ["--kill-after=5", "90", python, script, chromium, base, "ada", screenshot])
+            let (text, problems) = (finished.stdout, finished.stderr)
             let banner = server.stop().stdout
             #expect(banner.contains("sign-in    \(provider.issuer) (customers at /auth/login)"))
-            try #require(process.terminationStatus == 0, "sign_in_browser.py failed: \(problems)")
+            try #require(finished.status == 0, "sign_in_browser.py failed: \(problems)")
             let state = try JSONValue.parse(text)
             #expect(state["url"]?.stringValue == base + "/", "\(text)")
             #expect(state["title"] == .string("Acme · Plutus"))

@@ -27,23 +27,11 @@ enum SDKPython {
     /// Runs `script` (beside this file) and returns its standard output; fails on a non-zero exit.
     static func run(_ script: String, environment: [String: String], timeoutSeconds: Double = 120) async throws -> String {
         let python = try #require(path, "needs Python with the openai and anthropic SDKs: set PLUTUS_TEST_PYTHON")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(script).path]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        let text = await Task.detached { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
-            .value
-        while process.isRunning && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
-        if process.isRunning { process.terminate() }
-        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        try #require(process.terminationStatus == 0, "\(script) failed: \(problems)")
-        return text
+        let finished = try await ChildProcess.run(
+            python, [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(script).path],
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, timeoutSeconds: timeoutSeconds)
+        try #require(finished.status == 0, "\(script) failed: \(finished.stderr)")
+        return finished.stdout
     }
 }
 

@@ -275,9 +275,10 @@ struct IngestTests {
     @Test func contentionIs503WithRetryAfterNot400() async throws {
         try await TestServer.with(busyTimeoutSeconds: 0.2) { server in
             let (org, key) = try await server.organization()
-            // Another process holds the write lock longer than the busy timeout.
-            let holder = try ForeignWriteLock.hold(server.store.path, seconds: 3)
+            // Another process holds the write lock past the busy timeout, until the answer is in.
+            let (holder, release) = try ForeignWriteLock.holdUntilReleased(server.store.path)
             let response = try await server.ingest(key, #"{"provider": "p", "cost_usd": 1}"#)
+            release()
             holder.waitUntilExit()
             #expect(response.status == 503)
             #expect(response.header("retry-after") == "1")
