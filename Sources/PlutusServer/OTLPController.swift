@@ -108,12 +108,15 @@ struct OTLPController<Store: BillingStore>: Sendable {
             let result = try await store.recordUsage(batch(chunk, identity: identity, receivedAt: receivedAt))
             count(result)
             guard result.response.status != 200 else { continue }
-            for event in chunk where chunk.count > 1 {
+            guard chunk.count > 1 else {
+                refused.append(Self.refusal(result.response))
+                continue
+            }
+            for event in chunk {
                 let alone = try await store.recordUsage(batch([event], identity: identity, receivedAt: receivedAt))
                 count(alone)
                 if alone.response.status != 200 { refused.append(Self.refusal(alone.response)) }
             }
-            if chunk.count == 1 { refused.append(Self.refusal(result.response)) }
         }
         return refused
     }

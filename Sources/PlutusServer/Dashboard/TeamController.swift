@@ -58,12 +58,11 @@ struct TeamController<Store: BillingStore>: Sendable {
     }
 
     @Sendable func members(_ request: Request, context: PlutusRequestContext) async throws -> Response {
-        let (visitor, org, role): (Visitor, Organization, MemberRole)
+        let (org, role): (Organization, MemberRole)
         switch try await visit(request, org: request.uri.queryParameters.get("org"), .viewSpend) {
         case .failure(let refusal): return refusal.response
-        case .success(let found): (visitor, org, role) = found
+        case .success(let found): (org, role) = (found.1, found.2)
         }
-        _ = visitor
         let csrf = hidden("_csrf", access.csrfToken) + hidden("org", org.id.rawValue)
         let people = try await store.members(org.id)
         let roleOptions = { (selected: MemberRole) in
