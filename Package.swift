@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PlutusPostgres", targets: ["PlutusPostgres"]),
         .library(name: "PlutusServer", targets: ["PlutusServer"]),
         .library(name: "PlutusAlerts", targets: ["PlutusAlerts"]),
+        .library(name: "PlutusClient", targets: ["PlutusClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -148,6 +149,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Swift client library: a Meter over HTTP or over a store in the same process.
+        .target(
+            name: "PlutusClient",
+            dependencies: [
+                "PlutusCore", "PlutusStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "agent-meter-example",
+            dependencies: ["PlutusClient", "PlutusCore"],
+            path: "Examples/AgentMeter",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "plutus",
             dependencies: [
@@ -159,6 +177,7 @@ let package = Package(
                 "PlutusServer",
                 "PlutusStripe",
                 "PlutusAlerts",
+                "PlutusClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -240,9 +259,10 @@ let package = Package(
         .testTarget(
             name: "PlutusCLITests",
             dependencies: [
-                "plutus", "plutus-bench", "PlutusCore", "PlutusStoreTesting", "PlutusPostgres", "PlutusGatewayTesting",
+                "plutus", "plutus-bench", "agent-meter-example", "PlutusCore", "PlutusStoreTesting", "PlutusPostgres",
+                "PlutusGatewayTesting", "PlutusClient", "PlutusSQLite", "PlutusStore",
             ],
-            exclude: ["narrow_viewport.py", "sign_in_browser.py"],
+            exclude: ["narrow_viewport.py", "sign_in_browser.py", "flaky_proxy.py", "Fixtures"],
             swiftSettings: strict
         ),
     ]

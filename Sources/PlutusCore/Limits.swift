@@ -109,4 +109,15 @@ public enum Limits {
     /// resource); past these the export is refused whole, naming the limit.
     public static let otlpItemsPerExportMax = 10_000
     public static let otlpAttributesPerItemMax = 256
+    /// The Swift client (`PlutusClient`): calls queued before `track` waits for a flush,
+    /// calls per request (the batch limit of `/v1/usage`), and bytes of one answer it reads.
+    public static let clientQueueDefault = 10_000
+    public static let clientBatchDefault = 500
+    public static let clientAnswerBytesMax = 4 * 1_048_576
+    /// Claude Code transcript bytes `plutus hook claude-code` reads in one run, and the
+    /// longest transcript line it parses; a longer line (a pasted file) is skipped.
+    public static let hookTranscriptBytesMax: Int64 = 256 * 1_048_576
+    public static let hookLineBytesMax = 8 * 1_048_576
+    /// Bytes of the hook's JSON read from stdin.
+    public static let hookPayloadBytesMax = 1_048_576
 }

@@ -13,7 +13,7 @@ struct Plutus: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, OrgCommand.self, WorkspaceCommand.self, TopUpCommand.self, GrantCommand.self,
             AdjustCommand.self, MeterCommand.self, HoldCommand.self, SettleCommand.self, ReleaseCommand.self,
-            HoldsCommand.self, BudgetCommand.self, MembersCommand.self, ConfigCommand.self, StatusCommand.self,
+            HoldsCommand.self, HookCommand.self, BudgetCommand.self, MembersCommand.self, ConfigCommand.self, StatusCommand.self,
             BalanceCommand.self,
             EventsCommand.self,
             LedgerCommand.self, KeysCommand.self, PricingCommand.self, VerifyCommand.self, DemoCommand.self, ServeCommand.self,
@@ -43,7 +43,9 @@ enum Main {
         } catch {
             argumentFailure(error)
         }
-        // Every command reads the same settings; a bad config file stops them all here.
+        // Every command reads the same settings; a bad config file stops them all here (a
+        // hook reports it and lets its agent go on).
+        neverFail = command is ClaudeCodeHook
         Config.load()
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -68,6 +70,8 @@ enum Main {
         } catch let error as CleanExit {
             Plutus.exit(withError: error)
         } catch {
+            // `--help` and `plutus help …` arrive here as the help command's error: print the help.
+            if Plutus.exitCode(for: error) == .success { Plutus.exit(withError: error) }
             // A library's error (a socket, a file, a connection): its sentence, without the
             // function signatures and errno numbers libraries put in their descriptions.
             fail(humanized(error), code: 1)
@@ -95,8 +99,11 @@ enum Main {
         return first.lowercased() + text.dropFirst()
     }
 
+    /// Set for commands that run as an agent's hook: they report problems but never fail.
+    nonisolated(unsafe) static var neverFail = false
+
     static func fail(_ message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data("plutus: \(message)\n".utf8))
-        exit(code)
+        exit(neverFail ? 0 : code)
     }
 }

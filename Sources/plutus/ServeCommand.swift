@@ -36,7 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         let config = Config.current
         let environment = config.environment
         let host = self.host ?? config.string("server.host") ?? "127.0.0.1"
-        let resolvedPort = try port ?? config.integer("server.port").map(Int.init) ?? ServerConfiguration.defaultPort
+        let resolvedPort = port ?? config.integer("server.port").map(Int.init) ?? ServerConfiguration.defaultPort
         guard (0...65_535).contains(resolvedPort) else { throw CLIFailure.usage("--port must be 0–65535") }
         let rate = try Self.integer(environment, "PLUTUS_INGEST_RATE_PER_MIN", default: 600)
         let burst = try environment["PLUTUS_INGEST_BURST"].map { _ in

@@ -42,7 +42,9 @@ struct CLI {
         URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("plutus-bench").path
     }
 
-    func run(arguments: [String], environment extra: [String: String] = [:], executable: String = CLI.binary) throws -> Result {
+    func run(
+        arguments: [String], environment extra: [String: String] = [:], executable: String = CLI.binary, stdin: String? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -56,7 +58,13 @@ struct CLI {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let input = Pipe()
+        if stdin != nil { process.standardInput = input }
         try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

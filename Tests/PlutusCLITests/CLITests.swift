@@ -228,3 +228,21 @@ struct BenchSmokeTests {
         #expect(!run.stdout.contains("-nan"), "every scenario measured something")
     }
 }
+
+@Suite("plutus help")
+struct HelpTests {
+    /// `--help` and `plutus help …` print the help and exit 0 (the help command's error is
+    /// not an operating error).
+    @Test func printsHelp() throws {
+        let cli = CLI()
+        for (arguments, usage) in [
+            (["--help"], "USAGE: plutus <subcommand>"), (["help", "meter"], "USAGE: plutus meter"),
+            (["hook", "claude-code", "--help"], "USAGE: plutus hook claude-code"),
+        ] {
+            let result = try cli.run(arguments: arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            #expect(result.stdout.contains(usage), "\(arguments): \(result.stdout)")
+            #expect(result.stderr.isEmpty, "\(arguments): \(result.stderr)")
+        }
+    }
+}
