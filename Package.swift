@@ -194,6 +194,8 @@ let package = Package(
                 "PlutusPostgres",
                 "PlutusServer",
                 "PlutusGatewayTesting",
+                "PlutusOTLPProto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -14,7 +14,7 @@ struct PlutusBench: AsyncParsableCommand {
         abstract: "Plutus's benchmarks: figures to read, not assertions.",
         subcommands: [
             BenchCommand.self, BenchDashboardCommand.self, ScaleBenchCommand.self, GatewayBenchCommand.self,
-            WrkScriptCommand.self,
+            WrkScriptCommand.self, OTLPBenchCommand.self,
         ],
         defaultSubcommand: BenchCommand.self)
 

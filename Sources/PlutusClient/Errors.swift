@@ -100,8 +100,8 @@ enum Answer {
         return false
     }
 
-    static func message(_ body: JSONValue) -> String {
-        body["detail"]?.stringValue ?? body["error"]?.stringValue ?? "no message"
+    static func message(_ body: JSONValue, otherwise: String = "no message") -> String {
+        body["detail"]?.stringValue ?? body["error"]?.stringValue ?? otherwise
     }
 
     /// The refusal of a 402 (or of one event in a batch answer).
@@ -110,11 +110,13 @@ enum Answer {
             return .budgetExceeded(budget(top["budget"], id: event["budget_id"]?.stringValue, message: top))
         }
         if bool(event["over_balance"]) || top["code"]?.stringValue == "insufficient_credit" {
-            return .insufficientCredit(
-                message: message(top), required: money(event["cost_usd"]) ?? money(top["required_usd"]),
-                balance: money(event["balance_after"]) ?? money(top["balance_usd"]))
+            let required = money(event["cost_usd"]) ?? money(top["required_usd"])
+            let balance = money(event["balance_after"]) ?? money(top["balance_usd"])
+            var otherwise = "insufficient credit"
+            if let required, let balance { otherwise += ": this call costs \(required.formatted), balance \(balance.formatted)" }
+            return .insufficientCredit(message: message(top, otherwise: otherwise), required: required, balance: balance)
         }
-        return .quotaExceeded(message: message(top))
+        return .quotaExceeded(message: message(top, otherwise: "free-tier token quota reached"))
     }
 
     static func budget(_ object: JSONValue?, id: String?, message top: JSONValue) -> ExceededBudget {
@@ -124,7 +126,7 @@ enum Answer {
             scopeID: object["scope_id"]?.stringValue, label: object["label"]?.stringValue, limit: money(object["limit_usd"]),
             period: object["period"]?.stringValue, spent: money(object["spent_usd"]), held: money(object["held_usd"]),
             required: money(object["required_usd"]), resetsAt: object["resets_at"]?.stringValue,
-            message: top["error"]?.stringValue ?? "budget exceeded")
+            message: top["error"]?.stringValue ?? "budget exceeded: \(object["budget_id"]?.stringValue ?? id ?? "a hard budget")")
     }
 
     static func recorded(_ event: JSONValue, eventID: String) -> Recorded {

@@ -228,6 +228,8 @@ public actor Meter {
             try await flush()
         } catch let error as PlutusClientError {
             failure = .notSent(count: pendingCount, reason: error.description)
+        } catch {
+            failure = .notSent(count: pendingCount, reason: String(describing: error))
         }
         isShutDown = true
         await transport.shutdown()

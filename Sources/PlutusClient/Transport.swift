@@ -45,16 +45,15 @@ final class RemoteTransport: Transport {
     let baseURL: String
     let apiKey: String
     let timeout: TimeAmount
-    let client: HTTPClient
+    /// The process-wide client: its connection pool outlives any one meter and needs no
+    /// shutdown, so a meter dropped without `shutdown()` leaks nothing.
+    let client = HTTPClient.shared
 
     init(baseURL: String, apiKey: String, timeout: Duration) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.apiKey = apiKey
         let components = timeout.components
         self.timeout = .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: self.timeout)
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     func send(_ endpoint: Endpoint, body: JSONValue?, idempotencyKey: String?) async throws -> Reply {
@@ -85,9 +84,7 @@ final class RemoteTransport: Transport {
         return Reply(status: status, body: body, retryAfterSeconds: retryAfter)
     }
 
-    func shutdown() async {
-        try? await client.shutdown()
-    }
+    func shutdown() async {}
 
     /// A sentence for a request that got no answer, without the libraries' type names.
     static func describe(_ error: any Error, url: String) -> String {

@@ -21,12 +21,13 @@ struct ClaudeCodeHook: AsyncParsableCommand {
             Reads the hook's JSON on stdin and the transcript it names. The workspace is the project \
             folder's name (the hook's cwd). With PLUTUS_REMOTE_URL and PLUTUS_API_KEY set it sends to that \
             server; else it writes to the local books (--db / --database-url, --org). It always exits 0 \
-            so the agent is never stopped; problems go to stderr.
+            so the agent is never stopped; problems go to stderr. The organization is --org, else \
+            $PLUTUS_ORG, else the only one.
             """)
 
     @OptionGroup var scope: OrganizationOptions
     @Option(help: "Workspace to bill, instead of the project folder's name.") var workspace: String?
-    @Option(help: "Task type of the calls.") var task: String?
+    @Option(help: "Task type of the calls.") var task = "coding"
     @Option(
         name: .customLong("state-dir"),
         help: "Where the read position of each transcript is kept (default $PLUTUS_HOME/hooks/claude-code).")
@@ -117,6 +118,9 @@ struct ClaudeCodeHook: AsyncParsableCommand {
             }
             return meter
         }
+        // `--org`, else $PLUTUS_ORG (as the original's hook reads it), else the only organization.
+        var scope = self.scope
+        if scope.org == nil, let named = environment["PLUTUS_ORG"], !named.isEmpty { scope.org = named }
         let (store, organization) = try await scope.open()
         return try await Meter.embedded(
             store: store, organization: organization.id.rawValue, policy: try Settings.policy(), configuration: configuration)

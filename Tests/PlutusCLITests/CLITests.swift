@@ -227,6 +227,17 @@ struct BenchSmokeTests {
         #expect(run.stdout.contains("the target is at most 200 MB ✓"))
         #expect(!run.stdout.contains("-nan"), "every scenario measured something")
     }
+
+    /// `plutus-bench otlp`: span exports beside usage batches, every acknowledged span stored.
+    @Test func aShortOTLPRunBalancesItsBooks() throws {
+        let run = try CLI().run(arguments: ["otlp", "--seconds", "1", "--pairs", "1"], executable: CLI.benchBinary)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("POST /v1/usage, batch of 512 (JSON)"))
+        #expect(run.stdout.contains("POST /v1/traces, 512 spans (protobuf)"))
+        #expect(run.stdout.contains("OTLP spans/s against /v1/usage events/s in each pair: "))
+        #expect(run.stdout.contains("the database holds") && run.stdout.contains("verify: clean ✓"))
+        #expect(!run.stdout.contains("events; the database holds 0"), "spans were stored")
+    }
 }
 
 @Suite("plutus help")
