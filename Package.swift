@@ -231,7 +231,8 @@ let package = Package(
             name: "PlutusServerTests",
             dependencies: [
                 "PlutusServer", "PlutusSQLite", "PlutusStore", "PlutusStoreTesting", "PlutusCore", "PlutusGatewayTesting",
-                "PlutusAlerts", "PlutusOTLP", .product(name: "Hummingbird", package: "hummingbird"),
+                "PlutusAlerts", "PlutusOTLP", "PlutusOTLPProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -60,7 +60,12 @@ extension PostgresStore {
             answer.map { answer in
                 switch answer {
                 case .committed(let outcome, let response):
-                    .committed(outcome, response ?? UsageResponse.render(outcome, upgradeURL: request.batch.upgradeURL))
+                    .committed(
+                        outcome,
+                        response
+                            ?? (request.batch.rendersResponse
+                                ? UsageResponse.render(outcome, upgradeURL: request.batch.upgradeURL)
+                                : UsageResponse.statusOnly(outcome)))
                 case .replayed(let stored): .replayed(stored)
                 }
             }

@@ -12,7 +12,10 @@ extension SQLiteStore {
         case .committed(let outcome, nil):
             // Without an idempotency key nothing stores the response: render it here, off
             // the single writer thread.
-            return .committed(outcome, UsageResponse.render(outcome, upgradeURL: batch.upgradeURL))
+            return .committed(
+                outcome,
+                batch.rendersResponse
+                    ? UsageResponse.render(outcome, upgradeURL: batch.upgradeURL) : UsageResponse.statusOnly(outcome))
         }
     }
 

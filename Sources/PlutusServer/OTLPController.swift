@@ -107,15 +107,16 @@ struct OTLPController<Store: BillingStore>: Sendable {
             start += chunk.count
             let result = try await store.recordUsage(batch(chunk, identity: identity, receivedAt: receivedAt))
             count(result)
-            guard result.response.status != 200 else { continue }
-            guard chunk.count > 1 else {
-                refused.append(Self.refusal(result.response))
+            // Each event is decided on its own, in order: the ones refused in a batch that
+            // recorded others are named too.
+            guard result.response.status != 200, chunk.count > 1 else {
+                refused += Self.refusals(result)
                 continue
             }
             for event in chunk {
                 let alone = try await store.recordUsage(batch([event], identity: identity, receivedAt: receivedAt))
                 count(alone)
-                if alone.response.status != 200 { refused.append(Self.refusal(alone.response)) }
+                refused += Self.refusals(alone)
             }
         }
         return refused
@@ -124,7 +125,7 @@ struct OTLPController<Store: BillingStore>: Sendable {
     private func batch(_ events: [UsageEventInput], identity: APIKeyIdentity, receivedAt: Timestamp) -> UsageBatch {
         UsageBatch(
             organizationID: identity.organizationID, events: events, idempotency: nil, policy: configuration.policy,
-            receivedAt: receivedAt, upgradeURL: configuration.upgradeURL, apiKeyID: identity.keyID)
+            receivedAt: receivedAt, upgradeURL: configuration.upgradeURL, apiKeyID: identity.keyID, rendersResponse: false)
     }
 
     private func count(_ result: UsageBatchResult) {
@@ -134,17 +135,25 @@ struct OTLPController<Store: BillingStore>: Sendable {
             freeLimit: outcome.freeLimitBlockedCount, duplicates: outcome.duplicateCount)
     }
 
-    /// The sentence a refused event's answer carries (`error`, then `detail`).
-    static func refusal(_ response: StoredResponse) -> String {
-        guard let body = try? JSONValue.parse(Array(response.body.utf8)) else { return "refused (HTTP \(response.status))" }
-        return body["detail"]?.stringValue ?? body["error"]?.stringValue ?? "refused (HTTP \(response.status))"
+    /// Why each refused event of a result was refused, in a sentence.
+    static func refusals(_ result: UsageBatchResult) -> [String] {
+        guard case .committed(let outcome, _) = result else { return [] }
+        return outcome.events.compactMap { event in
+            switch event.status {
+            case .recorded, .duplicate: nil
+            case .rejected(.overBalance):
+                Metering.refusalSentence(cost: event.cost, balance: event.balanceAfter, held: event.held)
+            case .rejected(.overBudget): event.budgetRefusal?.sentence ?? "budget exceeded"
+            case .rejected(.overFreeLimit): "free-tier token quota reached"
+            }
+        }
     }
 
     static func decode(_ bytes: [UInt8], signal: Signal, encoding: Encoding) -> Result<[OTLPUsageItem], OTLPDecodeError> {
         do {
             switch (signal, encoding) {
             case (.traces, .protobuf):
-                let spans = try OTLPProtobuf.spans(bytes)
+                let spans = try OTLPWire.spans(bytes)
                 return .success(spans.map { OTLPUsage.event($0) })
             case (.logs, .protobuf):
                 let records = try OTLPProtobuf.logRecords(bytes)

@@ -309,11 +309,17 @@ public struct UsageBatch: Sendable {
     public var upgradeURL: String
     /// The API key that sent it, for budgets of scope `key` (nil from the CLI).
     public var apiKeyID: APIKeyID?
+    /// `false` when the caller reads only the outcome (OTLP ingest, which answers in its own
+    /// terms): without an idempotency key, the `/v1/usage` body is then not rendered, and the
+    /// result's response carries the status alone.
+    public var rendersResponse = true
 
     public init(
         organizationID: OrganizationID, events: [UsageEventInput], idempotency: IdempotencyClaim? = nil,
-        policy: MeteringPolicy = .standard, receivedAt: Timestamp, upgradeURL: String = "/pricing", apiKeyID: APIKeyID? = nil
+        policy: MeteringPolicy = .standard, receivedAt: Timestamp, upgradeURL: String = "/pricing", apiKeyID: APIKeyID? = nil,
+        rendersResponse: Bool = true
     ) {
+        self.rendersResponse = rendersResponse
         precondition(!events.isEmpty && events.count <= Limits.batchEventsMax, "batch size is validated by the caller")
         self.organizationID = organizationID
         self.events = events

@@ -2,6 +2,7 @@ import Foundation
 import PlutusCore
 import PlutusGatewayTesting
 import PlutusOTLP
+import PlutusOTLPProto
 import PlutusStore
 import PlutusStoreTesting
 import Testing
@@ -154,6 +155,99 @@ import Testing
         #expect(throws: Gunzip.Failure.invalid) { _ = try Gunzip.inflate(Array(Self.gzipped.prefix(12))) }
     }
 
+    /// An export with every kind of value, nesting, several resources and scopes, keys billing
+    /// reads and keys it does not (non-ASCII, empty), an attribute with no value, a scope with
+    /// no name: the wire reader answers exactly as the generated messages do, and so does
+    /// every truncation of it (both refuse, or both read the same spans).
+    @Test func theWireReaderReadsTracesAsTheGeneratedMessagesDo() throws {
+        typealias KeyValue = Opentelemetry_Proto_Common_V1_KeyValue
+        typealias AnyValue = Opentelemetry_Proto_Common_V1_AnyValue
+        func pair(_ key: String, _ value: AnyValue.OneOf_Value?) -> KeyValue {
+            var pair = KeyValue()
+            pair.key = key
+            if let value { pair.value.value = value }
+            return pair
+        }
+        func any(_ value: AnyValue.OneOf_Value) -> AnyValue {
+            var any = AnyValue()
+            any.value = value
+            return any
+        }
+        var nested = Opentelemetry_Proto_Common_V1_KeyValueList()
+        var array = Opentelemetry_Proto_Common_V1_ArrayValue()
+        array.values = [
+            any(.intValue(-7)), any(.doubleValue(2.5)), any(.boolValue(true)), any(.bytesValue(Data([1, 2, 255]))),
+            any(.stringValue("x")),
+        ]
+        nested.values = [pair("inner", .arrayValue(array)), pair("gen_ai.system", .stringValue("openai"))]
+        func span(_ id: UInt8, _ attributes: [KeyValue]) -> Opentelemetry_Proto_Trace_V1_Span {
+            var span = Opentelemetry_Proto_Trace_V1_Span()
+            span.traceID = Data(repeating: id, count: 16)
+            span.spanID = Data(repeating: id &+ 1, count: 8)
+            span.parentSpanID = Data(repeating: 9, count: 8)
+            span.name = "chat \(id)"
+            span.kind = 3
+            span.startTimeUnixNano = 1_700_000_000_000_000_000 + UInt64(id)
+            span.endTimeUnixNano = 1_700_000_001_000_000_000 + UInt64(id)
+            span.attributes = attributes
+            return span
+        }
+        var first = Opentelemetry_Proto_Trace_V1_ResourceSpans()
+        first.resource.attributes = [
+            pair("service.name", .stringValue("agent-a")), pair("plutus.workspace", .stringValue("research")),
+            pair("custom.map", .kvlistValue(nested)),
+        ]
+        var scoped = Opentelemetry_Proto_Trace_V1_ScopeSpans()
+        scoped.scope.name = "opentelemetry.instrumentation.openai.v1"
+        scoped.spans = [
+            span(
+                1,
+                [
+                    pair("gen_ai.provider.name", .stringValue("openai")), pair("gen_ai.request.model", .stringValue("gpt-5")),
+                    pair("gen_ai.usage.input_tokens", .intValue(1_200)), pair("gen_ai.usage.output_tokens", .intValue(300)),
+                    pair("gen_ai.usage.cache_read.input_tokens", .doubleValue(200)), pair("modèle", .stringValue("é")),
+                    pair("", .stringValue("empty key")), pair("no.value", nil),
+                    pair(String(repeating: "k", count: 80), .boolValue(false)),
+                ]),
+            span(2, []),
+        ]
+        var unnamed = Opentelemetry_Proto_Trace_V1_ScopeSpans()
+        unnamed.spans = [span(3, [pair("llm.token_count.prompt", .stringValue("42"))])]
+        first.scopeSpans = [scoped, unnamed]
+        var second = Opentelemetry_Proto_Trace_V1_ResourceSpans()
+        var lone = Opentelemetry_Proto_Trace_V1_ScopeSpans()
+        lone.spans = [span(4, [pair("gen_ai.system", .stringValue("anthropic"))])]
+        second.scopeSpans = [lone]
+        var request = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
+        request.resourceSpans = [first, second]
+        let bytes = Array(try request.serializedData())
+
+        let reference = try OTLPProtobuf.spans(bytes)
+        #expect(reference.count == 4)
+        #expect(try OTLPWire.spans(bytes) == reference)
+        for length in 0..<bytes.count {
+            let prefix = Array(bytes.prefix(length))
+            let expected = try? OTLPProtobuf.spans(prefix)
+            let read = try? OTLPWire.spans(prefix)
+            #expect(read == expected, "the first \(length) bytes")
+        }
+        // Past the attribute limit: the same refusal.
+        var crowded = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
+        var resource = Opentelemetry_Proto_Trace_V1_ResourceSpans()
+        var scope = Opentelemetry_Proto_Trace_V1_ScopeSpans()
+        scope.spans = [span(5, (0...Limits.otlpAttributesPerItemMax).map { pair("key.\($0)", .intValue(Int64($0))) })]
+        resource.scopeSpans = [scope]
+        crowded.resourceSpans = [resource]
+        let crowdedBytes = Array(try crowded.serializedData())
+        #expect(throws: OTLPDecodeError("a span has 257 attributes; at most 256 are read")) {
+            _ = try OTLPWire.spans(crowdedBytes)
+        }
+        #expect(throws: OTLPDecodeError("a span has 257 attributes; at most 256 are read")) {
+            _ = try OTLPProtobuf.spans(crowdedBytes)
+        }
+        #expect(throws: OTLPDecodeError.self) { _ = try OTLPWire.spans(Array("not protobuf at all".utf8)) }
+    }
+
     /// "hello hello hello…" (600 bytes) as `gzip -9` writes it (the tool, not this code).
     static let gzipped: [UInt8] = {
         let source = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-gzip-\(UUID().uuidString)")
@@ -268,6 +362,21 @@ struct OTLPExportTests {
             let emptyProtobuf = try await post(
                 [("Content-Type", "application/x-protobuf"), ("Authorization", "Bearer \(key)")], [])
             #expect(emptyProtobuf.status == 200 && emptyProtobuf.header("content-type") == "application/x-protobuf")
+
+            // Three calls of $0.39 against $1: each decided on its own, the third refused and
+            // named in partialSuccess while the first two are recorded.
+            let nanos = UInt64(Date().timeIntervalSince1970) * 1_000_000_000
+            let spans = (1...3).map { index in
+                #"{"traceId": "\#(String(repeating: "a", count: 31))\#(index)", "spanId": "\#(String(repeating: "b", count: 15))\#(index)", "name": "chat", "startTimeUnixNano": "\#(nanos)", "endTimeUnixNano": "\#(nanos)", "attributes": [{"key": "gen_ai.provider.name", "value": {"stringValue": "anthropic"}}, {"key": "gen_ai.request.model", "value": {"stringValue": "claude-sonnet-4-5"}}, {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "130000"}}, {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "0"}}]}"#
+            }
+            let export = #"{"resourceSpans": [{"scopeSpans": [{"spans": [\#(spans.joined(separator: ","))]}]}]}"#
+            let partly = try await post(json, Array(export.utf8))
+            #expect(partly.status == 200, "\(partly.text)")
+            #expect(partly.text.contains("rejectedSpans") && partly.text.contains("insufficient credit"), "\(partly.text)")
+            let organization = try #require(try await server.store.listOrganizations().first?.organization)
+            let balance = try await server.store.balance(organization.id, at: Timestamp.now())
+            #expect(balance.monthEvents == 2)
+            #expect(balance.balance == MicroDollars(rawValue: 1_000_000 - 2 * 390_000))
         }
     }
 }

@@ -80,8 +80,18 @@ public struct StoredResponse: Sendable, Equatable {
 public enum UsageResponse {
     /// Written straight into the body text, member by member: a batch of 1,000 results
     /// would otherwise build a tree of some 10,000 values first.
+    /// 402 when nothing was recorded (nor found recorded before), else 200.
+    public static func status(_ outcome: UsageBatchOutcome) -> Int {
+        outcome.recordedCount == 0 && outcome.duplicateCount == 0 ? 402 : 200
+    }
+
+    /// The response's status without its body, for a caller that reads the outcome itself.
+    public static func statusOnly(_ outcome: UsageBatchOutcome) -> StoredResponse {
+        StoredResponse(status: status(outcome), body: "")
+    }
+
     public static func render(_ outcome: UsageBatchOutcome, upgradeURL: String) -> StoredResponse {
-        let nothingLanded = outcome.recordedCount == 0 && outcome.duplicateCount == 0
+        let nothingLanded = status(outcome) == 402
         var out = JSONObjectWriter(capacity: 192 + outcome.events.count * 256)
         if nothingLanded, outcome.freeLimitBlockedCount + outcome.overBalanceBlockedCount == 0,
             let budgetRefusal = outcome.events.lazy.compactMap(\.budgetRefusal).first
