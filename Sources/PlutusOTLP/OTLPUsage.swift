@@ -1,11 +1,62 @@
 import PlutusCore
 
-/// What a span or a log record means for billing: one usage event (in `/v1/usage`'s shape,
-/// checked by the same rules), nothing (no model call in it), or a refusal saying why.
+/// What a span or a log record means for billing: one usage event (checked by the rules
+/// `/v1/usage` checks events by), nothing (no model call in it), or a refusal saying why.
 public enum OTLPUsageItem: Sendable, Equatable {
-    case event(JSONValue)
+    case event(OTLPEvent)
     case ignored
     case rejected(String)
+}
+
+/// The usage event a span or log record describes, its fields already typed.
+public struct OTLPEvent: Sendable, Equatable {
+    public var provider: String
+    public var model: String?
+    public var tokens: TokenCounts
+    public var eventID: String
+    public var timestamp: Timestamp?
+    public var workspace: String?
+    public var taskType: String?
+    public var runID: String?
+    public var source: String
+
+    public init(
+        provider: String, model: String?, tokens: TokenCounts, eventID: String, timestamp: Timestamp?, workspace: String?,
+        taskType: String?, runID: String?, source: String
+    ) {
+        self.provider = provider
+        self.model = model
+        self.tokens = tokens
+        self.eventID = eventID
+        self.timestamp = timestamp
+        self.workspace = workspace
+        self.taskType = taskType
+        self.runID = runID
+        self.source = source
+    }
+
+    /// The event, checked as `/v1/usage` checks an event object (labels, the time's window).
+    public func input(now: Timestamp) throws(UsageFieldError) -> UsageEventInput {
+        try UsageValidation.validate(
+            provider: provider, model: model, taskType: taskType, workspace: workspace, source: source, eventID: eventID,
+            runID: runID, tokens: tokens, timestamp: timestamp, index: 0, now: now, defaultSource: "otlp")
+    }
+
+    /// The event as `/v1/usage` would take it.
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [("provider", .string(provider))]
+        if let model { members.append(("model", .string(model))) }
+        members += [
+            ("input_tokens", .int(tokens.input)), ("output_tokens", .int(tokens.output)),
+            ("cache_read_tokens", .int(tokens.cacheRead)), ("cache_write_tokens", .int(tokens.cacheWrite)),
+            ("reasoning_tokens", .int(tokens.reasoning)), ("event_id", .string(eventID)), ("source", .string(source)),
+        ]
+        if let timestamp { members.append(("ts", .number(timestamp.epochSecondsText))) }
+        if let workspace { members.append(("workspace", .string(workspace))) }
+        if let taskType { members.append(("task_type", .string(taskType))) }
+        if let runID { members.append(("run_id", .string(runID))) }
+        return .object(members)
+    }
 }
 
 /// Spans and log records as usage events. Every token count is re-priced by the catalog
@@ -129,23 +180,15 @@ public enum OTLPUsage {
     static func eventObject(
         provider: String, model: String?, counts: Counts, eventID: String, nanos: UInt64, attributes: OTLPAttributes,
         resource: OTLPAttributes, task: String?, source: String
-    ) -> JSONValue {
-        var members: [(String, JSONValue)] = [("provider", .string(provider))]
-        if let model { members.append(("model", .string(model))) }
-        members += [
-            ("input_tokens", .int(counts.input)), ("output_tokens", .int(counts.output)),
-            ("cache_read_tokens", .int(counts.cacheRead)), ("cache_write_tokens", .int(counts.cacheWrite)),
-            ("reasoning_tokens", .int(counts.reasoning)), ("event_id", .string(eventID)), ("source", .string(source)),
-        ]
-        if nanos > 0 {
-            members.append(("ts", .number(Timestamp(rawValue: Int64(nanos / 1_000_000)).epochSecondsText)))
-        }
-        if let workspace = attributes.text(workspaceAttribute) ?? resource.text(workspaceAttribute, "service.name") {
-            members.append(("workspace", .string(workspace)))
-        }
-        if let task { members.append(("task_type", .string(task))) }
-        if let run = attributes.text(runAttribute) ?? resource.text(runAttribute) { members.append(("run_id", .string(run))) }
-        return .object(members)
+    ) -> OTLPEvent {
+        OTLPEvent(
+            provider: provider, model: model,
+            tokens: TokenCounts(
+                input: counts.input, output: counts.output, cacheRead: counts.cacheRead, cacheWrite: counts.cacheWrite,
+                reasoning: counts.reasoning),
+            eventID: eventID, timestamp: nanos > 0 ? Timestamp(rawValue: Int64(nanos / 1_000_000)) : nil,
+            workspace: attributes.text(workspaceAttribute) ?? resource.text(workspaceAttribute, "service.name"),
+            taskType: task, runID: attributes.text(runAttribute) ?? resource.text(runAttribute), source: source)
     }
 
     /// Where each count is read from, first key present wins.

@@ -83,9 +83,9 @@ struct OTLPController<Store: BillingStore>: Sendable {
             switch item {
             case .ignored: continue
             case .rejected(let reason): rejections.append(reason)
-            case .event(let object):
+            case .event(let event):
                 do {
-                    events.append(try UsageValidation.validate(object, index: 0, now: receivedAt, defaultSource: "otlp"))
+                    events.append(try event.input(now: receivedAt))
                 } catch {
                     rejections.append(error.message)
                 }

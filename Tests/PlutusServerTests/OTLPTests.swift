@@ -18,11 +18,18 @@ import Testing
     }
 
     static func event(_ item: OTLPUsageItem) throws -> JSONValue {
-        guard case .event(let object) = item else {
+        guard case .event(let event) = item else {
             Issue.record("expected an event, got \(item)")
             throw OTLPDecodeError("not an event")
         }
-        return object
+        // The typed event and its /v1/usage object are checked alike.
+        let now = Timestamp.seconds(1)
+        let typed = Result { () throws(UsageFieldError) in try event.input(now: now) }
+        let asObject = Result { () throws(UsageFieldError) in
+            try UsageValidation.validate(event.json, index: 0, now: now, defaultSource: "otlp")
+        }
+        #expect(typed == asObject)
+        return event.json
     }
 
     @Test func semanticConventionSpansBillEachTokenOnce() throws {
@@ -155,6 +162,37 @@ import Testing
         #expect(throws: Gunzip.Failure.invalid) { _ = try Gunzip.inflate(Array(Self.gzipped.prefix(12))) }
     }
 
+    /// A typed event is refused exactly as its /v1/usage object would be: a blank provider,
+    /// a label too long or with a control character, a time out of its window.
+    @Test func typedEventsAreCheckedByTheEventRules() {
+        let now = Timestamp.seconds(1_800_000_000)
+        let good = OTLPEvent(
+            provider: "openai", model: "gpt-5", tokens: TokenCounts(input: 10, output: 5), eventID: "otlp-1",
+            timestamp: now.adding(seconds: -60), workspace: "research", taskType: "chat", runID: "run-1", source: "otlp")
+        var variants = [good]
+        for change in [
+            { (event: inout OTLPEvent) in event.provider = " " }, { $0.provider = String(repeating: "p", count: 65) },
+            { $0.model = "gpt\u{7}" }, { $0.workspace = String(repeating: "w", count: 129) }, { $0.runID = "" },
+            { $0.eventID = String(repeating: "e", count: 129) }, { $0.taskType = "" }, { $0.model = nil },
+            { $0.timestamp = now.adding(seconds: -36 * 86_400) }, { $0.timestamp = now.adding(seconds: 600) },
+            { $0.timestamp = nil },
+        ] {
+            var event = good
+            change(&event)
+            variants.append(event)
+        }
+        var refused = 0
+        for event in variants {
+            let typed = Result { () throws(UsageFieldError) in try event.input(now: now) }
+            let asObject = Result { () throws(UsageFieldError) in
+                try UsageValidation.validate(event.json, index: 0, now: now, defaultSource: "otlp")
+            }
+            #expect(typed == asObject, "\(event)")
+            if case .failure = typed { refused += 1 }
+        }
+        #expect(refused == 7)
+    }
+
     /// An export with every kind of value, nesting, several resources and scopes, keys billing
     /// reads and keys it does not (non-ASCII, empty), an attribute with no value, a scope with
     /// no name: the wire reader answers exactly as the generated messages do, and so does
@@ -263,7 +301,7 @@ import Testing
 
 extension OTLPUsageItem {
     var eventProvider: String? {
-        if case .event(let object) = self { return object["provider"]?.stringValue }
+        if case .event(let event) = self { return event.provider }
         return nil
     }
 }

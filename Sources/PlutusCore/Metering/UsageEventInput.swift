@@ -439,6 +439,12 @@ public enum UsageValidation {
                 index: index, field: "ts", code: .invalidTimestamp,
                 rule: "'ts' must be epoch seconds or an ISO 8601 time with a zone", found: value.kindName)
         }
+        try checkWindow(timestamp, now: now, index: index)
+        return timestamp
+    }
+
+    /// An event's time must be within the last 35 days and at most 5 minutes ahead.
+    static func checkWindow(_ timestamp: Timestamp, now: Timestamp, index: Int) throws(UsageFieldError) {
         let earliest = now.adding(seconds: -Limits.eventBackfillSecondsMax)
         let latest = now.adding(seconds: Limits.eventFutureSecondsMax)
         guard timestamp >= earliest, timestamp <= latest else {
@@ -446,7 +452,37 @@ public enum UsageValidation {
                 index: index, field: "ts", code: .timestampOutOfRange,
                 rule: "'ts' must be within the last 35 days and at most 5 minutes ahead", found: timestamp.iso8601)
         }
-        return timestamp
+    }
+
+    /// An event read from a structured source that already typed its fields (an OTLP span or
+    /// log record), checked by the rules an event object is checked by, in the same order:
+    /// a provider that says something, every label's length and characters, the token
+    /// counts' range, the time's window; and given the same defaults. Such sources never
+    /// carry a cost: it is priced from the catalog.
+    public static func validate(
+        provider: String, model: String?, taskType: String?, workspace: String?, source: String?, eventID: String?,
+        runID: String?, tokens: TokenCounts, timestamp: Timestamp?, index: Int, now: Timestamp, defaultSource: String
+    ) throws(UsageFieldError) -> UsageEventInput {
+        guard !isBlank(provider) else {
+            throw UsageFieldError(
+                index: index, field: "provider", code: .missingProvider, rule: "each event needs a 'provider'", found: "empty")
+        }
+        try checkLabel(provider, field: "provider", bytesMax: Limits.providerBytesMax, index: index)
+        let labels: [(String?, String, Int)] = [
+            (model, "model", Limits.labelBytesMax), (taskType, "task_type", Limits.labelBytesMax),
+            (workspace, "workspace", Limits.labelBytesMax), (source, "source", Limits.labelBytesMax),
+            (eventID, "event_id", Limits.clientEventIDBytesMax), (runID, "run_id", Limits.runIDBytesMax),
+        ]
+        for case (let text?, let field, let bytesMax) in labels {
+            try checkLabel(text, field: field, bytesMax: bytesMax, index: index)
+        }
+        if let timestamp { try checkWindow(timestamp, now: now, index: index) }
+        return UsageEventInput(
+            provider: provider, model: model.flatMap { $0.isEmpty ? nil : $0 },
+            taskType: taskType.flatMap { $0.isEmpty ? nil : $0 } ?? "general",
+            workspace: workspace.flatMap { $0.isEmpty ? nil : $0 },
+            source: source.flatMap { $0.isEmpty ? nil : $0 } ?? defaultSource, tokens: tokens, exactCost: nil,
+            timestamp: timestamp, clientEventID: eventID, runID: runID.flatMap { $0.isEmpty ? nil : $0 })
     }
 }
 
