@@ -43,25 +43,46 @@ struct LoadGenerator {
     init(port: Int, path: String, headers: [(String, String)], bodies: [[UInt8]], run: Int) {
         let prepared = bodies.map { body in
             let request = Self.request(port: port, path: path, headers: headers, body: body)
-            return (request, RealisticEvents.placeholderOffsets(request))
+            return (
+                request, RealisticEvents.placeholderOffsets(request),
+                RealisticEvents.placeholderOffsets(request, placeholder: RealisticEvents.timePlaceholder)
+            )
         }
         self.init(port: port) { connection, n in
-            var (request, offsets) = prepared[n % prepared.count]
-            // 16 hex digits: run (4), connection (2), request (8), slot (2), written in place
+            var (request, offsets, timeOffsets) = prepared[n % prepared.count]
+            // 16 hex digits from run (12 bits), connection (8), request (32) and slot (12: a
+            // batch of 1,000 ids or an export of 512 spans has that many slots),
+            // scrambled by a bijection so ids stay unique but differ from their first digit,
+            // as real trace ids and client event ids (random, or hashes) do; written in place
             // (an export of 512 spans has 512 slots; formatting strings here would be the
             // client's largest cost).
-            let prefix = UInt64(run & 0xFFFF) << 48 | UInt64(connection & 0xFF) << 40 | UInt64(n & 0xFFFF_FFFF) << 8
+            let prefix = UInt64(run & 0xFFF) << 52 | UInt64(connection & 0xFF) << 44 | UInt64(n & 0xFFFF_FFFF) << 12
             request.withUnsafeMutableBufferPointer { bytes in
                 for (slot, offset) in offsets.enumerated() {
-                    let value = prefix | UInt64(slot & 0xFF)
+                    let value = Self.scrambled(prefix | UInt64(slot & 0xFFF))
                     for digit in 0..<16 {
                         let nibble = UInt8((value >> (60 - 4 * UInt64(digit))) & 0xF)
                         bytes[offset + digit] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
                     }
                 }
+                // Times: now, a microsecond apart, as spans finishing one after another.
+                let now = UInt64(Date().timeIntervalSince1970 * 1e9)
+                for (slot, offset) in timeOffsets.enumerated() {
+                    let value = now &- UInt64(timeOffsets.count - slot) &* 1_000
+                    for byte in 0..<8 { bytes[offset + byte] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(byte))) }
+                }
             }
             return request
         }
+    }
+
+    /// SplitMix64's finalizer: each step (xor with a shift, multiplication by an odd number)
+    /// is invertible, so distinct inputs stay distinct.
+    static func scrambled(_ input: UInt64) -> UInt64 {
+        var x = input
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        return x ^ (x >> 31)
     }
 
     init(port: Int, makeRequest: @escaping @Sendable (_ connection: Int, _ n: Int) -> [UInt8]) {

@@ -36,8 +36,9 @@ struct OTLPBenchCommand: AsyncParsableCommand {
 
     /// An export of `spansPerExport` spans, each one model call. Every trace id is
     /// `RealisticEvents.placeholder` (16 bytes), which the load generator replaces per request
-    /// so no export repeats another's ids; span ids count up within the export.
-    static func export(now: Date) throws -> [UInt8] {
+    /// with digits that look random, as trace ids are, so no export repeats another's ids;
+    /// span ids count up within the export; every end time is the time of sending.
+    static func export() throws -> [UInt8] {
         func attribute(_ key: String, _ value: String) -> Opentelemetry_Proto_Common_V1_KeyValue {
             var pair = Opentelemetry_Proto_Common_V1_KeyValue()
             pair.key = key
@@ -50,7 +51,6 @@ struct OTLPBenchCommand: AsyncParsableCommand {
             pair.value.intValue = value
             return pair
         }
-        let end = UInt64(now.timeIntervalSince1970 * 1e9)
         var scope = Opentelemetry_Proto_Trace_V1_ScopeSpans()
         scope.scope.name = "opentelemetry.instrumentation.openai.v1"
         for index in 0..<spansPerExport {
@@ -60,8 +60,9 @@ struct OTLPBenchCommand: AsyncParsableCommand {
             span.spanID = withUnsafeBytes(of: &spanID) { Data($0) }
             span.name = "chat gpt-5-mini"
             span.kind = 3  // SPAN_KIND_CLIENT
-            span.startTimeUnixNano = end - 900_000_000
-            span.endTimeUnixNano = end
+            // The load generator writes the time of sending here, so each export's spans end
+            // when it is sent, as an exporter's do.
+            span.endTimeUnixNano = RealisticEvents.timePlaceholderValue
             span.attributes = [
                 attribute("gen_ai.operation.name", "chat"), attribute("gen_ai.provider.name", "openai"),
                 attribute("gen_ai.request.model", "gpt-5-mini"), attribute("gen_ai.response.model", "gpt-5-mini"),
@@ -107,7 +108,7 @@ struct OTLPBenchCommand: AsyncParsableCommand {
     private func measure(port: Int, key: String, store: SQLiteStore, org: OrganizationID) async throws {
         let event = #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200}"#
         let batch = Array(("[" + Array(repeating: event, count: Self.spansPerExport).joined(separator: ",") + "]").utf8)
-        let export = try Self.export(now: Date())
+        let export = try Self.export()
         let auth = ("Authorization", "Bearer \(key)")
         print(
             "plutus-bench otlp — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Int(seconds)) s per run, "
@@ -149,6 +150,19 @@ struct OTLPBenchCommand: AsyncParsableCommand {
                     headers: [auth, ("Content-Type", "application/x-protobuf")])
             rows += [usage?.row, traces?.row].compactMap { $0 }
             if let usage, let traces, usage.rate > 0 { shares.append(traces.rate / usage.rate) }
+        }
+        if only == .both {
+            // Beside them, once: batches whose events carry ids that look random (as UUIDs
+            // do), to show what exactly-once costs /v1/usage itself.
+            let withID =
+                #"{"provider":"openai","model":"gpt-5-mini","input_tokens":800,"output_tokens":200,"event_id":"\#(RealisticEvents.placeholder)"}"#
+            let identified = Array(
+                ("[" + Array(repeating: withID, count: Self.spansPerExport).joined(separator: ",") + "]").utf8)
+            rows.append(
+                await load(
+                    "POST /v1/usage, batch of \(Self.spansPerExport) with event ids", "/v1/usage", identified,
+                    headers: [auth]
+                ).row)
         }
         print(
             TextTable.render(

@@ -49,8 +49,17 @@ enum RealisticEvents {
         }
     }
 
+    /// 8 bytes a binary body (an OTLP export) holds where a time goes, as a fixed64 in
+    /// nanoseconds: the load generator writes the time it sends the request there.
+    static let timePlaceholder = "~TIMENS~"
+
+    /// The placeholder's 8 bytes read as a little-endian fixed64, for building bodies.
+    static var timePlaceholderValue: UInt64 {
+        Array(timePlaceholder.utf8).enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    }
+
     /// The byte offsets of every placeholder in `bytes`.
-    static func placeholderOffsets(_ bytes: [UInt8]) -> [Int] {
+    static func placeholderOffsets(_ bytes: [UInt8], placeholder: String = placeholder) -> [Int] {
         let needle = Array(placeholder.utf8)
         guard bytes.count >= needle.count else { return [] }
         var offsets: [Int] = []

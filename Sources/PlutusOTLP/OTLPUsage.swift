@@ -95,7 +95,9 @@ public enum OTLPUsage {
         return .event(
             eventObject(
                 provider: provider, model: attributes.text("gen_ai.response.model", "gen_ai.request.model", "llm.model_name"),
-                counts: included, eventID: "otlp-\(Hex.encode(span.traceID))-\(Hex.encode(span.spanID))",
+                counts: included,
+                eventID: "otlp-\(timeKey(span.endNanos != 0 ? span.endNanos : span.startNanos))-"
+                    + "\(Hex.encode(span.traceID))-\(Hex.encode(span.spanID))",
                 nanos: span.endNanos != 0 ? span.endNanos : span.startNanos, attributes: attributes, resource: span.resource,
                 task: attributes.text(taskAttribute, "gen_ai.operation.name"), source: "otlp"))
     }
@@ -132,9 +134,22 @@ public enum OTLPUsage {
         return .event(
             eventObject(
                 provider: provider, model: attributes.text("model", "slug"), counts: counts,
-                eventID: "otlp-log-" + String(Digest.sha256Hex(identity(record)).prefix(40)),
+                eventID: "otlp-log-\(timeKey(record.timeNanos != 0 ? record.timeNanos : record.observedNanos))-"
+                    + String(Digest.sha256Hex(identity(record)).prefix(40)),
                 nanos: record.timeNanos != 0 ? record.timeNanos : record.observedNanos, attributes: attributes,
                 resource: record.resource, task: attributes.text(taskAttribute), source: source))
+    }
+
+    /// The item's time as 16 hex digits, leading its event id. Trace ids are random, and a
+    /// unique index on random keys touches a different page for every insert (a page written
+    /// per event); led by the time, a batch's ids land side by side at the index's end. A
+    /// span's or record's time is part of what was exported, so a re-sent export has the same
+    /// ids.
+    static func timeKey(_ nanos: UInt64) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: 16)
+        for index in 0..<16 { out[index] = digits[Int((nanos >> (60 - 4 * UInt64(index))) & 0xF)] }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A log record's event name: the record's own, else an `event.name` attribute, else a

@@ -47,7 +47,9 @@ import Testing
         #expect(object["input_tokens"] == .int(86) && object["cache_read_tokens"] == .int(1_920))
         #expect(object["output_tokens"] == .int(44) && object["reasoning_tokens"] == .int(256))
         #expect(
-            object["event_id"] == .string("otlp-" + String(repeating: "ab", count: 16) + "-" + String(repeating: "cd", count: 8)))
+            object["event_id"]
+                == .string(
+                    "otlp-000000009502f900-" + String(repeating: "ab", count: 16) + "-" + String(repeating: "cd", count: 8)))
         #expect(object["workspace"] == .string("support-bot") && object["task_type"] == .string("chat"))
         #expect(object["ts"] == .number("2.5") && object["source"] == .string("otlp") && object["cost_usd"] == nil)
     }
