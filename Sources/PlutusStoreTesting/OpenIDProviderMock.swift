@@ -33,8 +33,10 @@ public struct OpenIDProviderMock: Sendable {
             process.waitUntilExit()
         }
         let provider = OpenIDProviderMock(port: port)
+        // Up to 60 s: the provider generates its signing key and imports its web framework,
+        // which takes a while on 2 cores shared with the rest of the test run.
         var ready = false
-        for _ in 0..<150 where !ready {
+        for _ in 0..<600 where !ready {
             ready = (try? await LoopbackClient.send(port: port, "GET", "/.well-known/openid-configuration"))?.status == 200
             if !ready { try await Task.sleep(for: .milliseconds(100)) }
         }

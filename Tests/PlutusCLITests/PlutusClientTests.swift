@@ -80,7 +80,7 @@ struct PlutusClientTests {
         var base: String { "http://127.0.0.1:\(port)" }
 
         func waitUntilUp() async throws {
-            for _ in 0..<100 {
+            for _ in 0..<300 {
                 if try ServeTests.curlStatus("-X", "POST", base + "/ping").status != "000" { return }
                 try await Task.sleep(for: .milliseconds(100))
             }

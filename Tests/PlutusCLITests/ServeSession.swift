@@ -30,9 +30,9 @@ final class ServeSession: @unchecked Sendable {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
-    /// Waits for `/healthz` (15 s at most); a server that never answers fails the test.
+    /// Waits for `/healthz` (30 s at most); a server that never answers fails the test.
     func waitUntilUp() async throws {
-        for _ in 0..<150 {
+        for _ in 0..<300 {
             if try ServeTests.curl(base + "/healthz") != nil { return }
             try await Task.sleep(for: .milliseconds(100))
         }
