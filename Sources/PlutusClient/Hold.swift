@@ -44,7 +44,9 @@ public final class Hold: Sendable {
     }
 
     /// Says what the call used, for the provider and model the hold was priced for (a
-    /// worst-case hold), in the hold's workspace, task and run.
+    /// worst-case hold), in the hold's workspace, task and run. A hold of an amount names no
+    /// provider: record a whole ``Call`` on it instead (this one is refused at the settle,
+    /// and the hold released).
     public func record(usage: Usage, model: String? = nil) {
         record(
             Call(

@@ -147,6 +147,8 @@ public actor Meter {
         let event = try Self.checked(call)
         if pendingCount >= configuration.queueLimit {
             try? await flush()
+            // The meter may have been shut down while this call waited.
+            guard !isShutDown else { throw PlutusClientError.shutDown }
             guard pendingCount < configuration.queueLimit else {
                 throw PlutusClientError.queueFull(limit: configuration.queueLimit)
             }
@@ -198,7 +200,15 @@ public actor Meter {
     public func flush() async throws {
         while true {
             if let running = draining {
-                _ = try? await running.value
+                // Someone else's drain: its outcome is this flush's (a drain that gave up
+                // is not started again at once, so a flush waits for one retry time at most
+                // beyond its own).
+                do {
+                    try await running.value
+                } catch let error as PlutusClientError {
+                    lastFlushError = error
+                    throw error
+                }
                 continue
             }
             guard pendingCount > 0 else { return }
@@ -221,6 +231,8 @@ public actor Meter {
     /// - Throws: ``PlutusClientError/notSent(count:reason:)`` when calls could not be sent.
     public func shutdown() async throws {
         guard !isShutDown else { return }
+        // Closed first: a call tracked while the last flush runs is refused, not left behind.
+        isShutDown = true
         ticker?.cancel()
         ticker = nil
         var failure: PlutusClientError?
@@ -231,7 +243,6 @@ public actor Meter {
         } catch {
             failure = .notSent(count: pendingCount, reason: String(describing: error))
         }
-        isShutDown = true
         await transport.shutdown()
         if let failure { throw failure }
     }
@@ -319,8 +330,10 @@ public actor Meter {
     /// }
     /// ```
     ///
-    /// A settle that fails is thrown (the call is not billed until it succeeds); a release
-    /// that fails is not, because the hold lapses by itself at its time to live.
+    /// A settle that fails is thrown (the call is not billed until it succeeds); a hold that
+    /// lapsed before the settle has the call recorded on its own; a release that fails is not
+    /// thrown, because the hold lapses by itself at its time to live. Settling and releasing
+    /// run in a task of their own, so a cancelled caller still pays for a call it made.
     ///
     /// - Throws: the hold's refusal before the body runs (the body does not run); the
     ///   body's error after settling or releasing; a failed settle.
@@ -335,24 +348,34 @@ public actor Meter {
         } catch {
             result = .failure(error)
         }
+        // In a task of its own: a caller cancelled after the call must still pay for it.
         if let call = hold.recordedCall {
-            try await settle(hold, with: call)
+            try await Task { try await self.close(hold, settlingWith: call) }.value
         } else {
-            do {
-                try await release(hold)
-            } catch {
-                if case .success = result, !Self.isClosed(error) { throw error }
-            }
+            _ = await Task { try? await self.release(hold) }.value
         }
         return try result.get()
     }
 
+    /// Settles a hold with the call it was for. A hold that lapsed meanwhile (or was
+    /// closed) cannot take it, so the call is recorded on its own: it happened, and its
+    /// event id keeps it from being billed twice. A call Plutus would refuse as malformed
+    /// releases the hold before the error is thrown.
+    private func close(_ hold: Hold, settlingWith call: Call) async throws {
+        do {
+            try await settle(hold, with: call)
+        } catch PlutusClientError.holdClosed {
+            try await record(call)
+        } catch let error as PlutusClientError {
+            if case .invalidCall = error { try? await release(hold) }
+            throw error
+        }
+    }
+
     // MARK: - Sending
 
-    private static func isClosed(_ error: any Error) -> Bool {
-        if case .holdClosed = error as? PlutusClientError { return true }
-        return false
-    }
+    /// The longest `Retry-After` honoured; a longer one is waited this long.
+    static let retryAfterSecondsMax = 300.0
 
     private static func newKey() -> String { "plutus-swift-" + UUID().uuidString.lowercased() }
 
@@ -413,9 +436,9 @@ public actor Meter {
             case 200, 402:
                 take(reply.body, for: batch.events)
                 inFlight = nil
-            case 400 where batch.events.count > 1:
-                // Plutus refused the batch whole for one call it does not accept: send them
-                // one by one, so the others are recorded and the one is named.
+            case 400 where batch.events.count > 1, 413 where batch.events.count > 1:
+                // Plutus refused the batch whole (one call it does not accept, or a body too
+                // large): send them one by one, so the others are recorded and the one named.
                 inFlight = nil
                 queue.insert(contentsOf: batch.events, at: 0)
                 try await drainOneByOne(batch.events.count)
@@ -450,7 +473,6 @@ public actor Meter {
             if Answer.bool(result["recorded"]) || Answer.bool(result["duplicate"]) {
                 count(Answer.recorded(result, eventID: events[index].eventID))
             } else {
-                totals.refused += 1
                 refuse(events[index].eventID, Answer.refusal(result, top: events.count == 1 ? body : .object([])))
             }
         }
@@ -458,6 +480,7 @@ public actor Meter {
 
     private func refuse(_ eventID: String, _ reason: PlutusClientError) {
         let refusal = Refusal(eventID: eventID, reason: reason)
+        totals.refused += 1
         refusals.append(refusal)
         configuration.onRefusal?(refusal)
     }
@@ -475,7 +498,9 @@ public actor Meter {
                 let reply = try await transport.send(endpoint, body: body, idempotencyKey: key)
                 guard reply.status == 429 || reply.status == 503 else { return reply }
                 problem = "HTTP \(reply.status): \(Answer.message(reply.body))"
-                if let seconds = reply.retryAfterSeconds, seconds > 0 { wait = .milliseconds(Int64(seconds * 1000)) }
+                if let seconds = reply.retryAfterSeconds, seconds.isFinite, seconds > 0 {
+                    wait = .milliseconds(Int64(min(seconds, Self.retryAfterSecondsMax) * 1000))
+                }
             } catch let failure as TransportFailure {
                 problem = failure.message
             }

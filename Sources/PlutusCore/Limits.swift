@@ -109,6 +109,8 @@ public enum Limits {
     /// resource); past these the export is refused whole, naming the limit.
     public static let otlpItemsPerExportMax = 10_000
     public static let otlpAttributesPerItemMax = 256
+    /// Values in one array or map attribute value (OTLP protobuf).
+    public static let otlpValuesPerListMax = 10_000
     /// The Swift client (`PlutusClient`): calls queued before `track` waits for a flush,
     /// calls per request (the batch limit of `/v1/usage`), and bytes of one answer it reads.
     public static let clientQueueDefault = 10_000

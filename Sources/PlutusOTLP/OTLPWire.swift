@@ -48,7 +48,11 @@ public enum OTLPWire {
                         try inner.skip(resourceWire)
                     }
                 }
-            case (2, 2): scopes.append(try reader.message())
+            case (2, 2):
+                scopes.append(try reader.message())
+                guard scopes.count <= Limits.otlpItemsPerExportMax else {
+                    throw OTLPDecodeError("an export carries at most \(Limits.otlpItemsPerExportMax) scopes per resource")
+                }
             default: try reader.skip(wireType)
             }
         }
@@ -65,7 +69,11 @@ public enum OTLPWire {
                         let (scopeField, scopeWire) = try scope.key()
                         if scopeField == 1, scopeWire == 2 { scopeName = try scope.string() } else { try scope.skip(scopeWire) }
                     }
-                case (2, 2): spanMessages.append(try reader.message())
+                case (2, 2):
+                    spanMessages.append(try reader.message())
+                    guard spans.count + spanMessages.count <= Limits.otlpItemsPerExportMax else {
+                        throw OTLPDecodeError("an export carries at most \(Limits.otlpItemsPerExportMax) spans")
+                    }
                 default: try reader.skip(wireType)
                 }
             }
@@ -98,6 +106,14 @@ public enum OTLPWire {
             }
         }
         return span
+    }
+
+    /// An array or map attribute value holds at most `Limits.otlpValuesPerListMax` values
+    /// (a body of empty values would otherwise become millions of them).
+    private static func checkValues(_ count: Int) throws(OTLPDecodeError) {
+        guard count <= Limits.otlpValuesPerListMax else {
+            throw OTLPDecodeError("an attribute's array or map holds more than \(Limits.otlpValuesPerListMax) values")
+        }
     }
 
     private static func checkCount(_ count: Int, _ what: String) throws(OTLPDecodeError) {
@@ -141,6 +157,7 @@ public enum OTLPWire {
                     let (arrayField, arrayWire) = try array.key()
                     if arrayField == 1, arrayWire == 2 {
                         list.append(try anyValue(try array.message(), depth: depth + 1))
+                        try checkValues(list.count)
                     } else {
                         try array.skip(arrayWire)
                     }
@@ -153,6 +170,7 @@ public enum OTLPWire {
                     let (mapField, mapWire) = try map.key()
                     if mapField == 1, mapWire == 2 {
                         list.append(try attribute(try map.message(), depth: depth + 1))
+                        try checkValues(list.count)
                     } else {
                         try map.skip(mapWire)
                     }

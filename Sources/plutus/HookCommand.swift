@@ -134,7 +134,15 @@ struct ClaudeCodeHook: AsyncParsableCommand {
     static func projectName(_ cwd: String?) -> String? {
         guard let cwd, !cwd.isEmpty else { return nil }
         let name = (cwd as NSString).lastPathComponent
-        return name.isEmpty || name == "/" ? nil : String(name.prefix(Limits.nameBytesMax))
+        guard !name.isEmpty, name != "/" else { return nil }
+        // At most the label's bytes, cut between characters (a long name in a script of
+        // several bytes per character would otherwise be refused, and every call with it).
+        var kept = ""
+        for character in name {
+            guard kept.utf8.count + character.utf8.count <= Limits.labelBytesMax else { break }
+            kept.append(character)
+        }
+        return kept
     }
 }
 

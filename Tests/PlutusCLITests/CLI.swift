@@ -74,7 +74,9 @@ struct CLI {
     }
 
     /// Runs a command that must succeed and parses its `--json` output.
-    func json(_ arguments: String...) throws -> JSONValue {
+    func json(_ arguments: String...) throws -> JSONValue { try json(arguments: arguments) }
+
+    func json(arguments: [String]) throws -> JSONValue {
         let result = try run(arguments: arguments + ["--json"])
         #expect(result.status == 0, "plutus \(arguments.joined(separator: " ")) failed: \(result.stderr)")
         return try JSONValue.parse(result.stdout)

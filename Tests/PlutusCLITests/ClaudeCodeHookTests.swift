@@ -159,6 +159,18 @@ struct ClaudeCodeHookTests {
         #expect(result.status == 0)
         #expect(result.stderr.contains("not JSON was skipped"), "\(result.stderr)")
         #expect(result.stdout.contains("2 Claude Code calls metered"), "\(result.stdout)")
+        // A project folder whose name is longer than a workspace label (in a script of three
+        // bytes per character): the name is cut between characters, and the calls billed.
+        let longName = String(repeating: "請", count: 50)
+        let long = try cli.run(
+            arguments: ["hook", "claude-code", "--state-dir", cli.home + "/long-state"],
+            stdin: JSONValue.object([
+                ("session_id", .string(Self.sessionID)), ("transcript_path", .string(broken)),
+                ("cwd", .string("/home/ada/" + longName)), ("hook_event_name", .string("Stop")),
+            ]).serialized())
+        #expect(long.status == 0)
+        #expect(long.stdout.contains("(2 already metered)"), "\(long.stdout) \(long.stderr)")
+        #expect(!long.stdout.contains("skipped") && !long.stderr.contains("message"), "\(long.stdout) \(long.stderr)")
         // A bad configuration file is reported, and the agent still goes on.
         try "pricing: [\n".write(toFile: cli.home + "/config.yaml", atomically: true, encoding: .utf8)
         let badConfig = try cli.run(arguments: ["hook", "claude-code"], stdin: Self.payload(broken))

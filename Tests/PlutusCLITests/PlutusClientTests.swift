@@ -45,14 +45,18 @@ struct PlutusClientTests {
     /// The events recorded, by event id, with their costs; and the balance, which must be
     /// $100 less their sum.
     static func recorded(_ cli: CLI) throws -> [String: MicroDollars] {
-        let page = try cli.json("events", "--limit", "500")
-        guard case .array(let items)? = page["items"] else { throw CLIHarnessFailure("no items") }
         var costs: [String: MicroDollars] = [:]
-        for item in items {
-            let id = try #require(item["event_id"]?.stringValue)
-            #expect(costs[id] == nil, "\(id) recorded twice")
-            costs[id] = try money(item["cost_usd"])
-        }
+        var before: String?
+        repeat {
+            let page = try cli.json(arguments: ["events", "--limit", "500"] + (before.map { ["--before", $0] } ?? []))
+            guard case .array(let items)? = page["items"] else { throw CLIHarnessFailure("no items") }
+            for item in items {
+                let id = try #require(item["event_id"]?.stringValue)
+                #expect(costs[id] == nil, "\(id) recorded twice")
+                costs[id] = try money(item["cost_usd"])
+            }
+            if case .number(let next)? = page["next_before"] { before = next } else { before = nil }
+        } while before != nil
         let balance = try money(try cli.json("balance")["balance"])
         #expect(
             balance.rawValue == 100_000_000 - costs.values.reduce(0) { $0 + $1.rawValue }, "balance is not $100 less the events")
@@ -315,6 +319,67 @@ struct PlutusClientTests {
         try await meter.shutdown()
     }
 
+    @Test func holdsOutlivedCancelledOrMisusedStillBillOrFree() async throws {
+        let books = try Self.books()
+        let server = try ServeSession(books.cli)
+        defer { server.stop() }
+        try await server.waitUntilUp()
+        let meter = Meter(url: server.base, apiKey: books.key)
+
+        // The call outlives its hold (1 s): the settle is refused, so the call is recorded
+        // on its own. It happened; it is paid for.
+        try await meter.withHold(.amount(MicroDollars.dollars(1)!), ttl: .seconds(1)) { hold in
+            try await Task.sleep(for: .seconds(2.5))
+            hold.record(Self.call("outlived"))
+        }
+        #expect(try Self.recorded(books.cli)["outlived"] != nil)
+
+        // The caller is cancelled after the call: the settle still goes through.
+        let started = Flag()
+        let cancelled = Task {
+            try await meter.withHold(.amount(MicroDollars.dollars(1)!)) { hold in
+                hold.record(Self.call("cancelled-after-call"))
+                started.raise()
+                try await Task.sleep(for: .seconds(30))
+            }
+        }
+        while !started.isRaised { try await Task.sleep(for: .milliseconds(20)) }
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        #expect(try Self.recorded(books.cli)["cancelled-after-call"] != nil)
+
+        // A hold of an amount names no provider: usage alone cannot settle it; it is
+        // released, and the error says what is missing.
+        await #expect {
+            try await meter.withHold(.amount(MicroDollars.dollars(1)!)) { hold in hold.record(usage: .tokens(input: 5)) }
+        } throws: { error in
+            if case .invalidCall(let field, _) = error as? PlutusClientError { return field == "provider" }
+            return false
+        }
+        #expect(try Self.money(try books.cli.json("balance")["held_usd"]) == .zero)
+        #expect(try Self.recorded(books.cli).count == 2)
+        try await meter.shutdown()
+    }
+
+    /// A batch past the server's body limit (1 MiB) is sent again call by call, all recorded.
+    @Test func aBatchTooLargeIsSentCallByCall() async throws {
+        let books = try Self.books()
+        let server = try ServeSession(books.cli)
+        defer { server.stop() }
+        try await server.waitUntilUp()
+        let meter = Meter(
+            url: server.base, apiKey: books.key, configuration: .init(batchSize: 1_000, flushInterval: .seconds(3_600)))
+        // Each call carries the provider's usage object with 2 KB of fields Plutus ignores.
+        let usage = try Usage.native(
+            json: #"{"input_tokens": 100, "output_tokens": 20, "note": "\#(String(repeating: "x", count: 2_000))"}"#)
+        for index in 0..<600 {
+            try await meter.track(Call(provider: "anthropic", model: "claude-haiku-4-5", usage: usage, eventID: "big-\(index)"))
+        }
+        try await meter.shutdown()
+        #expect(await meter.totals.recorded == 600)
+        #expect(try Self.recorded(books.cli).count == 600)
+    }
+
     @Test func embeddedOnASQLiteFile() async throws {
         let books = try Self.books()
         let store = try SQLiteStore(path: books.cli.database)
@@ -363,6 +428,15 @@ struct PlutusClientTests {
         #expect(result.stdout.contains("sent: 5 recorded, 0 duplicates, 0 refused"), "\(result.stdout)")
         #expect(try Self.recorded(books.cli).count == 5)
     }
+}
+
+/// Set once, from any thread.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var raised = false
+
+    func raise() { lock.withLock { raised = true } }
+    var isRaised: Bool { lock.withLock { raised } }
 }
 
 /// Refusals reported by a meter's callback, from any thread.

@@ -286,6 +286,19 @@ import Testing
             _ = try OTLPProtobuf.spans(crowdedBytes)
         }
         #expect(throws: OTLPDecodeError.self) { _ = try OTLPWire.spans(Array("not protobuf at all".utf8)) }
+        // An array value of more values than are read: refused, not built.
+        var huge = Opentelemetry_Proto_Common_V1_ArrayValue()
+        huge.values = Array(repeating: AnyValue(), count: Limits.otlpValuesPerListMax + 1)
+        var listed = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
+        var listedResource = Opentelemetry_Proto_Trace_V1_ResourceSpans()
+        var listedScope = Opentelemetry_Proto_Trace_V1_ScopeSpans()
+        listedScope.spans = [span(6, [pair("gen_ai.prompt", .arrayValue(huge))])]
+        listedResource.scopeSpans = [listedScope]
+        listed.resourceSpans = [listedResource]
+        let listedBytes = Array(try listed.serializedData())
+        #expect(throws: OTLPDecodeError("an attribute's array or map holds more than 10000 values")) {
+            _ = try OTLPWire.spans(listedBytes)
+        }
     }
 
     /// "hello hello hello…" (600 bytes) as `gzip -9` writes it (the tool, not this code).
