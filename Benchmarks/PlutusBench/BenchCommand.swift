@@ -64,13 +64,8 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...60).contains(seconds) else { throw CLIFailure.usage("--seconds must be between 1 and 60") }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-bench-\(UUID().uuidString)")
-        let store = try SQLiteStore(path: directory.appendingPathComponent("bench.db").path)
-        let org = try await store.createOrganization(name: "Bench", plan: .enterprise, ownerEmail: nil)
-        _ = try await store.postCredit(
-            org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil),
-            at: Timestamp.now())
-        let key = try await store.createAPIKey(org.id, name: "bench").secret
+        let books = try await BenchBooks.make()
+        let (directory, store, key) = (books.directory, books.store, books.key)
         let configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: PlutusBench.version,
             stripeWebhookSecrets: [Self.webhookSecret])
@@ -89,7 +84,8 @@ struct BenchCommand: AsyncParsableCommand {
             group.addTask { try await ceiling.run() }
             guard let ceilingPort = await iterator.next() else { return }
             try await measure(
-                plutusPort: plutusPort, ceilingPort: ceilingPort, key: key, store: store, org: org.id, durable: durable)
+                plutusPort: plutusPort, ceilingPort: ceilingPort, key: key, store: store, org: books.organization,
+                durable: durable)
             group.cancelAll()
         }
         try? FileManager.default.removeItem(at: directory)

@@ -35,14 +35,9 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     func run() async throws {
         guard (1...60).contains(seconds) else { throw CLIFailure.usage("--seconds must be between 1 and 60") }
         guard let wrk = WrkLoad.executable else { throw CLIFailure.usage("the gateway bench needs wrk (apt-get install wrk)") }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-bench-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: directory.appendingPathComponent("bench.db").path)
-        let org = try await store.createOrganization(name: "Bench", plan: .enterprise, ownerEmail: nil)
-        _ = try await store.postCredit(
-            org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil),
-            at: Timestamp.now())
-        let key = try await store.createAPIKey(org.id, name: "bench").secret
+        let books = try await BenchBooks.make()
+        defer { books.remove() }
+        let (store, org, key) = (books.store, books.organization, books.key)
         let fake = FakeUpstream(key: Self.upstreamKey)
         let seconds = self.seconds
         try await fake.run { upstreamPort in
@@ -59,7 +54,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
                 guard let plutusPort = await iterator.next() else { return }
                 try await Self.measure(
                     wrk: wrk, upstreamPort: upstreamPort, plutusPort: plutusPort, key: key, seconds: seconds, store: store,
-                    org: org.id)
+                    org: org)
                 group.cancelAll()
             }
         }

@@ -83,14 +83,9 @@ struct OTLPBenchCommand: AsyncParsableCommand {
         guard (1...60).contains(seconds) else { throw CLIFailure.usage("--seconds must be between 1 and 60") }
         guard (1...10).contains(pairs) else { throw CLIFailure.usage("--pairs must be between 1 and 10") }
         guard (1...64).contains(connections) else { throw CLIFailure.usage("--connections must be between 1 and 64") }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plutus-bench-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteStore(path: directory.appendingPathComponent("bench.db").path)
-        let org = try await store.createOrganization(name: "Bench", plan: .enterprise, ownerEmail: nil)
-        _ = try await store.postCredit(
-            org.id, try CreditMovement(kind: .grant, amount: MicroDollars.dollars(1_000_000)!, reference: "bench", memo: nil),
-            at: Timestamp.now())
-        let key = try await store.createAPIKey(org.id, name: "bench").secret
+        let books = try await BenchBooks.make()
+        defer { books.remove() }
+        let (store, key) = (books.store, books.key)
         let configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, ingestRatePerMinute: 0, version: PlutusBench.version)
         let logger = ServerLogHandler.logger(label: "plutus-bench", level: .critical)
@@ -100,7 +95,7 @@ struct OTLPBenchCommand: AsyncParsableCommand {
             group.addTask { try await app.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { return }
-            try await measure(port: port, key: key, store: store, org: org.id)
+            try await measure(port: port, key: key, store: store, org: books.organization)
             group.cancelAll()
         }
     }
