@@ -88,13 +88,9 @@ struct ClaudeCodeHook: AsyncParsableCommand {
                 note("message \(message.id) skipped: \(error)")
             }
         }
-        do {
-            try await meter.shutdown()
-        } catch {
-            // Nothing advances: the next run reads these messages again, and their ids keep
-            // them from being billed twice.
-            throw error
-        }
+        // When this throws, nothing advances: the next run reads these messages again, and
+        // their ids keep them from being billed twice.
+        try await meter.shutdown()
         try position.save(read.endOffset)
         let totals = await meter.totals
         for refusal in await meter.takeRefusals() { note("message \(refusal.eventID) refused: \(refusal.reason)") }

@@ -184,8 +184,10 @@ struct CLITests {
 }
 
 /// `plutus-bench` is figures, not assertions; this only checks that one short run, with each
-/// load generator, completes and that its own books check out.
-@Suite("plutus-bench, one short run")
+/// load generator, completes and that its own books check out. One at a time: each fills both
+/// cores while it runs, and three at once starved the rest of the suite (a sign-in's call to
+/// its provider timed out).
+@Suite("plutus-bench, one short run", .serialized)
 struct BenchSmokeTests {
     static let wrkInstalled = ["/usr/bin/wrk", "/usr/local/bin/wrk"].contains { FileManager.default.isExecutableFile(atPath: $0) }
 
