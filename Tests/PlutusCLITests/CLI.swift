@@ -73,6 +73,32 @@ struct CLI {
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// `run` on a thread of its own, for async tests: waiting for a child on one of Swift
+    /// concurrency's few threads starves the servers other tests run in this process.
+    func runAsync(
+        arguments: [String], environment: [String: String] = [:], stdin: String? = nil
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
+            Thread {
+                continuation.resume(with: Swift.Result { try run(arguments: arguments, environment: environment, stdin: stdin) })
+            }.start()
+        }
+    }
+
+    @discardableResult
+    func runAsync(_ arguments: String..., environment: [String: String] = [:]) async throws -> Result {
+        try await runAsync(arguments: arguments, environment: environment)
+    }
+
+    /// `json` on a thread of its own.
+    func jsonAsync(_ arguments: String...) async throws -> JSONValue { try await jsonAsync(arguments: arguments) }
+
+    func jsonAsync(arguments: [String]) async throws -> JSONValue {
+        let result = try await runAsync(arguments: arguments + ["--json"])
+        #expect(result.status == 0, "plutus \(arguments.joined(separator: " ")) failed: \(result.stderr)")
+        return try JSONValue.parse(result.stdout)
+    }
+
     /// Runs a command that must succeed and parses its `--json` output.
     func json(_ arguments: String...) throws -> JSONValue { try json(arguments: arguments) }
 

@@ -62,8 +62,8 @@ struct ClaudeCodeHookTests {
 
     /// Checks the organization's events against `expected` (the first `count` of them) and
     /// its balance against $100 less their catalog prices.
-    static func checkBooks(_ cli: CLI, count: Int, workspace: String = "billing-api") throws {
-        let page = try cli.json("events", "--limit", "100")
+    static func checkBooks(_ cli: CLI, count: Int, workspace: String = "billing-api") async throws {
+        let page = try await cli.jsonAsync("events", "--limit", "100")
         guard case .array(let items)? = page["items"] else { throw CLIHarnessFailure("no items in \(page)") }
         #expect(items.count == count)
         var total: Int64 = 0
@@ -88,51 +88,52 @@ struct ClaudeCodeHookTests {
             #expect(cost == price.cost, "\(want.id)")
             total += price.cost.rawValue
         }
-        let balance = try cli.json("balance")
+        let balance = try await cli.jsonAsync("balance")
         guard case .number(let text)? = balance["balance"], case .success(let amount) = MicroDollars.parse(text) else {
             throw CLIHarnessFailure("no balance in \(balance)")
         }
         #expect(amount.rawValue == 100_000_000 - total)
     }
 
-    @Test func metersEachAssistantMessageOnceAcrossRuns() throws {
+    @Test func metersEachAssistantMessageOnceAcrossRuns() async throws {
         let cli = CLI()
-        try cli.run("init", "--org", "acme", "--tier", "pro")
-        try cli.run("topup", "--amount", "100")
+        try await cli.runAsync("init", "--org", "acme", "--tier", "pro")
+        try await cli.runAsync("topup", "--amount", "100")
         let transcript = cli.home + "/session.jsonl"
         try Self.append(try Self.fixture("claude_code_transcript_1.jsonl"), to: transcript)
         let payload = Self.payload(transcript)
 
-        let first = try cli.run(arguments: ["hook", "claude-code"], stdin: payload)
+        let first = try await cli.runAsync(arguments: ["hook", "claude-code"], stdin: payload)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("2 Claude Code calls metered to billing-api"), "\(first.stdout)")
         #expect(first.stderr.isEmpty, "\(first.stderr)")
-        try Self.checkBooks(cli, count: 2)
+        try await Self.checkBooks(cli, count: 2)
 
         // The same Stop again: the transcript has not grown, nothing is read or billed.
-        let again = try cli.run(arguments: ["hook", "claude-code"], stdin: payload)
+        let again = try await cli.runAsync(arguments: ["hook", "claude-code"], stdin: payload)
         #expect(again.status == 0)
         #expect(again.stdout.isEmpty, "\(again.stdout)")
-        try Self.checkBooks(cli, count: 2)
+        try await Self.checkBooks(cli, count: 2)
 
         // The session goes on (a subagent's turn included): only the new messages.
         try Self.append(try Self.fixture("claude_code_transcript_2.jsonl"), to: transcript)
-        let second = try cli.run(arguments: ["hook", "claude-code"], stdin: Self.payload(transcript, event: "SubagentStop"))
+        let second = try await cli.runAsync(
+            arguments: ["hook", "claude-code"], stdin: Self.payload(transcript, event: "SubagentStop"))
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("3 Claude Code calls metered"), "\(second.stdout)")
-        try Self.checkBooks(cli, count: 5)
+        try await Self.checkBooks(cli, count: 5)
 
         // The read position is lost: the whole transcript is read again, and the message ids
         // keep every message from being billed twice.
         try FileManager.default.removeItem(atPath: cli.home + "/hooks")
-        let reread = try cli.run(arguments: ["hook", "claude-code"], stdin: payload)
+        let reread = try await cli.runAsync(arguments: ["hook", "claude-code"], stdin: payload)
         #expect(reread.status == 0, "\(reread.stderr)")
         #expect(reread.stdout.contains("0 Claude Code calls metered") && reread.stdout.contains("(5 already metered)"))
-        try Self.checkBooks(cli, count: 5)
-        #expect(try cli.run("verify").status == 0)
+        try await Self.checkBooks(cli, count: 5)
+        #expect(try await cli.runAsync("verify").status == 0)
     }
 
-    @Test func neverFailsTheAgent() throws {
+    @Test func neverFailsTheAgent() async throws {
         let cli = CLI()
         // Not the hook's JSON, a transcript that does not exist, no books: each says why on
         // stderr and exits 0.
@@ -140,29 +141,29 @@ struct ClaudeCodeHookTests {
             ("not json", "stdin is not the hook's JSON"),
             (Self.payload(cli.home + "/missing.jsonl"), "cannot read the transcript"),
         ] {
-            let result = try cli.run(arguments: ["hook", "claude-code"], stdin: stdin)
+            let result = try await cli.runAsync(arguments: ["hook", "claude-code"], stdin: stdin)
             #expect(result.status == 0)
             #expect(result.stderr.contains(problem), "\(result.stderr)")
         }
         let transcript = cli.home + "/session.jsonl"
         try Self.append(try Self.fixture("claude_code_transcript_1.jsonl"), to: transcript)
-        let noBooks = try cli.run(arguments: ["hook", "claude-code"], stdin: Self.payload(transcript))
+        let noBooks = try await cli.runAsync(arguments: ["hook", "claude-code"], stdin: Self.payload(transcript))
         #expect(noBooks.status == 0)
         #expect(noBooks.stderr.contains("no organizations"), "\(noBooks.stderr)")
         // A broken line in the transcript is skipped and named; the rest is billed.
-        try cli.run("init", "--org", "acme", "--tier", "pro")
-        try cli.run("topup", "--amount", "100")
+        try await cli.runAsync("init", "--org", "acme", "--tier", "pro")
+        try await cli.runAsync("topup", "--amount", "100")
         let broken = cli.home + "/broken.jsonl"
         try Self.append(
             "{\"type\": \"assistant\", \"message\": \n" + (try Self.fixture("claude_code_transcript_1.jsonl")), to: broken)
-        let result = try cli.run(arguments: ["hook", "claude-code"], stdin: Self.payload(broken))
+        let result = try await cli.runAsync(arguments: ["hook", "claude-code"], stdin: Self.payload(broken))
         #expect(result.status == 0)
         #expect(result.stderr.contains("not JSON was skipped"), "\(result.stderr)")
         #expect(result.stdout.contains("2 Claude Code calls metered"), "\(result.stdout)")
         // A project folder whose name is longer than a workspace label (in a script of three
         // bytes per character): the name is cut between characters, and the calls billed.
         let longName = String(repeating: "請", count: 50)
-        let long = try cli.run(
+        let long = try await cli.runAsync(
             arguments: ["hook", "claude-code", "--state-dir", cli.home + "/long-state"],
             stdin: JSONValue.object([
                 ("session_id", .string(Self.sessionID)), ("transcript_path", .string(broken)),
@@ -173,16 +174,16 @@ struct ClaudeCodeHookTests {
         #expect(!long.stdout.contains("skipped") && !long.stderr.contains("message"), "\(long.stdout) \(long.stderr)")
         // A bad configuration file is reported, and the agent still goes on.
         try "pricing: [\n".write(toFile: cli.home + "/config.yaml", atomically: true, encoding: .utf8)
-        let badConfig = try cli.run(arguments: ["hook", "claude-code"], stdin: Self.payload(broken))
+        let badConfig = try await cli.runAsync(arguments: ["hook", "claude-code"], stdin: Self.payload(broken))
         #expect(badConfig.status == 0)
         #expect(badConfig.stderr.contains("configuration"), "\(badConfig.stderr)")
     }
 
     @Test func sendsToAServerAndKeepsItsPlaceWhenTheServerIsDown() async throws {
         let cli = CLI()
-        try cli.run("init", "--org", "acme", "--tier", "pro")
-        try cli.run("topup", "--amount", "100")
-        let created = try cli.json("keys", "create", "--org", "acme")
+        try await cli.runAsync("init", "--org", "acme", "--tier", "pro")
+        try await cli.runAsync("topup", "--amount", "100")
+        let created = try await cli.jsonAsync("keys", "create", "--org", "acme")
         let key = try #require(created["secret"]?.stringValue, "\(created)")
         let port = try ServeTests.freePort()
         let remote = ["PLUTUS_REMOTE_URL": "http://127.0.0.1:\(port)", "PLUTUS_API_KEY": key]
@@ -195,25 +196,26 @@ struct ClaudeCodeHookTests {
             parent, event: "SubagentStop", extra: [("agent_id", .string("a1")), ("agent_transcript_path", .string(agent))])
 
         // No server yet: the hook says so, exits 0, and does not move its place.
-        let down = try cli.run(arguments: ["hook", "claude-code", "--timeout", "1"], environment: remote, stdin: payload)
+        let down = try await cli.runAsync(
+            arguments: ["hook", "claude-code", "--timeout", "1"], environment: remote, stdin: payload)
         #expect(down.status == 0)
         #expect(down.stderr.contains("2 calls not sent") && down.stderr.contains("connection refused"), "\(down.stderr)")
 
         let server = try ServeSession(cli, port: port)
         defer { server.stop() }
         try await server.waitUntilUp()
-        let up = try cli.run(arguments: ["hook", "claude-code"], environment: remote, stdin: payload)
+        let up = try await cli.runAsync(arguments: ["hook", "claude-code"], environment: remote, stdin: payload)
         #expect(up.status == 0, "\(up.stderr)")
         #expect(up.stdout.contains("2 Claude Code calls metered to billing-api"), "\(up.stdout)")
-        let repeated = try cli.run(arguments: ["hook", "claude-code"], environment: remote, stdin: payload)
+        let repeated = try await cli.runAsync(arguments: ["hook", "claude-code"], environment: remote, stdin: payload)
         #expect(repeated.stdout.isEmpty && repeated.status == 0)
         // The main transcript holds the same messages: read on Stop, billed nothing more.
-        let stop = try cli.run(arguments: ["hook", "claude-code"], environment: remote, stdin: Self.payload(parent))
+        let stop = try await cli.runAsync(arguments: ["hook", "claude-code"], environment: remote, stdin: Self.payload(parent))
         #expect(stop.stdout.contains("(2 already metered)"), "\(stop.stdout)")
-        try Self.checkBooks(cli, count: 2)
+        try await Self.checkBooks(cli, count: 2)
         // A wrong key (read from a fresh place, so there is something to send): named on
         // stderr, exit 0.
-        let wrong = try cli.run(
+        let wrong = try await cli.runAsync(
             arguments: ["hook", "claude-code", "--state-dir", cli.home + "/other-state"],
             environment: ["PLUTUS_REMOTE_URL": server.base, "PLUTUS_API_KEY": "plutus_sk_wrong"], stdin: Self.payload(parent))
         #expect(wrong.status == 0)

@@ -18,11 +18,11 @@ struct PlutusClientTests {
     }
 
     /// An organization on the Pro plan with $100 and an API key.
-    static func books() throws -> Books {
+    static func books() async throws -> Books {
         let cli = CLI()
-        try cli.run("init", "--org", "acme", "--tier", "pro")
-        try cli.run("topup", "--amount", "100")
-        let created = try cli.json("keys", "create", "--org", "acme")
+        try await cli.runAsync("init", "--org", "acme", "--tier", "pro")
+        try await cli.runAsync("topup", "--amount", "100")
+        let created = try await cli.jsonAsync("keys", "create", "--org", "acme")
         return Books(cli: cli, key: try #require(created["secret"]?.stringValue))
     }
 
@@ -44,11 +44,12 @@ struct PlutusClientTests {
 
     /// The events recorded, by event id, with their costs; and the balance, which must be
     /// $100 less their sum.
-    static func recorded(_ cli: CLI) throws -> [String: MicroDollars] {
+    static func recorded(_ cli: CLI) async throws -> [String: MicroDollars] {
         var costs: [String: MicroDollars] = [:]
         var before: String?
         repeat {
-            let page = try cli.json(arguments: ["events", "--limit", "500"] + (before.map { ["--before", $0] } ?? []))
+            let page = try await cli.jsonAsync(
+                arguments: ["events", "--limit", "500"] + (before.map { ["--before", $0] } ?? []))
             guard case .array(let items)? = page["items"] else { throw CLIHarnessFailure("no items") }
             for item in items {
                 let id = try #require(item["event_id"]?.stringValue)
@@ -57,7 +58,7 @@ struct PlutusClientTests {
             }
             if case .number(let next)? = page["next_before"] { before = next } else { before = nil }
         } while before != nil
-        let balance = try money(try cli.json("balance")["balance"])
+        let balance = try money(try await cli.jsonAsync("balance")["balance"])
         #expect(
             balance.rawValue == 100_000_000 - costs.values.reduce(0) { $0 + $1.rawValue }, "balance is not $100 less the events")
         return costs
@@ -109,7 +110,7 @@ struct PlutusClientTests {
     }
 
     @Test func batchesInTheBackgroundAndOnFlush() async throws {
-        let books = try Self.books()
+        let books = try await Self.books()
         let server = try ServeSession(books.cli)
         defer { server.stop() }
         try await server.waitUntilUp()
@@ -127,7 +128,7 @@ struct PlutusClientTests {
         #expect(posts.reduce(0) { $0 + $1.events } == 25)
         #expect(posts.allSatisfy { $0.events <= 10 && $0.key != nil }, "\(posts)")
         #expect(posts.count < 25)
-        #expect(try Self.recorded(books.cli).count == 25)
+        #expect(try await Self.recorded(books.cli).count == 25)
 
         // A meter left alone sends its queue on its own, every flushInterval.
         let ticking = Meter(url: server.base, apiKey: books.key, configuration: .init(flushInterval: .milliseconds(200)))
@@ -135,18 +136,18 @@ struct PlutusClientTests {
         var seen = 0
         for _ in 0..<50 where seen < 28 {
             try await Task.sleep(for: .milliseconds(200))
-            guard case .array(let items)? = try books.cli.json("events", "--limit", "500")["items"] else { continue }
+            guard case .array(let items)? = try await books.cli.jsonAsync("events", "--limit", "500")["items"] else { continue }
             seen = items.count
         }
         #expect(seen == 28)
         try await ticking.shutdown()
-        #expect(try Self.recorded(books.cli).count == 28)
+        #expect(try await Self.recorded(books.cli).count == 28)
         try await meter.shutdown()
         await #expect(throws: PlutusClientError.shutDown) { try await meter.track(Self.call("late")) }
     }
 
     @Test func retriesWithTheSameIdempotencyKey() async throws {
-        let books = try Self.books()
+        let books = try await Self.books()
         let server = try ServeSession(books.cli)
         defer { server.stop() }
         try await server.waitUntilUp()
@@ -161,9 +162,9 @@ struct PlutusClientTests {
         let posts = try dropping.usagePosts()
         #expect(posts.count == 2 && posts[0].key == posts[1].key && posts[0].key != nil, "\(posts)")
         let totals = await meter.totals
-        let charged = try Self.recorded(books.cli).values.reduce(0) { $0 + $1.rawValue }
+        let charged = try await Self.recorded(books.cli).values.reduce(0) { $0 + $1.rawValue }
         #expect(totals.recorded == 5 && totals.duplicates == 0 && totals.refused == 0 && totals.cost.rawValue == charged)
-        #expect(try Self.recorded(books.cli).count == 5)
+        #expect(try await Self.recorded(books.cli).count == 5)
 
         // 429, then 503, then through: one call, sent three times under one key, recorded once.
         let busy = try Proxy(upstream: server.base, mode: "busy", directory: books.cli.home)
@@ -174,16 +175,16 @@ struct PlutusClientTests {
         #expect(recorded.eventID == "busy-1" && !recorded.duplicate && recorded.cost.isPositive)
         let busyPosts = try busy.usagePosts()
         #expect(busyPosts.count == 3 && Set(busyPosts.map(\.key)).count == 1, "\(busyPosts)")
-        #expect(try Self.recorded(books.cli).count == 6)
+        #expect(try await Self.recorded(books.cli).count == 6)
         // The same call again (same event id): recorded before, nothing charged.
         let again = try await patient.record(Self.call("busy-1"))
         #expect(again.duplicate)
-        #expect(try Self.recorded(books.cli).count == 6)
+        #expect(try await Self.recorded(books.cli).count == 6)
         try await patient.shutdown()
     }
 
     @Test func survivesAKilledAndRestartedServer() async throws {
-        let books = try Self.books()
+        let books = try await Self.books()
         let port = try ServeTests.freePort()
         var server = try ServeSession(books.cli, port: port)
         try await server.waitUntilUp()
@@ -192,7 +193,7 @@ struct PlutusClientTests {
             configuration: .init(batchSize: 20, flushInterval: .seconds(3_600), retryFor: .seconds(60)))
         for index in 0..<30 { try await meter.track(Self.call("before-\(index)")) }
         try await meter.flush()
-        #expect(try Self.recorded(books.cli).count == 30)
+        #expect(try await Self.recorded(books.cli).count == 30)
 
         // SIGKILL: the server dies with no chance to finish anything.
         kill(server.process.processIdentifier, SIGKILL)
@@ -206,18 +207,18 @@ struct PlutusClientTests {
         try await server.waitUntilUp()
         try await flushing.value
         #expect(await meter.pendingCount == 0)
-        let costs = try Self.recorded(books.cli)
+        let costs = try await Self.recorded(books.cli)
         #expect(costs.count == 60)
         #expect((0..<30).allSatisfy { costs["before-\($0)"] != nil && costs["during-\($0)"] != nil })
         #expect(await meter.totals.recorded == 60)
         try await meter.shutdown()
-        #expect(try books.cli.run("verify").status == 0)
+        #expect(try await books.cli.runAsync("verify").status == 0)
     }
 
     struct AgentFailed: Error {}
 
     @Test func holdsSettleOrRelease() async throws {
-        let books = try Self.books()
+        let books = try await Self.books()
         let server = try ServeSession(books.cli)
         defer { server.stop() }
         try await server.waitUntilUp()
@@ -243,7 +244,7 @@ struct PlutusClientTests {
                 provider: "anthropic", model: "claude-sonnet-4-5", tokens: TokenCounts(input: 2_000, output: 1_024),
                 exactCost: nil))
         #expect(held == worst.cost)
-        var costs = try Self.recorded(books.cli)
+        var costs = try await Self.recorded(books.cli)
         #expect(costs.count == 1 && costs.values.first == price.cost)
 
         // The body fails before the call: released, the error passed on, nothing charged.
@@ -257,12 +258,12 @@ struct PlutusClientTests {
                 throw AgentFailed()
             }
         }
-        costs = try Self.recorded(books.cli)
+        costs = try await Self.recorded(books.cli)
         #expect(costs.count == 2 && costs["after-call"] != nil)
-        let holds = try books.cli.json("holds", "--all")
+        let holds = try await books.cli.jsonAsync("holds", "--all")
         guard case .array(let list)? = holds["reservations"] else { throw CLIHarnessFailure("no holds") }
         #expect(list.map { $0["status"]?.stringValue ?? "" }.sorted() == ["released", "settled", "settled"])
-        #expect(try Self.money(try books.cli.json("balance")["held_usd"]) == .zero)
+        #expect(try Self.money(try await books.cli.jsonAsync("balance")["held_usd"]) == .zero)
 
         // More than the organization has: refused before the body runs.
         var ran = false
@@ -275,7 +276,7 @@ struct PlutusClientTests {
         #expect(!ran)
 
         // A hard budget on the run: the refusal names it.
-        let budget = try books.cli.json(
+        let budget = try await books.cli.jsonAsync(
             "budget", "create", "--scope", "run", "--scope-id", "nightly", "--limit", "0.1", "--period", "day")
         await #expect {
             try await meter.record(Self.call("big", input: 800_000, output: 0, run: "nightly"))
@@ -300,7 +301,7 @@ struct PlutusClientTests {
         }
         let batchTotals = await batching.totals
         #expect(batchTotals.recorded == 1 && batchTotals.refused == 1)
-        #expect(try Self.recorded(books.cli)["small"] != nil)
+        #expect(try await Self.recorded(books.cli)["small"] != nil)
         try await batching.shutdown()
 
         // A wrong key.
@@ -320,7 +321,7 @@ struct PlutusClientTests {
     }
 
     @Test func holdsOutlivedCancelledOrMisusedStillBillOrFree() async throws {
-        let books = try Self.books()
+        let books = try await Self.books()
         let server = try ServeSession(books.cli)
         defer { server.stop() }
         try await server.waitUntilUp()
@@ -332,7 +333,7 @@ struct PlutusClientTests {
             try await Task.sleep(for: .seconds(2.5))
             hold.record(Self.call("outlived"))
         }
-        #expect(try Self.recorded(books.cli)["outlived"] != nil)
+        #expect(try await Self.recorded(books.cli)["outlived"] != nil)
 
         // The caller is cancelled after the call: the settle still goes through.
         let started = Flag()
@@ -346,7 +347,7 @@ struct PlutusClientTests {
         while !started.isRaised { try await Task.sleep(for: .milliseconds(20)) }
         cancelled.cancel()
         await #expect(throws: CancellationError.self) { try await cancelled.value }
-        #expect(try Self.recorded(books.cli)["cancelled-after-call"] != nil)
+        #expect(try await Self.recorded(books.cli)["cancelled-after-call"] != nil)
 
         // A hold of an amount names no provider: usage alone cannot settle it; it is
         // released, and the error says what is missing.
@@ -356,14 +357,14 @@ struct PlutusClientTests {
             if case .invalidCall(let field, _) = error as? PlutusClientError { return field == "provider" }
             return false
         }
-        #expect(try Self.money(try books.cli.json("balance")["held_usd"]) == .zero)
-        #expect(try Self.recorded(books.cli).count == 2)
+        #expect(try Self.money(try await books.cli.jsonAsync("balance")["held_usd"]) == .zero)
+        #expect(try await Self.recorded(books.cli).count == 2)
         try await meter.shutdown()
     }
 
     /// A batch past the server's body limit (1 MiB) is sent again call by call, all recorded.
     @Test func aBatchTooLargeIsSentCallByCall() async throws {
-        let books = try Self.books()
+        let books = try await Self.books()
         let server = try ServeSession(books.cli)
         defer { server.stop() }
         try await server.waitUntilUp()
@@ -377,11 +378,11 @@ struct PlutusClientTests {
         }
         try await meter.shutdown()
         #expect(await meter.totals.recorded == 600)
-        #expect(try Self.recorded(books.cli).count == 600)
+        #expect(try await Self.recorded(books.cli).count == 600)
     }
 
     @Test func embeddedOnASQLiteFile() async throws {
-        let books = try Self.books()
+        let books = try await Self.books()
         let store = try SQLiteStore(path: books.cli.database)
         let meter = try await Meter.embedded(
             store: store, organization: "acme", configuration: .init(batchSize: 2, flushInterval: .seconds(3_600)))
@@ -403,7 +404,7 @@ struct PlutusClientTests {
             return false
         }
         try await meter.shutdown()
-        let costs = try Self.recorded(books.cli)
+        let costs = try await Self.recorded(books.cli)
         #expect(Set(costs.keys) == ["embedded-0", "embedded-1", "embedded-2", "native", "held"])
         await #expect {
             _ = try await Meter.embedded(store: store, organization: "nobody")
@@ -414,7 +415,7 @@ struct PlutusClientTests {
     }
 
     @Test func theExampleRuns() async throws {
-        let books = try Self.books()
+        let books = try await Self.books()
         let server = try ServeSession(books.cli)
         defer { server.stop() }
         try await server.waitUntilUp()
@@ -426,7 +427,7 @@ struct PlutusClientTests {
         let result = try await ChildProcess.run(example, [], environment: environment, timeoutSeconds: 60)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("sent: 5 recorded, 0 duplicates, 0 refused"), "\(result.stdout)")
-        #expect(try Self.recorded(books.cli).count == 5)
+        #expect(try await Self.recorded(books.cli).count == 5)
     }
 }
 
