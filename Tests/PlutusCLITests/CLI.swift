@@ -76,11 +76,14 @@ struct CLI {
     /// `run` on a thread of its own, for async tests: waiting for a child on one of Swift
     /// concurrency's few threads starves the servers other tests run in this process.
     func runAsync(
-        arguments: [String], environment: [String: String] = [:], stdin: String? = nil
+        arguments: [String], environment: [String: String] = [:], executable: String = CLI.binary, stdin: String? = nil
     ) async throws -> Result {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
             Thread {
-                continuation.resume(with: Swift.Result { try run(arguments: arguments, environment: environment, stdin: stdin) })
+                continuation.resume(
+                    with: Swift.Result {
+                        try run(arguments: arguments, environment: environment, executable: executable, stdin: stdin)
+                    })
             }.start()
         }
     }

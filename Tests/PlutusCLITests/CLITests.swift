@@ -191,18 +191,20 @@ struct CLITests {
 struct BenchSmokeTests {
     static let wrkInstalled = ["/usr/bin/wrk", "/usr/local/bin/wrk"].contains { FileManager.default.isExecutableFile(atPath: $0) }
 
-    @Test func aShortRunWithTheBuiltInGeneratorBalancesItsBooks() throws { try shortRun(generator: "builtin") }
+    @Test func aShortRunWithTheBuiltInGeneratorBalancesItsBooks() async throws { try await shortRun(generator: "builtin") }
 
     /// In CI wrk is required (`scripts/test` installs it), so its absence fails there; on a
     /// machine without it the test is reported as skipped, never as passed.
     @Test(.enabled(if: wrkInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "wrk is not installed"))
-    func aShortRunWithWrkBalancesItsBooks() throws {
+    func aShortRunWithWrkBalancesItsBooks() async throws {
         #expect(Self.wrkInstalled, "wrk is required in CI")
-        try shortRun(generator: "wrk")
+        try await shortRun(generator: "wrk")
     }
 
-    func shortRun(generator: String) throws {
-        let run = try CLI().run(
+    /// Off Swift concurrency's threads: a run fills both cores for half a minute, and a test
+    /// thread waiting for it all that time would starve the servers other tests run here.
+    func shortRun(generator: String) async throws {
+        let run = try await CLI().runAsync(
             arguments: ["--seconds", "1", "--load-generator", generator], executable: CLI.benchBinary)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("single events at 64 connections:"))
@@ -231,8 +233,8 @@ struct BenchSmokeTests {
     }
 
     /// `plutus-bench otlp`: span exports beside usage batches, every acknowledged span stored.
-    @Test func aShortOTLPRunBalancesItsBooks() throws {
-        let run = try CLI().run(arguments: ["otlp", "--seconds", "1", "--pairs", "1"], executable: CLI.benchBinary)
+    @Test func aShortOTLPRunBalancesItsBooks() async throws {
+        let run = try await CLI().runAsync(arguments: ["otlp", "--seconds", "1", "--pairs", "1"], executable: CLI.benchBinary)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("POST /v1/usage, batch of 512 (JSON)"))
         #expect(run.stdout.contains("POST /v1/traces, 512 spans (protobuf)"))

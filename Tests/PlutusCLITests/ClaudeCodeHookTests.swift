@@ -4,7 +4,7 @@ import Testing
 
 /// `plutus hook claude-code` as Claude Code runs it: the hook's JSON on stdin, a transcript
 /// (committed test data in Claude Code's documented JSON Lines format) on disk.
-@Suite("plutus hook claude-code")
+@Suite("plutus hook claude-code", .serialized)
 struct ClaudeCodeHookTests {
     static let sessionID = "6f1c2a8e-3b7d-4e59-9c41-0a5d7e2b8f13"
 

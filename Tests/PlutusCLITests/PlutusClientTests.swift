@@ -10,7 +10,9 @@ import Glibc
 #endif
 
 /// `PlutusClient` against a real `plutus serve` over loopback, and embedded on a SQLite file.
-@Suite("PlutusClient")
+/// One test at a time: each starts its own servers, and ten of them at once on 2 cores slowed
+/// the rest of the run past the timeouts of its SMTP and browser tests.
+@Suite("PlutusClient", .serialized)
 struct PlutusClientTests {
     struct Books {
         let cli: CLI
