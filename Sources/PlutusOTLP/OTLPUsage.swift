@@ -146,10 +146,7 @@ public enum OTLPUsage {
     /// span's or record's time is part of what was exported, so a re-sent export has the same
     /// ids.
     static func timeKey(_ nanos: UInt64) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: 16)
-        for index in 0..<16 { out[index] = digits[Int((nanos >> (60 - 4 * UInt64(index))) & 0xF)] }
-        return String(decoding: out, as: UTF8.self)
+        withUnsafeBytes(of: nanos.bigEndian) { Hex.encode(Array($0)) }
     }
 
     /// A log record's event name: the record's own, else an `event.name` attribute, else a
